@@ -1,0 +1,45 @@
+"""The ``pvshare`` command line. Thin: parse, call one function, print.
+
+Errors a person can fix (:class:`pvshare.errors.PvshareError`) are printed as one clear
+message and exit with code 2; anything else is a bug and shows a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from .errors import PvshareError
+
+app = typer.Typer(
+    name="pvshare",
+    help="Collective solar self-consumption (ACC): meters, allocation keys, Enedis files, reports.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# --- command groups: one module each under pvshare/commands/ --------------------------------
+from .commands import allocate as _allocate  # noqa: E402
+from .commands import config as _config  # noqa: E402
+
+app.add_typer(_config.app, name="config")
+app.command("allocate")(_allocate.allocate)
+# --- end of command groups ---------------------------------------------------------------
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except PvshareError as exc:
+        from rich.console import Console
+        from rich.markup import escape
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
+                                   soft_wrap=True)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+"""``pvshare allocate`` (being written)."""
+def allocate() -> None:
+    raise NotImplementedError

@@ -1,0 +1,60 @@
+"""Errors that pvshare reports to a person, each naming what is wrong and where."""
+
+from __future__ import annotations
+
+
+class PvshareError(Exception):
+    """Base class of the errors the CLI shows as a clear message (exit code 2)."""
+
+    exit_code = 2
+
+
+class InputError(PvshareError):
+    """Bad input data: names the file, the line (1-based, header = line 1) and the field.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, in plain words.
+    source : str, optional
+        The file (or topic, or register) the value came from.
+    line : int, optional
+        1-based line number in ``source``.
+    field : str, optional
+        Column or field name.
+    """
+
+    def __init__(self, message: str, source: str | None = None, line: int | None = None,
+                 field: str | None = None):
+        self.message = message
+        self.source = source
+        self.line = line
+        self.field = field
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = ""
+        if self.source:
+            where = str(self.source)
+            if self.line is not None:
+                where += f", line {self.line}"
+            if self.field:
+                where += f", column '{self.field}'"
+            where += ": "
+        elif self.field:
+            where = f"{self.field}: "
+        return where + self.message
+
+
+class ConfigError(PvshareError):
+    """An invalid configuration file: one line per problem, each naming the field."""
+
+    def __init__(self, path: str, problems: list[str]):
+        self.path = str(path)
+        self.problems = list(problems)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        lines = [f"{self.path}: {len(self.problems)} problem(s)"]
+        lines += [f"  {p}" for p in self.problems]
+        return "\n".join(lines)
