@@ -23,8 +23,10 @@ app = typer.Typer(
 # --- command groups: one module each under pvshare/commands/ --------------------------------
 from .commands import allocate as _allocate  # noqa: E402
 from .commands import config as _config  # noqa: E402
+from .commands import simulate as _simulate  # noqa: E402
 
 app.add_typer(_config.app, name="config")
+app.add_typer(_simulate.app, name="simulate")
 app.command("allocate")(_allocate.allocate)
 # --- end of command groups ---------------------------------------------------------------
 

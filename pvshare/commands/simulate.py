@@ -1,0 +1,11 @@
+"""``pvshare simulate inverter|meters|tic|building``: device simulators (no hardware)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Simulators of the building's devices (no hardware needed).",
+                  no_args_is_help=True)
+
+# --- simulator commands: one line each, `app.command("name")(module.cli_function)` ------
+# --- end of simulator commands -----------------------------------------------------------

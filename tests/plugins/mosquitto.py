@@ -1,0 +1,1 @@
+"""pytest fixtures of the real mosquitto server (see its owner's module docstring)."""

@@ -1,0 +1,1 @@
+"""pytest fixtures of the real victoriametrics server (see its owner's module docstring)."""
