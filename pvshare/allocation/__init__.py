@@ -1,0 +1,149 @@
+"""Allocation of the production among participants, step by step (DESIGN.md §2).
+
+>>> import numpy as np
+>>> from pvshare.allocation import allocate
+>>> production = np.array([900.0])                 # Wh in one step
+>>> consumption = np.array([[100.0, 500.0, 600.0]])  # three tenants, Wh
+>>> allocate(production, consumption, "reallocated").allocated
+array([[100., 400., 400.]])
+
+Keys: ``prorata`` (Enedis' default), ``static``, ``reallocated`` (static with reallocation),
+``priority`` (ranks), ``custom`` (per-step coefficients from a file). All are vectorised
+over steps and participants.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import keys
+from .result import AllocationResult
+
+KEYS = ("prorata", "static", "reallocated", "priority", "custom")
+#: Tolerance on "coefficients sum to at most 1" (floating-point sums of 1/N shares).
+SUM_TOLERANCE = 1e-9
+
+__all__ = ["KEYS", "AllocationResult", "allocate", "keys"]
+
+
+def allocate(production, consumption, key: str, coefficients=None, ranks=None) -> AllocationResult:
+    """Share the production of each step among the participants with the given key.
+
+    Parameters
+    ----------
+    production : array_like, shape (T,)
+        Production per step, Wh. Must be finite and ≥ 0.
+    consumption : array_like, shape (T, N)
+        Consumption per step and participant, Wh, ≥ 0. NaN = not measured: that participant
+        gets nothing for the step and the step is reported incomplete.
+    key : {'prorata', 'static', 'reallocated', 'priority', 'custom'}
+        The allocation key.
+    coefficients : array_like, optional
+        (N,) coefficients for ``static`` and ``reallocated`` (Σ ≤ 1; equal shares 1/N when
+        omitted), weights within a rank for ``priority`` (equal when omitted);
+        (T, N) per-step coefficients for ``custom`` (each row Σ ≤ 1, required).
+    ranks : array_like of int, shape (N,), optional
+        For ``priority``: 1 = served first (required).
+
+    Returns
+    -------
+    AllocationResult
+        ``.allocated`` (T, N) Wh, with ``.surplus``, ``.complement``, ``.incomplete``.
+
+    Raises
+    ------
+    ValueError
+        On shapes that do not match, negative or non-finite production, negative
+        consumption, or coefficients out of range.
+    """
+    if key not in KEYS:
+        raise ValueError(f"unknown key {key!r}: use one of {', '.join(KEYS)}")
+    production = np.asarray(production, dtype=float)
+    consumption = np.asarray(consumption, dtype=float)
+    if production.ndim != 1:
+        raise ValueError(f"production must have shape (T,), got {production.shape}")
+    if consumption.ndim != 2 or consumption.shape[0] != production.shape[0]:
+        raise ValueError(f"consumption must have shape (T, N) = ({production.shape[0]}, N), "
+                         f"got {consumption.shape}")
+    T, N = consumption.shape
+    bad = ~np.isfinite(production) | (production < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"production must be finite and >= 0: step {i} is {production[i]!r} "
+                         f"({int(bad.sum())} bad step(s))")
+    missing = _missing(consumption)
+    demand = np.where(missing, 0.0, consumption) if missing is not None else consumption
+
+    if key == "prorata":
+        allocated = keys.prorata(production, demand)
+    elif key in ("static", "reallocated"):
+        # An unmeasured participant has demand 0 here, so it gets nothing; under "static"
+        # its share goes to the surplus, under "reallocated" to the others.
+        k = _coefficients(coefficients, N, key)
+        allocated = getattr(keys, key)(production, demand, k)
+    elif key == "priority":
+        if ranks is None:
+            raise ValueError("key 'priority' needs ranks (1 = served first) for each participant")
+        r = np.asarray(ranks)
+        if r.shape != (N,) or not np.issubdtype(r.dtype, np.integer) or (r < 1).any():
+            raise ValueError(f"ranks must be N={N} integers >= 1, got {r!r}")
+        w = None if coefficients is None else np.asarray(coefficients, dtype=float)
+        if w is not None:
+            if w.shape != (N,) or not np.isfinite(w).all() or (w < 0).any():
+                raise ValueError(f"priority weights must be N={N} numbers >= 0")
+            for rank in np.unique(r):
+                if w[r == rank].sum() <= 0:
+                    raise ValueError(f"priority weights of rank {rank} are all zero")
+        allocated = keys.priority(production, demand, r, w)
+    else:  # custom
+        if coefficients is None:
+            raise ValueError("key 'custom' needs per-step coefficients, shape (T, N)")
+        k = np.asarray(coefficients, dtype=float)
+        if k.shape != (T, N):
+            raise ValueError(f"custom coefficients must have shape (T, N) = ({T}, {N}), "
+                             f"got {k.shape}")
+        _check_range(k, "custom coefficients")
+        over = k.sum(axis=1) > 1 + SUM_TOLERANCE
+        if over.any():
+            t = int(np.flatnonzero(over)[0])
+            raise ValueError(f"custom coefficients of step {t} sum to {k[t].sum():.6g}, "
+                             f"must be at most 1")
+        allocated = keys.custom(production, demand, k)
+
+    return AllocationResult(allocated=allocated, production=production,
+                            consumption=consumption, key=key)
+
+
+def _missing(consumption: np.ndarray) -> np.ndarray | None:
+    """Mask of NaN (unmeasured) values, or None when all are measured; rejects negative or
+    infinite values. Two fast passes in the common case of complete data."""
+    low, high = consumption.min(initial=0.0), consumption.max(initial=0.0)
+    missing = None
+    if np.isnan(low) or np.isnan(high):
+        missing = np.isnan(consumption)
+        low = np.min(consumption, initial=0.0, where=~missing)
+        high = np.max(consumption, initial=0.0, where=~missing)
+    if low < 0 or np.isinf(high):
+        t, i = np.argwhere(np.isinf(consumption) | (consumption < 0))[0]
+        raise ValueError(f"consumption must be >= 0 and finite (or NaN if missing): "
+                         f"step {t}, participant {i} is {consumption[t, i]!r}")
+    return missing
+
+
+def _check_range(k: np.ndarray, what: str) -> None:
+    bad = ~np.isfinite(k) | (k < 0) | (k > 1)
+    if bad.any():
+        idx = tuple(int(x) for x in np.argwhere(bad)[0])
+        raise ValueError(f"{what} must be between 0 and 1: {k[idx]!r} at index {idx}")
+
+
+def _coefficients(coefficients, n: int, key: str) -> np.ndarray:
+    if coefficients is None:
+        return np.full(n, 1.0 / n)
+    k = np.asarray(coefficients, dtype=float)
+    if k.shape != (n,):
+        raise ValueError(f"{key} coefficients must have shape (N,) = ({n},), got {k.shape}")
+    _check_range(k, f"{key} coefficients")
+    if k.sum() > 1 + SUM_TOLERANCE:
+        raise ValueError(f"{key} coefficients sum to {k.sum():.6g}, must be at most 1")
+    return k
