@@ -1,3 +1,36 @@
-"""``pvshare allocate`` (being written)."""
-def allocate() -> None:
-    raise NotImplementedError
+"""``pvshare allocate``: share production among participants from CSV files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def allocate(
+    production: Path = typer.Option(..., "--production", help="CSV: time,production_wh"),
+    consumption: Path = typer.Option(..., "--consumption",
+                                     help="CSV: time,<participant>,… (Wh; empty = missing)"),
+    key: str = typer.Option(..., "--key",
+                            help="prorata | static | reallocated | priority | custom"),
+    out: Path = typer.Option(..., "--out", help="Output CSV: time,participant,consumption_wh,"
+                             "allocated_wh,complement_wh"),
+    coefficients: Path = typer.Option(None, "--coefficients",
+                                      help="CSV: participant,coefficient[,rank]; for custom: "
+                                      "time,<participant>,…"),
+    step: str = typer.Option("PT30M", "--step", help="PT30M or PT15M"),
+    enedis_keys: Path = typer.Option(None, "--enedis-keys",
+                                     help="Also write the Enedis key file here (needs --prm-map)"),
+    prm_map: Path = typer.Option(None, "--prm-map", help="CSV: participant,prm"),
+) -> None:
+    """Allocate each step's production among the participants with an ACC key."""
+    from rich.console import Console
+
+    from ..allocate_files import allocate_files
+    from ..summary import summary_table
+
+    done = allocate_files(production, consumption, key, out, coefficients=coefficients,
+                          step=step, enedis_keys=enedis_keys, prm_map=prm_map)
+    console = Console()
+    console.print(summary_table(done.result, done.participants, title=f"Allocation — key '{key}'"))
+    console.print(f"written: {out}" + (f", {enedis_keys}" if enedis_keys else ""))
