@@ -44,7 +44,7 @@ def prorata(production_wh: np.ndarray, consumption_wh: np.ndarray) -> np.ndarray
         Allocated energy, Wh.
     """
     total = consumption_wh @ np.ones(consumption_wh.shape[1])
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ratio = np.where(production_wh < total, production_wh / total, 1.0)
     return consumption_wh * ratio[:, None]
 

@@ -1,0 +1,196 @@
+"""``pvshare allocate`` end to end on real files, through the installed console script."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+PVSHARE = str(Path(sys.executable).with_name("pvshare"))
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([PVSHARE, "allocate", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text.lstrip())
+    return path
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    write(tmp_path / "p.csv", """
+time,production_wh
+2025-03-30T00:30:00+00:00,900
+2025-03-30T01:00:00+00:00,0
+2025-03-30T01:30:00+00:00,300
+""")
+    write(tmp_path / "c.csv", """
+time,A,B,C
+2025-03-30T00:30:00+00:00,100,500,600
+2025-03-30T01:00:00+00:00,100,,600
+2025-03-30T01:30:00+00:00,50,50,50
+""")
+    write(tmp_path / "k.csv", """
+participant,coefficient,rank
+A,0.2,1
+B,0.3,2
+C,0.5,2
+""")
+    write(tmp_path / "m.csv", """
+participant,prm
+A,30001234560001
+B,30001234560002
+C,30001234560003
+""")
+    return {p.stem: p for p in tmp_path.glob("*.csv")}
+
+
+def read_out(path: Path) -> list[dict]:
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_reallocated_end_to_end(files, tmp_path):
+    out, keys = tmp_path / "out.csv", tmp_path / "keys.csv"
+    r = run("--production", "p.csv", "--consumption", "c.csv", "--key", "reallocated",
+            "--coefficients", "k.csv", "--out", str(out), "--enedis-keys", str(keys),
+            "--prm-map", "m.csv", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = read_out(out)
+    assert [list(rows[0])] == [["time", "participant", "consumption_wh", "allocated_wh",
+                                "complement_wh"]]
+    assert len(rows) == 9
+    # Step 1: P = 900, k = .2/.3/.5 → static shares 180/270/450; A is capped at 100 and its
+    # 80 Wh go to B and C in proportion 3:5 → B 300, C 500.
+    first = {r["participant"]: r for r in rows[:3]}
+    assert float(first["A"]["allocated_wh"]) == pytest.approx(100)
+    assert float(first["B"]["allocated_wh"]) == pytest.approx(300)
+    assert float(first["C"]["allocated_wh"]) == pytest.approx(500)
+    assert float(first["C"]["complement_wh"]) == pytest.approx(100)
+    # Missing consumption stays missing: an empty cell, not zero.
+    b2 = rows[4]
+    assert b2["participant"] == "B" and b2["consumption_wh"] == "" and b2["complement_wh"] == ""
+    assert float(b2["allocated_wh"]) == 0
+    assert rows[0]["time"] == "2025-03-30T00:30:00+00:00"
+    assert "incomplete" in r.stdout and "self-sufficiency" in r.stdout
+
+    lines = keys.read_text().splitlines()
+    assert lines[0] == "Horodate;30001234560001;30001234560002;30001234560003"
+    # 2025-03-30 is the spring-forward day: clocks jump at 01:00 UTC (02:00 → 03:00 local).
+    assert lines[1] == "2025-03-30T01:30:00+01:00;11,1;33,3;55,5"
+    assert lines[2] == "2025-03-30T03:00:00+02:00;0,0;0,0;0,0"
+    assert lines[3].startswith("2025-03-30T03:30:00+02:00;")
+    for line in lines[1:]:
+        cells = [float(c.replace(",", ".")) for c in line.split(";")[1:]]
+        assert sum(cells) <= 100.0 + 1e-9
+
+
+@pytest.mark.parametrize("key", ["prorata", "static", "priority"])
+def test_each_key_writes_consistent_output(files, tmp_path, key):
+    out = tmp_path / f"{key}.csv"
+    extra = [] if key == "prorata" else ["--coefficients", "k.csv"]
+    r = run("--production", "p.csv", "--consumption", "c.csv", "--key", key, *extra,
+            "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = read_out(out)
+    alloc = np.array([float(x["allocated_wh"]) for x in rows]).reshape(3, 3)
+    assert (alloc.sum(axis=1) <= np.array([900, 0, 300]) + 1e-6).all()
+    if key == "priority":            # A (rank 1) is served first in full
+        assert alloc[0, 0] == pytest.approx(100) and alloc[2, 0] == pytest.approx(50)
+
+
+def test_custom_key(files, tmp_path):
+    write(tmp_path / "kc.csv", """
+time,A,B,C
+2025-03-30T00:30:00+00:00,0.5,0.5,0
+2025-03-30T01:00:00+00:00,0.1,0.1,0.1
+2025-03-30T01:30:00+00:00,1,0,0
+""")
+    out = tmp_path / "o.csv"
+    r = run("--production", "p.csv", "--consumption", "c.csv", "--key", "custom",
+            "--coefficients", "kc.csv", "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    alloc = [float(x["allocated_wh"]) for x in read_out(out)]
+    assert alloc[:3] == [100, 450, 0] and alloc[6:] == [50, 0, 0]
+
+
+def test_pt15m_step(tmp_path):
+    write(tmp_path / "p.csv", "time,production_wh\n2025-01-01T10:15:00+00:00,10\n")
+    write(tmp_path / "c.csv", "time,A\n2025-01-01T10:15:00+00:00,4\n")
+    out = tmp_path / "o.csv"
+    assert run("--production", "p.csv", "--consumption", "c.csv", "--key", "prorata",
+               "--out", str(out), cwd=tmp_path).returncode == 2      # not a PT30M step start
+    r = run("--production", "p.csv", "--consumption", "c.csv", "--key", "prorata",
+            "--step", "PT15M", "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert float(read_out(out)[0]["allocated_wh"]) == 4
+
+
+BAD = [
+    # (file to corrupt, old text, new text, key, message parts)
+    ("c.csv", "100,500,600", "100,5x0,600", "prorata", ["c.csv", "line 2", "'B'", "not a number"]),
+    ("c.csv", "50,50,50", "50,-5,50", "prorata", ["c.csv", "line 4", "'B'", ">= 0"]),
+    ("p.csv", ",300", ",-300", "prorata", ["p.csv", "line 4", "production_wh", ">= 0"]),
+    ("c.csv", "2025-03-30T01:00:00+00:00,100,,600", "2025-03-30T00:30:00+00:00,100,,600",
+     "prorata", ["c.csv", "line 3", "duplicate time"]),
+    ("c.csv", "2025-03-30T01:30:00+00:00", "2025-03-30T01:40:00+00:00", "prorata",
+     ["c.csv", "line 4", "not the start of a PT30M step"]),
+    ("p.csv", "2025-03-30T01:30:00+00:00", "2025-03-30T01:30:00", "prorata",
+     ["p.csv", "line 4", "no UTC offset"]),
+    ("p.csv", "2025-03-30T01:30:00+00:00", "2025-03-30T02:00:00+00:00", "prorata",
+     ["not in", "same steps"]),
+    ("k.csv", "C,0.5,2", "D,0.5,2", "static", ["k.csv", "line 4", "'D'", "not in the consumption"]),
+    ("k.csv", "C,0.5,2", "C,0.6,2", "static", ["k.csv", "sum to 1.1", "at most 1"]),
+    ("k.csv", "A,0.2,1", "A,1.2,1", "static", ["k.csv", "line 2", "coefficient", "<= 1"]),
+    ("m.csv", "30001234560003", "3000123456003", "prorata", ["m.csv", "line 4", "14 digits"]),
+    ("c.csv", "time,A,B,C", "date,A,B,C", "prorata", ["c.csv", "line 1", "'time'"]),
+]
+
+
+@pytest.mark.parametrize("name,old,new,key,parts", BAD, ids=[b[4][-1] for b in BAD])
+def test_bad_input_clear_error_and_no_output(files, tmp_path, name, old, new, key, parts):
+    path = files[Path(name).stem]
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    out, keys = tmp_path / "out.csv", tmp_path / "keys.csv"
+    args = ["--production", "p.csv", "--consumption", "c.csv", "--key", key, "--out", str(out)]
+    if key != "prorata":
+        args += ["--coefficients", "k.csv"]
+    if name == "m.csv":
+        args += ["--enedis-keys", str(keys), "--prm-map", "m.csv"]
+    r = run(*args, cwd=tmp_path)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    message = " ".join(r.stderr.split())
+    for part in parts:
+        assert part in message, message
+    assert "Traceback" not in r.stderr
+    assert not out.exists() and not keys.exists()
+    assert not list(tmp_path.glob(".*.tmp")), "temporary files left behind"
+
+
+def test_missing_file_and_unknown_key(files, tmp_path):
+    r = run("--production", "nope.csv", "--consumption", "c.csv", "--key", "prorata",
+            "--out", "o.csv", cwd=tmp_path)
+    assert r.returncode == 2 and "nope.csv" in r.stderr and "not found" in r.stderr
+    r = run("--production", "p.csv", "--consumption", "c.csv", "--key", "fair",
+            "--out", "o.csv", cwd=tmp_path)
+    assert r.returncode == 2 and "unknown key 'fair'" in r.stderr
+
+
+def test_failed_run_keeps_previous_output(files, tmp_path):
+    """An existing output is only replaced by a complete new one."""
+    out = tmp_path / "out.csv"
+    out.write_text("previous results\n")
+    files["c"].write_text(files["c"].read_text().replace("100,500", "100,abc"))
+    r = run("--production", "p.csv", "--consumption", "c.csv", "--key", "prorata",
+            "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 2
+    assert out.read_text() == "previous results\n"
