@@ -24,9 +24,11 @@ app = typer.Typer(
 from .commands import allocate as _allocate  # noqa: E402
 from .commands import config as _config  # noqa: E402
 from .commands import simulate as _simulate  # noqa: E402
+from .commands import tic as _tic  # noqa: E402
 
 app.add_typer(_config.app, name="config")
 app.add_typer(_simulate.app, name="simulate")
+app.add_typer(_tic.app, name="tic")
 app.command("allocate")(_allocate.allocate)
 # --- end of command groups ---------------------------------------------------------------
 
