@@ -1,0 +1,317 @@
+"""Pure decoders of the MQTT payloads that Linky bridges publish.
+
+No I/O, no clock: a decoder gets the payload bytes and the time the message was received
+(UTC Unix seconds) and returns either a :class:`Decoded` (values + reading time) or a
+:class:`Rejection` naming why the payload was refused. Any byte string gives one of the two;
+a decoder never raises.
+
+Formats
+-------
+``zlinky``: the LiXee ZLinky_TIC as zigbee2mqtt publishes it on ``zigbee2mqtt/<friendly
+name>``, one JSON object per message holding the device's whole cached state. The properties
+used are those of zigbee-herdsman-converters ``src/devices/lixee.ts`` and the zigbee2mqtt
+device page ``docs/devices/ZLinky_TIC.md`` (Koenkk/zigbee2mqtt.io):
+
+- ``current_summ_delivered`` (kWh): EAST (standard mode) or BASE (historique), the total
+  drawn index. The converter divides the meter's Wh by 1000 and rounds to ``kWh_precision``
+  digits, **0 by default**: set ``kWh_precision: 3`` in zigbee2mqtt, or the index moves in
+  1 kWh steps. When it is absent or 0 while ``current_tier1_summ_delivered`` /
+  ``current_tier2_summ_delivered`` (HCHC/HCHP, EASF01/EASF02) are given, their sum is used,
+  as the converter itself does.
+- ``current_summ_received`` (kWh): EAIT, the total injected index (producers only).
+- ``apparent_power`` (VA): PAPP (historique) or SINSTS (standard).
+- ``site_id``: the PRM (14 digits, a string); ``meter_serial_number``: ADCO/ADSC.
+- ``last_seen``: only present when zigbee2mqtt's ``advanced.last_seen`` is set, as epoch
+  milliseconds or ISO 8601 with an offset; it is the time zigbee2mqtt heard the device and
+  becomes the reading time.
+
+``teleinfo2mqtt``: fmartinou/teleinfo2mqtt publishes each TIC frame on ``teleinfo/<ADSC>``
+(``<ADCO>`` in historique mode) as ``{"LABEL": {"raw": "<as sent>", "value": <number or
+string>}, ...}`` (its ``docs/mqtt/README.md`` and ``app/teleinfo/standard/StandardTicMode.js``).
+Labels used: EAST (Wh, total drawn), EAIT (Wh, injected), SINSTS (VA), PRM; historique:
+BASE, or HCHC + HCHP (Wh), PAPP (VA). The ``DATE`` label carries the meter's horodate as
+``"timestamp": {"date": "<ISO UTC>", "dst": "summer"|"winter"}``; it becomes the reading
+time. teleinfo2mqtt turns identifiers into numbers in ``value`` (losing leading zeros), so
+identifiers are read from ``raw``.
+
+A payload time is trusted only between :data:`MIN_TIME_S` (2015, the Linky roll-out) and
+``received_s + max_future_s``; otherwise the receive time is used and ``time_from_payload``
+is False.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+#: Formats understood by :func:`decode`.
+FORMATS = ("zlinky", "teleinfo2mqtt")
+
+#: Rejection reasons (the keys of the meter's counters).
+BAD_JSON = "bad_json"
+NOT_OBJECT = "not_object"
+UNKNOWN_FIELDS = "unknown_fields"
+NON_NUMERIC = "non_numeric"
+NEGATIVE_INDEX = "negative_index"
+IMPLAUSIBLE_INDEX = "implausible_index"
+IMPLAUSIBLE_POWER = "implausible_power"
+PRM_MISMATCH = "prm_mismatch"
+REASONS = (BAD_JSON, NOT_OBJECT, UNKNOWN_FIELDS, NON_NUMERIC, NEGATIVE_INDEX,
+           IMPLAUSIBLE_INDEX, IMPLAUSIBLE_POWER, PRM_MISMATCH)
+
+#: 2015-01-01T00:00:00Z: no Linky reading can be older.
+MIN_TIME_S = 1420070400.0
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Plausibility limits.
+
+    Parameters
+    ----------
+    max_power_va : float
+        Largest believable apparent power, VA (a French home connection is at most 36 kVA).
+    max_index_wh : float
+        Largest believable cumulative index, Wh (the TIC index has 9 digits: < 1e9 Wh).
+    max_future_s : float
+        How far after the receive time a payload timestamp may be and still be trusted, s.
+    """
+
+    max_power_va: float = 40_000.0
+    max_index_wh: float = 1e10
+    max_future_s: float = 3600.0
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """Values decoded from one payload. Energies in Wh, power in VA (≈ W for a home)."""
+
+    time_s: float
+    import_wh: float | None
+    export_wh: float | None
+    power_va: float | None
+    prm: str | None = None
+    time_from_payload: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a payload was refused: ``reason`` (one of :data:`REASONS`) and a short detail."""
+
+    reason: str
+    detail: str
+
+
+class _Reject(Exception):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(reason, detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _number(value: Any, field: str) -> float:
+    """A finite float from a JSON number or a numeric string; bools are not numbers."""
+    if isinstance(value, bool) or value is None:
+        raise _Reject(NON_NUMERIC, f"{field} = {value!r} is not a number")
+    if isinstance(value, (int, float)):
+        try:
+            x = float(value)
+        except OverflowError:
+            raise _Reject(NON_NUMERIC, f"{field} is too large for a number") from None
+    elif isinstance(value, str):
+        try:
+            x = float(value.strip())
+        except ValueError:
+            raise _Reject(NON_NUMERIC, f"{field} = {value[:20]!r} is not a number") from None
+    else:
+        raise _Reject(NON_NUMERIC, f"{field} is a {type(value).__name__}, not a number")
+    if not math.isfinite(x):
+        raise _Reject(NON_NUMERIC, f"{field} = {value!r} is not a finite number")
+    return x
+
+
+def _index_wh(value: Any, field: str, scale: float, limits: Limits) -> float:
+    x = _number(value, field) * scale
+    if x < 0:
+        raise _Reject(NEGATIVE_INDEX, f"{field} = {value!r} is negative")
+    if x > limits.max_index_wh:
+        raise _Reject(IMPLAUSIBLE_INDEX, f"{field} = {value!r} is above {limits.max_index_wh:g} Wh")
+    return x
+
+
+def _power_va(value: Any, field: str, limits: Limits) -> float:
+    x = _number(value, field)
+    if x < 0 or x > limits.max_power_va:
+        raise _Reject(IMPLAUSIBLE_POWER,
+                      f"{field} = {value!r} VA is outside 0..{limits.max_power_va:g} VA")
+    return x
+
+
+def _parse_object(payload: bytes) -> dict:
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise _Reject(BAD_JSON, f"not JSON ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise _Reject(NOT_OBJECT, f"JSON {type(data).__name__}, expected an object")
+    return data
+
+
+def _time_from(value: Any, received_s: float, limits: Limits) -> float | None:
+    """Unix seconds of a payload timestamp (epoch ms or ISO 8601 with offset), or None when
+    it is absent or not trustworthy."""
+    t: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        t = float(value) / 1000.0  # zigbee2mqtt's last_seen "epoch" is in milliseconds
+    elif isinstance(value, str) and 10 <= len(value) <= 40:
+        try:
+            d = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if d.tzinfo is None:  # local time of an unknown zone: not trustworthy
+            return None
+        t = d.timestamp()
+    if t is None or not math.isfinite(t):
+        return None
+    if t < MIN_TIME_S or t > received_s + limits.max_future_s:
+        return None
+    return t
+
+
+def _check_prm(prm: Any, field: str) -> str | None:
+    if prm is None:
+        return None
+    if isinstance(prm, bool) or not isinstance(prm, (str, int)):
+        raise _Reject(NON_NUMERIC, f"{field} is a {type(prm).__name__}, expected a PRM")
+    s = str(prm).strip()
+    return s or None
+
+
+# -- zigbee2mqtt ZLinky_TIC ---------------------------------------------------------------------
+_ZLINKY_KNOWN = ("current_summ_delivered", "current_summ_received", "apparent_power",
+                 "current_tier1_summ_delivered", "current_tier2_summ_delivered")
+
+
+def _zlinky(data: dict, received_s: float, limits: Limits) -> Decoded:
+    if not any(k in data for k in _ZLINKY_KNOWN):
+        raise _Reject(UNKNOWN_FIELDS, "no current_summ_delivered, current_summ_received or "
+                      f"apparent_power among {len(data)} field(s)")
+    kwh = 1000.0
+    imp = None
+    if data.get("current_summ_delivered") is not None:
+        imp = _index_wh(data["current_summ_delivered"], "current_summ_delivered", kwh, limits)
+    tiers = [_index_wh(data[k], k, kwh, limits)
+             for k in ("current_tier1_summ_delivered", "current_tier2_summ_delivered")
+             if data.get(k) is not None]
+    if (imp is None or imp == 0) and tiers and sum(tiers) > 0:
+        imp = sum(tiers)
+    exp = None
+    if data.get("current_summ_received") is not None:
+        exp = _index_wh(data["current_summ_received"], "current_summ_received", kwh, limits)
+    power = None
+    if data.get("apparent_power") is not None:
+        power = _power_va(data["apparent_power"], "apparent_power", limits)
+    if imp is None and exp is None and power is None:
+        raise _Reject(UNKNOWN_FIELDS, "every known field is null")
+    prm = _check_prm(data.get("site_id"), "site_id")
+    t = _time_from(data.get("last_seen"), received_s, limits)
+    return Decoded(time_s=received_s if t is None else t, import_wh=imp, export_wh=exp,
+                   power_va=power, prm=prm, time_from_payload=t is not None)
+
+
+# -- teleinfo2mqtt ------------------------------------------------------------------------------
+_TELEINFO_IMPORT = ("EAST", "BASE", "HCHC", "HCHP")
+
+
+def _label(data: dict, label: str) -> Any:
+    """The value of a teleinfo2mqtt label: ``raw`` (the string as the meter sent it)."""
+    item = data.get(label)
+    if item is None:
+        return None
+    if not isinstance(item, dict):
+        raise _Reject(NON_NUMERIC, f"{label} is a {type(item).__name__}, expected "
+                      '{"raw": ..., "value": ...}')
+    raw = item.get("raw")
+    return item.get("value") if raw is None or raw == "" else raw
+
+
+def _teleinfo(data: dict, received_s: float, limits: Limits) -> Decoded:
+    if not any(k in data for k in (*_TELEINFO_IMPORT, "EAIT", "SINSTS", "PAPP")):
+        raise _Reject(UNKNOWN_FIELDS, "no EAST, BASE, HCHC/HCHP, EAIT, SINSTS or PAPP among "
+                      f"{len(data)} label(s)")
+    imp = None
+    east = _label(data, "EAST")
+    if east is not None:
+        imp = _index_wh(east, "EAST", 1.0, limits)
+    else:
+        base = _label(data, "BASE")
+        if base is not None:
+            imp = _index_wh(base, "BASE", 1.0, limits)
+        else:
+            parts = [_index_wh(v, k, 1.0, limits)
+                     for k in ("HCHC", "HCHP") if (v := _label(data, k)) is not None]
+            if parts:
+                imp = sum(parts)
+    exp = None
+    eait = _label(data, "EAIT")
+    if eait is not None:
+        exp = _index_wh(eait, "EAIT", 1.0, limits)
+    power = None
+    for label in ("SINSTS", "PAPP"):
+        v = _label(data, label)
+        if v is not None:
+            power = _power_va(v, label, limits)
+            break
+    if imp is None and exp is None and power is None:
+        raise _Reject(UNKNOWN_FIELDS, "every known label is null")
+    prm = _check_prm(_label(data, "PRM"), "PRM")
+    t = None
+    date = data.get("DATE")
+    if isinstance(date, dict) and isinstance(date.get("timestamp"), dict):
+        t = _time_from(date["timestamp"].get("date"), received_s, limits)
+    return Decoded(time_s=received_s if t is None else t, import_wh=imp, export_wh=exp,
+                   power_va=power, prm=prm, time_from_payload=t is not None)
+
+
+_DECODERS = {"zlinky": _zlinky, "teleinfo2mqtt": _teleinfo}
+
+
+def decode(fmt: str, payload: bytes, received_s: float,
+           limits: Limits = DEFAULT_LIMITS) -> Decoded | Rejection:
+    """Decode one MQTT payload.
+
+    Parameters
+    ----------
+    fmt : {"zlinky", "teleinfo2mqtt"}
+        The bridge that published it.
+    payload : bytes
+        The message body, as received.
+    received_s : float
+        When it was received, UTC Unix seconds: the reading time when the payload has no
+        trustworthy timestamp of its own.
+    limits : Limits
+        Plausibility limits.
+
+    Returns
+    -------
+    Decoded or Rejection
+        Never raises for any payload.
+    """
+    decoder = _DECODERS[fmt]
+    try:
+        return decoder(_parse_object(payload), received_s, limits)
+    except _Reject as r:
+        return Rejection(r.reason, r.detail)
+
+
+def excerpt(payload: bytes, limit: int = 80) -> str:
+    """A short, printable excerpt of a payload for a log line (never the whole payload)."""
+    text = payload[:limit].decode("utf-8", "backslashreplace")
+    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+    return text + ("…" if len(payload) > limit else "")
