@@ -1,0 +1,86 @@
+"""The bundled sample year of the building: production and the 48 tenants' consumption.
+
+Built by ``scripts/build_sample_year.py`` (see ``pvshare/data/sample_year/README.md``):
+30-minute UTC steps of 2025 labelled by their start, energy in Wh per step. The tenants are
+ONE real household resampled, not 48 real ones.
+
+The two CSV files are in the format ``pvshare allocate`` reads (``PRODUCTION_CSV``:
+``time,production_wh``; ``CONSUMPTION_CSV``: ``time,<participant>,...``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "sample_year"
+PRODUCTION_CSV = SAMPLE_DIR / "production.csv.gz"
+CONSUMPTION_CSV = SAMPLE_DIR / "consumption.csv.gz"
+
+
+@dataclass(frozen=True)
+class SampleYear:
+    """One year of steps.
+
+    Attributes
+    ----------
+    times : numpy.ndarray
+        (T,) ``datetime64[s]`` UTC step starts.
+    production_wh : numpy.ndarray
+        (T,) rooftop production per step, Wh.
+    consumption_wh : numpy.ndarray
+        (T, N) consumption per step and participant, Wh.
+    participants : list of str
+        The N participant ids, in column order.
+    """
+
+    times: np.ndarray
+    production_wh: np.ndarray
+    consumption_wh: np.ndarray
+    participants: list[str]
+
+    @property
+    def step_s(self) -> int:
+        """Step length, seconds."""
+        return int((self.times[1] - self.times[0]).astype(np.int64))
+
+
+def _times(values) -> np.ndarray:
+    text = np.asarray(values, dtype=str)
+    if not np.all(np.char.endswith(text, "+00:00")):
+        raise ValueError("sample year: times must be UTC with a +00:00 offset")
+    return np.char.replace(text, "+00:00", "").astype("datetime64[s]")
+
+
+def load_sample_year(production_csv: str | Path = PRODUCTION_CSV,
+                     consumption_csv: str | Path = CONSUMPTION_CSV) -> SampleYear:
+    """Read the sample year (the bundled one by default).
+
+    Returns
+    -------
+    SampleYear
+
+    Raises
+    ------
+    ValueError
+        If the two files do not share the same steps.
+    """
+    import pandas as pd
+
+    prod = pd.read_csv(production_csv, dtype={"time": str, "production_wh": np.float64},
+                       engine="c")
+    cons = pd.read_csv(consumption_csv, engine="c")
+    times = _times(prod["time"].to_numpy())
+    ctimes = _times(cons["time"].to_numpy())
+    if len(times) != len(ctimes) or np.any(times != ctimes):
+        raise ValueError(f"sample year: {production_csv} and {consumption_csv} "
+                         "do not have the same steps")
+    participants = [str(c) for c in cons.columns[1:]]
+    return SampleYear(
+        times=times,
+        production_wh=prod["production_wh"].to_numpy(dtype=np.float64),
+        consumption_wh=cons[participants].to_numpy(dtype=np.float64),
+        participants=participants,
+    )
