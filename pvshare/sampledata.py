@@ -47,11 +47,37 @@ class SampleYear:
         return int((self.times[1] - self.times[0]).astype(np.int64))
 
 
-def _times(values) -> np.ndarray:
+def _read(pd, path, columns: list[str] | None):
+    """Read one CSV of the sample year: a ``time`` column, then numbers (Wh)."""
+    try:
+        frame = pd.read_csv(path, dtype={"time": str}, engine="c")
+    except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ValueError(f"sample year: cannot read {path}: {exc}") from None
+    if len(frame.columns) < 2 or frame.columns[0] != "time":
+        raise ValueError(f"sample year: {path}: the first column must be 'time', "
+                         f"then at least one value column")
+    if columns is not None and list(frame.columns[1:]) != columns:
+        raise ValueError(f"sample year: {path}: expected columns time,{','.join(columns)}")
+    for c in frame.columns[1:]:
+        if not pd.api.types.is_numeric_dtype(frame[c]):
+            raise ValueError(f"sample year: {path}: column {c!r} is not numbers")
+    return frame
+
+
+def _times(values, path) -> np.ndarray:
     text = np.asarray(values, dtype=str)
+    if len(text) < 2:
+        raise ValueError(f"sample year: {path}: need at least 2 steps")
     if not np.all(np.char.endswith(text, "+00:00")):
-        raise ValueError("sample year: times must be UTC with a +00:00 offset")
-    return np.char.replace(text, "+00:00", "").astype("datetime64[s]")
+        raise ValueError(f"sample year: {path}: times must be UTC with a +00:00 offset")
+    try:
+        times = np.char.replace(text, "+00:00", "").astype("datetime64[s]")
+    except ValueError:
+        raise ValueError(f"sample year: {path}: a time is not ISO 8601") from None
+    step = np.diff(times).astype(np.int64)
+    if np.any(step <= 0) or np.any(step != step[0]):
+        raise ValueError(f"sample year: {path}: times must be regular and increasing")
+    return times
 
 
 def load_sample_year(production_csv: str | Path = PRODUCTION_CSV,
@@ -65,15 +91,15 @@ def load_sample_year(production_csv: str | Path = PRODUCTION_CSV,
     Raises
     ------
     ValueError
-        If the two files do not share the same steps.
+        If a file cannot be read or is malformed, or the two files do not share the same
+        steps; the message names the file.
     """
     import pandas as pd
 
-    prod = pd.read_csv(production_csv, dtype={"time": str, "production_wh": np.float64},
-                       engine="c")
-    cons = pd.read_csv(consumption_csv, engine="c")
-    times = _times(prod["time"].to_numpy())
-    ctimes = _times(cons["time"].to_numpy())
+    prod = _read(pd, production_csv, ["production_wh"])
+    cons = _read(pd, consumption_csv, None)
+    times = _times(prod["time"].to_numpy(), production_csv)
+    ctimes = _times(cons["time"].to_numpy(), consumption_csv)
     if len(times) != len(ctimes) or np.any(times != ctimes):
         raise ValueError(f"sample year: {production_csv} and {consumption_csv} "
                          "do not have the same steps")

@@ -194,3 +194,20 @@ def test_step_energy_marks_incomplete_steps():
     p.iloc[8] = np.nan
     e = model.step_energy_wh(p)
     assert e.iloc[0] == pytest.approx(50.0) and np.isnan(e.iloc[1])
+
+
+@settings(max_examples=40, deadline=None)
+@given(scale=st.floats(0, 3), temp=st.floats(-20, 45), wind=st.floats(0, 20),
+       inverter_kw=st.floats(1, 60), date=st.dates(dt.date(2020, 1, 1), dt.date(2030, 12, 31)))
+def test_ac_power_bounded_for_any_weather(cfg, scale, temp, wind, inverter_kw, date):
+    c = _with_array(cfg, inverter_kw=inverter_kw)
+    times = _day(date.isoformat(), 60)
+    w = model.clear_sky(c, times) * scale
+    w["temp_air"] = temp
+    w["wind_speed"] = wind
+    p = model.ac_power_w(c, w).to_numpy()
+    assert np.all((p >= 0) & (p <= inverter_kw * 1000 + 1e-6))
+    if scale == 0:
+        assert np.all(p == 0)
+    more = model.ac_power_w(c, w.assign(ghi=w.ghi * 1.1, dni=w.dni * 1.1, dhi=w.dhi * 1.1))
+    assert np.all(more.to_numpy() >= p - 1e-6)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import gzip
 import subprocess
 import sys
@@ -10,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pvshare import sampledata, weather
 from pvshare.config import load_config
@@ -150,6 +153,33 @@ def test_load_refuses_misaligned_files(tmp_path):
         sampledata.load_sample_year(p, c)
 
 
+_LINE = st.one_of(
+    st.just("2025-01-01T00:00:00+00:00,1.5"), st.just("2025-01-01T00:30:00+00:00,"),
+    st.just("2025-01-01T01:00:00+01:00,2"), st.just("time,A"), st.just("x,y,z"),
+    st.just('"unterminated,1'), st.just(""), st.text(max_size=30))
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(_LINE, max_size=6), raw=st.binary(max_size=40), use_raw=st.booleans())
+def test_fuzzed_files_load_or_fail_clearly(tmp_path, lines, raw, use_raw):
+    p = tmp_path / "p.csv"
+    c = tmp_path / "c.csv"
+    p.write_text("time,production_wh\n2025-01-01T00:00:00+00:00,0\n"
+                 "2025-01-01T00:30:00+00:00,0\n")
+    if use_raw:
+        c.write_bytes(raw)
+    else:
+        c.write_text("time,A\n" + "\n".join(lines) + "\n", encoding="utf-8",
+                     errors="surrogatepass")
+    try:
+        y = sampledata.load_sample_year(p, c)
+    except ValueError as exc:
+        assert "sample year" in str(exc)
+    else:
+        assert y.consumption_wh.shape == (2, len(y.participants))
+
+
 def test_tmy_reader_and_calendar_mapping():
     tmy = weather.read_tmy()
     assert len(tmy) == 8760 and str(tmy.index.tz) == "UTC"
@@ -208,3 +238,20 @@ def test_rebuild_reproduces_the_committed_files(tmp_path):
         built = gzip.decompress((out / name).read_bytes())
         committed = gzip.decompress((sampledata.SAMPLE_DIR / name).read_bytes())
         assert built == committed, name
+
+
+@settings(max_examples=25, deadline=None)
+@given(year=st.integers(1901, 2199))
+def test_tmy_on_any_year_keeps_month_day_hour(year):
+    tmy = _TMY
+    y = weather.tmy_for_year(tmy, year)
+    assert len(y) == (8784 if calendar.isleap(year) else 8760)
+    assert (y.index.year == year).all() and y.index.is_monotonic_increasing
+    day = np.where((y.index.month == 2) & (y.index.day == 29), 28, y.index.day)
+    key = (y.index.month * 100 + day) * 100 + y.index.hour
+    src_key = (tmy.index.month * 100 + tmy.index.day) * 100 + tmy.index.hour
+    src = pd.Series(tmy["ghi"].to_numpy(), index=src_key)
+    np.testing.assert_array_equal(y["ghi"].to_numpy(), src.loc[key].to_numpy())
+
+
+_TMY = weather.read_tmy()
