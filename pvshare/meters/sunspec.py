@@ -1,0 +1,307 @@
+"""``type = "sunspec"``: a SunSpec inverter or meter over Modbus TCP.
+
+At the first poll (and after every reconnection) the reader finds the map — "SunS" at
+40000, then 0, then 50000 — and walks the model chain ``(id, length)`` to the end marker
+0xFFFF. At every poll it reads the body of one model **in one block**, so that each value
+and its scale factor come from the same read; scale factors are never cached.
+
+Which model gives the reading:
+
+- ``role = "production"`` (the rooftop inverter): the first inverter model (101-103 or
+  111-113), else a meter model 203.
+- ``role = "consumption"``: a meter model 203 (required).
+
+Sign conventions of the :class:`~pvshare.meters.base.Reading`:
+
+- inverter models: ``export_wh`` = lifetime AC energy produced (``WH``), ``import_wh`` =
+  ``None``, ``power_w`` = AC power ``W`` (positive while producing).
+- meter model 203 (SunSpec meters count power positive when importing, i.e. from the grid
+  to the load): ``import_wh`` = ``TotWhImp``, ``export_wh`` = ``TotWhExp``; ``power_w`` =
+  ``W`` for ``role = "consumption"`` (positive = consuming) and ``-W`` for
+  ``role = "production"`` (positive = producing).
+
+An acc32 energy counter that rolls over 2**32 keeps counting up (roll-overs are counted
+while the reader runs). Values the device marks "not implemented" are ``None``; a reading
+with a power but no energy counter is flagged ``Quality.POWER_ONLY``.
+
+The reader never writes a register. Failures (unreachable, timeout, Modbus exception, a
+broken map, an implausible value) are counted in :attr:`SunSpecMeter.counters`, logged
+without flooding, and the reader keeps running.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import sunspec_models as sm
+from .base import Quality, Reading
+from .modbus_client import (DeviceExceptionResponse, DeviceTimeout, DeviceUnreachable,
+                            ModbusConnection, ModbusError)
+from .registry import register
+
+log = logging.getLogger(__name__)
+
+#: Longest model chain walked before the map is declared broken.
+MAX_MODELS = 64
+
+
+class SunSpecOptions(BaseModel):
+    """Options of a ``[[meters]]`` entry with ``type = "sunspec"``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field(min_length=1, description="IP address or host name of the device")
+    port: int = Field(default=502, ge=1, le=65535)
+    unit: int = Field(default=1, ge=0, le=255, description="Modbus device id (slave id)")
+    timeout_s: float = Field(default=3.0, gt=0, le=60, description="timeout of one request, s")
+    role: Literal["production", "consumption"] = "production"
+    base_address: int | None = Field(
+        default=None, ge=0, le=65535,
+        description="SunSpec base address; by default 40000, then 0, then 50000 are tried")
+    backoff_max_s: float = Field(default=300.0, ge=1, le=3600,
+                                 description="longest wait between reconnection attempts, s")
+    max_power_w: float = Field(default=1_000_000.0, gt=0,
+                               description="a larger |power| is rejected as implausible")
+
+
+class SunSpecMapError(ModbusError):
+    """The device's register map is not a valid SunSpec map."""
+
+
+@dataclass(frozen=True)
+class ModelLocation:
+    """Where a model sits: its id, the address of its header, its length (registers)."""
+
+    id: int
+    address: int
+    length: int
+
+    @property
+    def body_address(self) -> int:
+        """Address of the model's first point (offset 0), after the 2-register header."""
+        return self.address + 2
+
+
+@dataclass(frozen=True)
+class SunSpecMap:
+    base: int
+    models: tuple[ModelLocation, ...]
+
+    def first(self, ids) -> ModelLocation | None:
+        return next((m for m in self.models if m.id in ids), None)
+
+
+def discover(conn: ModbusConnection, now_s: float,
+             bases: tuple[int, ...] = sm.BASE_ADDRESSES) -> SunSpecMap:
+    """Find the SunSpec map and walk its model chain.
+
+    Raises
+    ------
+    SunSpecMapError
+        No "SunS" marker at any base, or a chain that runs off the address space or has no
+        end marker within :data:`MAX_MODELS` models.
+    DeviceUnreachable, DeviceTimeout
+        From the connection.
+    """
+    base = None
+    tried = []
+    for b in bases:
+        try:
+            words = conn.read_registers(b, 2, now_s, probe=True)
+        except DeviceExceptionResponse as exc:
+            tried.append(f"{b}: exception {exc.code}")
+            continue
+        if tuple(words) == sm.SUNS_MARKER:
+            base = b
+            break
+        tried.append(f"{b}: no 'SunS'")
+    if base is None:
+        raise SunSpecMapError("no SunSpec map found (" + "; ".join(tried) + ")")
+    models = []
+    addr = base + 2
+    for _ in range(MAX_MODELS + 1):
+        if addr + 1 > 0xFFFF:
+            raise SunSpecMapError(f"model chain runs past the end of the address space at {addr}")
+        try:
+            mid, length = conn.read_registers(addr, 2, now_s)
+        except DeviceExceptionResponse as exc:
+            # Some devices do not give a length with the end marker.
+            if exc.code == 2 and addr + 1 <= 0xFFFF:
+                (mid,) = conn.read_registers(addr, 1, now_s)
+                length = 0
+            else:
+                raise
+        if mid == sm.END_MODEL_ID:
+            return SunSpecMap(base, tuple(models))
+        models.append(ModelLocation(mid, addr, length))
+        addr += 2 + length
+    raise SunSpecMapError(f"no end marker after {MAX_MODELS} models")
+
+
+class SunSpecMeter:
+    """A SunSpec device read over Modbus TCP (see the module docstring).
+
+    Attributes
+    ----------
+    counters : collections.Counter
+        ``polls``, ``readings``, ``unreachable``, ``timeouts``, ``exceptions``,
+        ``map_errors``, ``implausible``, ``sentinel`` (poll with neither power nor energy).
+    last_values : dict
+        The scaled values of the last block read (``W``, ``WH``, ``St``...), for status.
+    """
+
+    def __init__(self, meter_id: str, options: SunSpecOptions, *,
+                 logger: logging.Logger | None = None):
+        self.id = meter_id
+        self.options = options
+        self.log = logger or log
+        self.conn = ModbusConnection(options.host, options.port, options.unit,
+                                     options.timeout_s, name=meter_id,
+                                     backoff_max_s=options.backoff_max_s, logger=self.log)
+        self.map: SunSpecMap | None = None
+        self.common: dict[str, object] = {}
+        self.last_values: dict[str, object] = {}
+        self.counters: Counter = Counter()
+        self._map_generation = -1
+        self._acc_state: dict[str, tuple[int | None, int | None, int]] = {}
+        self._warned: set[str] = set()
+
+    # -- the poll -----------------------------------------------------------------------
+    def read(self, now_s: float) -> list[Reading]:
+        """One poll: at most one :class:`Reading`, stamped ``now_s``."""
+        self.counters["polls"] += 1
+        try:
+            if self.map is None or self._map_generation != self.conn.generation:
+                self._discover(now_s)
+            loc, model = self._source()
+            words = self.conn.read_registers(loc.body_address, loc.length, now_s)
+        except DeviceUnreachable:
+            self.counters["unreachable"] += 1
+            return []
+        except DeviceTimeout:
+            self.counters["timeouts"] += 1
+            return []
+        except DeviceExceptionResponse:
+            self.counters["exceptions"] += 1
+            return []
+        except SunSpecMapError as exc:
+            self.counters["map_errors"] += 1
+            self.map = None
+            self._warn_once(str(exc))
+            return []
+        self._warned.discard("map")
+        values = sm.decode_model(model, words)
+        raw = sm.decode_raw(model, words)
+        self.last_values = values
+        reading = self._reading(now_s, model, values, raw)
+        if reading is None:
+            return []
+        self.counters["readings"] += 1
+        return [reading]
+
+    def _discover(self, now_s: float) -> None:
+        bases = (self.options.base_address,) if self.options.base_address is not None \
+            else sm.BASE_ADDRESSES
+        smap = discover(self.conn, now_s, bases)
+        if smap != self.map:
+            self._acc_state.clear()
+        self.map = smap
+        self._map_generation = self.conn.generation
+        common = smap.first((1,))
+        if common is not None and common.length >= sm.COMMON.length - 1:
+            words = self.conn.read_registers(common.body_address, common.length, now_s)
+            self.common = sm.decode_model(sm.COMMON, words)
+        ids = ", ".join(str(m.id) for m in smap.models)
+        self.log.info("%s: SunSpec map at %d, models %s (%s %s, serial %s)", self.id, smap.base,
+                      ids, self.common.get("Mn"), self.common.get("Md"), self.common.get("SN"))
+
+    def _source(self) -> tuple[ModelLocation, sm.Model]:
+        assert self.map is not None
+        if self.options.role == "production":
+            loc = self.map.first(sm.INVERTER_MODELS) or self.map.first(sm.METER_MODELS)
+        else:
+            loc = self.map.first(sm.METER_MODELS)
+        if loc is None:
+            need = "an inverter (101-103, 111-113) or meter (203) model" \
+                if self.options.role == "production" else "a meter model 203"
+            found = ", ".join(str(m.id) for m in self.map.models) or "none"
+            raise SunSpecMapError(f"role = {self.options.role!r} needs {need}; "
+                                  f"the device has models {found}")
+        model = sm.MODELS[loc.id]
+        if loc.length < model.length:
+            raise SunSpecMapError(f"model {loc.id} is {loc.length} registers long, "
+                                  f"expected {model.length}")
+        if loc.length > 125:
+            raise SunSpecMapError(f"model {loc.id} is {loc.length} registers long (> 125)")
+        return loc, model
+
+    def _reading(self, now_s: float, model: sm.Model, values: dict, raw: dict) -> Reading | None:
+        if model.id in sm.INVERTER_MODELS:
+            power_w = values.get("W")
+            export_wh = self._energy("WH", model, values, raw)
+            import_wh = None
+        else:
+            w = values.get("W")
+            power_w = None if w is None else (w if self.options.role == "consumption" else -w)
+            export_wh = self._energy("TotWhExp", model, values, raw)
+            import_wh = self._energy("TotWhImp", model, values, raw)
+        if power_w is None and export_wh is None and import_wh is None:
+            self.counters["sentinel"] += 1
+            return None
+        if power_w is not None and abs(power_w) > self.options.max_power_w:
+            self.counters["implausible"] += 1
+            self._warn_once(f"implausible power {power_w:g} W (max_power_w = "
+                            f"{self.options.max_power_w:g}); reading dropped", key="power")
+            return None
+        for name, v in (("export", export_wh), ("import", import_wh)):
+            if v is not None and v < 0:
+                self.counters["implausible"] += 1
+                self._warn_once(f"negative {name} index {v:g} Wh; reading dropped", key=name)
+                return None
+        quality = Quality.GOOD if (export_wh is not None or import_wh is not None) \
+            else Quality.POWER_ONLY
+        return Reading(self.id, now_s, import_wh=import_wh, export_wh=export_wh,
+                       power_w=power_w, quality=quality)
+
+    def _energy(self, name: str, model: sm.Model, values: dict, raw: dict) -> float | None:
+        """An energy counter in Wh, acc32 roll-overs counted."""
+        point = model.point(name)
+        value = values.get(name)
+        if not isinstance(point, sm.Acc32) or value is None:
+            return value
+        r, sf = raw.get(name), raw.get(point.sf)
+        prev_r, prev_sf, wraps = self._acc_state.get(name, (None, None, 0))
+        if sf != prev_sf:
+            wraps = 0   # a device that rescales restates its whole counter
+        else:
+            wraps = sm.acc32_wraps(prev_r, r, wraps)
+        self._acc_state[name] = (r, sf, wraps)
+        return sm.apply_scale(r + wraps * sm.ACC32_MODULUS, sf)
+
+    def _warn_once(self, message: str, key: str = "map") -> None:
+        if key in self._warned:
+            self.log.debug("%s: %s", self.id, message)
+        else:
+            self._warned.add(key)
+            self.log.warning("%s: %s", self.id, message)
+
+    @property
+    def state(self) -> str | None:
+        """Operating state of an inverter (``MPPT``, ``SLEEPING``...), from the last poll."""
+        st = self.last_values.get("St")
+        return None if st is None else sm.INVERTER_STATES.get(st, str(st))
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _factory(meter_id: str, options: SunSpecOptions, config=None) -> SunSpecMeter:
+    return SunSpecMeter(meter_id, options)
+
+
+register("sunspec", SunSpecOptions, _factory)
