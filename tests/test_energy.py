@@ -1,0 +1,177 @@
+"""pvshare.energy: cumulative indices and power readings -> energy per step, with flags."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from pvshare.energy import Flag, continuous_index, integrate_power, step_energy
+
+STEP = 1800.0
+T0 = 1_741_305_600.0  # 2025-03-07T00:00Z, a step boundary
+
+
+def sample_times(draw, n_steps, max_gap):
+    """Sorted reading times covering [T0, T0 + n_steps*STEP], no gap longer than max_gap:
+    a grid every max_gap (random phase) plus random extra readings."""
+    span = n_steps * STEP
+    grid = np.arange(draw(st.floats(0, max_gap)), span, max_gap)
+    extra = draw(hnp.arrays(float, st.integers(0, 40), elements=st.floats(0, span)))
+    return np.unique(T0 + np.r_[0.0, grid, extra, span])
+
+
+@st.composite
+def monotone_series(draw, max_gap=900.0):
+    n_steps = draw(st.integers(1, 12))
+    t = sample_times(draw, n_steps, max_gap)
+    inc = draw(hnp.arrays(float, t.size - 1, elements=st.floats(0, 500)))
+    index = 1e6 + np.r_[0.0, np.cumsum(inc)]
+    return t, index, T0 + STEP * np.arange(n_steps)
+
+
+@settings(max_examples=150, deadline=None)
+@given(monotone_series())
+def test_energy_is_conserved_under_any_sampling(series):
+    t, index, starts = series
+    r = step_energy(t, index, starts, STEP, max_gap_s=1e9)
+    assert not np.isnan(r.energy_wh).any()
+    assert (r.energy_wh >= 0).all()
+    # contiguous steps from the first to the last reading: the sum is the index difference
+    assert r.energy_wh.sum() == pytest.approx(index[-1] - index[0], rel=1e-12, abs=1e-6)
+    # and each step is the independently interpolated difference
+    expected = np.interp(starts + STEP, t, index) - np.interp(starts, t, index)
+    np.testing.assert_allclose(r.energy_wh, expected, rtol=1e-12, atol=1e-6)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 10), st.floats(0, 5000), st.data())
+def test_constant_power_gives_the_same_step_energy_whatever_the_sampling(n, power_w, data):
+    t = sample_times(data.draw, n, 1200.0)
+    index = 5e5 + power_w * (t - T0) / 3600.0
+    starts = T0 + STEP * np.arange(n)
+    r = step_energy(t, index, starts, STEP)
+    np.testing.assert_allclose(r.energy_wh, power_w * 0.5, rtol=1e-9, atol=1e-6)
+    gaps = np.diff(t)
+    assert set(r.flag.tolist()) <= {Flag.MEASURED, Flag.INTERPOLATED}
+    assert (r.flag == Flag.INTERPOLATED).any() == (gaps > 300).any()
+
+
+@settings(max_examples=100, deadline=None)
+@given(monotone_series(), st.randoms(use_true_random=False))
+def test_order_and_repeats_do_not_matter(series, rnd):
+    t, index, starts = series
+    ref = step_energy(t, index, starts, STEP)
+    k = list(range(t.size)) + [rnd.randrange(t.size) for _ in range(t.size // 3)]
+    rnd.shuffle(k)
+    k = np.array(k)
+    got = step_energy(t[k], index[k], starts, STEP)
+    np.testing.assert_array_equal(got.flag, ref.flag)
+    np.testing.assert_allclose(got.energy_wh, ref.energy_wh, equal_nan=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(monotone_series(max_gap=600.0), st.data())
+def test_meter_reset_is_neither_negative_nor_a_spike(series, data):
+    t, index, starts = series
+    k = data.draw(st.integers(1, t.size - 1))
+    new_start = data.draw(st.floats(0, 5e5))  # the new meter's first index, far below
+    reset_index = index.copy()
+    reset_index[k:] = new_start + (index[k:] - index[k])
+    r = step_energy(t, reset_index, starts, STEP, max_gap_s=1e9)
+    assert r.reset_times_s.tolist() == [t[k]]
+    assert (r.energy_wh >= 0).all()
+    # what was drawn across the reset interval is unknown: counted as zero, never a spike
+    lost = index[k] - index[k - 1]
+    assert r.energy_wh.sum() == pytest.approx(index[-1] - index[0] - lost, abs=1e-6)
+    ref = step_energy(t, index, starts, STEP, max_gap_s=1e9)
+    across = (starts < t[k]) & (starts + STEP > t[k - 1])
+    np.testing.assert_allclose(r.energy_wh[~across], ref.energy_wh[~across], atol=1e-6)
+    assert (r.flag[across] == Flag.INTERPOLATED).all()
+
+
+def test_two_resets_chain():
+    t = np.arange(0, 7) * 600.0
+    v = [1e6, 1e6 + 100, 5000, 5100, 10, 60, 160]
+    tc, ic, reset = continuous_index(t, v)
+    assert reset.tolist() == [False, False, True, False, True, False, False]
+    assert ic.tolist() == [1e6, 1e6 + 100, 1e6 + 100, 1e6 + 200, 1e6 + 200, 1e6 + 250, 1e6 + 350]
+
+
+@settings(max_examples=150, deadline=None)
+@given(monotone_series(max_gap=600.0), st.data())
+def test_small_dips_are_tolerated(series, data):
+    t, index, starts = series
+    if t.size < 3:
+        return
+    k = data.draw(st.integers(1, t.size - 2))
+    dip = data.draw(st.floats(0.5, 900))
+    noisy = index.copy()
+    noisy[k] = index[k - 1] - dip  # one reading read low, below the one before
+    r = step_energy(t, noisy, starts, STEP, max_gap_s=1e9)
+    assert r.reset_times_s.size == 0
+    assert (r.energy_wh >= 0).all()
+    assert r.energy_wh.sum() == pytest.approx(index[-1] - index[0], abs=1e-6)
+
+
+def test_gap_flags_and_missing_steps():
+    # readings every 60 s, except a 20-min hole (01:00-01:20) and a 3-hour one (02:00-05:00)
+    t = np.r_[np.arange(0, 3601, 60), np.arange(4800, 7201, 60),
+              np.arange(18000, 21600 + 1, 60)] + T0
+    index = 1000 + (t - T0) * 0.25  # 900 W
+    starts = T0 + STEP * np.arange(-1, 14)
+    r = step_energy(t, index, starts, STEP, interp_gap_s=300, max_gap_s=7200)
+    flags = [Flag(f).name for f in r.flag]
+    assert flags == (["MISSING"]                       # before the first reading
+                     + ["MEASURED"] * 2                # 00:00-01:00
+                     + ["INTERPOLATED"]                # 01:00-01:30 holds the 20-min hole
+                     + ["MEASURED"]                    # 01:30-02:00
+                     + ["MISSING"] * 6                 # 02:00-05:00: the 3-hour hole
+                     + ["MEASURED"] * 2                # 05:00-06:00
+                     + ["MISSING"] * 2)                # after the last reading
+    ok = r.flag != Flag.MISSING
+    np.testing.assert_allclose(r.energy_wh[ok], 450.0)
+    assert np.isnan(r.energy_wh[~ok]).all()
+
+
+def test_too_few_readings_are_missing_not_zero():
+    r = step_energy([T0], [100.0], [T0], STEP)
+    assert r.flag.tolist() == [Flag.MISSING] and np.isnan(r.energy_wh).all()
+    r = step_energy([], [], [T0, T0 + STEP], STEP)
+    assert (r.flag == Flag.MISSING).all()
+    with pytest.raises(ValueError):
+        step_energy([1, 2], [1], [0], STEP)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 8), st.floats(-2000, 2000), st.floats(-1, 1), st.data())
+def test_integrate_power_is_exact_for_a_linear_power(n, p0, slope, data):
+    t = sample_times(data.draw, n, 1200.0)
+    power = p0 + slope * (t - T0)
+    starts = T0 + STEP * np.arange(n)
+    r = integrate_power(t, power, starts, STEP)
+
+    def energy(x):  # closed-form integral of p0 + slope*(x - T0), Wh
+        h = x - T0
+        return (p0 * h + slope * h * h / 2) / 3600
+
+    np.testing.assert_allclose(r.energy_wh, energy(starts + STEP) - energy(starts),
+                               rtol=1e-9, atol=1e-6)
+    assert (r.flag == Flag.INTEGRATED).all()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 8), st.data())
+def test_integrate_power_conserves_the_trapezoid_total(n, data):
+    t = sample_times(data.draw, n, 900.0)
+    power = data.draw(hnp.arrays(float, t.size, elements=st.floats(0, 9000)))
+    r = integrate_power(t, power, T0 + STEP * np.arange(n), STEP)
+    assert r.energy_wh.sum() == pytest.approx(np.trapezoid(power, t) / 3600, rel=1e-9, abs=1e-6)
+
+
+def test_integrate_power_flags_holes():
+    t = T0 + np.r_[0, 600, 1200, 1800, 1800 + 3 * 3600, 1800 + 3 * 3600 + 1800]
+    r = integrate_power(t, np.full(t.size, 1000.0), T0 + STEP * np.arange(-1, 8), STEP)
+    assert [Flag(f).name for f in r.flag] == (
+        ["MISSING", "INTEGRATED"] + ["MISSING"] * 6 + ["INTEGRATED"])
+    assert r.energy_wh[1] == pytest.approx(500.0) and r.energy_wh[-1] == pytest.approx(500.0)
