@@ -22,6 +22,7 @@ import argparse
 import datetime as dt
 import gzip
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,9 @@ sys.path.insert(0, str(ROOT))
 from pvshare import timegrid, weather  # noqa: E402
 from pvshare.config import load_config  # noqa: E402
 from pvshare.forecast import model  # noqa: E402
+
+# pvlib 0.16 still calls pandas' deprecated ``dayofyear``: keep the summary readable.
+warnings.filterwarnings("ignore", message=".*dayofyear is deprecated.*")
 
 DEFAULT_CONFIG = ROOT / "config" / "example.toml"
 DEFAULT_OUT = ROOT / "pvshare" / "data" / "sample_year"
