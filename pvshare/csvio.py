@@ -288,6 +288,12 @@ def read_prm_map(path: str | os.PathLike, participants: list[str]) -> list[str]:
     return chosen
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_writes(*paths: str | os.PathLike):
     """Yield temporary paths beside each target; rename them all onto their targets only
@@ -299,6 +305,7 @@ def atomic_writes(*paths: str | os.PathLike):
             p.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
             os.close(fd)
+            os.chmod(tmp, 0o666 & ~_umask())           # as a plain open() would create it
             temps.append(Path(tmp))
         yield temps
         for tmp, p in zip(temps, paths):
