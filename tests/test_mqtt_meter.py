@@ -1,0 +1,274 @@
+"""The ``mqtt`` meter against a real mosquitto: decoding, persistent session, broker restart,
+bad input, authentication and TLS."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import tomllib
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from pvshare.config import parse_config
+from pvshare.errors import ConfigError
+from pvshare.meters import registry
+from pvshare.meters.base import Reading
+from pvshare.meters.mqtt import MqttMeter, Options
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.toml"
+T0 = 1748772000.0  # 2025-06-01T10:00:00Z
+
+
+def site(broker, fmt="zlinky", topic="zigbee2mqtt/linky-{participant}", mqtt=None, **options):
+    data = tomllib.loads(EXAMPLE.read_text())
+    data["mqtt"] = {"host": broker.host, "port": broker.port, "client_id": "pvshare-test",
+                    **(mqtt or {})}
+    data["meters"] = [{"id": "linky-{participant}", "type": "mqtt", "format": fmt,
+                       "topic": topic, **options}]
+    return parse_config(data, str(EXAMPLE))
+
+
+def make_meter(cfg, **kw) -> MqttMeter:
+    section = cfg.meters[0]
+    options, factory = registry.lookup(section.type)
+    opts = options.model_validate({k: v for k, v in section.model_dump().items()
+                                   if k not in ("id", "type")})
+    return factory(section.id, opts, cfg, **kw)
+
+
+def zlinky(index_kwh, t_s, power=500, prm=None):
+    msg = {"current_summ_delivered": index_kwh, "apparent_power": power, "linkquality": 100,
+           "last_seen": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t_s)) + ".000Z"}
+    if prm:
+        msg["site_id"] = prm
+    return json.dumps(msg).encode()
+
+
+class Publisher:
+    """A plain paho client publishing QoS 1 messages and waiting for their PUBACKs."""
+
+    def __init__(self, broker, username=None, password=None):
+        self.c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{time.monotonic_ns()}")
+        if username:
+            self.c.username_pw_set(username, password)
+        if broker.tls:
+            self.c.tls_set(ca_certs=broker.ca_file)
+        self.c.connect(broker.host, broker.port)
+        self.c.loop_start()
+
+    def send(self, messages, qos=1):
+        infos = [self.c.publish(t, p, qos=qos) for t, p in messages]
+        for info in infos:
+            info.wait_for_publish(10)
+
+    def close(self):
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+def wait_for(cond, timeout_s=10.0):
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+@pytest.fixture
+def started():
+    meters = []
+
+    def start(meter):
+        meters.append(meter)
+        meter.start()
+        assert meter.wait_connected(10), meter.last_error
+        return meter
+
+    yield start
+    for m in meters:
+        m.stop()
+
+
+def test_zlinky_readings_through_broker(mosquitto, started):
+    got: list[Reading] = []
+    meter = started(make_meter(site(mosquitto), sink=got.append))
+    pub = Publisher(mosquitto)
+    pub.send([(f"zigbee2mqtt/linky-A0{i}", zlinky(1000 + i, T0 + i, prm=f"2546000000000{i}"))
+              for i in range(1, 6)])
+    pub.close()
+    assert wait_for(lambda: len(got) == 5)
+    assert [r.meter_id for r in got] == [f"linky-A0{i}" for i in range(1, 6)]
+    assert [r.import_wh for r in got] == [1_000_000 + 1000 * i for i in range(1, 6)]
+    assert [r.time_s for r in got] == [T0 + i for i in range(1, 6)]
+    assert all(r.power_w == 500 for r in got)
+
+
+def test_teleinfo_adsc_map_and_prm_fallback(mosquitto, started):
+    cfg = site(mosquitto, fmt="teleinfo2mqtt", topic="teleinfo/{adsc}",
+               adsc={"021728000001": "B03"})
+    meter = started(make_meter(cfg))
+
+    def frame(adsc, east, prm=None):
+        f = {"ADSC": {"raw": adsc, "value": int(adsc)}, "EAST": {"raw": f"{east:09d}",
+             "value": east}, "SINSTS": {"raw": "00420", "value": 420}}
+        if prm:
+            f["PRM"] = {"raw": prm, "value": int(prm)}
+        return json.dumps(f).encode()
+
+    pub = Publisher(mosquitto)
+    pub.send([("teleinfo/021728000001", frame("021728000001", 1234)),            # by the map
+              ("teleinfo/021799999999", frame("021799999999", 5678, "25460000000030")),  # PRM
+              ("teleinfo/021700000000", frame("021700000000", 1))])             # unknown
+    pub.close()
+    assert wait_for(lambda: meter.stats["received"] == 3)
+    readings = meter.read()
+    assert [(r.meter_id, r.import_wh, r.power_w) for r in readings] == [
+        ("linky-B03", 1234, 420), ("linky-B06", 5678, 420)]
+    assert meter.stats["unknown_topic"] == 1
+
+
+def test_persistent_session_queues_while_daemon_is_down(mosquitto, started):
+    cfg = site(mosquitto)
+    first = started(make_meter(cfg))
+    first.stop()  # the daemon stops; the broker keeps its session
+    pub = Publisher(mosquitto)
+    pub.send([(f"zigbee2mqtt/linky-A{i:02d}", zlinky(10 + i, T0 + i)) for i in range(1, 21)])
+    pub.close()
+    got = []
+    second = started(make_meter(cfg, sink=got.append))  # same fixed client id
+    assert second.client_id == first.client_id
+    assert wait_for(lambda: len(got) == 20), dict(second.stats)
+    assert sorted(r.meter_id for r in got) == sorted(f"linky-A{i:02d}" for i in range(1, 21))
+
+
+def test_broker_restart_meter_reconnects_by_itself(mosquitto, started):
+    got = []
+    meter = started(make_meter(site(mosquitto), sink=got.append))
+    pub = Publisher(mosquitto)
+    pub.send([("zigbee2mqtt/linky-A01", zlinky(1, T0))])
+    pub.close()
+    assert wait_for(lambda: len(got) == 1)
+    mosquitto.restart()  # same port, same persistence file
+    assert wait_for(lambda: meter.stats["connects"] == 2 and meter.connected.is_set(), 20), \
+        (dict(meter.stats), meter.last_error)
+    pub = Publisher(mosquitto)
+    pub.send([("zigbee2mqtt/linky-A01", zlinky(2, T0 + 60)),
+              ("zigbee2mqtt/linky-A02", zlinky(3, T0 + 60))])
+    pub.close()
+    assert wait_for(lambda: len(got) == 3)
+    assert [r.import_wh for r in got] == [1000, 2000, 3000]
+    assert meter.stats["disconnects"] >= 1
+
+
+def test_every_bad_input_counted_and_good_messages_around_them_decoded(mosquitto, started,
+                                                                        caplog):
+    meter = started(make_meter(site(mosquitto)))
+    good = [zlinky(100 + i, T0 + i) for i in range(7)]
+    bad = [
+        ("zigbee2mqtt/linky-A01", b"{\"current_summ_delivered\": 12", "bad_json"),
+        ("zigbee2mqtt/linky-A01", b"\x00\xff garbage", "bad_json"),
+        ("zigbee2mqtt/linky-A01", b"[1, 2]", "not_object"),
+        ("zigbee2mqtt/linky-A01", b'{"linkquality": 30, "state": "ON"}', "unknown_fields"),
+        ("zigbee2mqtt/linky-A01", b'{"current_summ_delivered": "12,5"}', "non_numeric"),
+        ("zigbee2mqtt/linky-A01", b'{"current_summ_delivered": -1}', "negative_index"),
+        ("zigbee2mqtt/linky-A01", b'{"current_summ_delivered": 1, "apparent_power": 1e6}',
+         "implausible_power"),
+        ("zigbee2mqtt/linky-Z99", good[0], "unknown_topic"),
+        ("zigbee2mqtt/linky-A01", zlinky(5, T0, prm="25460000000002"), "prm_mismatch"),
+    ]
+    messages = []
+    for i, (topic, payload, _) in enumerate(bad):
+        messages += [("zigbee2mqtt/linky-A01", zlinky(100 + i, T0 + i)), (topic, payload)]
+    messages += [("zigbee2mqtt/other-device", b'{"state": "ON"}'),  # not a meter topic
+                 ("zigbee2mqtt/linky-A01", zlinky(200, T0 + 100))]
+    with caplog.at_level(logging.WARNING, logger="pvshare.meters.mqtt"):
+        pub = Publisher(mosquitto)
+        pub.send(messages)
+        pub.close()
+        assert wait_for(lambda: meter.stats["received"] == len(messages))
+    readings = meter.read()
+    assert [r.import_wh for r in readings] == [1000 * (100 + i) for i in range(len(bad))] + [200e3]
+    expected = {}
+    for _, _, reason in bad:
+        expected[reason] = expected.get(reason, 0) + 1
+    for reason, n in expected.items():
+        assert meter.stats[reason] == n, reason
+    assert meter.stats["ignored_topic"] == 1
+    assert meter.stats["decoded"] == len(bad) + 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("linky-Z99" in w and "unknown_topic" in w for w in warnings)
+    assert all(len(w) < 600 for w in warnings)  # an excerpt, never a payload dump
+
+
+def test_warnings_are_rate_limited_but_all_counted(mosquitto, started, caplog):
+    meter = started(make_meter(site(mosquitto)))
+    with caplog.at_level(logging.WARNING, logger="pvshare.meters.mqtt"):
+        pub = Publisher(mosquitto)
+        pub.send([("zigbee2mqtt/linky-A01", b"not json")] * 200)
+        pub.close()
+        assert wait_for(lambda: meter.stats["received"] == 200)
+    assert meter.stats["bad_json"] == 200
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+
+
+def test_duplicate_message_is_counted_once(mosquitto, started):
+    meter = started(make_meter(site(mosquitto)))
+    pub = Publisher(mosquitto)
+    pub.send([("zigbee2mqtt/linky-A01", zlinky(1, T0))] * 3)
+    pub.close()
+    assert wait_for(lambda: meter.stats["received"] == 3)
+    assert len(meter.read()) == 1 and meter.stats["duplicate"] == 2
+
+
+def test_username_password(mosquitto_factory, started, caplog):
+    broker = mosquitto_factory(users={"pvshare": "s3cret-Pa55", "bridge": "other"})
+    cfg = site(broker, mqtt={"username": "pvshare", "password": "s3cret-Pa55"})
+    with caplog.at_level(logging.DEBUG):
+        meter = started(make_meter(cfg))
+        pub = Publisher(broker, "bridge", "other")
+        pub.send([("zigbee2mqtt/linky-A01", zlinky(7, T0))])
+        pub.close()
+        assert wait_for(lambda: meter.stats["decoded"] == 1)
+        bad = make_meter(site(broker, mqtt={"username": "pvshare", "password": "wrong",
+                                            "client_id": "intruder"}))
+        bad.start()
+        try:
+            assert wait_for(lambda: bad.stats["auth_failed"] >= 1)
+            assert not bad.connected.is_set()
+        finally:
+            bad.stop()
+    assert "s3cret-Pa55" not in caplog.text and "wrong" not in caplog.text
+    assert any("username" in r.getMessage() for r in caplog.records
+               if r.levelno == logging.WARNING)
+
+
+def test_tls_with_self_signed_ca(mosquitto_factory, started):
+    broker = mosquitto_factory(tls=True)
+    cfg = site(broker, mqtt={"tls": True, "ca_file": broker.ca_file})
+    meter = started(make_meter(cfg))
+    pub = Publisher(broker)
+    pub.send([("zigbee2mqtt/linky-A01", zlinky(9, T0))])
+    pub.close()
+    assert wait_for(lambda: meter.stats["decoded"] == 1)
+    assert "127.0.0.1" in broker.log_text()
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"format": "zlinky", "topic": "zigbee2mqtt/linky"}, "meters[0].topic: must hold exactly"),
+    ({"format": "zlinky", "topic": "zigbee2mqtt/+/{participant}"}, "wildcards"),
+    ({"format": "xml", "topic": "a/{participant}"}, "meters[0].format"),
+    ({"format": "zlinky", "topic": "a/{participant}", "colour": "red"},
+     "meters[0].colour: unknown field"),
+    ({"format": "zlinky", "topic": "a/{participant}", "adsc": {"1": "A01"}}, "adsc"),
+])
+def test_options_validated_in_config(options, message):
+    data = tomllib.loads(EXAMPLE.read_text())
+    data["meters"] = [{"id": "linky", "type": "mqtt", **options}]
+    with pytest.raises(ConfigError) as err:
+        parse_config(data, "site.toml")
+    assert message in str(err.value)
