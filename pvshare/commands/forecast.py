@@ -1,0 +1,180 @@
+"""``pvshare forecast``: the next 48 h of production; ``pvshare forecast evaluate``: a backtest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(help="Production forecast (pvlib): the next 48 h, and its backtest on "
+                       "measured data.", invoke_without_command=True)
+
+DAYS_FR = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
+
+
+@app.callback()
+def forecast(
+    ctx: typer.Context,
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Site TOML file."),
+    at: Optional[str] = typer.Option(None, "--at", help="Issue time, ISO 8601 (default: now)."),
+    weather: Optional[Path] = typer.Option(
+        None, "--weather", help="Irradiance forecast CSV: time,ghi[,temp_air,wind_speed]."),
+    production: Optional[Path] = typer.Option(
+        None, "--production", help="Measured production CSV: time,production_wh or "
+                                   "time,ac_power_w (self-calibration, persistence)."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG chart here."),
+    kwh_per_year: float = typer.Option(
+        2000.0, "--kwh-per-year", help="Yearly consumption of one flat (kWh), for the "
+                                        "green hours."),
+    all_steps: bool = typer.Option(False, "--all", help="Also list the night steps."),
+) -> None:
+    """The next 48 h of production, step by step, with its P10–P90 band and green hours."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if config is None:
+        raise typer.BadParameter("--config is required", param_hint="--config")
+    import datetime as dt
+
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..config import load_config
+    from ..errors import InputError
+    from ..forecast import files
+    from ..forecast.green_hours import baseline_energy_wh, green_periods
+    from ..forecast.next48h import forecast_next_48h
+    from ..timegrid import format_local, step_seconds
+
+    cfg = load_config(config)
+    step_s = step_seconds(cfg.site.step)
+    if at:
+        try:
+            now = dt.datetime.fromisoformat(at)
+        except ValueError:
+            raise InputError(f"not an ISO 8601 time: {at!r}", field="--at") from None
+    else:
+        now = dt.datetime.now(dt.timezone.utc)
+    hist = files.read_production_wh(production, step_s) if production else None
+    wx = files.read_weather(weather) if weather else None
+    yearly = kwh_per_year * len(cfg.participants)
+    fc = forecast_next_48h(cfg, hist, now, weather=wx,
+                           baseline_wh=lambda t: baseline_energy_wh(t, step_s, yearly,
+                                                                    cfg.site.timezone))
+    tz = cfg.site.timezone
+    times = fc.index.tz_localize(None).to_numpy().astype("datetime64[s]")
+    local = format_local(times, tz)
+    cal = fc.attrs["calibration"]
+    con = Console()
+    table = Table(title=f"Prévision de production — {cfg.site.name} ({cfg.array.kwp:g} kWc)",
+                  caption="kWh par pas; P10–P90: 8 chances sur 10; ★ = heure verte")
+    for col, just in (("heure locale", "left"), ("P10", "right"), ("P50", "right"),
+                      ("P90", "right"), ("conso. habituelle", "right"), ("", "center")):
+        table.add_column(col, justify=just)
+    day_total: dict[str, float] = {}
+    for i, row in enumerate(fc.itertuples()):
+        day = local[i][:10]
+        day_total[day] = day_total.get(day, 0.0) + row.p50_wh / 1000.0
+        if not all_steps and row.clear_sky_wh <= 0:
+            continue
+        d = dt.date.fromisoformat(day)
+        table.add_row(f"{DAYS_FR[d.weekday()]} {d:%d/%m} {local[i][11:16]}",
+                      f"{row.p10_wh / 1000:.2f}", f"{row.p50_wh / 1000:.2f}",
+                      f"{row.p90_wh / 1000:.2f}", f"{row.baseline_wh / 1000:.2f}",
+                      "★" if row.green else "", style="green" if row.green else None)
+    con.print(table)
+    for day, kwh in day_total.items():
+        con.print(f"  {day}: {kwh:.1f} kWh prévus (P50)")
+    periods = green_periods(times, fc["green"].to_numpy(), step_s)
+    if periods:
+        spans = []
+        for a, b in periods:
+            la, lb = format_local([a], tz)[0], format_local([b], tz)[0]
+            d = dt.date.fromisoformat(la[:10])
+            spans.append(f"{DAYS_FR[d.weekday()]} {la[11:16]}–{lb[11:16]}")
+        con.print("Heures vertes (lancer les machines): " + ", ".join(spans))
+    else:
+        con.print("Pas d'heure verte prévue: la production ne dépassera pas la consommation.")
+    prior = "météo fournie" if (fc["prior"] == "weather").any() else "climatologie"
+    calib = (f"calibré sur l'historique: facteur {cal.factor:.3f} ({cal.clear_steps} pas "
+             "de ciel clair)" if cal.calibrated else f"non calibré ({cal.reason})")
+    con.print(f"Modèle: pvlib × {prior}; {calib}.", highlight=False)
+    if plot:
+        from ..forecast.chart import plot_forecast
+        plot_forecast(fc, plot, tz, f"Production solaire prévue — {cfg.site.name}")
+        con.print(f"Graphique: {plot}")
+
+
+@app.command("evaluate")
+def evaluate(
+    production: Path = typer.Option(..., "--production", help="Measured production CSV "
+                                    "(time,ac_power_w or time,production_wh)."),
+    latitude: float = typer.Option(..., "--latitude", help="Degrees north."),
+    longitude: float = typer.Option(..., "--longitude", help="Degrees east."),
+    tilt: float = typer.Option(..., "--tilt", help="Array tilt, degrees."),
+    azimuth: float = typer.Option(..., "--azimuth", help="Array azimuth, degrees from north."),
+    kwp: float = typer.Option(..., "--kwp", help="Nameplate DC power, kW."),
+    inverter_kw: Optional[float] = typer.Option(None, "--inverter-kw", help="AC limit, kW."),
+    altitude: float = typer.Option(0.0, "--altitude", help="Metres above sea level."),
+    weather: Optional[Path] = typer.Option(
+        None, "--weather", help="Irradiance CSV (time,ghi[,temp_air,wind_speed]) used as a "
+                                "perfect day-ahead weather forecast."),
+    train_until: Optional[str] = typer.Option(
+        None, "--train-until", help="Start of the test period (ISO); default: the middle."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Backtest on a measured series: nMAE / nRMSE per horizon band and method, with skill."""
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from ..errors import InputError
+    from ..forecast import files
+    from ..forecast.evaluate import BANDS, METHODS, array_config, backtest
+
+    cfg = array_config(latitude, longitude, tilt, azimuth, kwp, inverter_kw=inverter_kw,
+                       altitude_m=altitude)
+    power, step_s = files.read_production(production)
+    wx = files.read_weather(weather) if weather else None
+    err = Console(stderr=True)
+    with Progress(console=err, transient=True) as prog:
+        task = prog.add_task("backtest", total=None)
+        try:
+            res = backtest(cfg, power, step_s, weather=wx, train_until=train_until,
+                           progress=lambda d, t: prog.update(task, completed=d, total=t))
+        except ValueError as exc:
+            raise InputError(str(exc), str(production)) from None
+    if as_json:
+        typer.echo(json.dumps({b: {m: {k: round(v, 4) for k, v in res.scores[b][m].items()}
+                                   for m in METHODS} for b in BANDS}))
+        return
+    con = Console()
+    con.print(f"fitted on {res.train_period[0]} .. {res.train_period[1]}, "
+              f"scored on {res.test_period[0]} .. {res.test_period[1]}; "
+              f"daytime steps, errors in % of {kwp:g} kWp", highlight=False)
+    cal = res.forecaster.calibration
+    if cal.calibrated:
+        con.print(f"self-calibration: effective capacity {cal.factor * kwp:.2f} kWp "
+                  f"(factor {cal.factor:.3f}, {cal.clear_steps} clear steps)", highlight=False)
+    table = Table(caption="skill = 1 - error / error of the reference")
+    for col in ("band", "method", "nMAE %", "nRMSE %", "RMSE skill\nvs smart pers.",
+                "MAE skill\nvs climatology"):
+        table.add_column(col, justify="left" if col in ("band", "method") else "right",
+                         no_wrap=col == "method")
+    for b in BANDS:
+        for i, m in enumerate(METHODS):
+            s = res.scores[b][m]
+            table.add_row(b if i == 0 else "", m,
+                          f"{100 * s['nmae']:.1f}", f"{100 * s['nrmse']:.1f}",
+                          f"{100 * res.skill(b, m, 'smart_persistence', 'nrmse'):+.1f}%",
+                          f"{100 * res.skill(b, m, 'climatology', 'nmae'):+.1f}%",
+                          style="bold" if m == "pvshare" else None,
+                          end_section=i == len(METHODS) - 1)
+    con.print(table)
+    con.print("forecasts scored: " + ", ".join(f"{b} {n:,}" for b, n in res.counts.items()),
+              highlight=False)
+    cov = ", ".join(f"{b}: {100 * c['below_p10']:.0f}% below P10, {100 * c['above_p90']:.0f}% "
+                    "above P90" for b, c in res.coverage.items())
+    con.print(f"band coverage (10% each expected): {cov}", highlight=False)
