@@ -32,12 +32,14 @@ import logging
 import math
 import socket
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
+import typer
 
 from pvshare.meters import sunspec_models as sm
 
@@ -107,17 +109,44 @@ class DayCurve:
 
 
 def model_day(cfg) -> Callable[[float], DayCurve]:
-    """A function giving the :class:`DayCurve` of the UTC day starting at ``start_s``, from
-    the pvlib model of ``cfg``'s array and the bundled weather."""
+    """A function giving the :class:`DayCurve` of the UTC day starting at ``start_s``.
+
+    The bundled PVGIS typical year is put on the day's calendar year
+    (:func:`pvshare.weather.tmy_for_year`), moved to the site and to 1-min resolution through
+    clear-sky indices (:func:`pvshare.forecast.model.interpolate_weather`), given the
+    minute-by-minute cloud variability of a real BSRN June day
+    (:func:`pvshare.weather.variability_at`), then turned into AC power by the pvlib model
+    of ``cfg``'s array (:func:`pvshare.forecast.model.ac_power_w`).
+    """
     import pandas as pd
 
     from pvshare import weather
     from pvshare.forecast import model
 
+    tmy = weather.read_tmy()
+    source = (tmy.attrs["latitude"], tmy.attrs["longitude"], tmy.attrs["elevation_m"])
+    factor = weather.read_bsrn_variability()
+    years: dict[int, pd.DataFrame] = {}
+
+    def samples_around(t0: pd.Timestamp) -> pd.DataFrame:
+        parts = []
+        for y in sorted({(t0 - pd.Timedelta(days=1)).year, (t0 + pd.Timedelta(days=2)).year}):
+            if y not in years:
+                hourly = weather.tmy_for_year(tmy, y)
+                years[y] = hourly.set_axis(weather.irradiance_instants(hourly))
+            parts.append(years[y])
+        allh = pd.concat(parts) if len(parts) > 1 else parts[0]
+        window = (allh.index >= t0 - pd.Timedelta(hours=6)) & \
+            (allh.index <= t0 + pd.Timedelta(hours=30))
+        return allh[window]
+
     def day(start_s: float) -> DayCurve:
-        times = pd.date_range(pd.Timestamp(start_s, unit="s", tz="UTC"), periods=DAY_S // 60 + 1,
-                              freq="1min")
-        w = weather.simulated_weather(cfg, times)
+        t0 = pd.Timestamp(start_s, unit="s", tz="UTC")
+        times = pd.date_range(t0, periods=DAY_S // MINUTE_S + 1, freq="1min")
+        w = model.interpolate_weather(cfg, samples_around(t0), times, source=source)
+        k = weather.variability_at(factor, times)
+        for c in ("ghi", "dni", "dhi"):
+            w[c] = w[c].to_numpy() * k
         p = model.ac_power_w(cfg, w).to_numpy(dtype=float)
         elev = model.solar_position(cfg, times)["apparent_elevation"].to_numpy()
         return DayCurve.from_power(start_s, p, elev > NIGHT_ELEVATION_DEG)
@@ -430,3 +459,84 @@ def build(cfg, clock, *, unit: int = 1, base: int = 40000, faults: Faults | None
     image = SunSpecImage(production, base=base, unit=unit, ac_limit_w=limit,
                          serial=f"PVS-{cfg.site.name[:12]}")
     return InverterSimulator(image, clock, faults)
+
+
+# --- command line ------------------------------------------------------------------------
+def _iso(t_s: float) -> str:
+    import datetime as dt
+    return dt.datetime.fromtimestamp(t_s, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cli_inverter(
+    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on"),
+    port: int = typer.Option(DEFAULT_PORT, "--port", min=1, max=65535,
+                             help="TCP port (Modbus' usual 502 needs root)"),
+    unit: int = typer.Option(1, "--unit", min=1, max=247, help="Modbus device id (unit id)"),
+    config: Optional[Path] = typer.Option(None, "--config", help="site config (default: the "
+                                          "bundled example building)"),
+    start: Optional[str] = typer.Option(None, "--start", help="simulated start, ISO 8601 "
+                                        "(no offset = UTC; default: now)"),
+    speed: float = typer.Option(1.0, "--speed", help="simulated seconds per second"),
+    base: int = typer.Option(40000, "--base", help="SunSpec base address: 40000, 0 or 50000"),
+    energy_wh: Optional[float] = typer.Option(None, "--energy-wh", help="lifetime energy "
+                                              "counter at the start, Wh (default: ~3 years)"),
+    night_sleep: bool = typer.Option(False, "--night-sleep", help="fault: asleep from sunset to "
+                                     "sunrise (port closed: connection refused)"),
+    slow_reply_s: float = typer.Option(0.0, "--slow-reply-s", min=0.0, help="fault: delay "
+                                       "every reply by this many seconds"),
+    sf_change: bool = typer.Option(False, "--sf-change", help="fault: the scale factors of W, "
+                                   "WH and A change at every read"),
+    duration_s: float = typer.Option(0.0, "--duration", min=0.0, help="stop after this many "
+                                     "seconds (0: run until Ctrl-C)"),
+    status_every_s: float = typer.Option(10.0, "--status-every", min=0.1,
+                                         help="seconds between two status lines"),
+) -> None:
+    """A SunSpec inverter (models 1 and 103) on Modbus TCP, producing what the configured
+    array would produce in the bundled weather at the simulated time."""
+    from pvshare.config import load_config
+
+    from .clock import SimClock, parse_start
+
+    if base not in sm.BASE_ADDRESSES:
+        raise typer.BadParameter("use 40000, 0 or 50000", param_hint="--base")
+    if speed <= 0:
+        raise typer.BadParameter("must be > 0", param_hint="--speed")
+    try:
+        start_s = parse_start(start)
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO 8601 time: {start!r}", param_hint="--start") \
+            from None
+    cfg = load_config(config or default_config_path())
+    day = model_day(cfg)            # reads the weather once (about a second)
+    clock = SimClock(start_s, speed)
+    sim = build(cfg, clock, unit=unit, base=base, energy0_wh=energy_wh, day=day,
+                faults=Faults(night_sleep, slow_reply_s, sf_change))
+    srv = ServerThread(sim, host, port)
+    try:
+        srv.start()
+    except RuntimeError as exc:
+        typer.echo(f"error: cannot listen on {host}:{port}: {exc.__cause__ or exc}", err=True)
+        raise typer.Exit(2) from None
+    faults = [f for f, on in (("night sleep", night_sleep), (f"slow replies {slow_reply_s:g} s",
+                                                              slow_reply_s > 0),
+                              ("changing scale factors", sf_change)) if on]
+    typer.echo(f"SunSpec inverter on {host}:{sim.port} unit {unit}, map at {base} (models 1, 103), "
+               f"{cfg.array.kwp:g} kWp of site '{cfg.site.name}', simulated time from "
+               f"{_iso(clock.now())} at x{speed:g}; faults: {', '.join(faults) or 'none'}",
+               err=True)
+    t_end = time.monotonic() + duration_s if duration_s else None
+    try:
+        while t_end is None or time.monotonic() < t_end:
+            time.sleep(min(status_every_s, max(0.05, (t_end or math.inf) - time.monotonic())))
+            t = clock.now()
+            sim.image.update(t)
+            last = sim.image.last
+            state = "asleep (port closed)" if not sim.listening else \
+                sm.INVERTER_STATES.get(last["St"], "?")
+            typer.echo(f"{_iso(t)} W={last['W']:7.0f} WH={last['WH']:12.0f} {state:<20} "
+                       f"requests={sum(sim.stats.requests.values())} "
+                       f"writes={sim.stats.writes}", err=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.stop()
