@@ -69,7 +69,7 @@ def allocate(production, consumption, key: str, coefficients=None, ranks=None) -
     bad = ~np.isfinite(production) | (production < 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"production must be finite and >= 0: step {i} is {production[i]!r} "
+        raise ValueError(f"production must be finite and >= 0: step {i} is {float(production[i])!r} "
                          f"({int(bad.sum())} bad step(s))")
     missing = _missing(consumption)
     demand = np.where(missing, 0.0, consumption) if missing is not None else consumption
@@ -106,7 +106,7 @@ def allocate(production, consumption, key: str, coefficients=None, ranks=None) -
         over = k.sum(axis=1) > 1 + SUM_TOLERANCE
         if over.any():
             t = int(np.flatnonzero(over)[0])
-            raise ValueError(f"custom coefficients of step {t} sum to {k[t].sum():.6g}, "
+            raise ValueError(f"custom coefficients of step {t} sum to {float(k[t].sum()):.10g}, "
                              f"must be at most 1")
         allocated = keys.custom(production, demand, k)
 
@@ -126,7 +126,7 @@ def _missing(consumption: np.ndarray) -> np.ndarray | None:
     if low < 0 or np.isinf(high):
         t, i = np.argwhere(np.isinf(consumption) | (consumption < 0))[0]
         raise ValueError(f"consumption must be >= 0 and finite (or NaN if missing): "
-                         f"step {t}, participant {i} is {consumption[t, i]!r}")
+                         f"step {t}, participant {i} is {float(consumption[t, i])!r}")
     return missing
 
 
@@ -134,7 +134,7 @@ def _check_range(k: np.ndarray, what: str) -> None:
     bad = ~np.isfinite(k) | (k < 0) | (k > 1)
     if bad.any():
         idx = tuple(int(x) for x in np.argwhere(bad)[0])
-        raise ValueError(f"{what} must be between 0 and 1: {k[idx]!r} at index {idx}")
+        raise ValueError(f"{what} must be between 0 and 1: {float(k[idx])!r} at index {idx}")
 
 
 def _coefficients(coefficients, n: int, key: str) -> np.ndarray:
@@ -145,5 +145,5 @@ def _coefficients(coefficients, n: int, key: str) -> np.ndarray:
         raise ValueError(f"{key} coefficients must have shape (N,) = ({n},), got {k.shape}")
     _check_range(k, f"{key} coefficients")
     if k.sum() > 1 + SUM_TOLERANCE:
-        raise ValueError(f"{key} coefficients sum to {k.sum():.6g}, must be at most 1")
+        raise ValueError(f"{key} coefficients sum to {float(k.sum()):.10g}, must be at most 1")
     return k

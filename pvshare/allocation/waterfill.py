@@ -61,7 +61,7 @@ def waterfill(shares_wh: np.ndarray, demand_wh: np.ndarray, target_wh: np.ndarra
         count = sat.sum(axis=1)
         grew = count != prev_count
         taken = np.einsum("ij,ij->i", de, sat)
-        free = total_share[rows] - np.einsum("ij,ij->i", sh, sat)
+        free = np.einsum("ij,ij->i", sh, ~sat)       # not total − Σ_sat: no cancellation
         with np.errstate(divide="ignore", invalid="ignore"):
             new = np.where(free > 0, (target[rows] - taken) / free, lam)
         level[rows] = np.maximum(new, lam)
