@@ -41,7 +41,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .base import Quality, Reading
 from .modbus_client import (MAX_READ_COUNT, DeviceExceptionResponse, DeviceTimeout,
@@ -125,11 +125,15 @@ class ModbusOptions(BaseModel):
     backoff_max_s: float = Field(default=300.0, ge=1, le=3600)
     max_power_w: float = Field(default=1_000_000.0, gt=0)
 
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, v: str | None) -> str | None:
+        if v is not None and v not in PROFILES:
+            raise ValueError(f"unknown profile {v!r}; bundled: {', '.join(sorted(PROFILES))}")
+        return v
+
     @model_validator(mode="after")
     def _has_map(self) -> "ModbusOptions":
-        if self.profile is not None and self.profile not in PROFILES:
-            raise ValueError(f"profile: unknown profile {self.profile!r}; "
-                             f"bundled: {', '.join(sorted(PROFILES))}")
         if self.profile is None and not self.registers:
             raise ValueError("give a profile (e.g. profile = \"sdm630\") or a registers list")
         fields = [r.field for r in self.registers]
