@@ -22,14 +22,28 @@ CELL_COST_TARGET = 1.5
 MEMORY_TARGET = 6.0
 
 
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
 def _median_s(fn, repeat: int) -> float:
     fn()                                            # warm-up
-    times = []
+    return float(np.median([_timed(fn) for _ in range(repeat)]))
+
+
+def _paired_ratio(fn, base_fn, repeat: int) -> tuple[float, float]:
+    """Median time of ``fn`` and median of its ratio to ``base_fn`` timed right beside it,
+    so that both see the same machine load."""
+    fn(), base_fn()
+    times, ratios = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+        base = min(_timed(base_fn) for _ in range(3))
+        t = _timed(fn)
+        times.append(t)
+        ratios.append(t / base)
+    return float(np.median(times)), float(np.median(ratios))
 
 
 def _inputs(n: int):
@@ -64,8 +78,8 @@ def main() -> bool:
         print(f"{n:>6} {'sum(axis=1)':<12} {base * 1e3:>10.3f} {1.0:>14.1f}")
         for key, target in TARGETS.items():
             kw = _kwargs(key, n)
-            t = _median_s(lambda: allocate(production, consumption, key, **kw), repeat)
-            ratio = t / base
+            t, ratio = _paired_ratio(lambda: allocate(production, consumption, key, **kw),
+                                     lambda: consumption.sum(axis=1), repeat)
             per_cell[(n, key)] = t / consumption.size
             mark = ""
             if n == 48:

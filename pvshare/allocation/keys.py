@@ -147,12 +147,22 @@ def priority(production_wh: np.ndarray, consumption_wh: np.ndarray, ranks: np.nd
     """
     ranks = np.asarray(ranks)
     w = np.ones(ranks.shape) if weights is None else np.asarray(weights, dtype=float)
-    allocated = np.zeros_like(consumption_wh, dtype=float)
+    # Group the columns of each rank together once, so every rank works on a contiguous
+    # block (one copy of the array instead of a strided gather per rank).
+    order = np.argsort(ranks, kind="stable")
+    sorted_ranks = ranks[order]
+    demand = consumption_wh[:, order] if (order != np.arange(order.size)).any() else consumption_wh
+    allocated = np.empty_like(demand, dtype=float)
     remaining = np.asarray(production_wh, dtype=float).copy()
-    for rank in np.unique(ranks):                  # a handful of ranks, never steps/tenants
-        cols = np.flatnonzero(ranks == rank)
-        wr = w[cols] / w[cols].sum()
-        part = reallocated(remaining, consumption_wh[:, cols], wr)
-        allocated[:, cols] = part
-        remaining = np.maximum(remaining - part.sum(axis=1), 0.0)
-    return allocated
+    bounds = np.flatnonzero(np.diff(sorted_ranks)) + 1
+    for a, b in zip(np.r_[0, bounds], np.r_[bounds, order.size]):   # a handful of ranks
+        wr = w[order[a:b]] / w[order[a:b]].sum()
+        part = reallocated(remaining, np.ascontiguousarray(demand[:, a:b]), wr)
+        allocated[:, a:b] = part
+        remaining -= part.sum(axis=1)
+        np.maximum(remaining, 0.0, out=remaining)
+    if demand is consumption_wh:
+        return allocated
+    out = np.empty_like(allocated)
+    out[:, order] = allocated
+    return out
