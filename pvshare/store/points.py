@@ -33,6 +33,8 @@ STEP = "pvshare_step"
 PARTICIPANT = "pvshare_participant"
 POWER = "pvshare_power"
 FORECAST = "pvshare_forecast"
+#: Format of field values: 12 significant digits (Wh, W, and the coefficient 0..1).
+FIELD_FORMAT = "%.12g"
 
 
 def escape_tag(value: str) -> str:
@@ -52,15 +54,18 @@ def field_strings(fields: dict[str, np.ndarray]) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of str
-        ``name=value,name=value`` per point (same shape as the values, flattened to 1-D);
-        ``""`` where every field is missing.
+        ``name=value,name=value`` per point (same shape as the values, flattened to 1-D),
+        values with 12 significant digits (:data:`FIELD_FORMAT`); ``""`` where every field
+        is missing.
     """
     out = None
     for name, values in fields.items():
         v = np.asarray(values, dtype=np.float64).ravel()
         ok = np.isfinite(v)
         # ``astype(str)`` gives the shortest repr ('12.5', '1e-05'): valid line protocol.
-        part = np.where(ok, np.char.add(f"{name}=", np.where(ok, v, 0.0).astype(str)), "")
+        # 12 significant digits: no float noise such as 493.14699999999993 on the wire.
+        text = np.char.mod(FIELD_FORMAT, np.where(ok, v, 0.0))
+        part = np.where(ok, np.char.add(f"{name}=", text), "")
         if out is None:
             out = part
         else:
