@@ -10,4 +10,5 @@ app = typer.Typer(help="Simulators of the building's devices (no hardware needed
 # --- simulator commands: one line each, `app.command("name")(module.cli_function)` ------
 from simulators import meters as _meters; app.command("meters")(_meters.cli_meters)  # noqa: E402,E702
 from simulators import inverter as _inverter; app.command("inverter")(_inverter.cli_inverter)  # noqa: E402,E702
+from simulators import tic as _tic; app.command("tic")(_tic.cli_tic)  # noqa: E402,E702
 # --- end of simulator commands -----------------------------------------------------------

@@ -558,7 +558,7 @@ def reading_from_frame(frame: Frame, read_time_s: float,
     if import_wh is None and export_wh is None and power is None:
         return None
     time_s, quality = float(read_time_s), Quality.GOOD
-    date = frame.groups.get("DATE")
+    date = frame.by_label.get("DATE")
     if date is not None and date.horodate is not None:
         t, degraded = horodate_to_utc_s(date.horodate)
         if t is not None:
