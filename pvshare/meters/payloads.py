@@ -62,6 +62,8 @@ PRM_MISMATCH = "prm_mismatch"
 REASONS = (BAD_JSON, NOT_OBJECT, UNKNOWN_FIELDS, NON_NUMERIC, NEGATIVE_INDEX,
            IMPLAUSIBLE_INDEX, IMPLAUSIBLE_POWER, PRM_MISMATCH)
 
+_INF = float("inf")
+
 #: 2015-01-01T00:00:00Z: no Linky reading can be older.
 MIN_TIME_S = 1420070400.0
 
@@ -117,6 +119,8 @@ class _Reject(Exception):
 
 def _number(value: Any, field: str) -> float:
     """A finite float from a JSON number or a numeric string; bools are not numbers."""
+    if type(value) is float and value == value and value not in (_INF, -_INF):  # fast path
+        return value
     if isinstance(value, bool) or value is None:
         raise _Reject(NON_NUMERIC, f"{field} = {value!r} is not a number")
     if isinstance(value, (int, float)):
@@ -153,9 +157,13 @@ def _power_va(value: Any, field: str, limits: Limits) -> float:
     return x
 
 
+_json_decode = json.JSONDecoder().decode
+
+
 def _parse_object(payload: bytes) -> dict:
     try:
-        data = json.loads(payload)
+        data = _json_decode(payload.decode("utf-8") if isinstance(payload, (bytes, bytearray))
+                            else payload)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise _Reject(BAD_JSON, f"not JSON ({type(exc).__name__})") from None
     if not isinstance(data, dict):
