@@ -25,13 +25,19 @@ from .commands import allocate as _allocate  # noqa: E402
 from .commands import config as _config  # noqa: E402
 from .commands import simulate as _simulate  # noqa: E402
 from .commands import tic as _tic  # noqa: E402
+from .commands import export as _export  # noqa: E402
+from .commands import store as _store  # noqa: E402
 from .commands import forecast as _forecast  # noqa: E402
 
 app.add_typer(_config.app, name="config")
 app.add_typer(_simulate.app, name="simulate")
 app.add_typer(_tic.app, name="tic")
 app.command("allocate")(_allocate.allocate)
+app.add_typer(_store.app, name="store")
+app.command("export")(_export.export)
 app.add_typer(_forecast.app, name="forecast")
+from .commands import report as _report  # noqa: E402
+app.add_typer(_report.app, name="report")
 # --- end of command groups ---------------------------------------------------------------
 
 
