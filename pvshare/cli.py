@@ -36,6 +36,8 @@ app.command("allocate")(_allocate.allocate)
 app.add_typer(_store.app, name="store")
 app.command("export")(_export.export)
 app.add_typer(_forecast.app, name="forecast")
+from .commands import report as _report  # noqa: E402
+app.add_typer(_report.app, name="report")
 # --- end of command groups ---------------------------------------------------------------
 
 

@@ -1,0 +1,43 @@
+"""Assemble each report page: figures (analysis) + charts → HTML text."""
+
+from __future__ import annotations
+
+from . import charts
+from .render import render_html
+
+
+def household_page(a, label: str = "") -> str:
+    """HTML of the household coaching report for a :class:`~.household.HouseholdAnalysis`."""
+    c = {
+        "monthly": charts.monthly_against_reference(a.months, a.month_kwh,
+                                                    a.month_reference_kwh),
+        "profile": charts.daily_profile(a.profile_hours, a.profile_weekday_w,
+                                        a.profile_weekend_w, a.solar_hours),
+    }
+    return render_html("household.html.j2", a=a, charts=c, label=label)
+
+
+def tenant_page(s, *, site_name: str, flat_label: str = "") -> str:
+    """HTML of a tenant's monthly statement (:class:`~.tenant.TenantStatement`).
+
+    Only this tenant's own data and the building's anonymous median appear on the page.
+    """
+    c = {
+        "daily": charts.roof_and_supplier_bars(
+            s.days, s.day_cons_kwh, s.day_auto_kwh, monthly=False,
+            title="Votre consommation jour par jour"),
+        "trend": charts.roof_and_supplier_bars(
+            s.trend_months, s.trend_cons_kwh, s.trend_auto_kwh, monthly=True,
+            median_kwh=None, title="Votre consommation mois par mois"),
+    }
+    return render_html("tenant.html.j2", s=s, charts=c, site_name=site_name,
+                       flat_label=flat_label)
+
+
+def building_page(b, *, site_name: str, period_label: str, producer_prm: str) -> str:
+    """HTML of the building report (:class:`~.building.BuildingAnalysis`)."""
+    c = {"series": charts.building_series(
+        b.series_labels, b.series_prod_kwh, b.series_auto_kwh, b.series_cons_kwh,
+        b.series_forecast_kwh, monthly=len(b.period) == 4)}
+    return render_html("building.html.j2", b=b, charts=c, site_name=site_name,
+                       period_label=period_label, producer_prm=producer_prm)
