@@ -423,3 +423,29 @@ def test_implausible_values_are_rejected_and_counted():
             "W": 3000, "W_SF": 0, "WH": 5, "WH_SF": 0, "St": 4}))
         (r,) = m.read(NOON_S + 10)
     assert r.power_w == 3000
+
+
+def test_on_site_check_prints_the_map_and_readings(capsys):
+    from pvshare.meters.sunspec import main
+    sim, clock = make_sim()
+    with ServerThread(sim) as srv:
+        code = main(["--host", "127.0.0.1", "--port", str(srv.port), "--count", "2",
+                     "--interval", "0"])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert out[0] == "SunSpec map at 40000: models 1 at 40002, 103 at 40070"
+    assert out[1].startswith("device: pvshare SimInverter")
+    assert "state=MPPT" in out[2] and "export_wh=12345678.0" in out[2]
+    # nothing listening any more: exit code 1, no traceback
+    assert main(["--host", "127.0.0.1", "--port", str(srv.port), "--count", "1"]) == 1
+    assert "no reading (unreachable=1)" in capsys.readouterr().out
+
+
+def test_wrong_unit_id_is_an_exception_response_not_a_crash():
+    sim, clock = make_sim()
+    with ServerThread(sim) as srv:
+        m = meter(srv.port, unit=7)
+        assert m.read(NOON_S) == [] and m.read(NOON_S + 1) == []
+        assert m.counters["map_errors"] + m.counters["exceptions"] == 2
+        (r,) = meter(srv.port, unit=1).read(NOON_S)
+    assert r.power_w > 0
