@@ -7,7 +7,9 @@ effective capacity is ``f * kWp``, the derate ``1 - f``).
 
 Clear periods are found with :func:`pvlib.clearsky.detect_clearsky` (Reno & Hansen), applied
 to the measured power and the model's clear-sky power, both scaled to W per kWp so that the
-method's W/m2 thresholds keep their meaning. Steps with the sun below 15 degrees (horizon
+method's W/m2 thresholds keep their meaning. The model is first scaled by a rough factor (the
+90th percentile of measured/model with the sun high: clear steps are the brightest), because
+the method only refines its scale on windows it already finds clear. Steps with the sun below 15 degrees (horizon
 effects) or near the inverter limit (clipping) are left out; ``f`` is the median ratio of
 the rest.
 
@@ -31,6 +33,8 @@ MIN_CLEAR_STEPS = 20
 MIN_ELEVATION_DEG = 15.0
 #: Steps above this fraction of the AC limit may be clipped and are not used.
 CLIP_FRACTION = 0.97
+#: Quantile of the measured/model ratio (sun high) used as the first guess of the factor.
+ROUGH_QUANTILE = 0.9
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,15 @@ def calibrate(power_w, clear_sky_w, elevation_deg, step_starts, kwp: float,
     if days < MIN_DAYS:
         return Calibration(days=days, reason=f"{days:.1f} days of history, need {MIN_DAYS}")
     cs = np.asarray(clear_sky_w, dtype=float)
-    clear = clear_steps_mask(p, cs, idx, kwp)
+    high = (np.asarray(elevation_deg) >= MIN_ELEVATION_DEG) & (cs > 0) & np.isfinite(p)
+    if not high.any():
+        return Calibration(days=days, reason="no daytime measurement")
+    # detect_clearsky only rescales the model on windows it already finds clear: start it
+    # from a rough factor (clear steps are the brightest ones), then take the clear steps.
+    rough = float(np.quantile(p[high] / cs[high], ROUGH_QUANTILE))
+    if not rough > 0:
+        return Calibration(days=days, reason="no production measured")
+    clear = clear_steps_mask(p, cs * rough, idx, kwp)
     use = (clear & (np.asarray(elevation_deg) >= MIN_ELEVATION_DEG) & (cs > 0)
            & (p < CLIP_FRACTION * max_power_w) & (cs < CLIP_FRACTION * max_power_w))
     n = int(use.sum())

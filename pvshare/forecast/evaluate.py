@@ -203,6 +203,52 @@ def _matrix(inp: Inputs, fc: Forecaster, issues: np.ndarray, k, ksrc, prior, cs_
             "k_src": k_src, "day": day, "target_in": lambda mask: mask[jj] & inside}
 
 
+def state(inp: Inputs, fc: Forecaster) -> dict:
+    """Per-step quantities the forecasts read: calibrated clear sky, clear-sky indices,
+    persistence sources (``ksrc`` averaged as fitted, ``ksrc1`` the last valid step), prior.
+    """
+    cs_cal = inp.clear_sky_w * fc.calibration.factor
+    k = _k_obs(inp, cs_cal)
+    src_ok = (inp.elevation_deg >= SOURCE_MIN_ELEVATION_DEG) & np.isfinite(k)
+    return {"k": k, "ksrc": nowcast.source_k(k, src_ok, fc.n_avg),
+            "ksrc1": nowcast.source_k(k, src_ok, 1),
+            "prior": _prior_k(inp, fc.k_table, cs_cal, fc.calibration.factor),
+            "cs_cal": cs_cal, "src_ok": src_ok}
+
+
+def predictions(inp: Inputs, fc: Forecaster, issues: np.ndarray, k, ksrc, ksrc1, prior,
+                cs_cal, src_ok) -> dict:
+    """Every method's forecasts from the given issue positions, for the next 48 h.
+
+    Returns
+    -------
+    dict
+        ``preds``: method -> (issues, steps ahead) array of power, W; ``obs``: measured
+        power at the targets, W; ``lead_h``: lead per column, hours; ``bands``: P10/P50/P90
+        of ``pvshare`` (issues, steps, 3), W; ``day``: scored targets (bool).
+    """
+    m = _matrix(inp, fc, issues, k, ksrc, prior, cs_cal, src_ok)
+    jj, lead_h = m["j"], m["lead_h"]
+    cs_t = cs_cal[jj]
+    bands = uncertainty.apply_error_quantiles(m["k_hat"], lead_h, cs_t, fc.quantiles,
+                                              inp.max_power_w)
+    n_slots = 86400 // inp.step_s
+    s = nowcast.last_valid_before(src_ok)[issues]
+    k1 = np.where(s >= 0, ksrc1[np.maximum(s, 0)], np.nan)[:, None]
+    offs = np.arange(jj.shape[1])[None, :]
+    back = (offs // n_slots + 1) * n_slots      # whole days back, to a measured step
+    jb = issues[:, None] + offs - back
+    p24 = np.where(jb >= 0, inp.power_w[np.maximum(jb, 0)], np.nan)
+    preds = {
+        "pvshare": bands[..., 1],
+        "smart_persistence": np.minimum(k1 * cs_t, inp.max_power_w),
+        "persistence_24h": p24,
+        "climatology": fc.power_table[inp.months[jj] - 1, inp.slots[jj]],
+    }
+    return {"preds": preds, "obs": inp.power_w[jj], "lead_h": lead_h, "bands": bands,
+            "day": m["day"]}
+
+
 @dataclass
 class BacktestResult:
     """Scores per band and method, plus what the fit found."""
@@ -259,38 +305,16 @@ def backtest(cfg, power_w: pd.Series, step_s: int = 1800, weather: pd.DataFrame 
                          f"(got {train.sum() * step_s / 86400:.1f} and "
                          f"{(~train).sum() * step_s / 86400:.1f})")
     fc = fit(inp, train)
-    cs_cal = inp.clear_sky_w * fc.calibration.factor
-    k = _k_obs(inp, cs_cal)
-    prior = _prior_k(inp, fc.k_table, cs_cal, fc.calibration.factor)
-    src_ok = (inp.elevation_deg >= SOURCE_MIN_ELEVATION_DEG) & np.isfinite(k)
-    ksrc = nowcast.source_k(k, src_ok, fc.n_avg)
-    ksrc1 = nowcast.source_k(k, src_ok, 1)
+    st = state(inp, fc)
     test_issues = np.flatnonzero(~train)
-    n_slots = 86400 // step_s
     sums = {b: {m: [0.0, 0.0] for m in METHODS} for b in BANDS}
     counts = {b: 0 for b in BANDS}
     cover = {b: [0, 0] for b in BANDS}
     chunks = np.array_split(test_issues, max(1, test_issues.size // 1000))
     done = 0
     for chunk in chunks:
-        m = _matrix(inp, fc, chunk, k, ksrc, prior, cs_cal, src_ok)
-        jj, lead_h = m["j"], m["lead_h"]
-        cs_t = cs_cal[jj]
-        bands = uncertainty.apply_error_quantiles(m["k_hat"], lead_h, cs_t, fc.quantiles,
-                                                  inp.max_power_w)
-        obs = inp.power_w[jj]
-        s = nowcast.last_valid_before(src_ok)[chunk]
-        k1 = np.where(s >= 0, ksrc1[np.maximum(s, 0)], np.nan)[:, None]
-        offs = np.arange(jj.shape[1])[None, :]
-        back = (offs // n_slots + 1) * n_slots
-        jb = chunk[:, None] + offs - back
-        p24 = np.where(jb >= 0, inp.power_w[np.maximum(jb, 0)], np.nan)
-        preds = {
-            "pvshare": bands[..., 1],
-            "smart_persistence": np.minimum(k1 * cs_t, inp.max_power_w),
-            "persistence_24h": p24,
-            "climatology": fc.power_table[inp.months[jj] - 1, inp.slots[jj]],
-        }
+        m = predictions(inp, fc, chunk, **st)
+        preds, obs, lead_h, bands = m["preds"], m["obs"], m["lead_h"], m["bands"]
         ok = m["day"].copy()
         for v in preds.values():
             ok &= np.isfinite(v)
