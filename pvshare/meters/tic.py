@@ -59,6 +59,7 @@ MAX_GROUP_BYTES = 160
 MAX_FRAME_GROUPS = 256
 
 _CONTROL = re.compile(rb"[\x02\x03\n\r]")
+_CLEAN_GROUP = re.compile(rb"\n([\x09\x20-\x7e]{1,%d})\r" % MAX_GROUP_BYTES)
 _LABEL = re.compile(r"[A-Z0-9+\-]{1,16}\Z")
 _HORODATE = re.compile(r"[EeHh ]\d{12}\Z")
 #: bytes legal inside a group (printable ASCII and TAB)
@@ -156,7 +157,9 @@ def parse_horodate(horodate: str) -> tuple[dt.datetime | None, bool]:
     if not _HORODATE.match(horodate):
         raise ValueError(f"not a TIC horodate: {horodate!r}")
     season = horodate[0]
-    naive = dt.datetime.strptime(horodate[1:], "%y%m%d%H%M%S")
+    d = horodate
+    naive = dt.datetime(2000 + int(d[1:3]), int(d[3:5]), int(d[5:7]), int(d[7:9]),
+                        int(d[9:11]), int(d[11:13]))  # ValueError for an impossible date
     if season == " ":
         return None, False
     hours = 2 if season in "Ee" else 1
@@ -324,15 +327,26 @@ class Decoder:
     # -- public API ----------------------------------------------------------------------
     def feed(self, data: bytes) -> list[Frame]:
         """Decode ``data`` (any bytes, any chunking); return the frames completed by it."""
-        pos = 0
-        for m in _CONTROL.finditer(data):
+        pos, n = 0, len(data)
+        search, group_at = _CONTROL.search, _CLEAN_GROUP.match
+        while pos < n:
+            if self._in_frame and not self._in_group:
+                # fast path: a whole clean group LF…CR, the usual case
+                g = group_at(data, pos)
+                if g is not None:
+                    self._group_ctl = b""
+                    self._end_group(g.group(1), len(g.group(1)))
+                    pos = g.end()
+                    continue
+            m = search(data, pos)
+            if m is None:
+                self._content(data, pos, n)
+                break
             i = m.start()
             if i > pos:
                 self._content(data, pos, i)
             self._control(data[i])
             pos = i + 1
-        if pos < len(data):
-            self._content(data, pos, len(data))
         out, self._out = self._out, []
         return out
 
@@ -377,7 +391,7 @@ class Decoder:
             if self._in_group:
                 self._in_group = False
                 if self._group_len:
-                    self._end_group()
+                    self._end_group(bytes(self._group), self._group_len)
         elif self._in_group and self._group_len:
             self._stray(byte)  # STX or ETX inside a group: a corrupted byte (rule 2)
         elif byte == STX:
@@ -408,11 +422,11 @@ class Decoder:
         if STX in self._group_ctl:
             self._suspect = (len(self._groups), self._group_ctl)
 
-    def _end_group(self) -> None:
-        if self._group_len > MAX_GROUP_BYTES:
+    def _end_group(self, content: bytes, length: int) -> None:
+        if length > MAX_GROUP_BYTES:
             self._reject("too long")
             return
-        group, mode, reason = validate_group(bytes(self._group), self.mode)
+        group, mode, reason = validate_group(content, self.mode)
         if group is None:
             self._reject(reason)
             return
