@@ -304,7 +304,8 @@ class InverterSimulator:
 
     Parameters
     ----------
-    image : SunSpecImage
+    image : SunSpecImage or StaticImage
+        The registers served, updated at every request.
     clock : object with ``now() -> float``
         Simulated UTC time (a :class:`~simulators.clock.SimClock`).
     faults : Faults, optional

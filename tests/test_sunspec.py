@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sunspec2
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pymodbus.client import ModbusTcpClient
 from sunspec2.modbus.client import SunSpecModbusClientDeviceTCP
@@ -99,14 +99,29 @@ def test_every_model_encodes_to_its_length():
 
 
 # --- decoding of register words (property tests) -------------------------------------------
-def word(reg, value):
-    return reg.encode(value)
-
-
 @given(st.integers(-32767, 32767))
 def test_int16_round_trip(v):
     r = sm.Int16("W", 0)
     assert r.decode(r.encode(v)) == v
+
+
+SENTINELS = [(sm.Int16, [0x8000]), (sm.UInt16, [0xFFFF]), (sm.Acc16, [0]),
+             (sm.Enum16, [0xFFFF]), (sm.Bitfield16, [0xFFFF]), (sm.Acc32, [0, 0]),
+             (sm.UInt32, [0xFFFF, 0xFFFF]), (sm.Int32, [0x8000, 0]),
+             (sm.Bitfield32, [0xFFFF, 0xFFFF])]
+
+
+@given(st.sampled_from(SENTINELS), st.lists(st.integers(0, 0xFFFF), min_size=2, max_size=2))
+def test_none_exactly_for_the_sentinel_and_round_trip_otherwise(kind_sentinel, words):
+    kind, sentinel = kind_sentinel
+    reg = kind("x", 0)
+    words = words[:reg.size]
+    value = reg.decode(words)
+    if words == sentinel:
+        assert value is None
+    else:
+        assert value is not None and reg.encode(value) == words
+    assert reg.decode(reg.encode(None)) is None
 
 
 def test_sentinels_are_none():

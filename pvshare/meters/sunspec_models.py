@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
-from typing import ClassVar, Iterable, Sequence
+from typing import ClassVar, Sequence
 
 #: "SunS" as two registers, at the base address of the map.
 SUNS_MARKER = (0x5375, 0x6E53)
