@@ -379,7 +379,8 @@ class InverterSimulator:
         try:
             if not self._asleep():
                 if not await self._listen():
-                    raise OSError(f"cannot listen on {host}:{port}")
+                    raise OSError(f"cannot listen on {host}:{port} (is another program "
+                                  f"using this port?)")
             if ready is not None:
                 ready.set()
             while not self._stop.is_set():
@@ -435,7 +436,7 @@ class ServerThread:
     def start(self) -> "ServerThread":
         self._thread.start()
         if not self._ready.wait(30) or self._error is not None:
-            raise RuntimeError(f"inverter simulator did not start: {self._error!r}")
+            raise RuntimeError(str(self._error or "inverter simulator did not start"))
         return self
 
     def stop(self) -> None:
@@ -516,7 +517,7 @@ def cli_inverter(
     try:
         srv.start()
     except RuntimeError as exc:
-        typer.echo(f"error: cannot listen on {host}:{port}: {exc.__cause__ or exc}", err=True)
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     faults = [f for f, on in (("night sleep", night_sleep), (f"slow replies {slow_reply_s:g} s",
                                                               slow_reply_s > 0),
