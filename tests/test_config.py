@@ -242,7 +242,8 @@ def test_a_directory_is_not_a_file(tmp_path):
 # --- fuzzing: a bad file is a ConfigError, never a crash ----------------------------------
 
 FUZZ = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
-SMALL = "[[participants]]".join(EXAMPLE_TEXT.split("[[participants]]")[:4])   # head + 3 participants
+#: The head of the example and its first three participants.
+SMALL = "[[participants]]".join(EXAMPLE_TEXT.split("[[participants]]")[:4])
 
 
 toml_bits = st.one_of(st.text(alphabet='="[]#.\n -0123456789abcdefxyz\'', max_size=6),
