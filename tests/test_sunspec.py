@@ -363,11 +363,15 @@ def test_slow_replies_time_out_and_reader_recovers(caplog):
             assert m.read(NOON_S + i) == []
         assert m.counters["timeouts"] == 3
         sim.faults.slow_reply_s = 0.0
-        (r,) = m.read(NOON_S + 10)
-        assert r.power_w > 0
+        got = []
+        for i in range(5):        # a loaded machine may still miss the 0.2 s once
+            got += m.read(NOON_S + 10 + i)
+            if got:
+                break
+        assert got and got[0].power_w > 0
     ours = [r for r in caplog.records if r.name.startswith("pvshare")
             and r.levelno >= logging.WARNING]
-    assert len(ours) == 1 and "no reply within" in ours[0].getMessage()
+    assert len(ours) == 1 and "no reply within" in ours[0].getMessage()   # throttled
 
 
 # --- float model 113 and meter model 203, served as static images --------------------------
