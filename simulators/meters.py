@@ -46,9 +46,10 @@ _PARIS = ZoneInfo("Europe/Paris")
 def default_config_path() -> Path:
     """The bundled example building: ``pvshare/data/example.toml`` when it is shipped in the
     package, else ``config/example.toml`` of the source checkout."""
-    import pvshare
-    pkg = Path(pvshare.__file__).resolve().parent
-    for candidate in (pkg / "data" / "example.toml", pkg.parent / "config" / "example.toml"):
+    import pvshare.config  # a module's __file__ is always set (a package's may be None)
+    pkg = Path(pvshare.config.__file__).resolve().parent
+    for candidate in (pkg / "data" / "example.toml", pkg.parent / "config" / "example.toml",
+                      Path(__file__).resolve().parent.parent / "config" / "example.toml"):
         if candidate.is_file():
             return candidate
     raise FileNotFoundError("the bundled example building (config/example.toml) was not "
@@ -422,7 +423,7 @@ def cli_meters(
     config: Optional[Path] = typer.Option(None, "--config", help="site config (default: the "
                                           "bundled example building)"),
     broker: Optional[str] = typer.Option(None, "--broker", help="host:port (default: the "
-                                         "config's [mqtt], else localhost:1883)"),
+                                         "config's mqtt section, else localhost:1883)"),
     fmt: str = typer.Option("zlinky", "--format", help="zlinky | teleinfo2mqtt"),
     topic: Optional[str] = typer.Option(None, "--topic", help="topic pattern (default "
                                         "zigbee2mqtt/linky-{participant} or teleinfo/{adsc})"),

@@ -360,3 +360,47 @@ def create(meter_id: str, options: Options, config, sink: Callable[[Reading], No
 
 
 register("mqtt", Options, create)
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """``python -m pvshare.meters.mqtt --config FILE``: print what the config's MQTT meters
+    receive for a while, then the counters (an on-site check)."""
+    import argparse
+    import datetime as dt
+
+    from ..config import load_config
+
+    ap = argparse.ArgumentParser(prog="python -m pvshare.meters.mqtt",
+                                 description=_main.__doc__)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--seconds", type=float, default=10.0, help="how long to listen")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    cfg = load_config(args.config)
+    sections = [m for m in cfg.meters if m.type == "mqtt"]
+    if not sections:
+        print(f"{args.config}: no [[meters]] entry with type = \"mqtt\"")
+        return 1
+
+    def show(r: Reading) -> None:
+        t = dt.datetime.fromtimestamp(r.time_s, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        print(f"{t} {r.meter_id} import_wh={r.import_wh} export_wh={r.export_wh} "
+              f"power_w={r.power_w}", flush=True)
+
+    meters = []
+    for s in sections:
+        options = Options.model_validate({k: v for k, v in s.model_dump().items()
+                                          if k not in ("id", "type")})
+        m = MqttMeter(s.id, options, cfg, sink=show)
+        m.start()
+        meters.append(m)
+    time.sleep(args.seconds)
+    for m in meters:
+        m.stop()
+        print(f"{m.id}: {dict(sorted(m.stats.items()))}"
+              + (f" last error: {m.last_error}" if m.last_error else ""))
+    return 0 if any(m.stats["decoded"] for m in meters) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
