@@ -354,3 +354,22 @@ def test_cli_clear_errors(tmp_path):
     assert json.loads(p.stdout.decode().splitlines()[-1])["frames"] == 0
     p = run_cli(str(CAPTURE), "--mode", "fast")
     assert p.returncode == 2 and b"unknown mode" in p.stderr
+
+
+def test_cli_decodes_a_live_port_until_it_closes():
+    import os
+
+    from simulators.tic import open_pty
+    master, slave, path = open_pty()
+    try:
+        os.write(master, RAW[:2300])  # two frames, waiting in the terminal's buffer
+        p = subprocess.Popen([sys.executable, "-m", "pvshare.cli", "tic", "decode", path],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        first = json.loads(p.stdout.readline())  # printed as soon as it is decoded
+        assert first["DATE"]["time"] == "2025-03-07T13:43:49+01:00"
+    finally:
+        os.close(master)  # the meter goes away: the reader sees the end of its input
+        os.close(slave)
+    rest = [json.loads(x) for x in p.stdout.read().splitlines()]
+    assert p.wait(timeout=30) == 0
+    assert rest[-1] == {"frames": 2, "groups": 95, "rejected": 1, "incomplete": 1}
