@@ -89,7 +89,7 @@ class Forwarder:
             from influxdb_client.client.write_api import SYNCHRONOUS
             self._client = InfluxDBClient(url=self.cfg.url, token=self.cfg.resolved_token(),
                                           org=self.cfg.org or "-",
-                                          timeout=int(self.timeout_s * 1000), enable_gzip=True)
+                                          timeout=int(self.timeout_s * 1000))
             self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
         return self._write_api
 
@@ -122,8 +122,10 @@ class Forwarder:
         from influxdb_client import WritePrecision
         from influxdb_client.rest import ApiException
         try:
-            self._api().write(bucket=self.cfg.bucket, org=self.cfg.org or "-", record=lines,
-                              write_precision=WritePrecision.S)
+            # One string per batch: the client then sends it as is (a list would be
+            # re-serialised line by line).
+            self._api().write(bucket=self.cfg.bucket, org=self.cfg.org or "-",
+                              record="\n".join(lines), write_precision=WritePrecision.S)
         except ApiException as exc:
             raise DeliveryError(_http_reason(exc, self.cfg)) from None
         except Exception as exc:  # urllib3/socket errors: unreachable, timeout, reset
