@@ -1,10 +1,11 @@
 """TIC parse rate (issue 3): frames decoded per second.
 
 Input: the 9 complete frames of the real standard-mode capture (``tests/fixtures/tic``, about
-50 groups each, 4 groups corrupted on the wire) repeated 200 times (about 2 MB, 1,800 frames). Figures: the decoder's
-rate in frames/s (one ``feed`` of the whole input, and fed in 64-byte chunks as a serial port
-delivers it), each as a ratio to a baseline measured in the same run beside it: a plain
-``bytes.split`` pass (frames on ETX, groups on LF) that checks nothing.
+50 groups each, 4 groups corrupted on the wire) repeated 200 times (about 2 MB, 1,800
+frames). Figures: the decoder's rate in frames/s (one ``feed`` of the whole input, and fed in
+64-byte chunks as a serial port delivers it), each as a ratio to a baseline measured in the
+same run beside it: a plain ``bytes.split`` pass (frames on ETX, groups on LF) that checks
+nothing.
 
 Target: at least 500 frames/s fed in 64-byte chunks. A Linky sends about one standard frame a
 second (9600 baud), so this is under 0.2 % of a core per meter.
@@ -56,7 +57,7 @@ def main() -> bool:
     data = raw[raw.index(b"\x02"):raw.rindex(b"\x03") + 1] * REPEAT  # the 9 complete frames
     frames = _decode_whole(data)
     assert frames == 9 * REPEAT, frames
-    print(f"input: the real capture x {REPEAT} = {len(data) / 1e6:.2f} MB, {frames} frames")
+    print(f"input: the 9 complete frames of the real capture x {REPEAT} = {len(data) / 1e6:.2f} MB, {frames} frames")
     ok = True
     for name, fn in (("one feed", _decode_whole), ("64-byte chunks", _decode_chunked)):
         times, ratios = [], []

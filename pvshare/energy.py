@@ -114,12 +114,6 @@ def continuous_index(times_s, index_wh, reset_drop_wh: float = RESET_DROP_WH):
     return t, np.maximum.accumulate(shifted), reset
 
 
-def _locate(t: np.ndarray, x: np.ndarray):
-    """Index ``k`` with t[k-1] <= x < t[k] (clipped), and whether x lies in [t0, tN]."""
-    inside = (x >= t[0]) & (x <= t[-1])
-    return np.searchsorted(t, x, side="right"), inside
-
-
 def _gap_flags(t: np.ndarray, starts: np.ndarray, ends: np.ndarray, long_gap: np.ndarray,
                too_long_gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Whether any gap overlapping each step (start, end) is long / too long (vectorised
