@@ -57,7 +57,8 @@ def main() -> bool:
     data = raw[raw.index(b"\x02"):raw.rindex(b"\x03") + 1] * REPEAT  # the 9 complete frames
     frames = _decode_whole(data)
     assert frames == 9 * REPEAT, frames
-    print(f"input: the 9 complete frames of the real capture x {REPEAT} = {len(data) / 1e6:.2f} MB, {frames} frames")
+    print(f"input: the 9 complete frames of the real capture x {REPEAT} = "
+          f"{len(data) / 1e6:.2f} MB, {frames} frames")
     ok = True
     for name, fn in (("one feed", _decode_whole), ("64-byte chunks", _decode_chunked)):
         times, ratios = [], []
