@@ -245,3 +245,22 @@ def test_writer_killed_mid_batch_loses_and_doubles_nothing(tmp_path, victoriamet
 
 if __name__ == "__main__" and len(sys.argv) == 6 and sys.argv[1] == "writer":
     writer_main(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+
+
+def test_grafana_dashboard_uses_only_measurements_and_fields_we_send():
+    import json
+    import re
+    dash = json.loads((ROOT / "config" / "grafana" / "pvshare.json").read_text())
+    t, ids, p, c, a, inc = make_allocation(0, T=4, N=2)
+    rows = (P.allocation_points(t, ids, p, c, a, inc) + P.power_points(["m"], [T0], [1.0])
+            + P.forecast_points("intraday", t, p, p, p))
+    sent = {(m, kv.split("=")[0]) for m, _, _, f in rows for kv in f.split(",")}
+    tags = {(m, kv.split("=")[0]) for m, tg, _, _ in rows for kv in tg.split(",") if kv}
+    queries = [tg["query"] for panel in dash["panels"] for tg in panel["targets"]]
+    assert len(queries) >= 10
+    for q in queries:
+        m = re.search(r'FROM "(\w+)"', q).group(1)
+        for field in re.findall(r'(?:sum|mean)\("(\w+)"\)', q):
+            assert (m, field) in sent, (m, field, q)
+        for tag in re.findall(r'GROUP BY [^;]*?"(\w+)"', q):
+            assert (m, tag) in tags, (m, tag, q)
