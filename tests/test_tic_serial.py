@@ -80,8 +80,8 @@ def test_simulated_standard_meter_on_the_shared_clock(pty):
     assert len(readings) == 6 and meter.counters.rejected == 0
     times = [r.time_s for r in readings]
     assert times == sorted(times) and times[0] >= int(t_start)
-    # each frame at 9600 baud takes about 0.9 s: about 540 simulated seconds at speed 600
-    assert 300 < times[1] - times[0] < 1200
+    # paced at the line rate: a frame takes len * 10 bits / 9600 baud of real time
+    assert times[1] - times[0] >= int(len(sim.frame(T0)) * 10 / 9600 * 600 * 0.9)
     for r in readings:  # the index is the simulator's at the frame's DATE (whole seconds)
         assert r.import_wh == pytest.approx(1_000_000 + (r.time_s - T0) * 0.5, abs=1.0)
         assert r.power_w == 1800 and r.quality == Quality.GOOD
@@ -155,7 +155,7 @@ def test_simulate_tic_command_feeds_a_reader(tmp_path):
     link = tmp_path / "ttyTIC"
     proc = subprocess.Popen(
         [sys.executable, "-m", "pvshare.cli", "simulate", "tic", "--link", str(link),
-         "--frames", "3", "--start", "2025-03-07T12:00:00", "--speed", "60",
+         "--frames", "5", "--start", "2025-03-07T12:00:00", "--speed", "60",
          "--participant", "A02"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         line = proc.stdout.readline().decode()
