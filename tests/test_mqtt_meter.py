@@ -272,3 +272,65 @@ def test_options_validated_in_config(options, message):
     with pytest.raises(ConfigError) as err:
         parse_config(data, "site.toml")
     assert message in str(err.value)
+
+
+def test_meter_started_before_the_broker_connects_when_it_comes_up(tmp_path):
+    from tests.plugins.mosquitto import Mosquitto, require_mosquitto
+    require_mosquitto()
+    broker = Mosquitto(tmp_path / "late")  # port chosen, not started yet
+    got = []
+    meter = make_meter(site(broker), sink=got.append)
+    meter.start()
+    try:
+        time.sleep(1.2)
+        assert not meter.connected.is_set() and meter.last_error
+        broker.start()
+        assert meter.wait_connected(20), meter.last_error
+        pub = Publisher(broker)
+        pub.send([("zigbee2mqtt/linky-A01", zlinky(3, T0))])
+        pub.close()
+        assert wait_for(lambda: len(got) == 1)
+    finally:
+        meter.stop()
+        broker.stop()
+
+
+def test_a_failing_sink_does_not_stop_the_reader(mosquitto, started, caplog):
+    got = []
+
+    def sink(reading):
+        if reading.import_wh == 1000:
+            raise RuntimeError("store full")
+        got.append(reading)
+
+    meter = started(make_meter(site(mosquitto), sink=sink))
+    pub = Publisher(mosquitto)
+    pub.send([("zigbee2mqtt/linky-A01", zlinky(1, T0)),
+              ("zigbee2mqtt/linky-A01", zlinky(2, T0 + 1))])
+    pub.close()
+    assert wait_for(lambda: len(got) == 1)
+    assert got[0].import_wh == 2000 and meter.stats["internal_error"] == 1
+
+
+def test_onsite_check_command(mosquitto, tmp_path):
+    import subprocess
+    import sys
+    text = EXAMPLE.read_text() + (
+        f'\n[mqtt]\nhost = "127.0.0.1"\nport = {mosquitto.port}\nclient_id = "check"\n'
+        '\n[[meters]]\nid = "linky-{participant}"\ntype = "mqtt"\nformat = "zlinky"\n'
+        'topic = "zigbee2mqtt/linky-{participant}"\n')
+    conf = tmp_path / "site.toml"
+    conf.write_text(text)
+    proc = subprocess.Popen([sys.executable, "-m", "pvshare.meters.mqtt", "--config", str(conf),
+                             "--seconds", "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(2.0)  # let it subscribe
+    pub = Publisher(mosquitto)
+    pub.send([("zigbee2mqtt/linky-B02", zlinky(42.5, T0)),
+              ("zigbee2mqtt/linky-B02", b"oops")])
+    pub.close()
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "2025-06-01T10:00:00Z linky-B02 import_wh=42500.0" in out
+    assert "'bad_json': 1" in out and "'decoded': 1" in out
+    assert "rejected (bad_json) on zigbee2mqtt/linky-B02" in err

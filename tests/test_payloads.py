@@ -199,3 +199,34 @@ def test_fuzz_zlinky_structured(obj):
 @given(st.dictionaries(teleinfo_keys, teleinfo_items, max_size=6))
 def test_fuzz_teleinfo_structured(obj):
     _check(decode("teleinfo2mqtt", json.dumps(obj).encode(), RECEIVED_S))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["zigbee2mqtt/linky-A01", "zigbee2mqtt/linky-Z9",
+                                           "zigbee2mqtt/other", "zigbee2mqtt/linky-",
+                                           "elsewhere/linky-A01"]),
+                          st.one_of(st.binary(max_size=80),
+                                    st.dictionaries(zlinky_keys, json_values, max_size=5)
+                                    .map(lambda d: json.dumps(d).encode()))),
+                max_size=20))
+def test_fuzz_meter_message_path_counts_everything(messages):
+    """The meter's whole message path (topic mapping + decoding), with no broker: every
+    message ends in exactly one counter and nothing raises."""
+    import tomllib
+    from pathlib import Path
+
+    from pvshare.config import parse_config
+    from pvshare.meters.mqtt import MqttMeter, Options
+
+    example = Path(__file__).resolve().parents[1] / "config" / "example.toml"
+    cfg = parse_config(tomllib.loads(example.read_text()), str(example))
+    meter = MqttMeter("linky-{participant}",
+                      Options(format="zlinky", topic="zigbee2mqtt/linky-{participant}"), cfg,
+                      clock=lambda: RECEIVED_S)
+    for topic, payload in messages:
+        meter.handle(topic, payload)
+    s = meter.stats
+    outcomes = s["decoded"] + s["duplicate"] + s["ignored_topic"] + s["unknown_topic"] + sum(
+        s[r] for r in payloads.REASONS)
+    assert s["received"] == len(messages) == outcomes
+    assert len(meter.read()) == s["decoded"]

@@ -217,6 +217,7 @@ class MqttMeter:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
         c.on_connect_fail = self._on_connect_fail
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = options.session_expiry_s
@@ -243,7 +244,7 @@ class MqttMeter:
         self.client.loop_start()
 
     def wait_connected(self, timeout_s: float = 10.0) -> bool:
-        """Wait until subscribed to the broker; True when connected."""
+        """Wait until connected and subscribed; True when so."""
         return self.connected.wait(timeout_s)
 
     def stop(self) -> None:
@@ -285,7 +286,16 @@ class MqttMeter:
                  self.mqtt.host, self.mqtt.port, self.client_id,
                  "resumed" if flags.session_present else "new", self.subscription)
         client.subscribe(self.subscription, qos=self.options.qos)
-        self.connected.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        failed = [rc for rc in reason_codes if rc.is_failure]
+        if failed:
+            self.last_error = f"broker refused the subscription to {self.subscription}: {failed[0]}"
+            self._warnings.warn("subscribe", "MQTT %s:%s refused the subscription to %s: %s "
+                                "(check the broker's access rules)", self.mqtt.host,
+                                self.mqtt.port, self.subscription, failed[0])
+            return
+        self.connected.set()  # connected *and* subscribed: messages now reach us
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
