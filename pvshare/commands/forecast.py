@@ -98,8 +98,13 @@ def forecast(
     else:
         con.print("Pas d'heure verte prévue: la production ne dépassera pas la consommation.")
     prior = "météo fournie" if (fc["prior"] == "weather").any() else "climatologie"
-    calib = (f"calibré sur l'historique: facteur {cal.factor:.3f} ({cal.clear_steps} pas "
-             "de ciel clair)" if cal.calibrated else f"non calibré ({cal.reason})")
+    if cal.calibrated:
+        calib = (f"calibré sur l'historique: facteur {cal.factor:.3f} ({cal.clear_steps} pas "
+                 "de ciel clair)")
+    elif cal.days < 14:
+        calib = f"non calibré ({cal.days:.0f} jours d'historique, il en faut 14)"
+    else:
+        calib = f"non calibré (trop peu de pas de ciel clair: {cal.clear_steps})"
     con.print(f"Modèle: pvlib × {prior}; {calib}.", highlight=False)
     if plot:
         from ..forecast.chart import plot_forecast
