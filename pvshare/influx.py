@@ -190,7 +190,7 @@ class Forwarder:
         self.next_attempt = self.clock() + delay
         level = logging.WARNING if self.failures < 5 else logging.ERROR
         log.log(level, "InfluxDB write failed (%d in a row): %s; the points stay queued, next "
-                "attempt in %.0f s", self.failures, reason, delay)
+                "attempt in %.1f s", self.failures, reason, delay)
 
 
 def _short(exc: Exception) -> str:

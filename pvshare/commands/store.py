@@ -36,12 +36,13 @@ def stats(config: Path = CONFIG) -> None:
     cfg = load_config(config)
     with Store.from_config(cfg, create=False) as store:
         s = store.stats()
-    table = Table(title=f"pvshare store — {s['path']} (schema v{s['schema_version']})")
+    table = Table(title="rows per table", title_justify="left")
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, n in s["rows"].items():
         table.add_row(name, f"{n:,}")
     console = Console()
+    console.print(f"store: {s['path']} (schema version {s['schema_version']})")
     console.print(table)
     depth, cap = s["outbox_depth"], s["outbox_max_points"]
     oldest = "—" if s["outbox_oldest_s"] is None else format_utc(
@@ -67,6 +68,9 @@ def push(config: Path = CONFIG,
                                       help="Tries per batch before giving up."),
          ) -> None:
     """Deliver the outbox to InfluxDB now; exit code 0 only once it is empty."""
+    import logging
+
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from ..config import load_config
@@ -82,6 +86,9 @@ def push(config: Path = CONFIG,
     except OSError as exc:
         raise PvshareError(f"{config}: [influxdb] token_file: cannot read "
                            f"{cfg.influxdb.token_file}: {exc.strerror}") from None
+    # This command reports each failed attempt itself (below), on stderr.
+    logging.getLogger("pvshare.influx").setLevel(logging.CRITICAL)
+    err = Console(stderr=True)
     with Store.from_config(cfg, create=False) as store, \
             Forwarder(store, cfg.influxdb, cfg.site.name, backoff_initial_s=0.5,
                       backoff_max_s=8.0) as fw:
@@ -105,6 +112,8 @@ def push(config: Path = CONFIG,
                     raise PvshareError(f"{fw.last_error}; gave up after {fw.failures} attempts. "
                                        f"{left:,} points are still queued in {store.path} "
                                        "(nothing is lost; they go out once InfluxDB answers)")
+                err.print(f"attempt {fw.failures} of {attempts} failed: {fw.last_error}; "
+                          f"trying again in {fw.backoff_s:.1f} s", highlight=False)
                 time.sleep(fw.backoff_s)
     typer.echo(f"delivered {fw.delivered:,} points to {cfg.influxdb.url} "
                f"(bucket {cfg.influxdb.bucket!r}); the outbox is empty")
