@@ -12,6 +12,10 @@ the window plus a margin on each side (a step whose boundary lies outside the re
 
 Conventions: times are UTC Unix seconds (``*_s``), indices and energies in Wh (``*_wh``),
 power in W (``*_w``); steps are labelled by their start.
+
+An index is cleaned before use (:func:`continuous_index`): readings sorted and deduplicated,
+glitches dropped (a jump that comes back, such as a bridge reporting 0 when it restarts),
+meter resets/replacements continued, small backward dips clamped.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ INTERP_GAP_S = 300.0
 MAX_GAP_S = 2 * 3600.0
 #: Default backward jump of the index above which it is a meter reset/replacement, Wh.
 RESET_DROP_WH = 1000.0
+#: A jump that comes back within this many readings (or GLITCH_S seconds) is a glitch.
+GLITCH_READINGS = 5
+GLITCH_S = 6 * 3600.0
 
 
 class Flag(enum.IntEnum):
@@ -77,7 +84,75 @@ def _clean(times_s, values) -> tuple[np.ndarray, np.ndarray]:
     return t, v
 
 
-def continuous_index(times_s, index_wh, reset_drop_wh: float = RESET_DROP_WH):
+def glitches(times_s: np.ndarray, index_wh: np.ndarray, jump_wh: float = RESET_DROP_WH,
+             max_readings: int = GLITCH_READINGS, max_s: float = GLITCH_S) -> np.ndarray:
+    """Readings that are glitches: a jump of more than ``jump_wh`` that comes back.
+
+    A run of readings that jumps away from the index (down, e.g. a bridge that reports 0 when
+    it restarts; or up, e.g. a garbled value) and is followed, within ``max_readings``
+    readings or ``max_s`` seconds, by a reading back at the level before the jump (within
+    ``jump_wh``) is a glitch, not a meter change. A drop that does not come back is a reset
+    or replacement (see :func:`continuous_index`).
+
+    Parameters
+    ----------
+    times_s : numpy.ndarray
+        Sorted unique reading times, s.
+    index_wh : numpy.ndarray
+        Index at those times, Wh.
+    jump_wh : float
+        Smallest jump that can start a glitch, Wh.
+    max_readings : int
+        A glitch lasts at most this many readings…
+    max_s : float
+        …or at most this long, s.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True for the readings to drop.
+
+    Notes
+    -----
+    The loop runs over the jumps larger than ``jump_wh`` only (rare), never over readings
+    or steps.
+    """
+    keep = np.ones(index_wh.size, dtype=bool)
+    for _ in range(4):  # a glitch can hide another (a low reading right before a high one)
+        k = np.flatnonzero(keep)
+        bad = _glitch_pass(times_s[k], index_wh[k], jump_wh, max_readings, max_s)
+        if not bad.any():
+            break
+        keep[k[bad]] = False
+    return ~keep
+
+
+def _glitch_pass(t: np.ndarray, v: np.ndarray, jump_wh: float, max_readings: int,
+                 max_s: float) -> np.ndarray:
+    n = v.size
+    bad = np.zeros(n, dtype=bool)
+    if n < 3:
+        return bad
+    d = np.diff(v)
+    skip_to = -1
+    for i in np.flatnonzero(np.abs(d) > jump_wh) + 1:
+        if i <= skip_to:
+            continue
+        base, lo = v[i - 1], i + 1
+        hi = max(min(n, lo + max_readings), int(np.searchsorted(t, t[i] + max_s, "right")))
+        after = v[lo:hi]
+        back = after >= base - jump_wh
+        if d[i - 1] > 0:  # jumped up: back means below the glitch and near the old level
+            back &= after < v[i] - jump_wh
+        if back.any():
+            j = lo + int(np.argmax(back))
+            bad[i:j] = True
+            skip_to = j  # the jump back into reading j is not a new event
+    return bad
+
+
+def continuous_index(times_s, index_wh, reset_drop_wh: float = RESET_DROP_WH,
+                     glitch_readings: int = GLITCH_READINGS, glitch_s: float = GLITCH_S):
     """A monotone, continuous version of a cumulative index.
 
     Parameters
@@ -92,11 +167,15 @@ def continuous_index(times_s, index_wh, reset_drop_wh: float = RESET_DROP_WH):
         counted across the reset interval: no negative value, no huge spike). Smaller
         backward steps are read noise and are clamped (the index is held until it passes
         its previous maximum again).
+    glitch_readings, glitch_s : int, float
+        A jump (up or down) larger than ``reset_drop_wh`` that comes back to the previous
+        level within this many readings or seconds is a glitch: those readings are dropped
+        (see :func:`glitches`).
 
     Returns
     -------
     times_s : numpy.ndarray
-        Sorted unique reading times, s.
+        Sorted unique reading times, s (glitches removed).
     index_wh : numpy.ndarray
         The non-decreasing continuous index, Wh.
     reset : numpy.ndarray of bool
@@ -105,6 +184,8 @@ def continuous_index(times_s, index_wh, reset_drop_wh: float = RESET_DROP_WH):
     t, v = _clean(times_s, index_wh)
     if t.size == 0:
         return t, v, np.zeros(0, dtype=bool)
+    keep = ~glitches(t, v, reset_drop_wh, glitch_readings, glitch_s)
+    t, v = t[keep], v[keep]
     reset = np.r_[False, np.diff(v) < -float(reset_drop_wh)]
     seg_starts = np.r_[0, np.flatnonzero(reset)]
     seg_max = np.maximum.reduceat(v, seg_starts)
@@ -136,7 +217,8 @@ def _steps(step_starts_s, step_s: float) -> tuple[np.ndarray, np.ndarray]:
 
 def step_energy(times_s, index_wh, step_starts_s, step_s: float, *,
                 interp_gap_s: float = INTERP_GAP_S, max_gap_s: float = MAX_GAP_S,
-                reset_drop_wh: float = RESET_DROP_WH) -> StepEnergy:
+                reset_drop_wh: float = RESET_DROP_WH, glitch_readings: int = GLITCH_READINGS,
+                glitch_s: float = GLITCH_S) -> StepEnergy:
     """Energy per step from one meter's cumulative index.
 
     Parameters
@@ -155,6 +237,8 @@ def step_energy(times_s, index_wh, step_starts_s, step_s: float, *,
         A step overlapped by a gap longer than this is MISSING, s.
     reset_drop_wh : float
         Backward jump that means a meter reset/replacement, Wh (see :func:`continuous_index`).
+    glitch_readings, glitch_s : int, float
+        A jump that comes back within this many readings or seconds is a glitch, dropped.
 
     Returns
     -------
@@ -165,7 +249,8 @@ def step_energy(times_s, index_wh, step_starts_s, step_s: float, *,
         Over contiguous non-missing steps the energies sum to ``I(last end) − I(first start)``.
     """
     starts, ends = _steps(step_starts_s, step_s)
-    t, idx, reset = continuous_index(times_s, index_wh, reset_drop_wh)
+    t, idx, reset = continuous_index(times_s, index_wh, reset_drop_wh, glitch_readings,
+                                     glitch_s)
     m = starts.size
     if t.size < 2:
         return StepEnergy(np.full(m, np.nan), np.full(m, Flag.MISSING, dtype=np.int8),

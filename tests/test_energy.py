@@ -175,3 +175,56 @@ def test_integrate_power_flags_holes():
     assert [Flag(f).name for f in r.flag] == (
         ["MISSING", "INTEGRATED"] + ["MISSING"] * 6 + ["INTEGRATED"])
     assert r.energy_wh[1] == pytest.approx(500.0) and r.energy_wh[-1] == pytest.approx(500.0)
+
+
+@pytest.mark.parametrize("values, kept", [
+    ([1e6, 0, 1e6 + 10, 1e6 + 20], [1e6, 1e6 + 10, 1e6 + 20]),          # bridge restart: 0
+    ([1e6, 0, 0, 1e6 + 10, 1e6 + 20], [1e6, 1e6 + 10, 1e6 + 20]),       # two of them
+    ([1e6, 9e9, 1e6 + 10, 1e6 + 20], [1e6, 1e6 + 10, 1e6 + 20]),        # garbled, high
+    ([1e6, 0, 9e9, 1e6 + 10, 1e6 + 20], [1e6, 1e6 + 10, 1e6 + 20]),     # low then high
+])
+def test_glitches_are_dropped_not_counted(values, kept):
+    t = T0 + 60.0 * np.arange(len(values))
+    tc, ic, reset = continuous_index(t, values)
+    assert ic.tolist() == kept and not reset.any()
+
+
+def test_a_drop_that_never_comes_back_is_a_replacement_not_a_glitch():
+    t = T0 + 600.0 * np.arange(12)
+    v = np.r_[1e6 + 100 * np.arange(6), 20 + 100 * np.arange(6)]
+    tc, ic, reset = continuous_index(t, v)
+    assert tc.size == 12 and reset.sum() == 1
+    np.testing.assert_allclose(np.diff(ic), [100] * 5 + [0] + [100] * 5)
+
+
+def test_a_glitch_on_the_last_reading_is_never_a_spike():
+    t = T0 + 600.0 * np.arange(4)
+    r = step_energy(t, [1e6, 1e6 + 100, 1e6 + 200, 0], [T0], STEP)
+    assert r.energy_wh.tolist() == [200.0]  # held at the last good value: no spike
+    # once the next reading arrives, the glitch is recognised and dropped
+    t = T0 + 600.0 * np.array([0, 1, 2, 3, 6])
+    v = [1e6, 1e6 + 100, 1e6 + 200, 0, 1e6 + 500]
+    r = step_energy(t, v, [T0, T0 + STEP], STEP, interp_gap_s=3600)
+    good = [0, 1, 2, 4]
+    expected = np.diff(np.interp([T0, T0 + STEP, T0 + 2 * STEP], t[good], np.array(v)[good]))
+    assert r.energy_wh.tolist() == expected.tolist() and r.reset_times_s.size == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(monotone_series(max_gap=600.0), st.data())
+def test_glitch_readings_change_nothing(series, data):
+    t, index, starts = series
+    if t.size < 3:
+        return
+    ref = step_energy(t, index, starts, STEP)
+    n_glitch = data.draw(st.integers(1, 3))
+    gt, gv = [], []
+    for _ in range(n_glitch):
+        k = data.draw(st.integers(1, t.size - 2))
+        gt.append(data.draw(st.floats(t[k - 1], t[k], exclude_min=True, exclude_max=True)))
+        low = data.draw(st.booleans())
+        gv.append(data.draw(st.floats(0, 9e5) if low else st.floats(index[-1] + 3e3, 1e12)))
+    got = step_energy(np.r_[t, gt], np.r_[index, gv], starts, STEP)
+    np.testing.assert_allclose(got.energy_wh, ref.energy_wh, equal_nan=True)
+    np.testing.assert_array_equal(got.flag, ref.flag)
+    assert got.reset_times_s.size == 0
