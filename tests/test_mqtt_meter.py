@@ -132,8 +132,9 @@ def test_teleinfo_adsc_map_and_prm_fallback(mosquitto, started):
     assert meter.stats["unknown_topic"] == 1
 
 
-def test_persistent_session_queues_while_daemon_is_down(mosquitto, started):
-    cfg = site(mosquitto)
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+def test_persistent_session_queues_while_daemon_is_down(mosquitto, started, protocol):
+    cfg = site(mosquitto, protocol=protocol)
     first = started(make_meter(cfg))
     first.stop()  # the daemon stops; the broker keeps its session
     pub = Publisher(mosquitto)
@@ -146,9 +147,10 @@ def test_persistent_session_queues_while_daemon_is_down(mosquitto, started):
     assert sorted(r.meter_id for r in got) == sorted(f"linky-A{i:02d}" for i in range(1, 21))
 
 
-def test_broker_restart_meter_reconnects_by_itself(mosquitto, started):
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+def test_broker_restart_meter_reconnects_by_itself(mosquitto, started, protocol):
     got = []
-    meter = started(make_meter(site(mosquitto), sink=got.append))
+    meter = started(make_meter(site(mosquitto, protocol=protocol), sink=got.append))
     pub = Publisher(mosquitto)
     pub.send([("zigbee2mqtt/linky-A01", zlinky(1, T0))])
     pub.close()
@@ -225,9 +227,11 @@ def test_duplicate_message_is_counted_once(mosquitto, started):
     assert len(meter.read()) == 1 and meter.stats["duplicate"] == 2
 
 
-def test_username_password(mosquitto_factory, started, caplog):
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+def test_username_password(mosquitto_factory, started, caplog, protocol):
     broker = mosquitto_factory(users={"pvshare": "s3cret-Pa55", "bridge": "other"})
-    cfg = site(broker, mqtt={"username": "pvshare", "password": "s3cret-Pa55"})
+    cfg = site(broker, mqtt={"username": "pvshare", "password": "s3cret-Pa55"},
+               protocol=protocol)
     with caplog.at_level(logging.DEBUG):
         meter = started(make_meter(cfg))
         pub = Publisher(broker, "bridge", "other")
@@ -235,7 +239,7 @@ def test_username_password(mosquitto_factory, started, caplog):
         pub.close()
         assert wait_for(lambda: meter.stats["decoded"] == 1)
         bad = make_meter(site(broker, mqtt={"username": "pvshare", "password": "wrong",
-                                            "client_id": "intruder"}))
+                                            "client_id": "intruder"}, protocol=protocol))
         bad.start()
         try:
             assert wait_for(lambda: bad.stats["auth_failed"] >= 1)
