@@ -441,3 +441,35 @@ def test_missing_store_without_create(tmp_path):
     with pytest.raises(StoreError, match="no pvshare store here"):
         Store.open(tmp_path / "nope.db", create=False)
     assert not (tmp_path / "nope.db").exists()
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), edits=st.lists(
+    st.tuples(st.integers(0, 11), st.integers(0, 3), st.sampled_from(["c", "a", "p", "nan"])),
+    max_size=8))
+def test_only_changed_steps_are_rewritten_property(tmp_path, seed, edits):
+    t, ids, p, c, a, inc = make_allocation(seed, T=12, N=4)
+    path = tmp_path / f"chg-{time.monotonic_ns()}.db"
+    with Store.open(path) as s:
+        s.write_allocation(t, ids, p, c, a, inc, "prorata")
+        first, last, _ = s.outbox_batch(10 ** 6)
+        s.outbox_ack(first, last)
+        p2, c2, a2 = p.copy(), c.copy(), a.copy()
+        for i, j, what in edits:
+            if what == "c":
+                c2[i, j] = (0 if np.isnan(c2[i, j]) else c2[i, j]) + 1.5
+            elif what == "a":
+                a2[i, j] += 0.25
+            elif what == "p":
+                p2[i] += 2.0
+            else:
+                c2[i, j] = np.nan
+        differs = ~((p2 == p) & ((c2 == c) | (np.isnan(c2) & np.isnan(c))).all(axis=1)
+                    & (a2 == a).all(axis=1))
+        # a changed step is written (and its points queued), an unchanged one is left alone
+        assert s.write_allocation(t, ids, p2, c2, a2, inc, "prorata") == differs.sum()
+        assert {r[2] for r in s.outbox_batch(10 ** 6)[2]} == set(t[differs].tolist())
+        got = s.allocation(0, 2**40)
+        np.testing.assert_array_equal(got.consumption_wh, c2)
+        np.testing.assert_array_equal(got.allocated_wh, a2)

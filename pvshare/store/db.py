@@ -484,8 +484,7 @@ class Store:
         steps, keys, rows = self._allocation_rows(c, int(t.min()), int(t.max()) + 1)
         if not len(steps):
             return np.ones(T, dtype=bool)
-        srow = {s: i for i, s in enumerate(steps[:, 0].astype(np.int64).tolist())}
-        idx = np.array([srow.get(s, -1) for s in t.tolist()])
+        idx = _index_of(steps[:, 0].astype(np.int64), t)  # stored steps are sorted
         have = idx >= 0
         same = have.copy()
         j = np.where(have, idx, 0)
@@ -497,13 +496,9 @@ class Store:
         old_n = np.zeros(T, dtype=np.int64)
         present = np.zeros((T, N), dtype=bool)
         if len(rows):
-            t_of = {s: i for i, s in enumerate(t.tolist())}
-            ti = np.array([t_of.get(s, -1) for s in rows[:, 0].astype(np.int64).tolist()])
-            order = np.argsort(pkeys)
-            pos = np.searchsorted(pkeys[order], rows[:, 1].astype(np.int64))
-            pos = np.minimum(pos, N - 1)
-            pi = order[pos]
-            known = (ti >= 0) & (pkeys[pi] == rows[:, 1].astype(np.int64))
+            ti = _index_of(t, rows[:, 0].astype(np.int64))
+            pi = _index_of(pkeys, rows[:, 1].astype(np.int64))
+            known = (ti >= 0) & (pi >= 0)
             np.add.at(old_n, ti[ti >= 0], 1)
             old_c[ti[known], pi[known]] = rows[known, 2]
             old_a[ti[known], pi[known]] = rows[known, 3]
@@ -719,6 +714,16 @@ class Store:
         """Fold the WAL back into the main file (e.g. before copying the file)."""
         with self._read() as c:
             c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _index_of(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Position of each value in the (unique, any order) ``keys``, or -1 (vectorised)."""
+    if not len(keys):
+        return np.full(len(values), -1)
+    order = np.argsort(keys, kind="stable")
+    pos = np.minimum(np.searchsorted(keys[order], values), len(keys) - 1)
+    found = keys[order][pos] == values
+    return np.where(found, order[pos], -1)
 
 
 def _eq(a, b) -> np.ndarray:
