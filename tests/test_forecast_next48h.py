@@ -70,3 +70,17 @@ def test_weather_forecast_replaces_the_climatology():
     day1 = fc.loc[covered, "p50_wh"].sum()
     day2 = fc.loc[(fc.index >= "2026-06-02") & (fc.index < "2026-06-03"), "p50_wh"].sum()
     assert day1 < 0.35 * day2
+
+
+def test_quarter_hour_steps():
+    import tomllib
+    from pvshare.config import parse_config
+    data = tomllib.loads((Path(__file__).resolve().parents[1] / "config" / "example.toml")
+                         .read_text())
+    data["site"]["step"] = "PT15M"
+    cfg15 = parse_config(data, "example-15min")
+    fc15 = forecast_next_48h(cfg15, None, "2026-06-01T00:05:00Z")
+    fc30 = forecast_next_48h(CFG, None, "2026-06-01T00:05:00Z")
+    assert len(fc15) == 192 and fc15.index[1] - fc15.index[0] == pd.Timedelta("15min")
+    # the same energy over the two days, within 2 %
+    assert abs(fc15["p50_wh"].sum() / fc30["p50_wh"].sum() - 1) < 0.02

@@ -37,7 +37,6 @@ def forecast(
         raise typer.BadParameter("--config is required", param_hint="--config")
     import datetime as dt
 
-    import numpy as np
     from rich.console import Console
     from rich.table import Table
 

@@ -98,7 +98,7 @@ def ghi_power_w(cfg, ghi_w_m2, step_starts, step_s: int, temp_air_c=None,
     ghi = np.clip(np.asarray(ghi_w_m2, dtype=float), 0.0, None)
     sp = model.solar_position(cfg, mid)
     zen = sp["apparent_zenith"].to_numpy(dtype=float)
-    doy = mid.dayofyear.to_numpy()
+    doy = mid.day_of_year.to_numpy()
     parts = erbs(np.nan_to_num(ghi), zen, doy)
     dni = np.where(zen < 90, np.asarray(parts["dni"], dtype=float), 0.0)
     dhi = np.asarray(parts["dhi"], dtype=float)
