@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from pvshare.config import InfluxDB
 from pvshare.influx import Forwarder
