@@ -312,6 +312,7 @@ class MeterSimulator:
         self.interval_s, self.speed = float(interval_s), float(speed)
         self.start_s = time.time() if start_s is None else float(start_s)
         self.stats: Counter = Counter()
+        self._pending: list = []
         self.ticks = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -348,8 +349,8 @@ class MeterSimulator:
             time.sleep(0.01)
 
     def publish(self, messages) -> None:
-        for topic, payload in messages:
-            self.client.publish(topic, payload, qos=self.qos)
+        self._pending = [self.client.publish(topic, payload, qos=self.qos)
+                         for topic, payload in messages] or self._pending
         self.stats["published"] += len(messages)
 
     def run(self, count: int | None = None,
@@ -372,12 +373,13 @@ class MeterSimulator:
         return self.stats
 
     def close(self, timeout_s: float = 10.0) -> None:
-        """Wait until every QoS>0 message is acknowledged, then disconnect."""
+        """Wait until the last tick's messages are acknowledged (QoS > 0), then disconnect."""
         deadline = time.monotonic() + timeout_s
-        while self.client.want_write() or self.client._out_messages:
-            if time.monotonic() > deadline:
+        for info in self._pending:
+            try:
+                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+            except (RuntimeError, ValueError):  # not queued, or the timeout ran out
                 break
-            time.sleep(0.01)
         self.client.disconnect()
         self.client.loop_stop()
 
