@@ -353,7 +353,7 @@ class Decoder:
     def finish(self) -> list[Frame]:
         """End of input: a frame still open is counted incomplete (never invented)."""
         if self._in_frame:
-            if self._groups or self._rejected_in_frame or self._group_len:
+            if self._groups or self._rejected_in_frame or (self._in_group and self._group_len):
                 self._drop_frame()
             self._in_frame = False
         self._flush_orphan()
@@ -452,6 +452,8 @@ class Decoder:
 
     def _open_frame(self, started: bool) -> None:
         self._in_frame = True
+        self._in_group = False
+        self._reset_group()
         self._started = started
         self._groups, self._modes, self._labels = [], [], set()
         self._rejected_in_frame = 0
