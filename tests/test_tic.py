@@ -269,7 +269,10 @@ def test_fuzz_random_bytes(data):
 @st.composite
 def control_heavy_bytes(draw):
     alphabet = [b"\x02", b"\x03", b"\n", b"\r", b"\t", b" ", b"EAST", b"ADCO", b"0",
-                b"000001000", b"H250307134349", b"+", b"A"]
+                b"000001000", b"H250307134349", b"+", b"A",
+                encode_group("EAST", "000001000"), encode_group("ADSC", "041876543210"),
+                encode_group("DATE", "", "e250307134349"),
+                encode_group("PAPP", "00180", mode="historique")]
     return b"".join(draw(st.lists(st.sampled_from(alphabet), max_size=400)))
 
 
@@ -279,6 +282,20 @@ def test_fuzz_structured_garbage(data):
     d = Decoder()
     frames = d.feed(data) + d.finish()
     check_consistent(frames, d.counters, data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(control_heavy_bytes(), st.binary(max_size=1500)),
+       st.lists(st.integers(1, 50), min_size=1, max_size=20))
+def test_fuzz_chunking_never_changes_the_result(data, sizes):
+    ref_frames, ref = decode(data)
+    d, frames, pos, i = Decoder(), [], 0, 0
+    while pos < len(data):
+        n = sizes[i % len(sizes)]
+        frames += d.feed(data[pos:pos + n])
+        pos, i = pos + n, i + 1
+    frames += d.finish()
+    assert frames == ref_frames and d.counters == ref
 
 
 FRAMES = raw_groups()
