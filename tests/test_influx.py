@@ -160,13 +160,14 @@ def test_token_is_never_logged(tmp_path, victoriametrics, caplog, monkeypatch):
 DAYS, N_KILL, BATCH = 12, 16, 400
 
 
-def writer_main(db: str, url: str, days: int, batch: int) -> None:
+def writer_main(db: str, url: str, days: int, batch: int, pause_s: float) -> None:
     """The writer process: store each day's results, and forward after each day. It prints
     "acked" (and pauses a little) between the server's acknowledgement of a batch and the
-    removal of that batch from the outbox: the worst moment to be killed."""
+    removal of that batch from the outbox (the worst moment to be killed), and pauses there
+    ``pause_s``."""
     def acked(n):
         print("acked", flush=True)
-        time.sleep(0.1)
+        time.sleep(pause_s)
 
     with Store.open(db) as store, Forwarder(store, cfg(url, batch), SITE, on_acked=acked,
                                             backoff_initial_s=0.05, backoff_max_s=0.2) as fw:
@@ -181,10 +182,12 @@ def writer_main(db: str, url: str, days: int, batch: int) -> None:
     print("done", flush=True)
 
 
-def _run_writer(db, url, kill_after: int | None, delay_s: float, on: str = "sent") -> str:
+def _run_writer(db, url, kill_after: int | None, delay_s: float, on: str = "sent",
+                pause_s: float = 0.01) -> str:
     """Run the writer; kill -9 it ``delay_s`` after its ``kill_after``-th line ``on``."""
     proc = subprocess.Popen([sys.executable, "-m", "tests.test_influx", "writer", str(db), url,
-                             str(DAYS), str(BATCH)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                             str(DAYS), str(BATCH), str(pause_s)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
     seen = 0
     try:
         for line in proc.stdout:
@@ -209,10 +212,10 @@ def test_writer_killed_mid_batch_loses_and_doubles_nothing(tmp_path, victoriamet
     rng = np.random.default_rng(4)
     kills = 0
     # the worst moment: the server acknowledged a batch, the outbox still holds it
-    kills += _run_writer(db, victoriametrics.url, 2, 0.05, on="acked") == "killed"
+    kills += _run_writer(db, victoriametrics.url, 2, 0.05, on="acked", pause_s=1) == "killed"
     # anywhere: in the middle of a send, of a write, of an ack (a random delay after a batch)
     for k in (2, 3, 4):
-        kills += _run_writer(db, victoriametrics.url, k, float(rng.uniform(0, 0.25))) == "killed"
+        kills += _run_writer(db, victoriametrics.url, k, float(rng.uniform(0, 0.03))) == "killed"
     assert kills == 4
     assert _run_writer(db, victoriametrics.url, None, 0) == "done"
 
@@ -242,8 +245,8 @@ def test_writer_killed_mid_batch_loses_and_doubles_nothing(tmp_path, victoriamet
     assert max(len(v) for v in got.values()) <= 2
 
 
-if __name__ == "__main__" and len(sys.argv) == 6 and sys.argv[1] == "writer":
-    writer_main(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+if __name__ == "__main__" and len(sys.argv) == 7 and sys.argv[1] == "writer":
+    writer_main(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]))
 
 
 def test_grafana_dashboard_uses_only_measurements_and_fields_we_send():
