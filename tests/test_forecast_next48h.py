@@ -84,3 +84,29 @@ def test_quarter_hour_steps():
     assert len(fc15) == 192 and fc15.index[1] - fc15.index[0] == pd.Timedelta("15min")
     # the same energy over the two days, within 2 %
     assert abs(fc15["p50_wh"].sum() / fc30["p50_wh"].sum() - 1) < 0.02
+
+
+def test_child_process_round_trip(tmp_path):
+    """The daemon's way: one JSON request on stdin, one answer on stdout, then exit."""
+    import json
+    import subprocess
+    import sys
+    now = pd.Timestamp("2026-06-20T10:00:00Z")
+    t = pd.date_range(now - pd.Timedelta(days=20), now, freq="30min", inclusive="left")
+    wh = clear_sky_power_w(CFG, t, 1800) * 0.5 * 0.9
+    req = {"config": str(Path(__file__).resolve().parents[1] / "config" / "example.toml"),
+           "now": int(now.timestamp()),
+           "production": {"time_s": (t.as_unit("s").asi8).tolist(), "energy_wh": wh.tolist()}}
+    out = subprocess.run([sys.executable, "-m", "pvshare.forecast.child"],
+                         input=json.dumps(req), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    ans = json.loads(out.stdout)
+    assert len(ans["time_s"]) == 96 and ans["time_s"][0] == int(now.timestamp())
+    assert ans["calibration"]["calibrated"] and abs(ans["calibration"]["factor"] - 0.9) < 0.02
+    assert any(ans["green"]) and len(ans["p50_wh"]) == 96
+    direct = forecast_next_48h(CFG, pd.Series(wh, index=t), now)
+    np.testing.assert_allclose(ans["p50_wh"], direct["p50_wh"].round(1), atol=0.051)
+    bad = subprocess.run([sys.executable, "-m", "pvshare.forecast.child"],
+                         input=json.dumps({"config": str(tmp_path / "none.toml"), "now": 0}),
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "error" in json.loads(bad.stdout)
