@@ -17,7 +17,8 @@ from pvshare.config import parse_config
 from pvshare.errors import ConfigError
 from pvshare.meters import registry
 from pvshare.meters.base import Reading
-from pvshare.meters.mqtt import MqttMeter, Options
+from pvshare.meters.base import Meter
+from pvshare.meters.mqtt import MqttMeter
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.toml"
 T0 = 1748772000.0  # 2025-06-01T10:00:00Z
@@ -106,6 +107,7 @@ def test_zlinky_readings_through_broker(mosquitto, started):
     assert [r.import_wh for r in got] == [1_000_000 + 1000 * i for i in range(1, 6)]
     assert [r.time_s for r in got] == [T0 + i for i in range(1, 6)]
     assert all(r.power_w == 500 for r in got)
+    assert isinstance(meter, Meter) and meter.read() == []  # readings went to the sink
 
 
 def test_teleinfo_adsc_map_and_prm_fallback(mosquitto, started):
