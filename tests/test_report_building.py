@@ -75,9 +75,11 @@ def test_building_from_the_store_with_gaps_and_forecast(tmp_path, sample):
     assert got["forecast_kwh"] == pytest.approx(fc, abs=0.51)
     assert got["forecast_error_percent"] == pytest.approx(
         abs(100 * (prod[stored].sum() / 1000 - fc) / fc), abs=0.051)
-    assert "Logements avec des mesures manquantes" in html
     # Every tenant misses the 4 unstored steps; A05 also its 10 unmeasured ones.
-    assert _rows(html)["A05"][-1] == pytest.approx(100 * 1426 / 1440, abs=0.51)
+    assert "Aucun logement n'est mesuré sur toute la période" in html
+    rows = _rows(html)
+    assert rows["A05"][-1] == pytest.approx(100 * 1426 / 1440, abs=0.051)
+    assert rows["A06"][-1] == pytest.approx(100 * 1436 / 1440, abs=0.051)
 
 
 def test_analysis_invariants_on_random_data():

@@ -47,7 +47,7 @@ def _svg(fig, label: str) -> str:
 def _fig(w=7.0, h=2.8):
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(w, h))
-        fig.subplots_adjust(left=0.09, right=0.97, top=0.86, bottom=0.2)
+        fig.subplots_adjust(left=0.12, right=0.97, top=0.86, bottom=0.2)
     ax.yaxis.set_major_formatter(_FR)
     return fig, ax
 

@@ -175,7 +175,7 @@ def analyse_household(times, energy_wh, step_s: int, *, tariffs, tz: str = DEFAU
     if not valid.any():
         raise ValueError("no measured value in the last year of data")
     days_covered = valid.sum() * step_s / 86400.0
-    span_days = (date[-1] - date[0]).astype(int) + 1
+    span_steps = int((times[-1] - times[0]).astype(np.int64)) // step_s + 1
     total_kwh = float(np.nansum(energy_wh)) / 1000.0
     annual_kwh = total_kwh * 365.0 / days_covered
     extrapolated = days_covered < 364.0
@@ -253,7 +253,7 @@ def analyse_household(times, energy_wh, step_s: int, *, tariffs, tz: str = DEFAU
 
     a = HouseholdAnalysis(
         first_day=date[0], last_day=date[-1], days_covered=float(days_covered),
-        completeness_percent=float(100.0 * valid.sum() / (span_days * 86400 / step_s)),
+        completeness_percent=float(100.0 * valid.sum() / span_steps),
         total_kwh=total_kwh, annual_kwh=float(annual_kwh), extrapolated=bool(extrapolated),
         months=months, month_kwh=m_wh / 1000.0, month_days=m_days, month_reference_kwh=ref_m,
         reference_annual_kwh=float(sum(uses.values())), reference_uses=uses,
