@@ -230,3 +230,20 @@ def test_store_push_errors(tmp_path, victoriametrics):
     assert secret not in done.stderr + done.stdout
     with Store.open(tmp_path / "data" / "pvshare.db") as s:
         assert s.outbox_depth() == depth
+
+
+def test_store_requeue(site):
+    cfg, t, _, _ = site
+    with Store.open(cfg.parent / "data" / "pvshare.db") as s:
+        first, last, rows = s.outbox_batch(10 ** 6)
+        s.outbox_ack(first, last)  # as if delivered
+    done = pvshare("store", "requeue", "--config", cfg, "--from", "2026-01-01", "--to",
+                   "2026-01-02")
+    assert done.returncode == 0, done.stderr
+    day = [r for r in rows if T0 - 3600 <= r[2] < T0 - 3600 + 86400]  # local 2026-01-01
+    assert f"queued {len(day):,} points" in done.stdout
+    with Store.open(cfg.parent / "data" / "pvshare.db") as s:
+        assert sorted(s.outbox_batch(10 ** 6)[2]) == sorted(day)
+    done = pvshare("store", "requeue", "--config", cfg, "--from", "2026-01-02", "--to",
+                   "2026-01-01")
+    assert done.returncode == 2 and "must be after --from" in done.stderr

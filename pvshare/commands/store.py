@@ -62,6 +62,35 @@ def stats(config: Path = CONFIG) -> None:
                                   if cfg.influxdb else "not configured (no [influxdb] section)"))
 
 
+@app.command("requeue")
+def requeue(config: Path = CONFIG,
+            from_: str = typer.Option(..., "--from", help="Start (ISO 8601; without an offset "
+                                      "= the site's local time), included."),
+            to: str = typer.Option(..., "--to", help="End (ISO 8601), excluded."),
+            ) -> None:
+    """Queue again the InfluxDB points of the stored results of a window (after points were
+    refused because the outbox was full, or to fill a new InfluxDB). A point sent again
+    overwrites itself in InfluxDB: never a double."""
+    from ..config import load_config
+    from ..errors import InputError
+    from ..store import Store
+    from .export import parse_time
+
+    cfg = load_config(config)
+    from_s = parse_time(from_, cfg.site.timezone, "--from")
+    to_s = parse_time(to, cfg.site.timezone, "--to")
+    if to_s <= from_s:
+        raise InputError(f"--to ({to}) must be after --from ({from_})", field="--to")
+    with Store.from_config(cfg, create=False) as store:
+        n = store.requeue(from_s, to_s)
+        depth = store.outbox_depth()
+    if n == 0 and store.refused_points:
+        raise PvshareError(f"{store.path}: the outbox is full ({depth:,} points): push it "
+                           "first (`pvshare store push`), then requeue")
+    typer.echo(f"queued {n:,} points; the outbox now holds {depth:,} "
+               "(`pvshare store push` sends them now, the daemon does it by itself)")
+
+
 @app.command("push")
 def push(config: Path = CONFIG,
          attempts: int = typer.Option(4, "--attempts", min=1,
