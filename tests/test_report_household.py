@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from pvshare.config import Tariffs
 from pvshare.reports.household import analyse_household
-from tests.report_support import (figure_texts, figures, pdf_text, pvshare,
+from tests.report_support import (ROOT, figure_texts, figures, pdf_text, pvshare,
                                   real_household_series, write_plain_csv)
 
 FIX = __import__("pathlib").Path(__file__).parent / "fixtures" / "enedis"
@@ -157,3 +157,26 @@ def test_french_numbers_read_back(x, d):
     assert "." not in s and ("," in s) == (d > 0)
     assert parse_fr(s) == pytest.approx(round(x, d), abs=10 ** -d)
     assert kwh(1234.5, 1) == "1\u00a0234,5\u00a0kWh"
+
+
+@settings(max_examples=30, deadline=None)
+@given(a=st.integers(5, 12), width=st.integers(1, 8), start_day=st.integers(0, 300))
+def test_green_hours_from_a_production_profile(a, width, start_day):
+    from pvshare.reports.household import green_hours
+    t = _grid(60, str(np.datetime64("2025-01-01") + np.timedelta64(start_day, "D")) + "T00:00")
+    local_hour = pd.DatetimeIndex(t).tz_localize("UTC").tz_convert("Europe/Paris").hour
+    p = np.where((local_hour >= a) & (local_hour < a + width), 1000.0, 0.0)
+    assert green_hours(t, p) == (a, a + width)
+
+
+def test_in_operation_with_config_uses_the_arrays_green_hours(tmp_path):
+    r = pvshare("report", "household", "--input", FIX / "enedis_preamble_2024-03.csv",
+                "--config", ROOT / "config" / "example.toml", "--in-operation",
+                "--format", "html", "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    html = (tmp_path / "rapport-foyer-09990000000042.html").read_text(encoding="utf-8")
+    # A south-facing roof at 45.96° N in spring: its best hours straddle 13:30 local time.
+    m = __import__("re").search(r"Entre (\d+)\xa0h et (\d+)\xa0h", html)
+    start, end = int(m.group(1)), int(m.group(2))
+    assert start <= 12 < 15 <= end and end - start <= 9
+    assert figures(html)["shift_saving_eur"] > 0

@@ -165,3 +165,20 @@ def test_no_store_is_a_clear_error(tmp_path):
     r = pvshare("report", "tenant", "--config", tmp_path / "c.toml", "--participant", "A01",
                 "--month", MONTH)
     assert r.returncode == 2 and "no pvshare store" in r.stderr and "--sample-year" in r.stderr
+
+
+def test_all_with_a_progress_bar_and_too_few_flats_for_a_median(tmp_path):
+    """--all on a 3-flat site: one file per flat, a progress bar, and no median (a median
+    of 3 would come close to identifying a neighbour)."""
+    text = CONFIG.read_text(encoding="utf-8")
+    head = text[:text.index("[[participants]]")]
+    flats = "".join(f'[[participants]]\nid = "{i}"\nprm = "2546000000009{k}"\n\n'
+                    for k, i in enumerate(("A01", "A02", "B05")))
+    (tmp_path / "small.toml").write_text(head + flats, encoding="utf-8")
+    r = pvshare("report", "tenant", "--config", tmp_path / "small.toml", "--all", "--month",
+                MONTH, "--sample-year", "--format", "html", "--out", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    assert "3/3" in r.stdout and "3 file(s) written" in r.stdout
+    html = (tmp_path / "out" / f"releve-B05-{MONTH}.html").read_text(encoding="utf-8")
+    assert "Trop peu de logements" in html and "median_consumed_kwh" not in html
+    assert "A01" not in html and "A02" not in html

@@ -63,7 +63,8 @@ def household(
                               help="Subscribed power, kVA (default: the tariffs' value)."),
     config: Path = typer.Option(None, "--config", help="Take the tariffs from this site config."),
     in_operation: bool = typer.Option(False, "--in-operation", help="The household takes "
-                                      "part in the building's collective self-consumption."),
+                                      "part in the building's collective self-consumption "
+                                      "(with --config: solar hours from the site's array)."),
     allow_gaps: bool = typer.Option(False, "--allow-gaps",
                                     help="Accept missing values (shown as data completeness)."),
     name: str = typer.Option("", "--name", help="A label printed under the title."),
@@ -74,7 +75,7 @@ def household(
         raise PvshareError(f"--heating: expected electric, gas or other, got {heating!r}")
     from ..config import Tariffs, load_config
     from ..enedis.loadcurve import read_load_curve
-    from ..reports.household import analyse_household
+    from ..reports.household import SOLAR_HOURS, analyse_household, green_hours
     from ..reports.pages import household_page
     from ..reports.render import write_report
     tariffs, tz = Tariffs(), "Europe/Paris"
@@ -82,10 +83,15 @@ def household(
         cfg = load_config(config)
         tariffs, tz = cfg.tariffs, cfg.site.timezone
     lc = read_load_curve(input, tz=tz, allow_gaps=allow_gaps)
+    solar_hours = SOLAR_HOURS
+    if in_operation and config is not None:
+        # The building's green hours: where its array's clear-sky production is best.
+        from ..forecast.clearsky_index import clear_sky_power_w
+        solar_hours = green_hours(lc.times, clear_sky_power_w(cfg, lc.times, lc.step_s), tz)
     a = analyse_household(lc.times, lc.energy_wh, lc.step_s, tariffs=tariffs, tz=tz,
                           occupants=occupants, surface_m2=surface, heating=heating,
                           income_eur_per_year=income, subscribed_kva=kva,
-                          in_operation=in_operation)
+                          in_operation=in_operation, solar_hours=solar_hours)
     label = name or (f"compteur {lc.prm}" if lc.prm else "")
     base = "rapport-foyer-" + re.sub(r"[^A-Za-z0-9_-]+", "-", lc.prm or input.stem)
     _echo_written(write_report(household_page(a, label), out, base, format))

@@ -114,6 +114,33 @@ class HouseholdAnalysis:
     supplier_eur_per_kwh: float = 0.0
 
 
+def green_hours(times, solar_power_w, tz: str = DEFAULT_TZ, share: float = 0.5
+                ) -> tuple[int, int]:
+    """The local hours when the roof gives most, from a production profile.
+
+    Parameters
+    ----------
+    times : array of datetime64[s], shape (T,)
+        UTC step starts.
+    solar_power_w : array, shape (T,)
+        Production of the roof (clear-sky model, forecast or measured), W.
+    tz : str
+        Local time zone.
+    share : float
+        An hour is "green" when its mean production is at least ``share`` of the best hour's.
+
+    Returns
+    -------
+    (int, int)
+        Local hours ``[start, end)`` spanning the green hours.
+    """
+    loc = local_steps(times, tz)
+    hours, s, n = group_sum(loc.hour, np.asarray(solar_power_w, dtype=float))
+    mean = s / np.maximum(n, 1)
+    green = hours[mean >= share * mean.max()] if mean.max() > 0 else np.array([11, 15])
+    return int(green.min()), int(green.max()) + 1
+
+
 def subscription_eur(tariffs, kva: float) -> float:
     """Yearly subscription price for ``kva`` from ``tariffs.subscription_eur_per_year``
     (NaN if that power is not listed)."""
