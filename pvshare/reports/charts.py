@@ -95,7 +95,7 @@ def roof_and_supplier_bars(labels, cons_kwh, auto_kwh, *, monthly: bool,
                            median_kwh: float | None = None, title: str = "") -> str:
     """Stacked bars: part from the roof, part from the supplier (tenant statement)."""
     with plt.rc_context(_STYLE):
-        fig, ax = _fig(7.0, 2.6)
+        fig, ax = _fig(7.0, 2.1)
         x = np.arange(len(cons_kwh))
         comp = np.asarray(cons_kwh) - np.asarray(auto_kwh)
         ax.bar(x, auto_kwh, color=ROOF, width=0.75, label="Du toit")
