@@ -103,3 +103,19 @@ def test_analysis_invariants_on_random_data():
     assert b.series_prod_kwh.sum() == pytest.approx(b.production_kwh)
     assert b.series_auto_kwh.sum() == pytest.approx(b.autoprod_kwh)
     assert b.series_labels.dtype == np.dtype("datetime64[D]")
+
+
+def test_an_empty_store_gives_a_clear_message_not_a_report_of_zeros(tmp_path):
+    from pvshare.store import Store
+    db = tmp_path / "empty.db"
+    Store.open(db).close()
+    text = CONFIG.read_text(encoding="utf-8").replace('path = "pvshare.db"', f'path = "{db}"')
+    (tmp_path / "c.toml").write_text(text, encoding="utf-8")
+    for args in (["building", "--month", "2025-06"], ["building", "--year", "2025"],
+                 ["tenant", "--month", "2025-06", "--participant", "A01"]):
+        r = pvshare("report", *args, "--config", tmp_path / "c.toml", "--out", tmp_path / "o")
+        assert r.returncode == 2 and "no data for 2025" in r.stderr, r.stderr
+    assert not (tmp_path / "o").exists()
+    r = pvshare("report", "building", "--config", tmp_path / "c.toml", "--month", "2025-06",
+                "--year", "2025")
+    assert r.returncode == 2 and "either --month" in r.stderr

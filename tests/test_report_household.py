@@ -111,6 +111,10 @@ def test_bad_exports_give_a_clear_message(tmp_path):
     other.write_text("PRM;kWh\n1;2\n")
     r = pvshare("report", "household", "--input", other, "--out", tmp_path)
     assert r.returncode == 2 and "autre.csv, line 1: unknown file layout" in r.stderr
+    empty = tmp_path / "vide.csv"
+    empty.write_text("time,power_w\n2024-06-01T00:30:00+02:00,\n2024-06-01T01:00:00+02:00,\n")
+    r = pvshare("report", "household", "--input", empty, "--out", tmp_path, "--allow-gaps")
+    assert r.returncode == 2 and "vide.csv: no measured value" in r.stderr
     r = pvshare("report", "household", "--input", other, "--heating", "fioul")
     assert r.returncode == 2 and "--heating" in r.stderr
 

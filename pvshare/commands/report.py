@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ..errors import PvshareError
+from ..errors import InputError, PvshareError
 
 app = typer.Typer(help="Reports in French for the energy advisor, the tenants and the PMO "
                        "(self-contained HTML and PDF).", no_args_is_help=True)
@@ -36,11 +36,20 @@ def _shift_month(month: str, delta: int) -> str:
     return f"{k // 12:04d}-{k % 12 + 1:02d}"
 
 
-def _load(cfg, from_s: int, to_s: int, sample_year: bool):
+def _load(cfg, from_s: int, to_s: int, sample_year: bool, need_from_s: int, period: str):
+    """The building's data of ``[from_s, to_s)``; an error if ``[need_from_s, to_s)`` holds
+    no measurement at all (a report of zeros would mislead)."""
+    import numpy as np
+
     from ..reports import sources
-    if sample_year:
-        return sources.from_sample_year(cfg, from_s, to_s)
-    return sources.from_store(cfg, from_s, to_s)
+    from ..timegrid import to_epoch_seconds
+    data = sources.from_sample_year(cfg, from_s, to_s) if sample_year \
+        else sources.from_store(cfg, from_s, to_s)
+    sel = to_epoch_seconds(data.times) >= need_from_s
+    if not (np.isfinite(data.production_wh[sel]).any()
+            or np.isfinite(data.consumption_wh[sel]).any()):
+        raise PvshareError(f"no data for {period} ({data.origin})")
+    return data
 
 
 def _echo_written(paths) -> None:
@@ -88,10 +97,13 @@ def household(
         # The building's green hours: where its array's clear-sky production is best.
         from ..forecast.clearsky_index import clear_sky_power_w
         solar_hours = green_hours(lc.times, clear_sky_power_w(cfg, lc.times, lc.step_s), tz)
-    a = analyse_household(lc.times, lc.energy_wh, lc.step_s, tariffs=tariffs, tz=tz,
-                          occupants=occupants, surface_m2=surface, heating=heating,
-                          income_eur_per_year=income, subscribed_kva=kva,
-                          in_operation=in_operation, solar_hours=solar_hours)
+    try:
+        a = analyse_household(lc.times, lc.energy_wh, lc.step_s, tariffs=tariffs, tz=tz,
+                              occupants=occupants, surface_m2=surface, heating=heating,
+                              income_eur_per_year=income, subscribed_kva=kva,
+                              in_operation=in_operation, solar_hours=solar_hours)
+    except ValueError as exc:
+        raise InputError(str(exc), source=str(input)) from None
     label = name or (f"compteur {lc.prm}" if lc.prm else "")
     base = "rapport-foyer-" + re.sub(r"[^A-Za-z0-9_-]+", "-", lc.prm or input.stem)
     _echo_written(write_report(household_page(a, label), out, base, format))
@@ -119,9 +131,9 @@ def tenant(
     if participant and participant not in ids:
         raise PvshareError(f"--participant: no participant {participant!r} in {config}")
     tz = cfg.site.timezone
-    _, to_s = _month_bounds(month, tz)
+    month_s, to_s = _month_bounds(month, tz)
     from_s, _ = _month_bounds(_shift_month(month, -11), tz)
-    data = _load(cfg, from_s, to_s, sample_year)
+    data = _load(cfg, from_s, to_s, sample_year, month_s, month)
     which = ids if all_ else [participant]
     paths = tenant_reports(cfg, data, month, which, out, format, progress=all_,
                            jobs=jobs if all_ else 1)
@@ -228,7 +240,7 @@ def building(
         from_s, _ = _month_bounds(f"{year:04d}-01", tz)
         _, to_s = _month_bounds(f"{year:04d}-12", tz)
         period, label = f"{year:04d}", f"année {year}"
-    data = _load(cfg, from_s, to_s, sample_year)
+    data = _load(cfg, from_s, to_s, sample_year, from_s, period)
     b = analyse_building(data.times, data.production_wh, data.consumption_wh,
                          data.allocated_wh, cfg.participants,
                          start=from_epoch_seconds(from_s), end=from_epoch_seconds(to_s),
