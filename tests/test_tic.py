@@ -237,6 +237,28 @@ def test_lost_cr_rejects_one_group_only():
     assert c.reasons == {"no CR": 1}
 
 
+@pytest.mark.parametrize("byte", [b"\x02", b"\x03"])
+def test_stx_or_etx_as_the_first_byte_of_a_group_is_a_corrupted_byte(byte):
+    f = frame_bytes().replace(b"\nVTIC", b"\n" + byte + b"TIC")
+    frames, c = decode(f)
+    assert (c.frames, c.groups, c.rejected, c.incomplete) == (1, len(GROUPS) - 1, 1, 0)
+
+
+def test_meters_that_send_cr_lf_between_frames():
+    # the real capture's shape: <STX><CR><LF>group<CR><LF>…group<CR><LF><ETX>
+    crlf = [b"\x02\r" + frame_bytes(e)[1:-1] + b"\n\x03"
+            for e in ("000001000", "000001001", "000001002")]
+    d = Decoder()
+    assert d.feed(crlf[0]) == []                 # its ETX came right after an LF: wait a byte
+    (first,) = d.feed(crlf[1][:1])               # the next STX: the first frame is complete
+    assert first.value("EAST") == 1000
+    lost_etx = crlf[1][:-1]                      # …<CR><LF>, ETX lost, then <STX><CR><LF>…
+    frames, c = decode(crlf[0] + lost_etx + crlf[2])
+    assert [f.value("EAST") for f in frames] == [1000, 1002] and c.incomplete == 1
+    frames, c = decode(crlf[0])                  # an ETX at the very end still ends a frame
+    assert (c.frames, c.incomplete) == (1, 0)
+
+
 def test_frame_cut_at_the_start_is_incomplete_not_invented():
     f = frame_bytes()
     frames, c = decode(f[25:] + f + f[:30])

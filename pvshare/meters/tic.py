@@ -1,6 +1,6 @@
 """Linky TIC (télé-information client) decoder, after Enedis-NOI-CPT_54E. Pure: no I/O.
 
-Two modes, told apart group by group (and locked once a whole frame agrees):
+Two modes, told apart group by group (and locked after the first complete frame):
 
 =============  ========  =====  =============================================================
 mode           baud      SEP    checksum over
@@ -28,7 +28,11 @@ are trusted only **between groups**:
    the rest of the frame is kept. (A real meter capture holds ``ERQ2<TAB><STX><CR><LF>3…``:
    trusting that STX would cut a good frame in two.)
 3. An LF inside a group means the group lost its CR: the open group is rejected and a new
-   one starts. An LF directly followed by ETX (empty group) is a frame end.
+   one starts. An STX or ETX right after an LF is judged by the byte after it: ETX followed
+   by STX, ETX, CR or LF is a frame end (some meters send ``CR LF ETX STX CR LF`` between
+   frames), STX followed by CR or LF a frame start (the previous one lost its ETX);
+   followed by anything else, it is the corrupted first byte of a group. (A frame is thus
+   returned one byte after its ETX, or at :meth:`Decoder.finish`.)
 4. Labels may repeat within a real frame, so a repeat alone proves nothing. But when the
    first valid group after a group holding a stray STX repeats a label of the open frame,
    that STX was a real frame start whose group lost its CR (``…EAST<TAB>0804<STX><LF>ADSC…``):
@@ -196,7 +200,7 @@ class Frame:
     """
 
     groups: tuple[Group, ...]
-    mode: str  # "standard", "historique" (or "mixed")
+    mode: str  # "standard" or "historique"
     by_label: dict[str, Group] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -302,7 +306,8 @@ class Decoder:
     ----------
     mode : {"auto", "standard", "historique"}
         "auto" accepts both kinds of group and locks onto the mode of the first complete
-        frame whose groups all agree.
+        frame; until then the first valid group of a frame sets its mode and groups of the
+        other kind in that frame are rejected.
     """
 
     def __init__(self, mode: str = "auto"):
@@ -322,6 +327,7 @@ class Decoder:
         self._rejected_in_frame = 0
         self._suspect: tuple[int, bytes] | None = None  # (groups before it, stray bytes)
         self._orphan = False         # content seen outside a frame
+        self._pending: int | None = None  # STX/ETX right after an LF, awaiting the next byte
         self._out: list[Frame] = []
 
     # -- public API ----------------------------------------------------------------------
@@ -352,6 +358,8 @@ class Decoder:
 
     def finish(self) -> list[Frame]:
         """End of input: a frame still open is counted incomplete (never invented)."""
+        if self._pending is not None:
+            self._resolve(None)
         if self._in_frame:
             if self._groups or self._rejected_in_frame or (self._in_group and self._group_len):
                 self._drop_frame()
@@ -363,6 +371,8 @@ class Decoder:
 
     # -- state machine -------------------------------------------------------------------
     def _content(self, data: bytes, start: int, end: int) -> None:
+        if self._pending is not None:
+            self._resolve(data[start])
         if not self._in_frame:
             if not self._orphan and data[start:end].strip():
                 self._orphan = True
@@ -374,6 +384,8 @@ class Decoder:
         # else: bytes between groups (e.g. the CR after STX some meters send): ignored
 
     def _control(self, byte: int) -> None:
+        if self._pending is not None:
+            self._resolve(byte)
         if not self._in_frame:
             # outside a frame: only STX matters (rule 5 for what comes before it)
             if byte == STX:
@@ -392,8 +404,11 @@ class Decoder:
                 self._in_group = False
                 if self._group_len:
                     self._end_group(bytes(self._group), self._group_len)
-        elif self._in_group and self._group_len:
-            self._stray(byte)  # STX or ETX inside a group: a corrupted byte (rule 2)
+        elif self._in_group:
+            if self._group_len:
+                self._stray(byte)  # STX or ETX inside a group: a corrupted byte (rule 2)
+            else:
+                self._pending = byte  # first byte after LF: the next byte tells (rule 3)
         elif byte == STX:
             self._in_group = False
             if self._groups or self._rejected_in_frame:
@@ -402,6 +417,21 @@ class Decoder:
         else:  # ETX between groups
             self._in_group = False
             self._close_frame()
+
+    def _resolve(self, following: int | None) -> None:
+        """Decide on an STX/ETX that came right after an LF, from the byte that follows it
+        (None: end of input)."""
+        byte, self._pending = self._pending, None
+        if byte == ETX and (following is None or following in (STX, ETX, CR, LF)):
+            self._in_group = False  # …CR LF ETX STX…: a frame end, as some meters send it
+            self._close_frame()
+        elif byte == STX and (following is None or following in (CR, LF)):
+            self._in_group = False  # …CR LF STX CR LF…: a frame start (its ETX was lost)
+            if self._groups or self._rejected_in_frame:
+                self._drop_frame()
+            self._open_frame(started=True)
+        else:
+            self._stray(byte)  # the first byte of a group, corrupted
 
     def _stray(self, byte: int) -> None:
         self._group_ctl += bytes([byte])
@@ -429,6 +459,9 @@ class Decoder:
         group, mode, reason = validate_group(content, self.mode)
         if group is None:
             self._reject(reason)
+            return
+        if self._modes and mode != self._modes[0]:  # auto mode, not locked yet
+            self._reject(f"{mode} group in a {self._modes[0]} frame")
             return
         suspect = self._suspect
         if (suspect is not None and suspect[0] == len(self._groups)
@@ -473,9 +506,8 @@ class Decoder:
         self._in_frame = False
         if not self._groups:
             return  # STX … ETX with nothing valid inside: not a frame
-        modes = set(self._modes)
-        mode = self._modes[0] if len(modes) == 1 else "mixed"
-        if self.mode is None and len(modes) == 1:
+        mode = self._modes[0]  # all the groups of a frame have the same mode
+        if self.mode is None:
             self.mode = mode
         frame = Frame(tuple(self._groups), mode)
         self.counters.frames += 1
