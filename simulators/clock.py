@@ -38,6 +38,11 @@ class SimClock:
         self._real0 = time.monotonic()
         self._sim0 = time.time() if start is None else float(start)
 
+    def reset(self, start: float) -> None:
+        """Set the simulated time to ``start`` now (e.g. once slow set-up work is done)."""
+        self._real0 = time.monotonic()
+        self._sim0 = float(start)
+
     def now(self) -> float:
         """Current simulated Unix time, s."""
         return self._sim0 + (time.monotonic() - self._real0) * self.speed

@@ -336,6 +336,44 @@ class Store:
         a = np.array(rows, dtype=np.float64).reshape(-1, 5)  # None -> nan
         return ReadingArrays(a[:, 0] / 1000.0, a[:, 1], a[:, 2], a[:, 3], a[:, 4].astype(np.int8))
 
+    def readings_around(self, meter_id: str, from_s: float, to_s: float) -> ReadingArrays:
+        """Readings of one meter with ``from_s <= time_s <= to_s``, plus the last reading
+        before ``from_s`` and the first after ``to_s`` (however far), so that an index can be
+        interpolated at both ends of the window without reading a wide margin."""
+        lo, hi = round(from_s * 1000), round(to_s * 1000)
+        cols = "time_ms, import_wh, export_wh, power_w, quality"
+        with self._read() as c:
+            k = self._meter_key(c, meter_id)
+            rows = [] if k is None else (
+                c.execute(f"SELECT {cols} FROM readings WHERE meter = ? AND time_ms < ? "
+                          "ORDER BY time_ms DESC LIMIT 1", (k, lo)).fetchall()
+                + c.execute(f"SELECT {cols} FROM readings WHERE meter = ? AND time_ms >= ? "
+                            "AND time_ms <= ? ORDER BY time_ms", (k, lo, hi)).fetchall()
+                + c.execute(f"SELECT {cols} FROM readings WHERE meter = ? AND time_ms > ? "
+                            "ORDER BY time_ms LIMIT 1", (k, hi)).fetchall())
+        a = np.array(rows, dtype=np.float64).reshape(-1, 5)
+        return ReadingArrays(a[:, 0] / 1000.0, a[:, 1], a[:, 2], a[:, 3], a[:, 4].astype(np.int8))
+
+    def first_reading_time(self) -> float | None:
+        """Time of the oldest stored reading of any meter, UTC Unix seconds (None if none)."""
+        with self._read() as c:
+            t = c.execute("SELECT MIN(time_ms) FROM readings").fetchone()[0]
+        return None if t is None else t / 1000.0
+
+    def last_allocated_step(self) -> int | None:
+        """Start of the latest step that has allocation results (None if none)."""
+        with self._read() as c:
+            return c.execute("SELECT MAX(step_s) FROM allocation_step").fetchone()[0]
+
+    def allocated_steps(self, from_s: int, to_s: int) -> tuple[np.ndarray, np.ndarray]:
+        """Steps ``from_s <= start < to_s`` that have allocation results: their starts
+        (int64, sorted) and whether each is incomplete (bool)."""
+        with self._read() as c:
+            rows = c.execute("SELECT step_s, incomplete FROM allocation_step WHERE step_s >= ? "
+                             "AND step_s < ? ORDER BY step_s", (from_s, to_s)).fetchall()
+        a = np.array(rows, dtype=np.int64).reshape(-1, 2)
+        return a[:, 0], a[:, 1].astype(bool)
+
     def meter_ids(self) -> list[str]:
         """Every meter id ever stored."""
         with self._read() as c:

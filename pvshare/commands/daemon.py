@@ -1,0 +1,64 @@
+"""``pvshare run``, ``pvshare status`` and ``pvshare demo``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def run(config: Path = typer.Option(..., "--config", help="The site's TOML configuration."),
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logs."),
+        no_forecast: bool = typer.Option(False, "--no-forecast",
+                                         help="Do not run the hourly forecast.")) -> None:
+    """Run the daemon: poll the meters, close each step, allocate, store, forward."""
+    from ..config import load_config
+    from ..daemon import Daemon
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("pymodbus", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    cfg = load_config(config)
+    Daemon(cfg, forecast=not no_forecast).run_forever()
+
+
+def status(config: Path = typer.Option(..., "--config", help="The site's TOML configuration."),
+           as_json: bool = typer.Option(False, "--json", help="Print JSON instead.")) -> None:
+    """How the daemon is doing: meters' last readings, steps closed, outbox, last error."""
+    import json
+
+    from rich.console import Console
+
+    from ..config import load_config
+    from ..status import collect, render
+    cfg = load_config(config)
+    s = collect(cfg)
+    if as_json:
+        typer.echo(json.dumps(s, indent=1))
+    else:
+        Console().print(render(cfg, s))
+
+
+def demo(speed: float = typer.Option(1440.0, "--speed", help="Simulated seconds per second."),
+         duration: str = typer.Option("1d", "--duration", help="Simulated duration: 1d, 12h…"),
+         start: Optional[str] = typer.Option(None, "--start",
+                                             help="Simulated start, ISO 8601 (default: "
+                                             "2025-06-21 00:00, Paris)"),
+         data_dir: Path = typer.Option(Path("demo-data"), "--data-dir",
+                                       help="Where the demo's config and store go."),
+         config: Optional[Path] = typer.Option(None, "--config",
+                                               help="A site config (default: the example "
+                                               "building)")) -> None:
+    """Run the building's simulators and the daemon at high speed, with a live view."""
+    from ..demo import parse_duration, run_demo
+    from ..errors import InputError
+    try:
+        seconds = parse_duration(duration)
+    except ValueError as exc:
+        raise InputError(str(exc), field="--duration") from None
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("PVSHARE_DEMO", "1")
+    run_demo(data_dir, speed=speed, duration_s=seconds, start=start, config=config)

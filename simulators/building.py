@@ -1,0 +1,140 @@
+"""The whole building with no hardware: the rooftop inverter (SunSpec over Modbus TCP) and
+the tenants' Linky meters (MQTT), on one simulated clock, with a broker if none is given.
+
+``pvshare simulate building`` runs it on its own; ``pvshare demo`` runs it beside the
+daemon.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .clock import SimClock, parse_start
+
+
+@dataclass
+class BuildingOptions:
+    meter_interval_s: float = 1.0         # wall-clock seconds between two messages of a meter
+    fmt: str = "zlinky"
+    night_sleep: bool = True
+    garbage: float = 0.0
+    drop: float = 0.0
+    seed: int = 0
+
+
+class Building:
+    """Start with :meth:`start`, stop with :meth:`stop` (or use ``with``).
+
+    Attributes after start: ``broker`` (host, port), ``inverter_port``, ``clock``.
+    """
+
+    def __init__(self, cfg, clock: SimClock, options: BuildingOptions | None = None,
+                 broker: tuple[str, int] | None = None):
+        self.cfg = cfg
+        self.clock = clock
+        self.options = options or BuildingOptions()
+        self._broker_arg = broker
+        self._own_broker = None
+        self.broker: tuple[str, int] | None = None
+        self.broker_kind = "external"
+        self.inverter = None
+        self._server = None
+        self.meters = None
+
+    def start(self, meters: bool = True) -> "Building":
+        """Start the broker (if none was given), the inverter and, unless ``meters`` is
+        False (then call :meth:`start_meters` later), the meters."""
+        from pvshare.broker import DemoBroker
+
+        from . import inverter as inv
+        if self._broker_arg is None:
+            self._own_broker = DemoBroker().start()
+            self.broker = (self._own_broker.host, self._own_broker.port)
+            self.broker_kind = self._own_broker.kind
+        else:
+            self.broker = self._broker_arg
+        o = self.options
+        self.inverter = inv.build(self.cfg, self.clock,
+                                  faults=inv.Faults(night_sleep=o.night_sleep))
+        self._server = inv.ServerThread(self.inverter).start()
+        if meters:
+            self.start_meters()
+        return self
+
+    def start_meters(self) -> None:
+        """Start the meters, publishing from the clock's current time."""
+        from . import meters as mt
+        o = self.options
+        self.meters = mt.MeterSimulator(
+            self.cfg, self.broker[0], self.broker[1], o.fmt, interval_s=o.meter_interval_s,
+            start_s=self.clock.now(), speed=self.clock.speed, seed=o.seed,
+            faults=mt.Faults(o.drop, o.garbage, 0.0, 0.0))
+        self.meters.start()
+
+    @property
+    def inverter_port(self) -> int:
+        return self._server.port
+
+    def stop(self) -> None:
+        if self.meters is not None:
+            self.meters.stop()
+        if self._server is not None:
+            self._server.stop()
+        if self._own_broker is not None:
+            self._own_broker.stop()
+
+    def __enter__(self) -> "Building":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def cli_building(
+    config: Optional[Path] = typer.Option(None, "--config", help="site config (default: the "
+                                          "bundled example building)"),
+    start: Optional[str] = typer.Option(None, "--start", help="simulated start, ISO 8601 "
+                                        "(no offset = UTC; default: now)"),
+    speed: float = typer.Option(600.0, "--speed", help="simulated seconds per second"),
+    broker: Optional[str] = typer.Option(None, "--broker", help="host:port of an MQTT broker "
+                                         "(default: start one)"),
+    fmt: str = typer.Option("zlinky", "--format", help="zlinky | teleinfo2mqtt"),
+    interval: float = typer.Option(1.0, "--interval", help="wall-clock seconds between two "
+                                   "messages of a meter"),
+    duration: float = typer.Option(0.0, "--duration", help="simulated hours to run (0: until "
+                                   "Ctrl-C)"),
+) -> None:
+    """The inverter and every tenant's meter together, on one simulated clock."""
+    from pvshare.config import load_config
+
+    from .meters import default_config_path
+    cfg = load_config(config or default_config_path())
+    clock = SimClock(parse_start(start), speed)
+    b = None
+    if broker:
+        host, _, port = broker.rpartition(":")
+        b = (host or "127.0.0.1", int(port))
+    with Building(cfg, clock, BuildingOptions(meter_interval_s=interval, fmt=fmt),
+                  broker=b) as building:
+        building.start()
+        typer.echo(f"inverter (SunSpec, Modbus TCP): 127.0.0.1:{building.inverter_port}\n"
+                   f"{len(cfg.participants)} Linky meters ({fmt}) → MQTT "
+                   f"{building.broker[0]}:{building.broker[1]} ({building.broker_kind})\n"
+                   f"simulated time x{speed:g}; Ctrl-C to stop")
+        end = clock.now() + duration * 3600 if duration > 0 else float("inf")
+        try:
+            while clock.now() < end:
+                time.sleep(min(5.0, max(0.1, (end - clock.now()) / speed)))
+                t = clock.now()
+                img = building.inverter.image
+                img.update(t)
+                typer.echo(f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(t))}Z  "
+                           f"inverter {img.last.get('W', 0) if hasattr(img, 'last') else '?'} W  "
+                           f"meters published {building.meters.stats['published']}")
+        except KeyboardInterrupt:
+            pass
