@@ -37,7 +37,12 @@ app.add_typer(_store.app, name="store")
 app.command("export")(_export.export)
 app.add_typer(_forecast.app, name="forecast")
 from .commands import report as _report  # noqa: E402
+from .commands import daemon as _daemon  # noqa: E402
+
 app.add_typer(_report.app, name="report")
+app.command("run")(_daemon.run)
+app.command("status")(_daemon.status)
+app.command("demo")(_daemon.demo)
 # --- end of command groups ---------------------------------------------------------------
 
 
