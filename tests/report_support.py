@@ -57,7 +57,8 @@ def real_household_series() -> pd.Series:
     with gzip.open(REAL_HOUSEHOLD, "rt") as f:
         df = pd.read_csv(f)
     start = pd.to_datetime(df.iloc[:, 0]) - pd.Timedelta(hours=1)
-    return pd.Series(df.iloc[:, 1].to_numpy(float), index=pd.DatetimeIndex(start).tz_localize("UTC"))
+    return pd.Series(df.iloc[:, 1].to_numpy(float),
+                     index=pd.DatetimeIndex(start).tz_localize("UTC"))
 
 
 def write_plain_csv(series: pd.Series, path: Path) -> Path:

@@ -124,7 +124,8 @@ def store_config(tmp_path, sample, holes_for="A05") -> tuple:
     cfg_path = tmp_path / "site.toml"
     cfg_path.write_text(text, encoding="utf-8")
     secs = s.times.astype("datetime64[s]").astype(np.int64)
-    sel = (s.times >= np.datetime64("2025-04-30T22:00")) & (s.times < np.datetime64("2025-06-30T22:00"))
+    sel = (s.times >= np.datetime64("2025-04-30T22:00")) \
+        & (s.times < np.datetime64("2025-06-30T22:00"))
     t, prod, cons = secs[sel], s.production_wh[sel].copy(), s.consumption_wh[sel].copy()
     j = s.participants.index(holes_for)
     cons[100:148, j] = np.nan                       # one day of May unmeasured for A05

@@ -64,7 +64,8 @@ def household(
     out: Path = typer.Option(Path("."), "--out", help="Folder for the report files."),
     format: str = typer.Option("both", "--format", help=_FORMAT_HELP),
     income: float = typer.Option(None, "--income", min=1,
-                                 help="Household income, € per year (gives the energy-effort rate)."),
+                                 help="Household income, € per year (gives the "
+                                      "energy-effort rate)."),
     surface: float = typer.Option(None, "--surface", min=1, help="Living area, m²."),
     occupants: float = typer.Option(None, "--occupants", min=1, help="Number of people."),
     heating: str = typer.Option("other", "--heating", help="electric, gas or other."),
@@ -118,7 +119,8 @@ def tenant(
     out: Path = typer.Option(Path("."), "--out", help="Folder for the report files."),
     format: str = typer.Option("both", "--format", help=_FORMAT_HELP),
     sample_year: bool = typer.Option(False, "--sample-year", help="Use the bundled sample "
-                                     "year (allocated with the config's key) instead of the store."),
+                                     "year (allocated with the config's key) instead of "
+                                     "the store."),
     jobs: int = typer.Option(2, "--jobs", min=1, help="Reports rendered in parallel (--all)."),
 ) -> None:
     """Monthly statement of a tenant (or of every tenant with --all)."""
@@ -219,7 +221,8 @@ def building(
     out: Path = typer.Option(Path("."), "--out", help="Folder for the report files."),
     format: str = typer.Option("both", "--format", help=_FORMAT_HELP),
     sample_year: bool = typer.Option(False, "--sample-year", help="Use the bundled sample "
-                                     "year (allocated with the config's key) instead of the store."),
+                                     "year (allocated with the config's key) instead of "
+                                     "the store."),
 ) -> None:
     """Building report for the PMO and the landlord, over a month or a year."""
     _check_format(format)

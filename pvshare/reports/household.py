@@ -337,7 +337,8 @@ def choose_actions(a: HouseholdAnalysis, price_eur_per_kwh: float) -> list[Actio
     kwh = a.baseload_kwh_year * COLD_SAVING_SHARE
     cands.append(Action(
         "cold", "Régler et dégivrer réfrigérateur et congélateur",
-        "+4 °C au réfrigérateur, −18 °C au congélateur, et dégivrer dès 3 mm de givre : le "
+        "+4 °C au réfrigérateur, −18 °C au congélateur, et dégivrer dès 3 mm de givre : "
+        "le "
         "froid tourne jour et nuit.", kwh, kwh * price_eur_per_kwh))
     kwh = a.annual_kwh * HABITS_SAVING_SHARE
     cands.append(Action(

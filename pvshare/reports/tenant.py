@@ -137,7 +137,8 @@ def tenant_statement(summary: Summary, participant: int, month, tariffs) -> Tena
         self_sufficiency_percent=100.0 * auto / cons if cons > 0 else 0.0,
         saved_eur=auto * (supplier - internal), cost_eur=auto * internal + (cons - auto) * supplier,
         supplier_eur_per_kwh=supplier, internal_eur_per_kwh=internal,
-        completeness_percent=100.0 * float(summary.month_cons_steps[k, i]) / steps if steps else 0.0,
+        completeness_percent=(100.0 * float(summary.month_cons_steps[k, i]) / steps
+                              if steps else 0.0),
         days=summary.days[in_month], day_cons_kwh=summary.day_cons_kwh[in_month, i],
         day_auto_kwh=summary.day_auto_kwh[in_month, i],
         trend_months=summary.months[first:k + 1],
