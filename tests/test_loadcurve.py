@@ -198,3 +198,20 @@ def test_fuzz_parser_only_raises_input_error(edits, kind):
         assert str(e).startswith("f.csv")
     else:
         assert lc.times.size == lc.energy_wh.size >= 1
+
+
+def test_rows_layout_mixed_quantities_and_a_third_repeat(tmp_path):
+    lines = ROWS.read_text(encoding="utf-8").splitlines()
+    mixed = list(lines)
+    mixed[7] = mixed[7].replace(";PA;", ";PRI;")
+    p = tmp_path / "mixed.csv"
+    p.write_text("\n".join(mixed) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"mixed.csv, line 8, column 'Grandeur physique'"):
+        read_load_curve(p)
+    # The October 02:00 label a third time.
+    k = [i for i, ln in enumerate(lines) if ";2023-10-29 02:00:00;" in ln][1]
+    thrice = lines[:k + 1] + [lines[k]] + lines[k + 1:]
+    q = tmp_path / "thrice.csv"
+    q.write_text("\n".join(thrice) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=rf"thrice.csv, line {k + 2}.*more than twice"):
+        read_load_curve(q)

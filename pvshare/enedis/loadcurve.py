@@ -206,6 +206,8 @@ def _rows_layout(lines: list[str], first: int, source: str) -> _Rows:
         need[k] = cols.index(k)
     i_unit = cols.index("unite") if "unite" in cols else None
     i_pas = cols.index("pas") if "pas" in cols else None
+    i_qty = cols.index("grandeur physique") if "grandeur physique" in cols else None
+    quantity = None
     i_prm, i_time, i_val = need["identifiant prm"], need["horodate"], need["valeur"]
     rows = _Rows("enedis-rows", None, None, [], [], [])
     unit = None
@@ -233,6 +235,14 @@ def _rows_layout(lines: list[str], first: int, source: str) -> _Rows:
                 raise InputError(f"the step changes from {rows.step_min} to {step} minutes: "
                                  "export one step length per file", source=source,
                                  line=j + 1, field="Pas")
+        if i_qty is not None and i_qty < len(parts):
+            q = parts[i_qty].strip()
+            if quantity is None:
+                quantity = q
+            elif q != quantity:
+                raise InputError(f"a second quantity appears ({q!r} after {quantity!r}): "
+                                 "export the consumption load curve alone", source=source,
+                                 line=j + 1, field="Grandeur physique")
         if i_unit is not None:
             u = parts[i_unit].strip()
             if unit is None:
