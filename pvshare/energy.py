@@ -29,6 +29,9 @@ import numpy as np
 INTERP_GAP_S = 300.0
 #: Default gap between readings above which a step's value is MISSING, s.
 MAX_GAP_S = 2 * 3600.0
+#: A gap longer than ``max_gap_s`` across which the index rose by at most this much is a
+#: known quiet period (an inverter asleep at night: nothing was produced), not unknown, Wh.
+FLAT_GAP_WH = 1.0
 #: Default backward jump of the index above which it is a meter reset/replacement, Wh.
 RESET_DROP_WH = 1000.0
 #: A jump that comes back within this many readings (or GLITCH_S seconds) is a glitch.
@@ -218,7 +221,7 @@ def _steps(step_starts_s, step_s: float) -> tuple[np.ndarray, np.ndarray]:
 def step_energy(times_s, index_wh, step_starts_s, step_s: float, *,
                 interp_gap_s: float = INTERP_GAP_S, max_gap_s: float = MAX_GAP_S,
                 reset_drop_wh: float = RESET_DROP_WH, glitch_readings: int = GLITCH_READINGS,
-                glitch_s: float = GLITCH_S) -> StepEnergy:
+                glitch_s: float = GLITCH_S, flat_gap_wh: float = FLAT_GAP_WH) -> StepEnergy:
     """Energy per step from one meter's cumulative index.
 
     Parameters
@@ -234,7 +237,9 @@ def step_energy(times_s, index_wh, step_starts_s, step_s: float, *,
     interp_gap_s : float
         A step overlapped by a gap between readings longer than this is INTERPOLATED, s.
     max_gap_s : float
-        A step overlapped by a gap longer than this is MISSING, s.
+        A step overlapped by a gap longer than this is MISSING, s — unless the index rose by
+        at most ``flat_gap_wh`` across the gap: then nothing happened in it (an inverter
+        asleep at night) and its steps are INTERPOLATED with (almost) zero energy.
     reset_drop_wh : float
         Backward jump that means a meter reset/replacement, Wh (see :func:`continuous_index`).
     glitch_readings, glitch_s : int, float
@@ -258,7 +263,7 @@ def step_energy(times_s, index_wh, step_starts_s, step_s: float, *,
     energy = np.interp(ends, t, idx) - np.interp(starts, t, idx)
     gaps = np.diff(t)
     long_gap = (gaps > interp_gap_s) | reset[1:]
-    too_long = gaps > max_gap_s
+    too_long = (gaps > max_gap_s) & ((np.diff(idx) > flat_gap_wh) | reset[1:])
     is_long, is_too_long = _gap_flags(t, starts, ends, long_gap, too_long)
     outside = (starts < t[0]) | (ends > t[-1])
     flag = np.where(is_long, Flag.INTERPOLATED, Flag.MEASURED).astype(np.int8)

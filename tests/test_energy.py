@@ -231,3 +231,20 @@ def test_glitch_readings_change_nothing(series, data):
     np.testing.assert_allclose(got.energy_wh, ref.energy_wh, equal_nan=True)
     np.testing.assert_array_equal(got.flag, ref.flag)
     assert got.reset_times_s.size == 0
+
+
+def test_night_gap_with_a_flat_index_is_a_known_zero():
+    """An inverter asleep for 10 h (no readings) whose index did not move: the night's
+    steps are known to hold no energy (INTERPOLATED zero), not MISSING."""
+    from pvshare.energy import Flag, step_energy
+    t = np.array([0.0, 600.0, 600.0 + 10 * 3600, 600.0 + 10 * 3600 + 600])
+    idx = np.array([1000.0, 1100.0, 1100.0, 1300.0])
+    starts = np.arange(0, 11 * 3600, 1800, dtype=float)[:-1]
+    e = step_energy(t, idx, starts, 1800)
+    assert e.flag[0] == Flag.INTERPOLATED and e.energy_wh[0] == pytest.approx(100.0)
+    night = (starts >= 1800) & (starts + 1800 <= t[2])
+    assert (e.energy_wh[night] == 0).all() and (e.flag[night] == Flag.INTERPOLATED).all()
+    # The same gap with the index moving is unknown: never guessed.
+    idx2 = np.array([1000.0, 1100.0, 1500.0, 1700.0])
+    e2 = step_energy(t, idx2, starts, 1800)
+    assert (e2.flag[night] == Flag.MISSING).all() and np.isnan(e2.energy_wh[night]).all()
