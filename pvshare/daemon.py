@@ -353,6 +353,32 @@ class Daemon:
             self.stop()
 
 
+def run_simulated(daemon: Daemon, clock, until_s: float | None = None,
+                  pause_s: float = 0.02) -> None:
+    """Drive the daemon's jobs on a simulated clock (``pvshare run --speed``) until
+    ``until_s`` (simulated) or SIGTERM/SIGINT; graceful stop (flush, then close)."""
+    stopping = threading.Event()
+
+    def _stop(signum, frame):
+        log.info("signal %d: shutting down", signum)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    daemon.start()
+    sdnotify.notify("READY=1")
+    try:
+        while not stopping.is_set():
+            now = clock.now()
+            if until_s is not None and now >= until_s:
+                daemon.close(until_s)
+                break
+            daemon.tick(now)
+            stopping.wait(pause_s)
+    finally:
+        daemon.stop()
+
+
 def _now_dt():
     import datetime as dt
     return dt.datetime.now(dt.timezone.utc)

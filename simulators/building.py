@@ -25,6 +25,7 @@ class BuildingOptions:
     garbage: float = 0.0
     drop: float = 0.0
     seed: int = 0
+    inverter_port: int = 0                # 0: any free port
 
 
 class Building:
@@ -61,7 +62,7 @@ class Building:
         o = self.options
         self.inverter = inv.build(self.cfg, self.clock,
                                   faults=inv.Faults(night_sleep=o.night_sleep))
-        self._server = inv.ServerThread(self.inverter).start()
+        self._server = inv.ServerThread(self.inverter, port=o.inverter_port).start()
         if meters:
             self.start_meters()
         return self
@@ -108,19 +109,30 @@ def cli_building(
                                    "messages of a meter"),
     duration: float = typer.Option(0.0, "--duration", help="simulated hours to run (0: until "
                                    "Ctrl-C)"),
+    clock_origin: Optional[float] = typer.Option(None, "--clock-origin", help="wall-clock Unix "
+                                                 "time at which the simulated clock was --start "
+                                                 "(to share it with `pvshare run`)"),
+    inverter_port: int = typer.Option(5020, "--inverter-port", help="Modbus TCP port of the "
+                                      "inverter (0: any free port)"),
+    night_sleep: bool = typer.Option(False, "--night-sleep", help="the inverter refuses "
+                                     "connections while the sun is down"),
+    garbage: float = typer.Option(0.0, "--garbage", help="probability that a meter message "
+                                  "is garbage"),
+    drop: float = typer.Option(0.0, "--drop", help="probability that a meter message is lost"),
 ) -> None:
     """The inverter and every tenant's meter together, on one simulated clock."""
     from pvshare.config import load_config
 
     from .meters import default_config_path
     cfg = load_config(config or default_config_path())
-    clock = SimClock(parse_start(start), speed)
+    clock = SimClock(parse_start(start), speed, origin=clock_origin)
     b = None
     if broker:
         host, _, port = broker.rpartition(":")
         b = (host or "127.0.0.1", int(port))
-    with Building(cfg, clock, BuildingOptions(meter_interval_s=interval, fmt=fmt),
-                  broker=b) as building:
+    options = BuildingOptions(meter_interval_s=interval, fmt=fmt, night_sleep=night_sleep,
+                              garbage=garbage, drop=drop, inverter_port=inverter_port)
+    with Building(cfg, clock, options, broker=b) as building:
         building.start()
         typer.echo(f"inverter (SunSpec, Modbus TCP): 127.0.0.1:{building.inverter_port}\n"
                    f"{len(cfg.participants)} Linky meters ({fmt}) → MQTT "
@@ -130,6 +142,8 @@ def cli_building(
         try:
             while clock.now() < end:
                 time.sleep(min(5.0, max(0.1, (end - clock.now()) / speed)))
+                if building.meters is None:
+                    continue
                 t = clock.now()
                 img = building.inverter.image
                 img.update(t)

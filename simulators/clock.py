@@ -29,14 +29,22 @@ class SimClock:
         Simulated Unix time (s) at creation; defaults to the real time.
     speed : float
         Simulated seconds per real second (> 0).
+    origin : float, optional
+        Wall-clock Unix time at which the simulated time was ``start`` (processes given the
+        same ``start``, ``speed`` and ``origin`` share one timeline, across restarts).
     """
 
-    def __init__(self, start: float | None = None, speed: float = 1.0):
+    def __init__(self, start: float | None = None, speed: float = 1.0,
+                 origin: float | None = None):
         if speed <= 0:
             raise ValueError("speed must be > 0")
         self.speed = float(speed)
         self._real0 = time.monotonic()
         self._sim0 = time.time() if start is None else float(start)
+        if origin is not None:
+            # Shared between processes: simulated time was ``start`` at the wall-clock time
+            # ``origin`` (Unix s), so a restarted process rejoins the same timeline.
+            self._real0 -= time.time() - float(origin)
 
     def reset(self, start: float) -> None:
         """Set the simulated time to ``start`` now (e.g. once slow set-up work is done)."""

@@ -13,16 +13,33 @@ import typer
 def run(config: Path = typer.Option(..., "--config", help="The site's TOML configuration."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logs."),
         no_forecast: bool = typer.Option(False, "--no-forecast",
-                                         help="Do not run the hourly forecast.")) -> None:
+                                         help="Do not run the hourly forecast."),
+        start: Optional[str] = typer.Option(None, "--start", help="Simulated clock: start "
+                                            "time, ISO 8601 (tests and demos)"),
+        speed: float = typer.Option(1.0, "--speed", help="Simulated clock: simulated seconds "
+                                    "per second"),
+        clock_origin: Optional[float] = typer.Option(None, "--clock-origin",
+                                                     help="Simulated clock: the wall-clock "
+                                                     "Unix time at which it was --start "
+                                                     "(shared with the simulators, kept "
+                                                     "across restarts)"),
+        until: Optional[str] = typer.Option(None, "--until", help="Simulated clock: stop at "
+                                            "this simulated time, ISO 8601")) -> None:
     """Run the daemon: poll the meters, close each step, allocate, store, forward."""
     from ..config import load_config
-    from ..daemon import Daemon
+    from ..daemon import Daemon, run_simulated
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("pymodbus", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     cfg = load_config(config)
-    Daemon(cfg, forecast=not no_forecast).run_forever()
+    if start is None and speed == 1.0 and clock_origin is None and until is None:
+        Daemon(cfg, forecast=not no_forecast).run_forever()
+        return
+    from simulators.clock import SimClock, parse_start
+    clock = SimClock(parse_start(start), speed, origin=clock_origin)
+    daemon = Daemon(cfg, clock=clock.now, forecast=not no_forecast)
+    run_simulated(daemon, clock, until_s=parse_start(until) if until else None)
 
 
 def status(config: Path = typer.Option(..., "--config", help="The site's TOML configuration."),
