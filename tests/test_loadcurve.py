@@ -180,18 +180,30 @@ def test_plain_csv_round_trip(start_h, powers):
 
 
 _SAMPLE = PREAMBLE.read_text().splitlines()[:40]
+_ROWS_SAMPLE = ROWS.read_text(encoding="utf-8").splitlines()[:40]
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 39), st.text(max_size=12)), max_size=6),
-       st.sampled_from(["csv", "preamble"]))
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 39), st.one_of(st.just(""), st.just("\n"),
+                                                       st.text(max_size=12))), max_size=6),
+       st.sampled_from(["csv", "preamble", "rows"]))
 def test_fuzz_parser_only_raises_input_error(edits, kind):
-    lines = list(_SAMPLE) if kind == "preamble" else \
-        ["time,power_w"] + [ln.replace(";", ",") for ln in _SAMPLE[4:]]
+    if kind == "rows":
+        lines = list(_ROWS_SAMPLE)
+    else:
+        lines = list(_SAMPLE) if kind == "preamble" else \
+            ["time,power_w"] + [ln.replace(";", ",") for ln in _SAMPLE[4:]]
     for i, txt in edits:
         i %= len(lines)
-        cut = len(lines[i]) // 2
-        lines[i] = lines[i][:cut] + txt + lines[i][cut + len(txt):]
+        if txt == "":
+            del lines[i]                        # a line lost
+        elif txt == "\n":
+            lines.insert(i, lines[i])            # a line doubled
+        else:
+            cut = len(lines[i]) // 2 if len(txt) % 2 else 0
+            lines[i] = lines[i][:cut] + txt + lines[i][cut + len(txt):]
+        if not lines:
+            lines = [""]
     try:
         lc = parse_load_curve("\n".join(lines), source="f.csv")
     except InputError as e:

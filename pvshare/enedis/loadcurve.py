@@ -203,15 +203,18 @@ def _rows_layout(lines: list[str], first: int, source: str) -> _Rows:
     cols = [_norm(c) for c in lines[first].split(";")]
     need = {"identifiant prm": None, "horodate": None, "valeur": None}
     for k in need:
+        if k not in cols:
+            raise InputError(f"the header line has no column {k!r}", source=source,
+                             line=first + 1)
         need[k] = cols.index(k)
     i_unit = cols.index("unite") if "unite" in cols else None
     i_pas = cols.index("pas") if "pas" in cols else None
     i_qty = cols.index("grandeur physique") if "grandeur physique" in cols else None
     quantity = None
     i_prm, i_time, i_val = need["identifiant prm"], need["horodate"], need["valeur"]
+    width = max(i for i in (i_prm, i_time, i_val, i_unit, i_pas, i_qty) if i is not None)
     rows = _Rows("enedis-rows", None, None, [], [], [])
     unit = None
-    width = max(i_prm, i_time, i_val)
     for j in range(first + 1, len(lines)):
         ln = lines[j]
         if not ln.strip():
@@ -235,7 +238,7 @@ def _rows_layout(lines: list[str], first: int, source: str) -> _Rows:
                 raise InputError(f"the step changes from {rows.step_min} to {step} minutes: "
                                  "export one step length per file", source=source,
                                  line=j + 1, field="Pas")
-        if i_qty is not None and i_qty < len(parts):
+        if i_qty is not None:
             q = parts[i_qty].strip()
             if quantity is None:
                 quantity = q
