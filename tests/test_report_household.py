@@ -61,6 +61,9 @@ def test_real_household_figures_match_an_independent_computation(real_report):
     assert "Baisser le chauffage de 1 °C" in html
     assert "Observatoire national de la précarité énergétique" in html
     assert "ADEME" in html and "PVGIS" in html            # the reference's sources
+    # Self-contained: no file or web resource is referenced, the charts are inline SVG.
+    assert not __import__("re").search(r'(?:src|href)="(?!data:|#)', html)
+    assert html.count("<svg") == 2 and "<img" not in html
 
 
 def test_real_household_pdf_holds_the_key_figures(real_report):
@@ -124,15 +127,18 @@ def _grid(n_days: int, start="2025-01-01T00:00") -> np.ndarray:
 
 
 @settings(max_examples=25, deadline=None)
-@given(power=st.floats(10, 5000), scale=st.floats(0.1, 10), days=st.integers(3, 40))
-def test_constant_household_and_scaling(power, scale, days):
-    t = _grid(days)
-    e = np.full(t.size, power * 0.5)
-    a = analyse_household(t, e, 1800, tariffs=Tariffs())
+@given(power=st.floats(10, 5000), scale=st.floats(0.1, 10), days=st.integers(3, 40),
+       step_s=st.sampled_from([900, 1800]))
+def test_constant_household_and_scaling(power, scale, days, step_s):
+    t = np.datetime64("2025-01-01T00:00", "s") \
+        + np.arange(days * 86400 // step_s) * np.timedelta64(step_s, "s")
+    e = np.full(t.size, power * step_s / 3600)
+    a = analyse_household(t, e, step_s, tariffs=Tariffs())
+    assert a.profile_weekday_w.size == 86400 // step_s
     assert a.baseload_w == pytest.approx(power) and a.peak_w == pytest.approx(power)
     assert np.nanmax(np.abs(a.profile_weekday_w - power)) < 1e-6 * power
     assert a.annual_kwh == pytest.approx(power * 8.76, rel=1e-9)
-    b = analyse_household(t, e * scale, 1800, tariffs=Tariffs())
+    b = analyse_household(t, e * scale, step_s, tariffs=Tariffs())
     assert b.total_kwh == pytest.approx(a.total_kwh * scale)
     assert b.baseload_w == pytest.approx(a.baseload_w * scale)
 
