@@ -119,6 +119,9 @@ def tenant_statement(summary: Summary, participant: int, month, tariffs) -> Tena
     internal = float(tariffs.internal_eur_per_kwh)
     in_month = summary.days.astype("datetime64[M]") == m
     first = max(0, k - 11)
+    # The trend shows the months this tenant was measured (and always this one).
+    seen = summary.month_cons_steps[first:k + 1, i] > 0
+    seen[-1] = True
     # Anonymous comparison: medians over the participants measured this month.
     measured = summary.month_cons_steps[k] > 0
     group = int(measured.sum())
@@ -141,7 +144,7 @@ def tenant_statement(summary: Summary, participant: int, month, tariffs) -> Tena
                               if steps else 0.0),
         days=summary.days[in_month], day_cons_kwh=summary.day_cons_kwh[in_month, i],
         day_auto_kwh=summary.day_auto_kwh[in_month, i],
-        trend_months=summary.months[first:k + 1],
-        trend_cons_kwh=summary.month_cons_kwh[first:k + 1, i],
-        trend_auto_kwh=summary.month_auto_kwh[first:k + 1, i],
+        trend_months=summary.months[first:k + 1][seen],
+        trend_cons_kwh=summary.month_cons_kwh[first:k + 1, i][seen],
+        trend_auto_kwh=summary.month_auto_kwh[first:k + 1, i][seen],
         median_consumed_kwh=med_cons, median_self_sufficiency_percent=med_ss, group_size=group)
