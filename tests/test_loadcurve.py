@@ -227,3 +227,28 @@ def test_rows_layout_mixed_quantities_and_a_third_repeat(tmp_path):
     q.write_text("\n".join(thrice) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=rf"thrice.csv, line {k + 2}.*more than twice"):
         read_load_curve(q)
+
+
+def _last_sunday(year: int, month: int) -> dt.date:
+    d = dt.date(year, month, 31)
+    return d - dt.timedelta(days=(d.weekday() + 1) % 7)
+
+
+@pytest.mark.parametrize("year", [2019, 2022, 2025, 2026, 2030])
+@pytest.mark.parametrize("month, steps", [(3, 46), (10, 50)])
+@pytest.mark.parametrize("step_min", [30, 15])
+def test_clock_change_days_of_several_years(year, month, steps, step_min):
+    """Naive local labels in row order (like the Enedis row layout) around each change."""
+    day = _last_sunday(year, month)
+    t0 = dt.datetime(day.year, day.month, day.day, tzinfo=PARIS).astimezone(UTC) \
+        - dt.timedelta(days=1)
+    n = (3 * 24 + (1 if month == 10 else -1)) * 60 // step_min
+    lines = ["time,power_w"]
+    for k in range(n):
+        end = (t0 + dt.timedelta(minutes=step_min * (k + 1))).astimezone(PARIS)
+        lines.append(f"{end.replace(tzinfo=None):%Y-%m-%d %H:%M:%S},{k}")
+    lc = parse_load_curve("\n".join(lines))
+    assert lc.step_s == step_min * 60 and lc.times.size == n
+    assert _steps_per_local_day(lc)[day.isoformat()] == steps * 30 // step_min
+    assert int(lc.times[0].astype(np.int64)) == int(t0.timestamp())
+    assert lc.energy_wh.tolist() == [k * step_min / 60 for k in range(n)]
