@@ -160,8 +160,10 @@ def run_demo(data_dir: Path, *, speed: float = 1440.0, duration_s: float = 86400
         daemon.start()
         for m in daemon.pushed:                        # subscribed before anything is sent
             m.wait_connected(15)
-        clock.reset(start_s - 120)                     # set-up took real time: start now,
-        #                                                a little early so the first step has a reading before it
+        # Set-up took real time: start the clock now, ten simulated minutes early so that
+        # the first step has readings before it (the inverter is polled at once).
+        clock.reset(start_s - 600)
+        daemon.tick(clock.now())
         building.start_meters()
         end_s = start_s + duration_s
         stop_at = end_s + cfg.daemon.grace_s + 2 * daemon.plan.step_s
