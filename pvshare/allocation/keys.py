@@ -157,10 +157,14 @@ def priority(production_wh: np.ndarray, consumption_wh: np.ndarray, ranks: np.nd
     bounds = np.flatnonzero(np.diff(sorted_ranks)) + 1
     for a, b in zip(np.r_[0, bounds], np.r_[bounds, order.size]):   # a handful of ranks
         wr = w[order[a:b]] / w[order[a:b]].sum()
-        part = reallocated(remaining, np.ascontiguousarray(demand[:, a:b]), wr)
+        block = np.ascontiguousarray(demand[:, a:b])
+        part = reallocated(remaining, block, wr)
         allocated[:, a:b] = part
-        remaining -= part.sum(axis=1)
-        np.maximum(remaining, 0.0, out=remaining)
+        # A rank that could not be fully served used the whole rest: exactly nothing is left
+        # for the next ranks (not a rounding crumb of 1e-13 Wh).
+        served_in_full = remaining >= block @ (wr > 0).astype(float)
+        remaining = np.where(served_in_full,
+                             np.maximum(remaining - part.sum(axis=1), 0.0), 0.0)
     if demand is consumption_wh:
         return allocated
     out = np.empty_like(allocated)
