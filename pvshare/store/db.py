@@ -356,9 +356,12 @@ class Store:
 
     def first_reading_time(self) -> float | None:
         """Time of the oldest stored reading of any meter, UTC Unix seconds (None if none)."""
-        with self._read() as c:
-            t = c.execute("SELECT MIN(time_ms) FROM readings").fetchone()[0]
-        return None if t is None else t / 1000.0
+        with self._read() as c:    # per meter: each MIN is one primary-key look-up
+            keys = [r[0] for r in c.execute("SELECT meter FROM meters")]
+            times = [c.execute("SELECT MIN(time_ms) FROM readings WHERE meter = ?",
+                               (k,)).fetchone()[0] for k in keys]
+        times = [t for t in times if t is not None]
+        return min(times) / 1000.0 if times else None
 
     def last_allocated_step(self) -> int | None:
         """Start of the latest step that has allocation results (None if none)."""
