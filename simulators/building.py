@@ -69,11 +69,19 @@ class Building:
 
     def start_meters(self) -> None:
         """Start the meters, publishing from the clock's current time."""
+        import math
+
         from . import meters as mt
         o = self.options
+        # Message times on a grid anchored at the clock's start (one message per meter every
+        # interval × speed simulated seconds): two runs on the same timeline publish the same
+        # payloads, whenever they were started.
+        period = o.meter_interval_s * self.clock.speed
+        anchor = self.clock._sim0          # the --start of the timeline (or its last reset)
+        start_s = anchor + math.floor((self.clock.now() - anchor) / period) * period
         self.meters = mt.MeterSimulator(
             self.cfg, self.broker[0], self.broker[1], o.fmt, interval_s=o.meter_interval_s,
-            start_s=self.clock.now(), speed=self.clock.speed, seed=o.seed,
+            start_s=start_s, speed=self.clock.speed, seed=o.seed,
             faults=mt.Faults(o.drop, o.garbage, 0.0, 0.0))
         self.meters.start()
 

@@ -1,0 +1,174 @@
+"""The daemon against the building simulators and a real mosquitto.
+
+* in-process: :class:`pvshare.daemon.Daemon` driven by ``tick(now)`` on a fast simulated
+  clock, with :class:`simulators.building.Building` (a SunSpec inverter on Modbus TCP and
+  Linky meters over MQTT): step energies are checked against the simulators' own models;
+* ``pvshare run`` as a subprocess: SIGTERM flushes what is buffered and writes the status
+  file; ``pvshare status`` then names every meter and the outbox depth.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from pvshare.config import load_config
+from pvshare.daemon import Daemon, status_path
+from simulators.building import Building, BuildingOptions
+from simulators.clock import SimClock
+from tests import daemon_support as ds
+
+pytestmark = pytest.mark.timeout(180)
+
+STEP = 1800
+
+
+def test_a_few_hours_close_complete_steps_matching_the_simulators(mosquitto, tmp_path):
+    start_s = ds.parse_iso("2025-06-21T04:00:00+00:00")      # 06:00 in Paris, sunrise past
+    hours = 4
+    speed = 1200.0
+    # The inverter's energy counter starts at the clock's time when it is built and never
+    # runs backwards: build it well before the (reset) start of the run.
+    clock = SimClock(start_s - 6 * 3600, speed)
+    building = Building(load_config(ds.EXAMPLE), clock,
+                        BuildingOptions(meter_interval_s=0.05, night_sleep=False),
+                        broker=(mosquitto.host, mosquitto.port))
+    with building:
+        building.start(meters=False)
+        path = ds.write_config(tmp_path, broker_port=mosquitto.port,
+                               inverter_port=building.inverter_port, participants=6,
+                               poll_interval_s=30, flush_interval_s=60)
+        cfg = load_config(path)
+        # the meter simulator follows the config it is given: the same 6 participants
+        building.cfg = cfg
+        daemon = Daemon(cfg, clock=clock.now, forecast=False)
+        daemon.start()
+        try:
+            assert all(m.wait_connected(15) for m in daemon.pushed)
+            clock.reset(start_s - 600)
+            building.start_meters()
+            end_s = start_s + hours * 3600
+            stop_at = end_s + cfg.daemon.grace_s + 60
+            while (now := clock.now()) < stop_at:
+                daemon.tick(now)
+                time.sleep(0.01)
+            # on a loaded machine the meter simulator's messages may lag the clock: go on
+            # until every meter has a reading past the end (the step's end must be read)
+            ids = [cfg.producer.meter, *[f"linky-{p.id}" for p in cfg.participants]]
+
+            def covered():
+                daemon.tick(clock.now())
+                daemon.flush(clock.now())
+                latest = daemon.store.latest_reading_times()
+                return all(latest.get(m, 0) > end_s for m in ids)
+            ds.wait_for(covered, 30, what="readings past the end from every meter")
+            daemon.close(clock.now())
+        finally:
+            daemon.stop()
+
+    with ds.open_store(path) as store:
+        a = store.allocation(int(start_s), int(end_s))
+    steps = np.arange(start_s, end_s, STEP).astype(np.int64)
+    assert a.step_starts_s.tolist() == steps.tolist()
+    assert not a.incomplete.any(), (a.consumption_wh, daemon.counters, daemon.last_error)
+    assert a.participant_ids == [p.id for p in cfg.participants]
+
+    # production: the inverter model's energy over each step (its register counts ∫P dt)
+    from simulators.inverter import model_day
+    curve = model_day(cfg)(float(start_s // 86400 * 86400))
+    expected_prod = np.array([curve.energy_at(s + STEP) - curve.energy_at(s) for s in steps])
+    assert expected_prod.max() > 1000             # a morning with sun: the check means something
+    # the daemon samples the register every 30 simulated s (whole Wh) and interpolates the
+    # step boundaries between two samples
+    np.testing.assert_allclose(a.production_wh, expected_prod, rtol=0.01, atol=5.0)
+    # the day's part adds up: the boundaries' interpolation errors cancel between steps
+    assert a.production_wh.sum() == pytest.approx(expected_prod.sum(), rel=0.002, abs=5)
+
+    # consumption: the Linky fleet's index differences over each step
+    from simulators.meters import fleet_from_sample_year
+    fleet = fleet_from_sample_year(cfg.participants, seed=0)
+    idx = np.array([fleet.index_wh(float(s)) for s in np.r_[steps, steps[-1] + STEP]])
+    expected_cons = np.diff(idx, axis=0)
+    assert (expected_cons > 0).any()
+    # whole-Wh indices: a boundary interpolated between two readings is within 1 Wh
+    np.testing.assert_allclose(a.consumption_wh, expected_cons, rtol=0, atol=2.0)
+    assert np.nansum(a.allocated_wh, axis=1) == pytest.approx(
+        np.minimum(a.production_wh, a.consumption_wh.sum(axis=1)), abs=1e-6)
+
+
+def test_sigterm_flushes_what_is_buffered_writes_the_status_and_exits_0(mosquitto, tmp_path):
+    """Nothing is flushed for an hour (real time: speed 1); the readings received are only
+    in memory when SIGTERM comes, and must all be in the store afterwards."""
+    path = ds.write_config(tmp_path, broker_port=mosquitto.port, inverter_port=ds.free_port(),
+                           participants=6, poll_interval_s=3600, flush_interval_s=3600)
+    timeline = ds.Timeline(start="2025-06-21T10:00:00+00:00", speed=1.0)
+    daemon = ds.start_daemon(path, timeline, tmp_path / "daemon.log")
+    try:
+        ds.wait_for(lambda: "started:" in daemon.log() and "MQTT connected" in daemon.log(),
+                    60, what="the daemon to start")
+        time.sleep(1.0)                         # its first close (at start) is behind it
+        from simulators.meters import MeterSimulator
+        cfg = load_config(path)
+        sim = MeterSimulator(cfg, "127.0.0.1", mosquitto.port, "zlinky", interval_s=0.05,
+                             start_s=timeline.now(), speed=1.0)
+        sim.connect()
+        sim.run(count=5)
+        sim.close()
+        published = sim.stats["published"]
+        assert published == 5 * 6
+        time.sleep(1.0)                         # delivered to the daemon (QoS 1)
+        with ds.open_store(path) as store:
+            before = sum(store.readings(f"linky-{p.id}", 0, 2**40).time_s.size
+                         for p in cfg.participants)
+        assert before == 0                      # still in memory only
+        rc = daemon.terminate()
+    finally:
+        daemon.kill()
+    assert rc == 0, daemon.log()[-3000:]
+    with ds.open_store(path) as store:
+        stored = sum(store.readings(f"linky-{p.id}", 0, 2**40).time_s.size
+                     for p in cfg.participants)
+    assert stored == published
+    status = json.loads(status_path(cfg).read_text())
+    assert status["pid"] == daemon.pid
+    assert status["counters"]["readings"] == published
+    assert "shutting down" in daemon.log() and "stopped" in daemon.log()
+
+
+def test_status_names_every_meter_and_the_outbox_depth(mosquitto, tmp_path):
+    path = ds.write_config(tmp_path, broker_port=mosquitto.port, inverter_port=ds.free_port(),
+                           participants=6)
+    cfg = load_config(path)
+    from pvshare.meters.base import Reading
+    from pvshare.store import Store
+    t0 = ds.parse_iso("2025-06-21T10:00:00+00:00")
+    with Store.from_config(cfg) as store:           # two steps of readings, one step closed
+        rs = [Reading("inverter", t0 + 60 * k, export_wh=1e6 + 100 * k) for k in range(61)]
+        rs += [Reading(f"linky-{p.id}", t0 + 60 * k, import_wh=5000 + 10 * k)
+               for p in cfg.participants[:5] for k in range(61)]
+        store.write_readings(rs)
+        from pvshare.closing import close_steps, plan_from_config
+        close_steps(store, plan_from_config(cfg), t0 + 3600 + 180)
+        depth = store.outbox_depth()
+    assert depth > 0
+    env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(ds.ROOT)}
+    out = subprocess.run(ds.pvshare_cmd("status", "--config", path), capture_output=True,
+                         text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    for m in ["inverter", *[f"linky-{p.id}" for p in cfg.participants]]:
+        assert m in text
+    assert f"{depth} point(s)" in text
+    assert "silent" in text                          # linky-A06 never reported
+    js = subprocess.run(ds.pvshare_cmd("status", "--config", path, "--json"),
+                        capture_output=True, text=True, env=env, timeout=60)
+    s = json.loads(js.stdout)
+    assert s["outbox_depth"] == depth
+    assert s["meters"]["linky-A06"] is None
+    assert s["last_step_s"] == t0 + 1800
+    assert "2025-06-21 10:30 UTC" in text
