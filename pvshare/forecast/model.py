@@ -284,7 +284,12 @@ def ac_power_w(cfg: "Config", weather: pd.DataFrame) -> pd.Series:
     mc = model_chain(cfg)
     mc.run_model(w)
     ac = np.asarray(mc.results.ac, dtype=float)
-    ac = np.clip(np.nan_to_num(ac, nan=0.0), 0.0, ac_limit_w(cfg))
+    # PVWatts' efficiency curve turns negative far above the inverter's DC rating (a DC/AC
+    # ratio of tens): a real inverter clips at its AC limit there instead.
+    dc = np.asarray(mc.results.dc, dtype=float)
+    limit = ac_limit_w(cfg)
+    ac = np.where(dc >= limit / ETA_INV_NOM, limit, ac)
+    ac = np.clip(np.nan_to_num(ac, nan=0.0), 0.0, limit)
     ac[nan] = np.nan
     return pd.Series(ac, index=weather.index, name="ac_power_w")
 
