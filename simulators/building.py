@@ -7,10 +7,12 @@ daemon.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -133,6 +135,7 @@ def cli_building(
 
     from .meters import default_config_path
     cfg = load_config(config or default_config_path())
+    tz = ZoneInfo(cfg.site.timezone)
     clock = SimClock(parse_start(start), speed, origin=clock_origin)
     b = None
     if broker:
@@ -141,7 +144,10 @@ def cli_building(
     options = BuildingOptions(meter_interval_s=interval, fmt=fmt, night_sleep=night_sleep,
                               garbage=garbage, drop=drop, inverter_port=inverter_port)
     with Building(cfg, clock, options, broker=b) as building:
-        building.start()
+        building.start(meters=False)
+        if clock_origin is None and start is not None:
+            clock.reset(parse_start(start))      # set-up took real time: start the day now
+        building.start_meters()
         typer.echo(f"inverter (SunSpec, Modbus TCP): 127.0.0.1:{building.inverter_port}\n"
                    f"{len(cfg.participants)} Linky meters ({fmt}) → MQTT "
                    f"{building.broker[0]}:{building.broker[1]} ({building.broker_kind})\n"
@@ -149,14 +155,17 @@ def cli_building(
         end = clock.now() + duration * 3600 if duration > 0 else float("inf")
         try:
             while clock.now() < end:
-                time.sleep(min(5.0, max(0.1, (end - clock.now()) / speed)))
+                time.sleep(min(1800.0 / speed, max(0.1, (end - clock.now()) / speed)))
                 if building.meters is None:
                     continue
                 t = clock.now()
                 img = building.inverter.image
                 img.update(t)
-                typer.echo(f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(t))}Z  "
-                           f"inverter {img.last.get('W', 0) if hasattr(img, 'last') else '?'} W  "
-                           f"meters published {building.meters.stats['published']}")
+                cons_w = float(sum(building.meters.fleet.power_w(t)))
+                local = dt.datetime.fromtimestamp(t, dt.timezone.utc).astimezone(tz)
+                prod_w = float(img.last.get("W") or 0.0)
+                typer.echo(f"{local:%Y-%m-%d %H:%M} local   production {prod_w / 1000:5.1f} kW "
+                           f"{'█' * int(prod_w / 1000):<30}  consumption {cons_w / 1000:5.1f} kW "
+                           f"{'▒' * int(cons_w / 1000)}")
         except KeyboardInterrupt:
             pass
