@@ -7,7 +7,6 @@ the slow exact reference in ``tests/reference_allocation.py``.
 
 from __future__ import annotations
 
-import math
 import os
 from fractions import Fraction
 

@@ -22,7 +22,7 @@ def _rows(html: str) -> dict[str, list[float]]:
 
 
 @pytest.mark.parametrize("period", ["2025-06", "2025"])
-def test_building_figures_match_an_independent_computation(tmp_path, sample, period):
+def test_building_figures_match_an_independent_computation(tmp_path, sample, period):  # noqa: F811
     _, prod, cons, alloc = sample
     flag = "--month" if len(period) == 7 else "--year"
     r = pvshare("report", "building", "--config", CONFIG, flag, period, "--out", tmp_path,
@@ -56,7 +56,7 @@ def test_building_figures_match_an_independent_computation(tmp_path, sample, per
         assert figure_texts(html)[name].replace("\u00a0", " ") in pdf
 
 
-def test_building_from_the_store_with_gaps_and_forecast(tmp_path, sample):
+def test_building_from_the_store_with_gaps_and_forecast(tmp_path, sample):  # noqa: F811
     cfg_path, t, keep, prod, cons, alloc = store_config(tmp_path, sample)
     r = pvshare("report", "building", "--config", cfg_path, "--month", "2025-06",
                 "--out", tmp_path / "out", "--format", "html")

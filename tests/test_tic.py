@@ -31,13 +31,12 @@ HALLARD_HISTORIQUE = [b"ADCO 021528603314 :", b"OPTARIF HC.. <", b"ISOUSC 15 <",
 def raw_groups():
     """The capture split by hand (independently of the decoder): per frame between ETXs,
     the list of (start, end, content) of each LF…CR group."""
-    frames, pos = [], 0
+    frames = []
     for m in re.finditer(rb"\x02(.*?)\x03", RAW, re.S):
         groups = []
         for g in re.finditer(rb"\n([^\n]*?)\r", m.group(0)):
             groups.append((m.start() + g.start(1), m.start() + g.end(1), g.group(1)))
         frames.append(groups)
-        pos = m.end()
     return frames
 
 

@@ -176,7 +176,9 @@ def fit(inp: Inputs, train: np.ndarray, n_avg: int = 1) -> Forecaster:
     obs, khat, lead, ok = [], [], [], []
     for chunk in np.array_split(issues, max(1, issues.size // 2000)):
         m = _matrix(inp, fc, chunk, k, ksrc, prior, cs_cal, src_ok)
-        obs.append(m["k_obs"]); khat.append(m["k_hat"]); lead.append(m["lead_h"])
+        obs.append(m["k_obs"])
+        khat.append(m["k_hat"])
+        lead.append(m["lead_h"])
         ok.append(m["day"] & m["target_in"](train))
     fc.quantiles = uncertainty.fit_error_quantiles(
         np.concatenate(obs), np.concatenate(khat),
