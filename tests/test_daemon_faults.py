@@ -29,12 +29,13 @@ class Rig:
     """A broker, the building simulator and any number of daemons on one timeline."""
 
     def __init__(self, tmp_path, broker, *, start: str, speed: float, lead_s: float = 3.0,
-                 **building):
+                 timeline: ds.Timeline | None = None, **building):
         self.dir = tmp_path
         self.broker = broker
         self.inverter_port = ds.free_port()
         # simulated time reaches ``start`` lead_s after now: the set-up happens before it
-        self.timeline = ds.Timeline(start=start, speed=speed, origin=time.time() + lead_s)
+        self.timeline = timeline or ds.Timeline(start=start, speed=speed,
+                                                origin=time.time() + lead_s)
         self.base = ds.write_config(tmp_path / "sim", broker_port=broker.port,
                                     inverter_port=self.inverter_port, participants=N_FLATS)
         self.building = ds.start_building(self.base, self.timeline, broker.port,
@@ -221,3 +222,138 @@ def test_kill_9_at_10_moments_of_a_day_each_step_closed_once_results_as_uninterr
     dp = np.abs(got.production_wh - ref.production_wh)
     print("production: %d steps differ, max %.1f Wh (reference vs model: max %.1f Wh)"
           % (np.count_nonzero(dp), dp.max(), np.abs(ref.production_wh - truth).max()))
+
+
+# -- InfluxDB (victoria-metrics) down for half a day ------------------------------------------------
+def expected_samples(rows, site: str) -> dict:
+    """{(series, labels, time_s): value} that outbox rows become in VictoriaMetrics (parsed
+    here from the line-protocol pieces, independently of the forwarder)."""
+    out = {}
+    for m, tags, ts, fields in rows:
+        labels = [("site", site)] + [tuple(kv.split("=")) for kv in tags.split(",") if kv]
+        for kv in fields.split(","):
+            k, v = kv.split("=")
+            out[(f"{m}_{k}", tuple(sorted(labels)), ts)] = float(v.rstrip("i"))
+    return out
+
+
+def test_influx_down_half_a_day_every_point_delivered_afterwards(mosquitto, victoriametrics,
+                                                                 tmp_path, rigs):
+    start = ds.parse_iso("2025-06-21T02:00:00+00:00")
+    end = start + 15 * 3600
+    rig = Rig(tmp_path, mosquitto, start=ds.iso(start), speed=2400)
+    rigs.append(rig)
+    # at 2400x a 3-min grace is 75 ms of real time: give late messages 15 simulated min
+    cfg_path = rig.config("d", influx_url=victoriametrics.url, grace_s=900)
+    d = rig.daemon(cfg_path, "d")
+    rig.timeline.wait_until(start + 1.5 * 3600)
+    victoriametrics.stop()
+    rig.timeline.wait_until(start + 13.5 * 3600)
+    with ds.open_store(cfg_path) as store:
+        waiting = store.outbox_depth()
+    assert waiting > 200                               # half a day of results held back
+    victoriametrics.start()
+    wait_closed(cfg_path, end, timeout_s=60)
+
+    def delivered():
+        with ds.open_store(cfg_path) as store:
+            return store.outbox_depth() == 0
+    ds.wait_for(delivered, 90, every_s=0.5, what="the outbox to be delivered")
+    assert d.terminate() == 0
+    assert "InfluxDB write failed" in d.log()          # the outage was seen...
+    cfg = load_config(cfg_path)
+    from pvshare.store import points as P
+    a = allocation(cfg_path, 0, 2**40)
+    assert a.step_starts_s.size >= (end - start) // STEP
+    expected = expected_samples(P.allocation_points(a.step_starts_s, a.participant_ids,
+                                                    a.production_wh, a.consumption_wh,
+                                                    a.allocated_wh, a.incomplete),
+                                cfg.site.name)
+    got = {k: v for k, v in victoriametrics.samples().items()
+           if k[0].startswith(("pvshare_step_", "pvshare_participant_"))}
+    assert set(got) == set(expected), (len(set(expected) - set(got)),
+                                       len(set(got) - set(expected)))
+    # each point came once; only the run's first step(s), closed incomplete before every
+    # meter had reported, were corrected later (a new value: InfluxDB keeps the last one)
+    doubles = {k: v for k, v in got.items() if len(v) != 1}
+    assert all(k[2] < start for k in doubles), sorted({k[2] for k in doubles})
+    assert all(len(set(v)) == len(v) for v in doubles.values())   # a resend is never a double
+    bad = {k: (got[k], v) for k, v in expected.items()
+           if not np.isclose(got[k], v, rtol=1e-9, atol=1e-6).any()}
+    assert not bad, list(bad.items())[:3]
+    power = [k for k in victoriametrics.samples() if k[0].startswith("pvshare_power")]
+    assert power                                        # the live power points too
+
+
+# -- the inverter sleeps at night ------------------------------------------------------------------
+def test_inverter_asleep_at_night_no_error_storm_night_steps_zero(mosquitto, tmp_path, rigs):
+    start = ds.parse_iso("2025-06-21T17:00:00+00:00")  # 19:00 in Paris; sunset ~21:50
+    end = start + 13 * 3600                             # 08:00 in Paris
+    rig = Rig(tmp_path, mosquitto, start=ds.iso(start), speed=2400, night_sleep=True)
+    rigs.append(rig)
+    cfg_path = rig.config("d")
+    d = rig.daemon(cfg_path, "d")
+    wait_closed(cfg_path, end, timeout_s=90)
+    log = d.log()
+    assert d.terminate() == 0
+    levels = ds.log_levels(log)
+    polls = round((end - start) / 60)
+    print(f"{levels} over {polls} polls, night included")
+    assert levels["ERROR"] + levels["WARNING"] + levels["CRITICAL"] <= 6, log[-3000:]
+    a = allocation(cfg_path, start, end)
+    steps = np.arange(start, end, STEP).astype(np.int64)
+    assert a.step_starts_s.tolist() == steps.tolist()
+    assert not a.incomplete.any()
+    truth = model_production(load_config(cfg_path), steps)
+    night = truth == 0
+    assert night.sum() >= 10                            # the inverter really slept
+    assert a.production_wh[night].sum() <= 1.0          # known zero, not pending
+    np.testing.assert_allclose(a.production_wh[~night], truth[~night], rtol=0.05, atol=30)
+    with ds.open_store(cfg_path) as store:
+        t = store.readings("inverter", start, end).time_s
+    assert np.diff(t).max() > 4 * 3600                  # no reading while it slept
+
+
+# -- 5 % garbage -----------------------------------------------------------------------------------
+def test_garbage_messages_counted_ignored_results_unchanged(mosquitto, mosquitto_factory,
+                                                           tmp_path, rigs):
+    start = ds.parse_iso("2025-06-21T05:00:00+00:00")
+    end = start + 6 * 3600
+    # one timeline for both: the two simulators publish the same valid payloads
+    timeline = ds.Timeline(start=ds.iso(start), speed=1200, origin=time.time() + 6)
+    clean = Rig(tmp_path / "clean", mosquitto, start=ds.iso(start), speed=1200,
+                timeline=timeline)
+    dirty = Rig(tmp_path / "dirty", mosquitto_factory(), start=ds.iso(start), speed=1200,
+                timeline=timeline, garbage=0.05)
+    rigs += [clean, dirty]
+    dirty.inverter_port = clean.inverter_port           # both daemons poll one inverter
+    c_cfg, g_cfg = clean.config("clean"), dirty.config("garbage")
+    clean.daemon(c_cfg, "clean")
+    g = dirty.daemon(g_cfg, "garbage")
+    for c in (c_cfg, g_cfg):
+        wait_closed(c, end, timeout_s=60)
+    assert g.terminate() == 0
+    cfg = load_config(g_cfg)
+    from pvshare.daemon import status_path
+    import json
+    status = json.loads(status_path(cfg).read_text())
+    stats = status["meters"]["linky-{participant}"]
+    refused = sum(v for k, v in stats.items()
+                  if k not in ("received", "decoded", "duplicate", "ignored_topic",
+                               "time_from_receipt", "connects", "disconnects"))
+    print("daemon's MQTT counters:", stats)
+    assert 0.02 < refused / stats["received"] < 0.09
+    assert stats["decoded"] + refused + stats.get("duplicate", 0) == stats["received"]
+    levels = ds.log_levels(g.log())
+    assert levels["WARNING"] < refused / 5              # rate-limited, not one per message
+
+    ref, got = allocation(c_cfg, start, end), allocation(g_cfg, start, end)
+    steps = np.arange(start, end, STEP).astype(np.int64)
+    for a in (ref, got):
+        assert a.step_starts_s.tolist() == steps.tolist()
+        assert not a.incomplete.any()
+    # a garbage message stands in for a valid reading: its meter's index bridges it
+    dc = np.abs(got.consumption_wh - ref.consumption_wh)
+    print("consumption: %d values differ, max %.1f Wh" % (np.count_nonzero(dc), dc.max()))
+    assert dc.max() <= 2.0
+    np.testing.assert_allclose(got.production_wh, ref.production_wh, rtol=0.03, atol=30.0)
