@@ -26,7 +26,8 @@ import numpy as np
 from .waterfill import waterfill
 
 
-def prorata(production_wh: np.ndarray, consumption_wh: np.ndarray) -> np.ndarray:
+def prorata(production_wh: np.ndarray, consumption_wh: np.ndarray,
+            out: np.ndarray | None = None) -> np.ndarray:
     """Enedis' default key ("dynamique par défaut"): shares in proportion to consumption.
 
     ``a_i = P·C_i/ΣC`` when ``P < ΣC``, else ``a_i = C_i``.
@@ -46,11 +47,11 @@ def prorata(production_wh: np.ndarray, consumption_wh: np.ndarray) -> np.ndarray
     total = consumption_wh @ np.ones(consumption_wh.shape[1])
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ratio = np.where(production_wh < total, production_wh / total, 1.0)
-    return consumption_wh * ratio[:, None]
+    return np.multiply(consumption_wh, ratio[:, None], out=out)
 
 
 def static(production_wh: np.ndarray, consumption_wh: np.ndarray,
-           coefficients: np.ndarray) -> np.ndarray:
+           coefficients: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Static key ("statique"): a fixed coefficient per participant, ``a_i = min(C_i, k_i·P)``.
 
     What a capped participant leaves is not reallocated: it goes to SURPLUS.
@@ -69,12 +70,12 @@ def static(production_wh: np.ndarray, consumption_wh: np.ndarray,
     ndarray, shape (T, N)
         Allocated energy, Wh.
     """
-    out = np.multiply(coefficients, production_wh[:, None])
+    out = np.multiply(coefficients, production_wh[:, None], out=out)
     return np.minimum(consumption_wh, out, out=out)
 
 
 def custom(production_wh: np.ndarray, consumption_wh: np.ndarray,
-           coefficients: np.ndarray) -> np.ndarray:
+           coefficients: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Per-step coefficients ("full dynamique", from a file): ``a = min(C, k_t·P)``.
 
     Parameters
@@ -86,7 +87,7 @@ def custom(production_wh: np.ndarray, consumption_wh: np.ndarray,
     --------
     static : the same rule with one coefficient per participant.
     """
-    return static(production_wh, consumption_wh, coefficients)
+    return static(production_wh, consumption_wh, coefficients, out=out)
 
 
 def reallocated(production_wh: np.ndarray, consumption_wh: np.ndarray,

@@ -7,12 +7,13 @@ others in proportion to their coefficients.
 
 The solver is exact (a finite number of steps, no tolerance). For a level λ let
 ``S(λ) = {i : C_i ≤ λ·w_i}`` be the saturated participants; the level that serves the
-target with ``S`` saturated is ``λ' = (target − Σ_S C) / Σ_{not S} w``. Starting from λ = 1,
-λ' ≥ λ and ``S(λ') ⊇ S(λ)``: the saturated set only grows, so the loop ends after at most N
-rounds (2–4 in practice) when ``S`` stops growing, and then ``a = min(C, λ'·w)`` sums to the
-target exactly (up to floating-point rounding). Each round is vectorised over the steps
-that have not converged yet; converged steps drop out of the work arrays. Steps that need
-no search (no production, or enough for everyone) never enter the loop.
+target with ``S`` saturated is ``λ' = (target − Σ_S C) / Σ_{not S} w``. From any start
+λ ≤ λ* (here ``max(1, target / Σ w)``, the level with nobody saturated), λ' stays ≤ λ*,
+grows, and ``S(λ')`` only grows, so the loop ends after at most N rounds (about 8 for 48
+participants, 12 for 2,000) when ``S`` stops growing; then ``a = min(C, λ'·w)`` sums to the
+target exactly (up to floating-point rounding). Each round is vectorised over the steps;
+converged steps are dropped from the work arrays when enough of them have converged. Steps
+that need no search (no production, or enough for everyone) never enter the loop.
 """
 
 from __future__ import annotations
@@ -52,20 +53,32 @@ def waterfill(shares_wh: np.ndarray, demand_wh: np.ndarray, target_wh: np.ndarra
     search = np.flatnonzero((target > 0) & ~full & (total_share > 0))
 
     level = np.ones(T)
-    rows = search
-    prev_count = np.full(rows.size, -1)
-    while rows.size:
-        sh, de = shares[rows], demand[rows]
-        lam = level[rows]
-        sat = de <= lam[:, None] * sh
-        count = sat.sum(axis=1)
-        grew = count != prev_count
-        taken = np.einsum("ij,ij->i", de, sat)
-        free = np.einsum("ij,ij->i", sh, ~sat)       # not total − Σ_sat: no cancellation
-        with np.errstate(divide="ignore", invalid="ignore"):
-            new = np.where(free > 0, (target[rows] - taken) / free, lam)
-        level[rows] = np.maximum(new, lam)
-        rows, prev_count = rows[grew], count[grew]
+    if search.size:
+        sh, de = shares[search], demand[search]
+        tg = target[search]
+        # Start at the level where nobody is capped: it is ≤ the answer (and ≥ 1).
+        lam = np.maximum(tg / total_share[search], 1.0)
+        prev = np.full(search.size, -1)
+        where = np.arange(search.size)            # work-array row -> index into `search`
+        while True:
+            sat = de <= lam[:, None] * sh
+            count = np.count_nonzero(sat, axis=1)
+            grew = count != prev
+            taken = np.einsum("ij,ij->i", de, sat)
+            free = np.einsum("ij,ij->i", sh, ~sat)   # not total − Σ_sat: no cancellation
+            with np.errstate(divide="ignore", invalid="ignore"):
+                new = np.where(free > 0, (tg - taken) / free, lam)
+            lam = np.maximum(new, lam)
+            level[search[where]] = lam
+            if not grew.any():
+                break
+            prev = count
+            # Converged rows are recomputed harmlessly (their level no longer moves); they
+            # are dropped from the work arrays only when that saves more than the copy costs.
+            if np.count_nonzero(grew) < 0.6 * where.size:
+                keep = np.flatnonzero(grew)
+                sh, de, tg, lam, prev, where = (sh[keep], de[keep], tg[keep], lam[keep],
+                                                prev[keep], where[keep])
 
     result = np.multiply(shares, level[:, None], out=out)
     np.minimum(result, demand, out=result)
