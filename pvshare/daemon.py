@@ -271,7 +271,10 @@ class Daemon:
                                           np.asarray(answer["p10_wh"], float) * to_w,
                                           np.asarray(answer["p90_wh"], float) * to_w,
                                           issued_s=now)
-            self.green_hours = [int(x) for x, g in zip(t, answer.get("green", [])) if g]
+            green = answer.get("green") or [False] * len(t)
+            self.green_hours = [int(x) for x, g in zip(t, green) if g]
+            if self.publisher is not None:
+                self.publisher.publish_green_hours(now, t, green, step, now)
             return True
         except Exception as exc:                      # noqa: BLE001
             self._error("forecast", exc)

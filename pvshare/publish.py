@@ -3,6 +3,8 @@
 Topics (retained, QoS 1), ``<prefix>`` = ``[mqtt] topic_prefix`` (``pvshare``)::
 
     <prefix>/<site>/step/state                     {"time": ..., "production_wh": ..., ...}
+    <prefix>/<site>/forecast/green_hours           {"issued": ..., "now": true|false,
+                                                    "next": [{"start": ..., "end": ...}, ...]}
     <prefix>/<site>/participant/<id>/state         {"time": ..., "consumption_wh": ...,
                                                     "allocated_wh": ..., "complement_wh": ...,
                                                     "self_sufficiency_pct": ...}
@@ -91,6 +93,25 @@ class ResultsPublisher:
                 payload["device_class"] = "energy"
             self.client.publish(f"{DISCOVERY_PREFIX}/sensor/{uid}/config", json.dumps(payload),
                                 qos=1, retain=True)
+
+    def publish_green_hours(self, issued_s: float, step_starts_s, green, step_s: int,
+                            now_s: float) -> None:
+        """The tenants' "run your washing machine now" signal: the coming periods when the
+        roof is expected to produce more than the building consumes (from the forecast)."""
+        t = np.asarray(step_starts_s, dtype=np.int64)
+        g = np.asarray(green, dtype=bool)
+        periods = []
+        for i in np.flatnonzero(g):
+            if periods and periods[-1][1] == t[i]:
+                periods[-1][1] = int(t[i]) + step_s
+            else:
+                periods.append([int(t[i]), int(t[i]) + step_s])
+        stamp = lambda x: format_utc([np.datetime64(int(x), "s")])[0]  # noqa: E731
+        now = any(a <= now_s < b for a, b in periods)
+        self.client.publish(self.topic("forecast", "green_hours"), json.dumps({
+            "issued": stamp(issued_s), "now": now,
+            "next": [{"start": stamp(a), "end": stamp(b)} for a, b in periods if b > now_s],
+        }), qos=1, retain=True)
 
     def publish_step(self, step_start_s: int, participant_ids, production_wh: float,
                      consumption_wh: np.ndarray, allocated_wh: np.ndarray) -> None:
