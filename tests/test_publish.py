@@ -13,7 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from pvshare.publish import ResultsPublisher
 
-CONFIG = "config/example.toml"  # noqa: the example building
+CONFIG = "config/example.toml"  # the example building
 
 
 def _cfg(port: int, tmp_path):
