@@ -75,12 +75,18 @@ def allocation(config, from_s: float, to_s: float):
         return store.allocation(int(from_s), int(to_s))
 
 
-def wait_closed(config, until_s: float, timeout_s: float = 60.0) -> None:
-    """Until every step before ``until_s`` is stored."""
+def wait_closed(config, until_s: float, timeout_s: float = 60.0,
+                complete_from: float | None = None) -> None:
+    """Until every step before ``until_s`` is stored (and, from ``complete_from``, complete:
+    on a loaded machine a meter's last messages may come after the step's grace)."""
     def done():
         try:
             with ds.open_store(config) as store:
                 last = store.last_allocated_step()
+                if complete_from is not None:
+                    steps, inc = store.allocated_steps(int(complete_from), int(until_s))
+                    if inc.any() or steps.size < (until_s - complete_from) // STEP:
+                        return False
         except Exception:                                  # noqa: BLE001 - not created yet
             return False
         return last is not None and last + STEP >= until_s
@@ -108,7 +114,7 @@ def model_production(cfg, steps: np.ndarray) -> np.ndarray:
     return np.asarray(out)
 
 
-# -- the broker restarts ---------------------------------------------------------------------------
+# -- the broker restarts --------------------------------------------------------------------------
 def test_broker_restart_mid_day_every_step_complete(mosquitto, tmp_path, rigs):
     start = ds.parse_iso("2025-06-21T06:00:00+00:00")
     end = start + 6 * 3600
@@ -120,7 +126,7 @@ def test_broker_restart_mid_day_every_step_complete(mosquitto, tmp_path, rigs):
     mosquitto.stop()
     time.sleep(1.5)                                   # 30 simulated minutes without a broker
     mosquitto.start()
-    wait_closed(cfg_path, end, timeout_s=60)
+    wait_closed(cfg_path, end, timeout_s=60, complete_from=start)
     assert d.alive(), d.log()[-3000:]
     assert d.terminate() == 0
     cfg = load_config(cfg_path)
@@ -138,7 +144,7 @@ def test_broker_restart_mid_day_every_step_complete(mosquitto, tmp_path, rigs):
     assert log.count("MQTT connected") >= 2 and "(session resumed)" in log
 
 
-# -- kill -9 ---------------------------------------------------------------------------------------
+# -- kill -9 --------------------------------------------------------------------------------------
 def computed_sim_s(config, timeline, from_s, to_s) -> np.ndarray:
     """When each step's stored result was (last) written, on the simulated clock."""
     cfg = load_config(config)
@@ -173,7 +179,7 @@ def test_kill_9_at_10_moments_of_a_day_each_step_closed_once_results_as_uninterr
         ds.wait_for(lambda: "started:" in d.log(), 30, what="the daemon to restart")
         downtime.append((killed_at, rig.timeline.now()))
     for c in (ref_cfg, cfg_path):
-        wait_closed(c, end, timeout_s=90)
+        wait_closed(c, end, timeout_s=90, complete_from=start)
     for p in rig.procs:
         if p.alive():
             assert p.terminate() == 0
@@ -224,7 +230,7 @@ def test_kill_9_at_10_moments_of_a_day_each_step_closed_once_results_as_uninterr
           % (np.count_nonzero(dp), dp.max(), np.abs(ref.production_wh - truth).max()))
 
 
-# -- InfluxDB (victoria-metrics) down for half a day ------------------------------------------------
+# -- InfluxDB (victoria-metrics) down for half a day ----------------------------------------------
 def expected_samples(rows, site: str) -> dict:
     """{(series, labels, time_s): value} that outbox rows become in VictoriaMetrics (parsed
     here from the line-protocol pieces, independently of the forwarder)."""
@@ -253,7 +259,7 @@ def test_influx_down_half_a_day_every_point_delivered_afterwards(mosquitto, vict
         waiting = store.outbox_depth()
     assert waiting > 200                               # half a day of results held back
     victoriametrics.start()
-    wait_closed(cfg_path, end, timeout_s=60)
+    wait_closed(cfg_path, end, timeout_s=60, complete_from=start)
 
     def delivered():
         with ds.open_store(cfg_path) as store:
@@ -285,7 +291,7 @@ def test_influx_down_half_a_day_every_point_delivered_afterwards(mosquitto, vict
     assert power                                        # the live power points too
 
 
-# -- the inverter sleeps at night ------------------------------------------------------------------
+# -- the inverter sleeps at night -----------------------------------------------------------------
 def test_inverter_asleep_at_night_no_error_storm_night_steps_zero(mosquitto, tmp_path, rigs):
     start = ds.parse_iso("2025-06-21T17:00:00+00:00")  # 19:00 in Paris; sunset ~21:50
     end = start + 13 * 3600                             # 08:00 in Paris
@@ -293,7 +299,7 @@ def test_inverter_asleep_at_night_no_error_storm_night_steps_zero(mosquitto, tmp
     rigs.append(rig)
     cfg_path = rig.config("d")
     d = rig.daemon(cfg_path, "d")
-    wait_closed(cfg_path, end, timeout_s=90)
+    wait_closed(cfg_path, end, timeout_s=90, complete_from=start)
     log = d.log()
     assert d.terminate() == 0
     levels = ds.log_levels(log)
@@ -314,7 +320,7 @@ def test_inverter_asleep_at_night_no_error_storm_night_steps_zero(mosquitto, tmp
     assert np.diff(t).max() > 4 * 3600                  # no reading while it slept
 
 
-# -- 5 % garbage -----------------------------------------------------------------------------------
+# -- 5 % garbage ----------------------------------------------------------------------------------
 def test_garbage_messages_counted_ignored_results_unchanged(mosquitto, mosquitto_factory,
                                                            tmp_path, rigs):
     start = ds.parse_iso("2025-06-21T05:00:00+00:00")
@@ -331,7 +337,7 @@ def test_garbage_messages_counted_ignored_results_unchanged(mosquitto, mosquitto
     clean.daemon(c_cfg, "clean")
     g = dirty.daemon(g_cfg, "garbage")
     for c in (c_cfg, g_cfg):
-        wait_closed(c, end, timeout_s=60)
+        wait_closed(c, end, timeout_s=60, complete_from=start)
     assert g.terminate() == 0
     cfg = load_config(g_cfg)
     from pvshare.daemon import status_path
@@ -352,8 +358,15 @@ def test_garbage_messages_counted_ignored_results_unchanged(mosquitto, mosquitto
     for a in (ref, got):
         assert a.step_starts_s.tolist() == steps.tolist()
         assert not a.incomplete.any()
-    # a garbage message stands in for a valid reading: its meter's index bridges it
+    # A garbage message stands in for a valid reading: the meter's index bridges it, so no
+    # energy is lost, but a step boundary next to it is interpolated over two message
+    # periods (60 simulated s each) instead of one: at most the energy of those 2 minutes
+    # moves to the neighbouring step.
     dc = np.abs(got.consumption_wh - ref.consumption_wh)
     print("consumption: %d values differ, max %.1f Wh" % (np.count_nonzero(dc), dc.max()))
-    assert dc.max() <= 2.0
+    two_minutes_wh = 2 * 60 * (ref.consumption_wh / STEP).max(axis=0)   # at the mean power
+    assert (dc <= np.maximum(2.0, 3 * two_minutes_wh)).all()
+    assert np.count_nonzero(dc > 1.0) <= 0.1 * dc.size
+    total_diff = np.abs(got.consumption_wh.sum(axis=0) - ref.consumption_wh.sum(axis=0))
+    assert (total_diff <= np.maximum(2.0, 3 * two_minutes_wh)).all()
     np.testing.assert_allclose(got.production_wh, ref.production_wh, rtol=0.03, atol=30.0)
