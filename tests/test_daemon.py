@@ -102,12 +102,14 @@ def test_a_few_hours_close_complete_steps_matching_the_simulators(mosquitto, tmp
 
 
 def test_sigterm_flushes_what_is_buffered_writes_the_status_and_exits_0(mosquitto, tmp_path):
-    """Nothing is flushed for an hour (real time: speed 1); the readings received are only
-    in memory when SIGTERM comes, and must all be in the store afterwards."""
+    """The production path (APScheduler on the real clock, as under systemd): nothing is
+    flushed for an hour and the next close is a minute away, so the readings received are
+    only in memory when SIGTERM comes; they must all be in the store afterwards."""
     path = ds.write_config(tmp_path, broker_port=mosquitto.port, inverter_port=ds.free_port(),
                            participants=6, poll_interval_s=3600, flush_interval_s=3600)
-    timeline = ds.Timeline(start="2025-06-21T10:00:00+00:00", speed=1.0)
-    daemon = ds.start_daemon(path, timeline, tmp_path / "daemon.log")
+    timeline = ds.Timeline(start=ds.iso(time.time()), speed=1.0)
+    daemon = ds.Proc(ds.pvshare_cmd("run", "--config", path, "--no-forecast"),
+                     tmp_path / "daemon.log")
     try:
         ds.wait_for(lambda: "started:" in daemon.log() and "MQTT connected" in daemon.log(),
                     60, what="the daemon to start")
