@@ -101,17 +101,27 @@ def fleet_energy(cfg, steps: np.ndarray) -> np.ndarray:
     return np.diff(idx, axis=0)
 
 
-def model_production(cfg, steps: np.ndarray) -> np.ndarray:
-    """(T,) production of each step from the inverter simulator's own energy curve."""
+def model_energy(cfg, from_s, to_s) -> np.ndarray:
+    """Production between each ``from_s`` and ``to_s`` from the inverter simulator's own
+    energy curve (one UTC day at a time), Wh."""
     from simulators.inverter import model_day
     day = model_day(cfg)
-    out = []
-    for s in steps:
-        c0 = day(float(s // 86400 * 86400))
-        c1 = c0 if (s + STEP) // 86400 == s // 86400 else day(float((s + STEP) // 86400 * 86400))
-        e1 = c1.energy_at(s + STEP) if c1 is c0 else c1.energy_at(s + STEP) + c0.energy_wh[-1]
-        out.append(e1 - c0.energy_at(s))
-    return np.asarray(out)
+    cache = {}
+
+    def cumulative(t: float) -> float:               # energy since the first day's start
+        d0 = float(t // 86400 * 86400)
+        if d0 not in cache:
+            cache[d0] = day(d0)
+        return cache[d0].energy_at(t) + sum(cache[k].energy_wh[-1] for k in cache if k < d0)
+    a, b = np.atleast_1d(from_s).astype(float), np.atleast_1d(to_s).astype(float)
+    for t in sorted(set(np.r_[a, b] // 86400 * 86400)):
+        cumulative(t)
+    return np.array([cumulative(y) - cumulative(x) for x, y in zip(a, b)])
+
+
+def model_production(cfg, steps: np.ndarray) -> np.ndarray:
+    """(T,) production of each step from the inverter simulator's own energy curve."""
+    return model_energy(cfg, steps, steps + STEP)
 
 
 # -- the broker restarts --------------------------------------------------------------------------
@@ -211,21 +221,32 @@ def test_kill_9_at_10_moments_of_a_day_each_step_closed_once_results_as_uninterr
         (np.abs(steps[:, None] - kills[None, :]) < 2 * STEP).any(axis=1)
     dc = np.abs(got.consumption_wh - ref.consumption_wh)
     assert (dc[~near_kill] == 0).all()
-    assert dc.max() <= 20.0
+    # at most the energy of the lost minute(s) plus a message period on each side, moved
+    lost_wh = 2.0 + (180.0 / STEP) * ref.consumption_wh              # 3 min at the mean power
+    assert (dc <= lost_wh).all()
     np.testing.assert_allclose(got.consumption_wh.sum(axis=0), ref.consumption_wh.sum(axis=0),
                                rtol=0, atol=1e-6)
     # Production (the inverter, polled): each daemon samples the register at its own
     # instants, so two runs, killed or not, interpolate step boundaries between different
     # samples; a killed daemon reads nothing while it is down. Per step they agree to the
     # sampling error; over the day (its ends at night) to the Wh.
-    truth = model_production(load_config(cfg_path), steps)
+    # Around a kill the register was not read from the last flushed poll before the kill
+    # to the first poll after the restart: the energy of that gap may land in either step.
+    cfg = load_config(cfg_path)
+    truth = model_production(cfg, steps)
     assert truth.sum() > 50_000
-    np.testing.assert_allclose(got.production_wh, ref.production_wh, rtol=0.03, atol=30.0)
-    np.testing.assert_allclose(got.production_wh, truth, rtol=0.03, atol=30.0)
+    gaps = np.array([(a - 180, b + 120) for a, b in downtime])
+    gap_wh = model_energy(cfg, gaps[:, 0], gaps[:, 1])
+    near = (steps[:, None] < gaps[None, :, 1] + STEP) & (steps[:, None] + STEP > gaps[None, :, 0]
+                                                        - STEP)
+    allowed = 30.0 + 0.03 * np.abs(ref.production_wh) + (near * gap_wh[None, :]).sum(axis=1)
+    dp = np.abs(got.production_wh - ref.production_wh)
+    assert (dp <= allowed).all(), [(ds.iso(x), d, m) for x, d, m in zip(steps, dp, allowed)
+                                   if d > m]
+    np.testing.assert_allclose(ref.production_wh, truth, rtol=0.03, atol=30.0)
     assert got.production_wh.sum() == pytest.approx(ref.production_wh.sum(), abs=1.0)
     print("downtime (sim min):", [round((b - a) / 60) for a, b in downtime])
     print("consumption: %d values differ, max %.1f Wh" % (np.count_nonzero(dc), dc.max()))
-    dp = np.abs(got.production_wh - ref.production_wh)
     print("production: %d steps differ, max %.1f Wh (reference vs model: max %.1f Wh)"
           % (np.count_nonzero(dp), dp.max(), np.abs(ref.production_wh - truth).max()))
 
