@@ -75,6 +75,12 @@ class Building:
 
         from . import meters as mt
         o = self.options
+        # The inverter's energy counter only moves forward from the clock's time when it was
+        # built; a clock reset back to the start after a slow set-up would leave it flat
+        # (no energy counted) until the set-up's time came again: rejoin the clock.
+        production = self.inverter.image.production if self.inverter is not None else None
+        if production is not None and production._t > self.clock.now():
+            production._t = self.clock.now()
         # Message times on a grid anchored at the clock's start (one message per meter every
         # interval × speed simulated seconds): two runs on the same timeline publish the same
         # payloads, whenever they were started.

@@ -32,9 +32,9 @@ def test_a_few_hours_close_complete_steps_matching_the_simulators(mosquitto, tmp
     start_s = ds.parse_iso("2025-06-21T04:00:00+00:00")      # 06:00 in Paris, sunrise past
     hours = 4
     speed = 1200.0
-    # The inverter's energy counter starts at the clock's time when it is built and never
-    # runs backwards: build it well before the (reset) start of the run.
-    clock = SimClock(start_s - 6 * 3600, speed)
+    # as the demo does: set up (the inverter's counter starts at the clock's time then),
+    # reset the clock back to the start, start the meters
+    clock = SimClock(start_s - 600, speed)
     building = Building(load_config(ds.EXAMPLE), clock,
                         BuildingOptions(meter_interval_s=0.05, night_sleep=False),
                         broker=(mosquitto.host, mosquitto.port))
