@@ -14,7 +14,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config" / "example.toml"
-REAL_HOUSEHOLD = ROOT.parent / "shared" / "data" / "load" / "uci_household_sceaux_30min.csv.gz"
+REAL_HOUSEHOLD = ROOT / "pvshare" / "data" / "load" / "uci_household_sceaux_30min.csv.gz"
 _FIG = re.compile(r'data-figure="([a-z_0-9]+)"[^>]*>([^<]*)<')
 
 

@@ -9,7 +9,7 @@ import pvlib
 from pvshare.forecast.climatology import (DEFAULT_MONTHLY_K, fit_k_table, fit_power_table,
                                           k_from_table)
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+BUNDLED = Path(__file__).resolve().parents[1] / "pvshare" / "data"   # copies of ../shared/data
 
 
 def test_k_table_is_the_least_squares_ratio_per_bin():
@@ -40,8 +40,9 @@ def test_power_table_is_the_mean_per_month_and_slot():
 
 
 def test_default_monthly_k_is_the_pvgis_tmy_ratio():
-    data, meta = pvlib.iotools.read_pvgis_tmy(str(SHARED / "weather" / "pvgis_tmy_45N_8E.csv"),
-                                              map_variables=True)
+    import gzip
+    with gzip.open(BUNDLED / "weather" / "pvgis_tmy_45N_8E.csv.gz", "rb") as f:
+        data, meta = pvlib.iotools.read_pvgis_tmy(f, pvgis_format="csv", map_variables=True)
     t = data.index + pd.Timedelta(hours=meta["inputs"]["irradiance time offset"])
     cs = pvlib.location.Location(45.0, 8.0, altitude=250).get_clearsky(t, model="ineichen")
     m = data.index.month
