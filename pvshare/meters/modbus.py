@@ -222,14 +222,8 @@ class ModbusMeter:
                 for r in b.registers:
                     off = r.address - b.address
                     values[r.field] = decode_register(r, words[off:off + r.count])
-        except DeviceUnreachable:
-            self.counters["unreachable"] += 1
-            return []
-        except DeviceTimeout:
-            self.counters["timeouts"] += 1
-            return []
-        except DeviceExceptionResponse:
-            self.counters["exceptions"] += 1
+        except (DeviceUnreachable, DeviceTimeout, DeviceExceptionResponse) as exc:
+            self.counters[exc.counter] += 1
             return []
         self.last_values = values
         power = values.get("power_w")

@@ -32,19 +32,28 @@ MAX_READ_COUNT = 125
 
 
 class ModbusError(Exception):
-    """A read failed; the reader keeps running."""
+    """A read failed; the reader keeps running. ``counter`` names the meter counter it
+    increments."""
+
+    counter = "errors"
 
 
 class DeviceUnreachable(ModbusError):
     """No connection (refused, dropped, or waiting for the next attempt)."""
 
+    counter = "unreachable"
+
 
 class DeviceTimeout(ModbusError):
     """No reply within the timeout."""
 
+    counter = "timeouts"
+
 
 class DeviceExceptionResponse(ModbusError):
     """The device answered with a Modbus exception (e.g. 2 = illegal data address)."""
+
+    counter = "exceptions"
 
     def __init__(self, message: str, code: int):
         super().__init__(message)

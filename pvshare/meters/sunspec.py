@@ -180,14 +180,8 @@ class SunSpecMeter:
                 self._discover(now_s)
             loc, model = self._source()
             words = self.conn.read_registers(loc.body_address, loc.length, now_s)
-        except DeviceUnreachable:
-            self.counters["unreachable"] += 1
-            return []
-        except DeviceTimeout:
-            self.counters["timeouts"] += 1
-            return []
-        except DeviceExceptionResponse:
-            self.counters["exceptions"] += 1
+        except (DeviceUnreachable, DeviceTimeout, DeviceExceptionResponse) as exc:
+            self.counters[exc.counter] += 1
             return []
         except SunSpecMapError as exc:
             self.counters["map_errors"] += 1
