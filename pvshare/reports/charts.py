@@ -100,19 +100,24 @@ def roof_and_supplier_bars(labels, cons_kwh, auto_kwh, *, monthly: bool,
         comp = np.asarray(cons_kwh) - np.asarray(auto_kwh)
         ax.bar(x, auto_kwh, color=ROOF, width=0.75, label="Du toit")
         ax.bar(x, comp, bottom=auto_kwh, color=SUPPLIER, width=0.75, label="Du fournisseur")
-        if monthly:
-            ax.set_xticks(x, _month_labels(labels))
-        else:
-            d = np.asarray(labels, dtype="datetime64[D]")
-            day = (d - d.astype("datetime64[M]")).astype(int) + 1
-            ax.set_xticks(x[::2], [str(v) for v in day[::2]])
-            ax.set_xlabel("Jour du mois")
+        _period_axis(ax, x, labels, monthly)
         if median_kwh is not None:
             ax.axhline(median_kwh, color=REF, lw=1.2, ls="--",
                        label="Médiane de l'immeuble")
         ax.set_ylabel("kWh")
         ax.legend(loc="lower left", bbox_to_anchor=(0, 1), ncols=3, borderaxespad=0.2)
         return _svg(fig, title or "Consommation, part du toit et part du fournisseur")
+
+
+def _period_axis(ax, x, labels, monthly: bool) -> None:
+    """Months as French names, or every other day of the month as its number."""
+    if monthly:
+        ax.set_xticks(x, _month_labels(labels))
+    else:
+        d = np.asarray(labels, dtype="datetime64[D]")
+        day = (d - d.astype("datetime64[M]")).astype(int) + 1
+        ax.set_xticks(x[::2], [str(v) for v in day[::2]])
+        ax.set_xlabel("Jour du mois")
 
 
 def building_series(labels, prod_kwh, auto_kwh, cons_kwh, forecast_kwh=None, *,
@@ -128,13 +133,7 @@ def building_series(labels, prod_kwh, auto_kwh, cons_kwh, forecast_kwh=None, *,
         if forecast_kwh is not None:
             ax.plot(x - w / 2, forecast_kwh, color=REF, marker="_", ls="none", ms=10,
                     mew=1.6, label="Prévision")
-        if monthly:
-            ax.set_xticks(x, _month_labels(labels))
-        else:
-            d = np.asarray(labels, dtype="datetime64[D]")
-            day = (d - d.astype("datetime64[M]")).astype(int) + 1
-            ax.set_xticks(x[::2], [str(v) for v in day[::2]])
-            ax.set_xlabel("Jour du mois")
+        _period_axis(ax, x, labels, monthly)
         ax.set_ylabel("kWh")
         ax.legend(loc="lower left", bbox_to_anchor=(0, 1), ncols=4, borderaxespad=0.2)
         return _svg(fig, "Production, partage et consommation de l'immeuble")
