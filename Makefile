@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 APT_PKGS := mosquitto victoria-metrics chromium libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 
-.PHONY: setup demo test bench system-deps clean
+.PHONY: setup demo test lint bench system-deps clean
 
 setup: $(STAMP)
 
@@ -28,7 +28,13 @@ system-deps:
 demo: setup
 	$(BIN)/pvshare demo
 
-test: setup system-deps
+# ruff (pyflakes, pycodestyle, imports, pyupgrade, bugbear, numpy docstrings) and mypy on the
+# functional core; both configured in pyproject.toml. `make test` runs it first.
+lint: setup
+	$(BIN)/ruff check --quiet .
+	$(BIN)/mypy
+
+test: setup system-deps lint
 	$(BIN)/python -m pytest -q
 
 bench: setup system-deps

@@ -47,7 +47,7 @@ def _paired_ratio(fn, base_fn, repeat: int) -> tuple[float, float]:
 
 
 def _inputs(n: int):
-    from pvshare.sampledata import load_sample_year
+    from pvshare.data.sample import load_sample_year
     year = load_sample_year()
     production, consumption = year.production_wh, year.consumption_wh
     if n != consumption.shape[1]:
@@ -74,12 +74,12 @@ def main() -> bool:
     print(f"{'N':>6} {'key':<12} {'median ms':>10} {'× sum(axis=1)':>14} {'target':>8}")
     for n, repeat in ((48, 31), (2000, 5)):
         production, consumption = _inputs(n)
-        base = _median_s(lambda: consumption.sum(axis=1), repeat * 3)
+        base = _median_s(lambda: consumption.sum(axis=1), repeat * 3)  # noqa: B023
         print(f"{n:>6} {'sum(axis=1)':<12} {base * 1e3:>10.3f} {1.0:>14.1f}")
         for key, target in TARGETS.items():
             kw = _kwargs(key, n)
-            t, ratio = _paired_ratio(lambda: allocate(production, consumption, key, **kw),
-                                     lambda: consumption.sum(axis=1), repeat)
+            t, ratio = _paired_ratio(lambda: allocate(production, consumption, key, **kw),  # noqa: B023
+                                     lambda: consumption.sum(axis=1), repeat)  # noqa: B023
             per_cell[(n, key)] = t / consumption.size
             mark = ""
             if n == 48:

@@ -18,7 +18,7 @@ Two runs:
    RSS sampled every second; its peak and its slope over the second half of the week
    (MB per simulated day) say whether memory grows with time or with data.
 
-Baseline (same run): an idle ``python -c "import pvshare.daemon"`` process, its RSS and CPU
+Baseline (same run): an idle ``python -c "import pvshare.live.daemon"`` process, its RSS and CPU
 over the same time.
 """
 
@@ -54,7 +54,7 @@ def _baseline():
     import subprocess
 
     import psutil
-    p = subprocess.Popen([sys.executable, "-c", "import pvshare.daemon, time; "
+    p = subprocess.Popen([sys.executable, "-c", "import pvshare.live.daemon, time; "
                           "time.sleep(3600)"], cwd=ROOT)
     time.sleep(3.0)
     return p, psutil.Process(p.pid)
@@ -168,7 +168,7 @@ def main() -> bool:
           f"1 msg/s, inverter every 10 s ({real['readings']} readings stored)")
     print(f"  CPU: {real['cpu_s_per_h']:.1f} CPU-s per hour = "
           f"{real['cpu_s_per_h'] / 36:.2f} % of one core (target ≤ {CPU_TARGET_S_PER_H:.0f} "
-          f"CPU-s/h, 2 %); idle `import pvshare.daemon` process: "
+          f"CPU-s/h, 2 %); idle `import pvshare.live.daemon` process: "
           f"{real['base_cpu_s_per_h']:.2f} CPU-s/h")
     ratio = real["peak_rss_mb"] / real["base_rss_mb"]
     print(f"  RSS: peak {real['peak_rss_mb']:.1f} MB = {ratio:.2f} × the idle process's "

@@ -33,7 +33,7 @@ TOPIC = "zigbee2mqtt/linky-{participant}"
 
 
 def _messages(cfg, n):
-    from simulators.meters import adsc_of, zlinky_payloads
+    from pvshare_simulators.meters import adsc_of, zlinky_payloads
     ids = [p.id for p in cfg.participants]
     prms = [p.prm for p in cfg.participants]
     adscs = [adsc_of(p) for p in prms]
@@ -119,7 +119,7 @@ def main() -> bool:
             decode_rate = 10_000 / (time.perf_counter() - t)
 
             # the simulator's cost: one tick = the 48 meters' messages (indices + payloads)
-            from simulators.meters import MeterSimulator
+            from pvshare_simulators.meters import MeterSimulator
             sim = MeterSimulator(cfg, fmt="zlinky", start_s=1748772000.0)
             t = time.perf_counter()
             for k in range(500):

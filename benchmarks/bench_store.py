@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from pvshare.config import InfluxDB
-from pvshare.influx import Forwarder, to_lines
 from pvshare.meters.base import Reading
 from pvshare.store import Store
+from pvshare.store.forwarder import Forwarder, to_lines
 
 T0 = 1_767_225_600
 METERS = [f"A{i:02d}" for i in range(1, 25)] + [f"B{i:02d}" for i in range(1, 25)] + ["inverter"]

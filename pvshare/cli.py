@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from .errors import PvshareError
+from pvshare.errors import PvshareError
 
 app = typer.Typer(
     name="pvshare",
@@ -21,13 +21,13 @@ app = typer.Typer(
 )
 
 # --- command groups: one module each under pvshare/commands/ --------------------------------
-from .commands import allocate as _allocate  # noqa: E402
-from .commands import config as _config  # noqa: E402
-from .commands import simulate as _simulate  # noqa: E402
-from .commands import tic as _tic  # noqa: E402
-from .commands import export as _export  # noqa: E402
-from .commands import store as _store  # noqa: E402
-from .commands import forecast as _forecast  # noqa: E402
+from pvshare.commands import allocate as _allocate  # noqa: E402
+from pvshare.commands import config as _config  # noqa: E402
+from pvshare.commands import export as _export  # noqa: E402
+from pvshare.commands import forecast as _forecast  # noqa: E402
+from pvshare.commands import simulate as _simulate  # noqa: E402
+from pvshare.commands import store as _store  # noqa: E402
+from pvshare.commands import tic as _tic  # noqa: E402
 
 app.add_typer(_config.app, name="config")
 app.add_typer(_simulate.app, name="simulate")
@@ -36,8 +36,8 @@ app.command("allocate")(_allocate.allocate)
 app.add_typer(_store.app, name="store")
 app.command("export")(_export.export)
 app.add_typer(_forecast.app, name="forecast")
-from .commands import report as _report  # noqa: E402
-from .commands import daemon as _daemon  # noqa: E402
+from pvshare.commands import daemon as _daemon  # noqa: E402
+from pvshare.commands import report as _report  # noqa: E402
 
 app.add_typer(_report.app, name="report")
 app.command("run")(_daemon.run)

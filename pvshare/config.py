@@ -15,11 +15,19 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, SecretStr, ValidationError,
-                      field_validator, model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from .errors import ConfigError
-from .timegrid import STEPS
+from pvshare.errors import ConfigError
+from pvshare.timegrid import STEPS
+from pvshare.validation import validation_messages
 
 PRM_RE = re.compile(r"^\d{14}$")
 KEY_TYPES = ("prorata", "static", "reallocated", "priority", "custom")
@@ -104,7 +112,8 @@ class Key(_Section):
 
 class Tariffs(_Section):
     """Prices in euros, all taxes included. Defaults: French regulated 'tarif bleu' (option
-    Base, 6 kVA) as of February 2026, rounded; set your own."""
+    Base, 6 kVA) as of February 2026, rounded; set your own.
+    """
 
     supplier_eur_per_kwh: float = Field(default=0.1940, ge=0)
     internal_eur_per_kwh: float = Field(default=0.1000, ge=0,
@@ -142,7 +151,8 @@ class InfluxDB(_Section):
 
     def resolved_token(self) -> str:
         """The token: the environment (``PVSHARE_INFLUX_TOKEN``) wins, then ``token_file``,
-        then ``token``. Never logged."""
+        then ``token``. Never logged.
+        """
         env = os.environ.get("PVSHARE_INFLUX_TOKEN")
         if env:
             return env
@@ -183,7 +193,7 @@ class Config(_Section):
     source: str | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> "Config":
+    def _cross_checks(self) -> Config:
         problems = []
         ids = [p.id for p in self.participants]
         prms = [p.prm for p in self.participants] + [self.producer.prm]
@@ -244,50 +254,15 @@ class Config(_Section):
         return p
 
 
-def _loc(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _messages(err: ValidationError, prefix: str = "") -> list[str]:
-    problems = []
-    for e in err.errors(include_url=False):
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        where = _loc(loc)
-        if prefix:
-            where = prefix + ("." + where if where and not where.startswith("[") else where)
-        msg = e["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field (check its spelling)"
-        elif e["type"] == "missing":
-            msg = "required field is missing"
-        elif "input" in e and e["type"] not in ("value_error", "assertion_error") \
-                and not isinstance(e["input"], (dict, list)):
-            msg += f", got {e['input']!r}"
-        for line in msg.split("\n"):
-            if line.startswith(("participants", "producer", "key.", "meters")):
-                problems.append(line)
-            else:
-                problems.append(f"{where}: {line}" if where else line)
-    return problems
-
-
 def parse_config(data: dict, source: str = "<config>") -> Config:
     """Validate a configuration mapping; raise :class:`ConfigError` listing every problem."""
     try:
         cfg = Config.model_validate({**data, "source": source})
     except ValidationError as err:
-        raise ConfigError(source, _messages(err)) from None
+        raise ConfigError(source, validation_messages(err)) from None
     problems = []
     if cfg.meters:
-        from .meters.registry import validate_meter_options
+        from pvshare.meters.registry import validate_meter_options
         for i, m in enumerate(cfg.meters):
             problems += validate_meter_options(m, f"meters[{i}]")
     for i, v in enumerate([cfg.site.latitude, cfg.site.longitude]):

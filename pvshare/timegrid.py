@@ -20,7 +20,7 @@ import numpy as np
 STEPS = {"PT30M": 1800, "PT15M": 900}
 DEFAULT_STEP = "PT30M"
 DEFAULT_TZ = "Europe/Paris"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def step_seconds(step: str = DEFAULT_STEP) -> int:
@@ -68,7 +68,8 @@ def step_range(start, end, step: str = DEFAULT_STEP) -> np.ndarray:
 
 def local_midnight_utc(day: dt.date, tz: str = DEFAULT_TZ) -> np.datetime64:
     """The UTC instant of local midnight starting ``day`` (midnight is never ambiguous in
-    France: the clocks change at 02:00/03:00)."""
+    France: the clocks change at 02:00/03:00).
+    """
     local = dt.datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz))
     return np.datetime64(local.astimezone(UTC).replace(tzinfo=None), "s")
 
@@ -125,7 +126,9 @@ def utc_offsets(seconds, tz: str = DEFAULT_TZ) -> np.ndarray:
 
 
 def _offset(zone: ZoneInfo, second: int) -> int:
-    return int(dt.datetime.fromtimestamp(second, UTC).astimezone(zone).utcoffset().total_seconds())
+    offset = dt.datetime.fromtimestamp(second, UTC).astimezone(zone).utcoffset()
+    assert offset is not None  # an aware datetime always has one
+    return int(offset.total_seconds())
 
 
 def format_utc(times) -> list[str]:

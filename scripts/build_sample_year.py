@@ -31,8 +31,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pvshare import timegrid, weather  # noqa: E402
+from pvshare import timegrid  # noqa: E402
 from pvshare.config import load_config  # noqa: E402
+from pvshare.data import bundled as weather  # noqa: E402
 from pvshare.forecast import model  # noqa: E402
 
 # pvlib 0.16 still calls pandas' deprecated ``dayofyear``: keep the summary readable.

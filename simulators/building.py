@@ -11,12 +11,11 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 from zoneinfo import ZoneInfo
 
 import typer
 
-from .clock import SimClock, parse_start
+from pvshare_simulators.clock import SimClock, parse_start
 
 
 @dataclass
@@ -49,12 +48,12 @@ class Building:
         self._server = None
         self.meters = None
 
-    def start(self, meters: bool = True) -> "Building":
+    def start(self, meters: bool = True) -> Building:
         """Start the broker (if none was given), the inverter and, unless ``meters`` is
-        False (then call :meth:`start_meters` later), the meters."""
-        from pvshare.broker import DemoBroker
-
-        from . import inverter as inv
+        False (then call :meth:`start_meters` later), the meters.
+        """
+        from pvshare.demo.broker import DemoBroker
+        from pvshare_simulators import inverter as inv
         if self._broker_arg is None:
             self._own_broker = DemoBroker().start()
             self.broker = (self._own_broker.host, self._own_broker.port)
@@ -73,7 +72,7 @@ class Building:
         """Start the meters, publishing from the clock's current time."""
         import math
 
-        from . import meters as mt
+        from pvshare_simulators import meters as mt
         o = self.options
         # The inverter's energy counter only moves forward from the clock's time when it was
         # built; a clock reset back to the start after a slow set-up would leave it flat
@@ -105,7 +104,7 @@ class Building:
         if self._own_broker is not None:
             self._own_broker.stop()
 
-    def __enter__(self) -> "Building":
+    def __enter__(self) -> Building:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -113,19 +112,19 @@ class Building:
 
 
 def cli_building(
-    config: Optional[Path] = typer.Option(None, "--config", help="site config (default: the "
+    config: Path | None = typer.Option(None, "--config", help="site config (default: the "
                                           "bundled example building)"),
-    start: Optional[str] = typer.Option(None, "--start", help="simulated start, ISO 8601 "
+    start: str | None = typer.Option(None, "--start", help="simulated start, ISO 8601 "
                                         "(no offset = UTC; default: now)"),
     speed: float = typer.Option(600.0, "--speed", help="simulated seconds per second"),
-    broker: Optional[str] = typer.Option(None, "--broker", help="host:port of an MQTT broker "
+    broker: str | None = typer.Option(None, "--broker", help="host:port of an MQTT broker "
                                          "(default: start one)"),
     fmt: str = typer.Option("zlinky", "--format", help="zlinky | teleinfo2mqtt"),
     interval: float = typer.Option(1.0, "--interval", help="wall-clock seconds between two "
                                    "messages of a meter"),
     duration: float = typer.Option(0.0, "--duration", help="simulated hours to run (0: until "
                                    "Ctrl-C)"),
-    clock_origin: Optional[float] = typer.Option(None, "--clock-origin", help="wall-clock Unix "
+    clock_origin: float | None = typer.Option(None, "--clock-origin", help="wall-clock Unix "
                                                  "time at which the simulated clock was --start "
                                                  "(to share it with `pvshare run`)"),
     inverter_port: int = typer.Option(5020, "--inverter-port", help="Modbus TCP port of the "
@@ -138,8 +137,7 @@ def cli_building(
 ) -> None:
     """The inverter and every tenant's meter together, on one simulated clock."""
     from pvshare.config import load_config
-
-    from .meters import default_config_path
+    from pvshare_simulators.meters import default_config_path
     cfg = load_config(config or default_config_path())
     tz = ZoneInfo(cfg.site.timezone)
     clock = SimClock(parse_start(start), speed, origin=clock_origin)
@@ -168,7 +166,7 @@ def cli_building(
                 img = building.inverter.image
                 img.update(t)
                 cons_w = float(sum(building.meters.fleet.power_w(t)))
-                local = dt.datetime.fromtimestamp(t, dt.timezone.utc).astimezone(tz)
+                local = dt.datetime.fromtimestamp(t, dt.UTC).astimezone(tz)
                 prod_w = float(img.last.get("W") or 0.0)
                 typer.echo(f"{local:%Y-%m-%d %H:%M} local   production {prod_w / 1000:5.1f} kW "
                            f"{'█' * int(prod_w / 1000):<30}  consumption {cons_w / 1000:5.1f} kW "

@@ -16,7 +16,7 @@ def parse_start(value: str | None) -> float | None:
         return None
     t = dt.datetime.fromisoformat(value)
     if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.timezone.utc)
+        t = t.replace(tzinfo=dt.UTC)
     return t.timestamp()
 
 

@@ -34,9 +34,9 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
 
 import numpy as np
 import typer
@@ -82,7 +82,7 @@ class DayCurve:
     up: np.ndarray
 
     @classmethod
-    def from_power(cls, start_s: float, power_w: np.ndarray, up: np.ndarray) -> "DayCurve":
+    def from_power(cls, start_s: float, power_w: np.ndarray, up: np.ndarray) -> DayCurve:
         p = np.nan_to_num(np.asarray(power_w, dtype=float), nan=0.0)
         e = np.concatenate([[0.0], np.cumsum((p[1:] + p[:-1]) * (MINUTE_S / 2 / 3600))])
         return cls(float(start_s), p, e, np.asarray(up, dtype=bool))
@@ -112,15 +112,15 @@ def model_day(cfg) -> Callable[[float], DayCurve]:
     """A function giving the :class:`DayCurve` of the UTC day starting at ``start_s``.
 
     The bundled PVGIS typical year is put on the day's calendar year
-    (:func:`pvshare.weather.tmy_for_year`), moved to the site and to 1-min resolution through
+    (:func:`pvshare.data.bundled.tmy_for_year`), moved to the site and to 1-min resolution through
     clear-sky indices (:func:`pvshare.forecast.model.interpolate_weather`), given the
     minute-by-minute cloud variability of a real BSRN June day
-    (:func:`pvshare.weather.variability_at`), then turned into AC power by the pvlib model
+    (:func:`pvshare.data.bundled.variability_at`), then turned into AC power by the pvlib model
     of ``cfg``'s array (:func:`pvshare.forecast.model.ac_power_w`).
     """
     import pandas as pd
 
-    from pvshare import weather
+    from pvshare.data import bundled as weather
     from pvshare.forecast import model
 
     tmy = weather.read_tmy()
@@ -284,7 +284,8 @@ class SunSpecImage:
 
 class StaticImage:
     """A register image that does not move with time (e.g. a sub-meter's map in tests):
-    ``words`` from ``base``; change ``words`` at any time, the next reply shows it."""
+    ``words`` from ``base``; change ``words`` at any time, the next reply shows it.
+    """
 
     def __init__(self, words: list[int], *, base: int = 0, unit: int = 1):
         self.words, self.base, self.unit = list(words), base, unit
@@ -393,7 +394,7 @@ class InverterSimulator:
                     await self._listen()
                 try:
                     await asyncio.wait_for(self._stop.wait(), check_every_s)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             if self.server is not None:
@@ -433,7 +434,7 @@ class ServerThread:
     def port(self) -> int:
         return self.sim.port
 
-    def start(self) -> "ServerThread":
+    def start(self) -> ServerThread:
         self._thread.start()
         if not self._ready.wait(30) or self._error is not None:
             raise RuntimeError(str(self._error or "inverter simulator did not start"))
@@ -443,7 +444,7 @@ class ServerThread:
         self.sim.stop()
         self._thread.join(10)
 
-    def __enter__(self) -> "ServerThread":
+    def __enter__(self) -> ServerThread:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -466,7 +467,7 @@ def build(cfg, clock, *, unit: int = 1, base: int = 40000, faults: Faults | None
 # --- command line ------------------------------------------------------------------------
 def _iso(t_s: float) -> str:
     import datetime as dt
-    return dt.datetime.fromtimestamp(t_s, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(t_s, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def cli_inverter(
@@ -474,13 +475,13 @@ def cli_inverter(
     port: int = typer.Option(DEFAULT_PORT, "--port", min=1, max=65535,
                              help="TCP port (Modbus' usual 502 needs root)"),
     unit: int = typer.Option(1, "--unit", min=1, max=247, help="Modbus device id (unit id)"),
-    config: Optional[Path] = typer.Option(None, "--config", help="site config (default: the "
+    config: Path | None = typer.Option(None, "--config", help="site config (default: the "
                                           "bundled example building)"),
-    start: Optional[str] = typer.Option(None, "--start", help="simulated start, ISO 8601 "
+    start: str | None = typer.Option(None, "--start", help="simulated start, ISO 8601 "
                                         "(no offset = UTC; default: now)"),
     speed: float = typer.Option(1.0, "--speed", help="simulated seconds per second"),
     base: int = typer.Option(40000, "--base", help="SunSpec base address: 40000, 0 or 50000"),
-    energy_wh: Optional[float] = typer.Option(None, "--energy-wh", help="lifetime energy "
+    energy_wh: float | None = typer.Option(None, "--energy-wh", help="lifetime energy "
                                               "counter at the start, Wh (default: ~3 years)"),
     night_sleep: bool = typer.Option(False, "--night-sleep", help="fault: asleep from sunset to "
                                      "sunrise (port closed: connection refused)"),
@@ -494,10 +495,10 @@ def cli_inverter(
                                          help="seconds between two status lines"),
 ) -> None:
     """A SunSpec inverter (models 1 and 103) on Modbus TCP, producing what the configured
-    array would produce in the bundled weather at the simulated time."""
+    array would produce in the bundled weather at the simulated time.
+    """
     from pvshare.config import load_config
-
-    from .clock import SimClock, parse_start
+    from pvshare_simulators.clock import SimClock, parse_start
 
     if base not in sm.BASE_ADDRESSES:
         raise typer.BadParameter("use 40000, 0 or 50000", param_hint="--base")

@@ -2,7 +2,7 @@
 
 Each participant's Linky publishes its cumulative index (EAST, in Wh) every ``--interval``
 wall-clock seconds, as a zigbee2mqtt ZLinky_TIC or a teleinfo2mqtt bridge would. The index
-follows the tenants' consumption in the bundled sample year (:mod:`pvshare.sampledata`: one
+follows the tenants' consumption in the bundled sample year (:mod:`pvshare.data.sample`: one
 real household resampled, not 48 real ones), interpolated at the simulated time of the shared
 clock (``--start``, ``--speed``); a simulated time outside the sample year wraps around it,
 each full year adding the year's consumption. The apparent power is the mean power of the
@@ -26,15 +26,15 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import typer
 
-from .clock import parse_start
+from pvshare_simulators.clock import parse_start
 
 FORMATS = ("zlinky", "teleinfo2mqtt")
 DEFAULT_TOPICS = {"zlinky": "zigbee2mqtt/linky-{participant}", "teleinfo2mqtt": "teleinfo/{adsc}"}
@@ -45,7 +45,8 @@ _PARIS = ZoneInfo("Europe/Paris")
 
 def default_config_path() -> Path:
     """The bundled example building: ``pvshare/data/example.toml`` when it is shipped in the
-    package, else ``config/example.toml`` of the source checkout."""
+    package, else ``config/example.toml`` of the source checkout.
+    """
     import pvshare.config  # a module's __file__ is always set (a package's may be None)
     pkg = Path(pvshare.config.__file__).resolve().parent
     for candidate in (pkg / "data" / "example.toml", pkg.parent / "config" / "example.toml",
@@ -121,9 +122,10 @@ class LinkyFleet:
 
 def fleet_from_sample_year(participants, seed: int = 0, sample=None) -> LinkyFleet:
     """A fleet for the config's participants: each follows the sample-year column of the same
-    id (else the columns in turn); initial indices drawn from ``seed`` (5 to 30 MWh)."""
+    id (else the columns in turn); initial indices drawn from ``seed`` (5 to 30 MWh).
+    """
     if sample is None:
-        from pvshare.sampledata import load_sample_year
+        from pvshare.data.sample import load_sample_year
         sample = load_sample_year()
     cols = {pid: i for i, pid in enumerate(sample.participants)}
     idx = [cols.get(p.id, i % len(sample.participants)) for i, p in enumerate(participants)]
@@ -138,7 +140,7 @@ def fleet_from_sample_year(participants, seed: int = 0, sample=None) -> LinkyFle
 
 # -- payloads ------------------------------------------------------------------------------------
 def _iso_ms(t_s: float) -> str:
-    return dt.datetime.fromtimestamp(t_s, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+    return dt.datetime.fromtimestamp(t_s, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
         f"{int(t_s * 1000) % 1000:03d}Z"
 
 
@@ -422,21 +424,21 @@ def _replacement(value: str) -> tuple[str, float]:
 
 
 def cli_meters(
-    config: Optional[Path] = typer.Option(None, "--config", help="site config (default: the "
+    config: Path | None = typer.Option(None, "--config", help="site config (default: the "
                                           "bundled example building)"),
-    broker: Optional[str] = typer.Option(None, "--broker", help="host:port (default: the "
+    broker: str | None = typer.Option(None, "--broker", help="host:port (default: the "
                                          "config's mqtt section, else localhost:1883)"),
     fmt: str = typer.Option("zlinky", "--format", help="zlinky | teleinfo2mqtt"),
-    topic: Optional[str] = typer.Option(None, "--topic", help="topic pattern (default "
+    topic: str | None = typer.Option(None, "--topic", help="topic pattern (default "
                                         "zigbee2mqtt/linky-{participant} or teleinfo/{adsc})"),
     interval: float = typer.Option(1.0, "--interval", help="seconds (wall clock) between two "
                                    "messages of a meter"),
-    start: Optional[str] = typer.Option(None, "--start", help="simulated start, ISO 8601 "
+    start: str | None = typer.Option(None, "--start", help="simulated start, ISO 8601 "
                                         "(no offset = UTC; default: now)"),
     speed: float = typer.Option(1.0, "--speed", help="simulated seconds per second"),
     count: int = typer.Option(0, "--count", help="stop after this many ticks (0: run until "
                               "Ctrl-C)"),
-    meters: Optional[int] = typer.Option(None, "--meters", help="only the first N participants"),
+    meters: int | None = typer.Option(None, "--meters", help="only the first N participants"),
     seed: int = typer.Option(0, "--seed", help="random seed of the initial indices and faults"),
     drop: float = typer.Option(0.0, "--drop", help="probability that a message is lost"),
     garbage: float = typer.Option(0.0, "--garbage", help="probability that a message is garbage"),

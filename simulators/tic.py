@@ -19,21 +19,21 @@ import random
 import sys
 import time
 import tty
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import typer
 
 from pvshare.meters.tic import encode_frame, make_horodate
-
-from .clock import SimClock, parse_start
+from pvshare_simulators.clock import SimClock, parse_start
 
 BAUD = {"standard": 9600, "historique": 1200}
 
 
 def open_pty(link: str | os.PathLike | None = None) -> tuple[int, int, str]:
     """A raw pseudo-terminal: ``(master_fd, slave_fd, slave_path)``; ``link`` is made a
-    symlink to the slave (replacing an old symlink)."""
+    symlink to the slave (replacing an old symlink).
+    """
     master, slave = os.openpty()
     tty.setraw(slave)  # no echo, no CR -> LF translation, even before a reader configures it
     path = os.ttyname(slave)
@@ -73,7 +73,8 @@ def historique_groups(adco: str, index_wh: int, power_va: int) -> list[tuple]:
 
 def corrupt_frame(frame: bytes, p: float, rng: random.Random) -> bytes:
     """Corrupt each group of ``frame`` with probability ``p``: a few of its bytes (after the
-    LF) become random 7-bit bytes, as line noise makes them."""
+    LF) become random 7-bit bytes, as line noise makes them.
+    """
     if p <= 0:
         return frame
     parts = frame.split(b"\n")
@@ -126,9 +127,10 @@ class TicSimulator:
         return corrupt_frame(encode_frame(groups, self.mode), self.corrupt, self.rng)
 
     def run(self, fd: int, frames: int = 0, pace: bool = True,
-            stop: Optional[Callable[[], bool]] = None) -> int:
+            stop: Callable[[], bool] | None = None) -> int:
         """Write frames to ``fd`` (0: until ``stop()``), paced at the line rate when
-        ``pace``; returns the number written."""
+        ``pace``; returns the number written.
+        """
         n = 0
         while (frames == 0 or n < frames) and not (stop and stop()):
             data = self.frame()
@@ -150,7 +152,8 @@ def write_paced(fd: int, data: bytes, baud: int, chunk: int = 64) -> None:
 
 def wait_for_reader(slave_fd: int, timeout_s: float = 30.0) -> bool:
     """Wait until a reader opens the port: a serial reader sets the line's attributes (baud,
-    7E1) when it opens it, so watch them change. True when one did within ``timeout_s``."""
+    7E1) when it opens it, so watch them change. True when one did within ``timeout_s``.
+    """
     import termios
     before = termios.tcgetattr(slave_fd)
     deadline = time.monotonic() + timeout_s
@@ -168,22 +171,22 @@ def replay(fd: int, data: bytes, baud: int = 9600) -> None:
 
 
 def cli_tic(
-    config: Optional[Path] = typer.Option(None, "--config", help="site config (default: the "
+    config: Path | None = typer.Option(None, "--config", help="site config (default: the "
                                           "bundled example building)"),
-    participant: Optional[str] = typer.Option(None, "--participant", help="whose meter "
+    participant: str | None = typer.Option(None, "--participant", help="whose meter "
                                               "(default: the first participant)"),
     mode: str = typer.Option("standard", "--mode", help="standard | historique"),
-    start: Optional[str] = typer.Option(None, "--start", help="simulated start, ISO 8601 "
+    start: str | None = typer.Option(None, "--start", help="simulated start, ISO 8601 "
                                         "(no offset = UTC; default: now)"),
     speed: float = typer.Option(1.0, "--speed", help="simulated seconds per second"),
-    link: Optional[Path] = typer.Option(None, "--link", help="also make this path a symlink "
+    link: Path | None = typer.Option(None, "--link", help="also make this path a symlink "
                                         "to the pseudo-terminal (e.g. /tmp/ttyTIC)"),
     frames: int = typer.Option(0, "--frames", help="stop after N frames (0: until Ctrl-C)"),
     corrupt: float = typer.Option(0.0, "--corrupt", help="probability that a group is "
                                   "corrupted on the wire"),
     degraded_clock: bool = typer.Option(False, "--degraded-clock", help="lower-case season "
                                         "letter in horodates (the meter lost its clock)"),
-    replay_file: Optional[Path] = typer.Option(None, "--replay", help="write this raw TIC "
+    replay_file: Path | None = typer.Option(None, "--replay", help="write this raw TIC "
                                                "capture instead (once)"),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
@@ -203,8 +206,7 @@ def cli_tic(
             replay(master, data, BAUD[mode])
             return
         from pvshare.config import load_config
-
-        from .meters import adsc_of, default_config_path, fleet_from_sample_year
+        from pvshare_simulators.meters import adsc_of, default_config_path, fleet_from_sample_year
         cfg = load_config(config or default_config_path())
         people = cfg.participants
         if participant is not None:

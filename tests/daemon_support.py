@@ -13,8 +13,8 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import tomli_w
 
@@ -67,7 +67,7 @@ def write_config(directory: Path, *, broker_port: int, inverter_port: int,
 
 
 def parse_iso(value: str) -> float:
-    from simulators.clock import parse_start
+    from pvshare_simulators.clock import parse_start
     return parse_start(value)
 
 
@@ -195,7 +195,7 @@ def wait_for(condition: Callable[[], object], timeout_s: float, *, every_s: floa
 
 def iso(t_s: float) -> str:
     import datetime as dt
-    return dt.datetime.fromtimestamp(t_s, dt.timezone.utc).isoformat()
+    return dt.datetime.fromtimestamp(t_s, dt.UTC).isoformat()
 
 
 def open_store(config: Path):

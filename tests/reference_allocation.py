@@ -98,7 +98,7 @@ def _to_array(rows: list[list[Fraction]]) -> np.ndarray:
 def prorata(production, consumption) -> np.ndarray:
     """Enedis' default key: ``a_i = P·C_i/ΣC`` if ``P < ΣC`` else ``C_i``."""
     out = []
-    for t, p, present, c in _rows(production, consumption):
+    for _t, p, present, c in _rows(production, consumption):
         a = [Fraction(0)] * len(c)
         p = _q(p)
         total = sum((_q(c[i]) for i in present), Fraction(0))
@@ -128,7 +128,7 @@ def reallocated(production, consumption, coefficients) -> np.ndarray:
     """Static key with reallocation, by exact water-filling on each step."""
     k = np.asarray(coefficients, dtype=float)
     out = []
-    for t, p, present, c in _rows(production, consumption):
+    for _t, p, present, c in _rows(production, consumption):
         a = [Fraction(0)] * len(c)
         part = waterfill_step(p, [c[i] for i in present], [k[i] for i in present])
         for i, x in zip(present, part):
@@ -144,7 +144,7 @@ def priority(production, consumption, ranks, weights=None) -> np.ndarray:
     n = len(ranks)
     w = [Fraction(1)] * n if weights is None else [_q(x) for x in np.asarray(weights, dtype=float)]
     out = []
-    for t, p, present, c in _rows(production, consumption):
+    for _t, p, present, c in _rows(production, consumption):
         a = [Fraction(0)] * len(c)
         remaining = _q(p)
         for rank in sorted(set(ranks)):

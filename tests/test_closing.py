@@ -1,4 +1,4 @@
-"""Closing steps (:func:`pvshare.closing.close_steps`) on a real SQLite store: readings are
+"""Closing steps (:func:`pvshare.live.closing.close_steps`) on a real SQLite store: readings are
 written directly, ``now`` is given explicitly. Expected energies come from the readings'
 own index differences (linear in these fixtures), never from the code under test."""
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pvshare.closing import SitePlan, close_steps
+from pvshare.live.closing import SitePlan, close_steps
 from pvshare.meters.base import Reading
 from pvshare.store import Store
 

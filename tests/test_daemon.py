@@ -1,6 +1,6 @@
 """The daemon against the building simulators and a real mosquitto.
 
-* in-process: :class:`pvshare.daemon.Daemon` driven by ``tick(now)`` on a fast simulated
+* in-process: :class:`pvshare.live.daemon.Daemon` driven by ``tick(now)`` on a fast simulated
   clock, with :class:`simulators.building.Building` (a SunSpec inverter on Modbus TCP and
   Linky meters over MQTT): step energies are checked against the simulators' own models;
 * ``pvshare run`` as a subprocess: SIGTERM flushes what is buffered and writes the status
@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from pvshare.config import load_config
-from pvshare.daemon import Daemon, status_path
-from simulators.building import Building, BuildingOptions
-from simulators.clock import SimClock
+from pvshare.live.daemon import Daemon, status_path
+from pvshare_simulators.building import Building, BuildingOptions
+from pvshare_simulators.clock import SimClock
 from tests import daemon_support as ds
 
 pytestmark = pytest.mark.timeout(180)
@@ -79,7 +79,7 @@ def test_a_few_hours_close_complete_steps_matching_the_simulators(mosquitto, tmp
     assert a.participant_ids == [p.id for p in cfg.participants]
 
     # production: the inverter model's energy over each step (its register counts ∫P dt)
-    from simulators.inverter import model_day
+    from pvshare_simulators.inverter import model_day
     curve = model_day(cfg)(float(start_s // 86400 * 86400))
     expected_prod = np.array([curve.energy_at(s + STEP) - curve.energy_at(s) for s in steps])
     assert expected_prod.max() > 1000             # a morning with sun: the check means something
@@ -90,7 +90,7 @@ def test_a_few_hours_close_complete_steps_matching_the_simulators(mosquitto, tmp
     assert a.production_wh.sum() == pytest.approx(expected_prod.sum(), rel=0.002, abs=5)
 
     # consumption: the Linky fleet's index differences over each step
-    from simulators.meters import fleet_from_sample_year
+    from pvshare_simulators.meters import fleet_from_sample_year
     fleet = fleet_from_sample_year(cfg.participants, seed=0)
     idx = np.array([fleet.index_wh(float(s)) for s in np.r_[steps, steps[-1] + STEP]])
     expected_cons = np.diff(idx, axis=0)
@@ -114,7 +114,7 @@ def test_sigterm_flushes_what_is_buffered_writes_the_status_and_exits_0(mosquitt
         ds.wait_for(lambda: "started:" in daemon.log() and "MQTT connected" in daemon.log(),
                     60, what="the daemon to start")
         time.sleep(1.0)                         # its first close (at start) is behind it
-        from simulators.meters import MeterSimulator
+        from pvshare_simulators.meters import MeterSimulator
         cfg = load_config(path)
         sim = MeterSimulator(cfg, "127.0.0.1", mosquitto.port, "zlinky", interval_s=0.05,
                              start_s=timeline.now(), speed=1.0)
@@ -154,7 +154,7 @@ def test_status_names_every_meter_and_the_outbox_depth(mosquitto, tmp_path):
         rs += [Reading(f"linky-{p.id}", t0 + 60 * k, import_wh=5000 + 10 * k)
                for p in cfg.participants[:5] for k in range(61)]
         store.write_readings(rs)
-        from pvshare.closing import close_steps, plan_from_config
+        from pvshare.live.closing import close_steps, plan_from_config
         close_steps(store, plan_from_config(cfg), t0 + 3600 + 180)
         depth = store.outbox_depth()
     assert depth > 0

@@ -95,7 +95,7 @@ def wait_closed(config, until_s: float, timeout_s: float = 60.0,
 
 def fleet_energy(cfg, steps: np.ndarray) -> np.ndarray:
     """(T, N) consumption of each step from the Linky simulator's own model."""
-    from simulators.meters import fleet_from_sample_year
+    from pvshare_simulators.meters import fleet_from_sample_year
     fleet = fleet_from_sample_year(cfg.participants, seed=0)
     idx = np.array([fleet.index_wh(float(s)) for s in np.r_[steps, steps[-1] + STEP]])
     return np.diff(idx, axis=0)
@@ -104,7 +104,7 @@ def fleet_energy(cfg, steps: np.ndarray) -> np.ndarray:
 def model_energy(cfg, from_s, to_s) -> np.ndarray:
     """Production between each ``from_s`` and ``to_s`` from the inverter simulator's own
     energy curve (one UTC day at a time), Wh."""
-    from simulators.inverter import model_day
+    from pvshare_simulators.inverter import model_day
     day = model_day(cfg)
     cache = {}
 
@@ -181,12 +181,12 @@ def test_kill_9_at_10_moments_of_a_day_each_step_closed_once_results_as_uninterr
     moments = sorted(random.Random(5).sample(range(int(start) + 3600, int(end) - 3600, 600), 10))
     downtime = []
     for k, t in enumerate(moments):
-        ds.wait_for(lambda: "started:" in d.log(), 30, what="the daemon to start")
+        ds.wait_for(lambda: "started:" in d.log(), 30, what="the daemon to start")  # noqa: B023
         rig.timeline.wait_until(t)
         killed_at = rig.timeline.now()
         d.kill()
         d = rig.daemon(cfg_path, f"killed-{k + 1}")      # same config, same clock origin
-        ds.wait_for(lambda: "started:" in d.log(), 30, what="the daemon to restart")
+        ds.wait_for(lambda: "started:" in d.log(), 30, what="the daemon to restart")  # noqa: B023
         downtime.append((killed_at, rig.timeline.now()))
     for c in (ref_cfg, cfg_path):
         wait_closed(c, end, timeout_s=90, complete_from=start)
@@ -246,9 +246,9 @@ def test_kill_9_at_10_moments_of_a_day_each_step_closed_once_results_as_uninterr
     np.testing.assert_allclose(ref.production_wh, truth, rtol=0.03, atol=30.0)
     assert got.production_wh.sum() == pytest.approx(ref.production_wh.sum(), abs=1.0)
     print("downtime (sim min):", [round((b - a) / 60) for a, b in downtime])
-    print("consumption: %d values differ, max %.1f Wh" % (np.count_nonzero(dc), dc.max()))
-    print("production: %d steps differ, max %.1f Wh (reference vs model: max %.1f Wh)"
-          % (np.count_nonzero(dp), dp.max(), np.abs(ref.production_wh - truth).max()))
+    print(f"consumption: {np.count_nonzero(dc)} values differ, max {dc.max():.1f} Wh")
+    print(f"production: {np.count_nonzero(dp)} steps differ, max {dp.max():.1f} Wh "
+          f"(reference vs model: max {np.abs(ref.production_wh - truth).max():.1f} Wh)")
 
 
 # -- InfluxDB (victoria-metrics) down for half a day ----------------------------------------------
@@ -289,7 +289,7 @@ def test_influx_down_half_a_day_every_point_delivered_afterwards(mosquitto, vict
     assert d.terminate() == 0
     assert "InfluxDB write failed" in d.log()          # the outage was seen...
     cfg = load_config(cfg_path)
-    from pvshare.store import points as P
+    from pvshare.store import lineproto as P
     a = allocation(cfg_path, 0, 2**40)
     assert a.step_starts_s.size >= (end - start) // STEP
     expected = expected_samples(P.allocation_points(a.step_starts_s, a.participant_ids,
@@ -361,8 +361,9 @@ def test_garbage_messages_counted_ignored_results_unchanged(mosquitto, mosquitto
         wait_closed(c, end, timeout_s=60, complete_from=start)
     assert g.terminate() == 0
     cfg = load_config(g_cfg)
-    from pvshare.daemon import status_path
     import json
+
+    from pvshare.live.daemon import status_path
     status = json.loads(status_path(cfg).read_text())
     stats = status["meters"]["linky-{participant}"]
     refused = sum(v for k, v in stats.items()
@@ -384,7 +385,7 @@ def test_garbage_messages_counted_ignored_results_unchanged(mosquitto, mosquitto
     # periods (60 simulated s each) instead of one: at most the energy of those 2 minutes
     # moves to the neighbouring step.
     dc = np.abs(got.consumption_wh - ref.consumption_wh)
-    print("consumption: %d values differ, max %.1f Wh" % (np.count_nonzero(dc), dc.max()))
+    print(f"consumption: {np.count_nonzero(dc)} values differ, max {dc.max():.1f} Wh")
     two_minutes_wh = 2 * 60 * (ref.consumption_wh / STEP).max(axis=0)   # at the mean power
     assert (dc <= np.maximum(2.0, 3 * two_minutes_wh)).all()
     assert np.count_nonzero(dc > 1.0) <= 0.1 * dc.size

@@ -1,4 +1,4 @@
-"""pvshare.energy: cumulative indices and power readings -> energy per step, with flags."""
+"""pvshare.meters.energy: cumulative indices and power readings -> energy per step, with flags."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from pvshare.energy import Flag, continuous_index, integrate_power, step_energy
+from pvshare.meters.energy import Flag, continuous_index, integrate_power, step_energy
 
 STEP = 1800.0
 T0 = 1_741_305_600.0  # 2025-03-07T00:00Z, a step boundary
@@ -236,7 +236,7 @@ def test_glitch_readings_change_nothing(series, data):
 def test_night_gap_with_a_flat_index_is_a_known_zero():
     """An inverter asleep for 10 h (no readings) whose index did not move: the night's
     steps are known to hold no energy (INTERPOLATED zero), not MISSING."""
-    from pvshare.energy import Flag, step_energy
+    from pvshare.meters.energy import Flag, step_energy
     t = np.array([0.0, 600.0, 600.0 + 10 * 3600, 600.0 + 10 * 3600 + 600])
     idx = np.array([1000.0, 1100.0, 1100.0, 1300.0])
     starts = np.arange(0, 11 * 3600, 1800, dtype=float)[:-1]

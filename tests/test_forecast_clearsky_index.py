@@ -7,8 +7,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from pvshare.forecast import model
-from pvshare.forecast.clearsky_index import (K_MAX, clear_sky_index, clear_sky_power_w, month,
-                                             solar_hour, sun_elevation_deg)
+from pvshare.forecast.clearsky_index import (
+    K_MAX,
+    clear_sky_index,
+    clear_sky_power_w,
+    month,
+    solar_hour,
+    sun_elevation_deg,
+)
 from pvshare.forecast.evaluate import array_config
 
 CFG = array_config(45.0, 5.0, 30.0, 180.0, 10.0, inverter_kw=8.0)

@@ -6,8 +6,12 @@ import numpy as np
 import pandas as pd
 import pvlib
 
-from pvshare.forecast.climatology import (DEFAULT_MONTHLY_K, fit_k_table, fit_power_table,
-                                          k_from_table)
+from pvshare.forecast.climatology import (
+    DEFAULT_MONTHLY_K,
+    fit_k_table,
+    fit_power_table,
+    k_from_table,
+)
 
 BUNDLED = Path(__file__).resolve().parents[1] / "pvshare" / "data"   # copies of ../shared/data
 

@@ -4,8 +4,12 @@ import datetime as dt
 
 import numpy as np
 
-from pvshare.forecast.green_hours import (DEFAULT_DAILY_PROFILE, baseline_energy_wh,
-                                          green_periods, green_steps)
+from pvshare.forecast.green_hours import (
+    DEFAULT_DAILY_PROFILE,
+    baseline_energy_wh,
+    green_periods,
+    green_steps,
+)
 from pvshare.timegrid import local_day_steps
 
 

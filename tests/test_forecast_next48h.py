@@ -74,6 +74,7 @@ def test_weather_forecast_replaces_the_climatology():
 
 def test_quarter_hour_steps():
     import tomllib
+
     from pvshare.config import parse_config
     data = tomllib.loads((Path(__file__).resolve().parents[1] / "config" / "example.toml")
                          .read_text())

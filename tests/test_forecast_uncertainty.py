@@ -5,8 +5,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from pvshare.forecast.uncertainty import (apply_error_quantiles, fit_error_quantiles, k_level,
-                                          lead_band)
+from pvshare.forecast.uncertainty import (
+    apply_error_quantiles,
+    fit_error_quantiles,
+    k_level,
+    lead_band,
+)
 
 
 def test_bands_and_levels():

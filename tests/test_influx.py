@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from pvshare.config import InfluxDB
-from pvshare.influx import Forwarder
 from pvshare.store import Store
-from pvshare.store import points as P
+from pvshare.store import lineproto as P
+from pvshare.store.forwarder import Forwarder
 from tests.test_store import T0, make_allocation
 
 SITE = "residence-test"
@@ -116,7 +116,7 @@ def test_server_down_while_points_are_written_then_back(tmp_path, victoriametric
     write_days(store, 2)
     assert fw.deliver(max_batches=1) == 700  # part of it goes out, then the server dies
     vm.stop()
-    caplog.set_level(logging.WARNING, logger="pvshare.influx")
+    caplog.set_level(logging.WARNING, logger="pvshare.store.forwarder")
     write_days(store, 2, first=2)  # written while the server is down
     depth = store.outbox_depth()
     assert fw.deliver() == 0 and fw.failures == 1

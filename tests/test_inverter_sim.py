@@ -18,8 +18,16 @@ from sunspec2.modbus.client import SunSpecModbusClientDeviceTCP
 
 from pvshare.config import load_config
 from pvshare.meters.sunspec import SunSpecMeter, SunSpecOptions
-from simulators.inverter import (DAY_S, DayCurve, Faults, Production, ServerThread, build,
-                                 default_config_path, model_day)
+from pvshare_simulators.inverter import (
+    DAY_S,
+    DayCurve,
+    Faults,
+    Production,
+    ServerThread,
+    build,
+    default_config_path,
+    model_day,
+)
 
 NOON_JUNE_S = 1750507200.0          # 2025-06-21T12:00:00Z
 MIDNIGHT_JUNE_S = NOON_JUNE_S - 12 * 3600
@@ -191,7 +199,7 @@ def test_cli_runs_with_no_config_and_pysunspec2_reads_it():
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=10)
-    assert "SunSpec inverter on 127.0.0.1:%d" % port in err
+    assert f"SunSpec inverter on 127.0.0.1:{port}" in err
     assert "W=" in err and "writes=0" in err
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,8 +12,6 @@ from hypothesis.extra.numpy import arrays
 from pvshare.allocation import allocate
 from pvshare.enedis.keyfile import coefficients_permille, format_key_file
 from pvshare.timegrid import local_day_steps
-
-import datetime as dt
 
 
 def test_floor_not_round():

@@ -19,7 +19,7 @@ FIX = Path(__file__).parent / "fixtures" / "enedis"
 PREAMBLE = FIX / "enedis_preamble_2024-03.csv"
 ROWS = FIX / "enedis_rows_2023-10.csv"
 PARIS = ZoneInfo("Europe/Paris")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _steps_per_local_day(lc) -> dict[str, int]:

@@ -14,12 +14,19 @@ import numpy as np
 import pytest
 
 from pvshare.config import load_config, parse_config
+from pvshare.data.sample import load_sample_year
 from pvshare.meters import payloads
 from pvshare.meters.mqtt import MqttMeter, Options
-from pvshare.sampledata import load_sample_year
-from simulators.meters import (FaultInjector, Faults, LinkyFleet, MeterSimulator,
-                               default_config_path, fleet_from_sample_year, teleinfo_payloads,
-                               zlinky_payloads)
+from pvshare_simulators.meters import (
+    FaultInjector,
+    Faults,
+    LinkyFleet,
+    MeterSimulator,
+    default_config_path,
+    fleet_from_sample_year,
+    teleinfo_payloads,
+    zlinky_payloads,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.toml"

@@ -15,9 +15,15 @@ from pvshare.config import parse_config
 from pvshare.errors import ConfigError
 from pvshare.meters import registry
 from pvshare.meters.base import Quality
-from pvshare.meters.modbus import (PROFILES, ModbusMeter, ModbusOptions, RegisterSpec,
-                                   decode_register, plan_reads)
-from simulators.inverter import InverterSimulator, ServerThread, StaticImage
+from pvshare.meters.modbus import (
+    PROFILES,
+    ModbusMeter,
+    ModbusOptions,
+    RegisterSpec,
+    decode_register,
+    plan_reads,
+)
+from pvshare_simulators.inverter import InverterSimulator, ServerThread, StaticImage
 
 T0 = 1750507200.0
 

@@ -16,8 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pvshare.config import parse_config
 from pvshare.errors import ConfigError
 from pvshare.meters import registry
-from pvshare.meters.base import Reading
-from pvshare.meters.base import Meter
+from pvshare.meters.base import Meter, Reading
 from pvshare.meters.mqtt import MqttMeter
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.toml"

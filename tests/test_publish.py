@@ -11,7 +11,7 @@ import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from pvshare.publish import ResultsPublisher
+from pvshare.live.publish import ResultsPublisher
 
 CONFIG = "config/example.toml"  # the example building
 

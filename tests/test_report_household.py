@@ -10,8 +10,15 @@ from hypothesis import strategies as st
 
 from pvshare.config import Tariffs
 from pvshare.reports.household import analyse_household
-from tests.report_support import (ROOT, figure_texts, figures, pdf_text, pvshare,
-                                  real_household_series, write_plain_csv)
+from tests.report_support import (
+    ROOT,
+    figure_texts,
+    figures,
+    pdf_text,
+    pvshare,
+    real_household_series,
+    write_plain_csv,
+)
 
 FIX = __import__("pathlib").Path(__file__).parent / "fixtures" / "enedis"
 

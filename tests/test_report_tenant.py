@@ -10,7 +10,7 @@ import pytest
 
 from pvshare.allocation import allocate
 from pvshare.config import load_config
-from pvshare.sampledata import load_sample_year
+from pvshare.data.sample import load_sample_year
 from pvshare.store import Store
 from tests.report_support import CONFIG, figure_texts, figures, pdf_text, pvshare
 

@@ -14,8 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pvshare import sampledata, weather
 from pvshare.config import load_config
+from pvshare.data import bundled as weather
+from pvshare.data import sample as sampledata
 from pvshare.forecast import model
 
 ROOT = Path(__file__).resolve().parents[1]

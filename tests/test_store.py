@@ -20,7 +20,7 @@ from hypothesis.extra import numpy as hnp
 from pvshare.errors import PvshareError
 from pvshare.meters.base import Quality, Reading
 from pvshare.store import SCHEMA_VERSION, Store, StoreError
-from pvshare.store import points as P
+from pvshare.store import lineproto as P
 from pvshare.store.schema import migrate
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z, a step start

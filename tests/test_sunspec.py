@@ -24,8 +24,15 @@ from pvshare.meters import sunspec_models as sm
 from pvshare.meters.base import Quality
 from pvshare.meters.modbus_client import DeviceExceptionResponse, ModbusConnection
 from pvshare.meters.sunspec import SunSpecMeter, SunSpecOptions
-from simulators.inverter import (DayCurve, Faults, InverterSimulator, Production, ServerThread,
-                                 StaticImage, SunSpecImage)
+from pvshare_simulators.inverter import (
+    DayCurve,
+    Faults,
+    InverterSimulator,
+    Production,
+    ServerThread,
+    StaticImage,
+    SunSpecImage,
+)
 
 JSON_DIR = Path(sunspec2.__file__).parent / "models" / "json"
 NOON_S = 1750507200.0          # 2025-06-21T12:00:00Z
@@ -255,7 +262,7 @@ def test_scale_factor_changing_between_polls():
     with ServerThread(sim) as srv:
         m = meter(srv.port)
         first_sf = None
-        for i in range(6):
+        for _i in range(6):
             clock.t += 300
             (r,) = m.read(clock.now())
             truth = sim.image.last
@@ -277,7 +284,7 @@ def test_acc32_counter_rolls_over_and_reading_keeps_counting():
     with ServerThread(sim) as srv:
         m = meter(srv.port)
         values = []
-        for i in range(4):
+        for _i in range(4):
             (r,) = m.read(clock.now())
             values.append(r.export_wh)
             clock.t += 300   # ~20 kW x 5 min = 1.7 kWh
@@ -290,7 +297,7 @@ def test_reader_never_writes():
     sim, clock = make_sim(faults=Faults(sf_change=True))
     with ServerThread(sim) as srv:
         m = meter(srv.port)
-        for i in range(5):
+        for _i in range(5):
             clock.t += 60
             m.read(clock.now())
         assert sim.stats.writes == 0

@@ -12,9 +12,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pvshare.meters.base import Quality
-from pvshare.meters.tic import (Decoder, checksum, decode, encode_frame, encode_group,
-                                frame_to_json, horodate_to_utc_s, make_horodate,
-                                parse_horodate, reading_from_frame, validate_group)
+from pvshare.meters.tic import (
+    Decoder,
+    checksum,
+    decode,
+    encode_frame,
+    encode_group,
+    frame_to_json,
+    horodate_to_utc_s,
+    make_horodate,
+    parse_horodate,
+    reading_from_frame,
+    validate_group,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tic"
 CAPTURE = FIXTURES / "standard_mode_capture_2025-03-07.log"
@@ -94,7 +104,7 @@ def test_reading_from_the_real_capture():
     frames, _ = decode(RAW)
     r = reading_from_frame(frames[0], read_time_s=0.0)
     assert r.meter_id == "041876543210"
-    assert r.time_s == dt.datetime(2025, 3, 7, 12, 43, 49, tzinfo=dt.timezone.utc).timestamp()
+    assert r.time_s == dt.datetime(2025, 3, 7, 12, 43, 49, tzinfo=dt.UTC).timestamp()
     assert (r.import_wh, r.export_wh, r.power_w) == (80490250, 3626872, -1675)
     assert r.quality == Quality.GOOD
     assert reading_from_frame(frames[0], 0.0, meter_id="A01").meter_id == "A01"
@@ -170,7 +180,7 @@ def test_non_numeric_quantity_and_bad_horodate_are_rejected():
 ])
 def test_horodate_to_utc(horodate, utc, degraded):
     t, deg = horodate_to_utc_s(horodate)
-    assert dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat() == utc
+    assert dt.datetime.fromtimestamp(t, dt.UTC).isoformat() == utc
     assert deg is degraded
 
 
@@ -325,7 +335,7 @@ FRAMES = raw_groups()
 _INSIDE = []
 for fi, groups in enumerate(FRAMES[:9]):
     labels = [g[2].split(b"\t")[0] for g in groups]
-    for gi, (s, e, content) in enumerate(groups):
+    for gi, (s, e, _content) in enumerate(groups):
         nxt = labels[gi + 1] if gi + 1 < len(labels) else None
         if nxt is None or labels.count(nxt) == 1:
             _INSIDE += [(p, fi, gi) for p in range(s, e)]
@@ -397,7 +407,7 @@ def test_cli_clear_errors(tmp_path):
 def test_cli_decodes_a_live_port_until_it_closes():
     import os
 
-    from simulators.tic import open_pty
+    from pvshare_simulators.tic import open_pty
     master, slave, path = open_pty()
     try:
         os.write(master, RAW[:2300])  # two frames, waiting in the terminal's buffer

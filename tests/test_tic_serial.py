@@ -15,8 +15,8 @@ from pvshare.meters import registry
 from pvshare.meters.base import Meter, Quality
 from pvshare.meters.tic import horodate_to_utc_s
 from pvshare.meters.tic_serial import TicMeter, TicOptions, TicReader
-from simulators.clock import SimClock
-from simulators.tic import TicSimulator, open_pty, replay
+from pvshare_simulators.clock import SimClock
+from pvshare_simulators.tic import TicSimulator, open_pty, replay
 
 CAPTURE = Path(__file__).parent / "fixtures" / "tic" / "standard_mode_capture_2025-03-07.log"
 T0 = 1_741_351_429.0  # 2025-03-07T12:43:49Z

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from pvshare import timegrid as tg
 
 PARIS = ZoneInfo("Europe/Paris")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 YEARS = range(2019, 2031)
 
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import keys
-from .result import AllocationResult
+from pvshare.allocation import keys
+from pvshare.allocation.result import AllocationResult
 
 KEYS = ("prorata", "static", "reallocated", "priority", "custom")
 #: Tolerance on "coefficients sum to at most 1" (floating-point sums of 1/N shares).
@@ -121,7 +121,8 @@ BLOCK_CELLS = 1 << 16
 
 def _by_blocks(key_fn, production, demand, *args, per_step: bool = False) -> np.ndarray:
     """``key_fn(production, demand, *args)`` over blocks of steps, into one output array.
-    With ``per_step``, the first extra argument has one row per step and is sliced too."""
+    With ``per_step``, the first extra argument has one row per step and is sliced too.
+    """
     T, N = demand.shape
     rows = max(1, BLOCK_CELLS // max(N, 1))
     if T <= rows:
@@ -140,7 +141,8 @@ def _by_blocks(key_fn, production, demand, *args, per_step: bool = False) -> np.
 
 def _demand(consumption: np.ndarray, first_step: int) -> np.ndarray:
     """The consumption with missing values (NaN) as 0; rejects negative or infinite values
-    (naming the step, counted from ``first_step``). Two fast passes when nothing is missing."""
+    (naming the step, counted from ``first_step``). Two fast passes when nothing is missing.
+    """
     low, high = consumption.min(initial=0.0), consumption.max(initial=0.0)
     missing = None
     if np.isnan(low) or np.isnan(high):

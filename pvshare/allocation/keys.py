@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .waterfill import waterfill
+from pvshare.allocation.waterfill import waterfill
 
 
 def prorata(production_wh: np.ndarray, consumption_wh: np.ndarray,

@@ -56,13 +56,15 @@ class AllocationResult:
     @property
     def complement(self) -> np.ndarray:
         """COMPLEMENT per step and participant (C − AUTOCONS, bought from the supplier), Wh,
-        shape (T, N); NaN where consumption is missing."""
+        shape (T, N); NaN where consumption is missing.
+        """
         return self.consumption - self.allocated
 
     @property
     def coefficients(self) -> np.ndarray:
         """Share of the production each participant received, in [0, 1], shape (T, N);
-        0 for steps without production."""
+        0 for steps without production.
+        """
         with np.errstate(divide="ignore", invalid="ignore"):
             k = self.allocated / self.production[:, None]
         k[~np.isfinite(k)] = 0.0
@@ -91,7 +93,8 @@ class AllocationResult:
 
     def per_participant(self) -> dict[str, np.ndarray]:
         """Per participant over all steps: consumption, allocated and complement (Wh), and
-        self-sufficiency (allocated / consumption)."""
+        self-sufficiency (allocated / consumption).
+        """
         cons = np.nansum(self.consumption, axis=0)
         alloc = self.allocated.sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):

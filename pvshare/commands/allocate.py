@@ -26,8 +26,8 @@ def allocate(
     """Allocate each step's production among the participants with an ACC key."""
     from rich.console import Console
 
-    from ..allocate_files import allocate_files
-    from ..summary import summary_table
+    from pvshare.allocation.files import allocate_files
+    from pvshare.allocation.summary import summary_table
 
     done = allocate_files(production, consumption, key, out, coefficients=coefficients,
                           step=step, enedis_keys=enedis_keys, prm_map=prm_map)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,20 +13,20 @@ def run(config: Path = typer.Option(..., "--config", help="The site's TOML confi
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logs."),
         no_forecast: bool = typer.Option(False, "--no-forecast",
                                          help="Do not run the hourly forecast."),
-        start: Optional[str] = typer.Option(None, "--start", help="Simulated clock: start "
+        start: str | None = typer.Option(None, "--start", help="Simulated clock: start "
                                             "time, ISO 8601 (tests and demos)"),
         speed: float = typer.Option(1.0, "--speed", help="Simulated clock: simulated seconds "
                                     "per second"),
-        clock_origin: Optional[float] = typer.Option(None, "--clock-origin",
+        clock_origin: float | None = typer.Option(None, "--clock-origin",
                                                      help="Simulated clock: the wall-clock "
                                                      "Unix time at which it was --start "
                                                      "(shared with the simulators, kept "
                                                      "across restarts)"),
-        until: Optional[str] = typer.Option(None, "--until", help="Simulated clock: stop at "
+        until: str | None = typer.Option(None, "--until", help="Simulated clock: stop at "
                                             "this simulated time, ISO 8601")) -> None:
     """Run the daemon: poll the meters, close each step, allocate, store, forward."""
-    from ..config import load_config
-    from ..daemon import Daemon, run_simulated
+    from pvshare.config import load_config
+    from pvshare.live.daemon import Daemon, run_simulated
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("pymodbus", "apscheduler"):
@@ -36,7 +35,7 @@ def run(config: Path = typer.Option(..., "--config", help="The site's TOML confi
     if start is None and speed == 1.0 and clock_origin is None and until is None:
         Daemon(cfg, forecast=not no_forecast).run_forever()
         return
-    from simulators.clock import SimClock, parse_start
+    from pvshare_simulators.clock import SimClock, parse_start
     clock = SimClock(parse_start(start), speed, origin=clock_origin)
     daemon = Daemon(cfg, clock=clock.now, forecast=not no_forecast)
     run_simulated(daemon, clock, until_s=parse_start(until) if until else None)
@@ -49,8 +48,8 @@ def status(config: Path = typer.Option(..., "--config", help="The site's TOML co
 
     from rich.console import Console
 
-    from ..config import load_config
-    from ..status import collect, render
+    from pvshare.config import load_config
+    from pvshare.live.status import collect, render
     cfg = load_config(config)
     s = collect(cfg)
     if as_json:
@@ -61,17 +60,17 @@ def status(config: Path = typer.Option(..., "--config", help="The site's TOML co
 
 def demo(speed: float = typer.Option(1440.0, "--speed", help="Simulated seconds per second."),
          duration: str = typer.Option("1d", "--duration", help="Simulated duration: 1d, 12h…"),
-         start: Optional[str] = typer.Option(None, "--start",
+         start: str | None = typer.Option(None, "--start",
                                              help="Simulated start, ISO 8601 (default: "
                                              "2025-06-21 00:00, Paris)"),
          data_dir: Path = typer.Option(Path("demo-data"), "--data-dir",
                                        help="Where the demo's config and store go."),
-         config: Optional[Path] = typer.Option(None, "--config",
+         config: Path | None = typer.Option(None, "--config",
                                                help="A site config (default: the example "
                                                "building)")) -> None:
     """Run the building's simulators and the daemon at high speed, with a live view."""
-    from ..demo import parse_duration, run_demo
-    from ..errors import InputError
+    from pvshare.demo.run import parse_duration, run_demo
+    from pvshare.errors import InputError
     try:
         seconds = parse_duration(duration)
     except ValueError as exc:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import typer
 
-from ..errors import InputError
+from pvshare.errors import InputError
 
 WHAT = ("readings", "steps", "allocation")
 FORMATS = ("csv", "parquet")
@@ -26,7 +26,8 @@ FORMATS = ("csv", "parquet")
 
 def parse_time(text: str, tz: str, option: str) -> int:
     """UTC Unix seconds of an ISO 8601 date or date-time; one without an offset is taken
-    in the site's time zone ``tz`` (``2026-03-01`` = local midnight)."""
+    in the site's time zone ``tz`` (``2026-03-01`` = local midnight).
+    """
     try:
         t = dt.datetime.fromisoformat(text.strip())
     except ValueError:
@@ -51,8 +52,8 @@ def export_frame(store, what: str, from_s: int, to_s: int, meters: list[str] | N
     """
     import pandas as pd
 
-    from ..csvio import allocation_frame
-    from ..timegrid import format_utc, from_epoch_seconds
+    from pvshare.files.csvio import allocation_frame
+    from pvshare.timegrid import format_utc, from_epoch_seconds
 
     if what == "allocation":
         a = store.allocation(from_s, to_s)
@@ -84,7 +85,7 @@ def export_frame(store, what: str, from_s: int, to_s: int, meters: list[str] | N
 
 def write_frame(frame, what: str, fmt: str, out: Path) -> None:
     """Write atomically as CSV (3 decimals for Wh/W, empty = missing) or Parquet."""
-    from ..csvio import atomic_writes, write_allocation_csv
+    from pvshare.files.csvio import atomic_writes, write_allocation_csv
     with atomic_writes(out) as (tmp,):
         if fmt == "parquet":
             try:
@@ -111,8 +112,8 @@ def export(
                                     "readings and steps)."),
 ) -> None:
     """Export readings, step energies or allocation results of the store to a file."""
-    from ..config import load_config
-    from ..store import Store
+    from pvshare.config import load_config
+    from pvshare.store import Store
 
     if what not in WHAT:
         raise InputError(f"must be one of {', '.join(WHAT)}, got {what!r}", field="--what")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -17,14 +16,14 @@ DAYS_FR = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
 @app.callback()
 def forecast(
     ctx: typer.Context,
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Site TOML file."),
-    at: Optional[str] = typer.Option(None, "--at", help="Issue time, ISO 8601 (default: now)."),
-    weather: Optional[Path] = typer.Option(
+    config: Path | None = typer.Option(None, "--config", "-c", help="Site TOML file."),
+    at: str | None = typer.Option(None, "--at", help="Issue time, ISO 8601 (default: now)."),
+    weather: Path | None = typer.Option(
         None, "--weather", help="Irradiance forecast CSV: time,ghi[,temp_air,wind_speed]."),
-    production: Optional[Path] = typer.Option(
+    production: Path | None = typer.Option(
         None, "--production", help="Measured production CSV: time,production_wh or "
                                    "time,ac_power_w (self-calibration, persistence)."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG chart here."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write a PNG chart here."),
     kwh_per_year: float = typer.Option(
         2000.0, "--kwh-per-year", help="Yearly consumption of one flat (kWh), for the "
                                         "green hours."),
@@ -40,12 +39,12 @@ def forecast(
     from rich.console import Console
     from rich.table import Table
 
-    from ..config import load_config
-    from ..errors import InputError
-    from ..forecast import files
-    from ..forecast.green_hours import baseline_energy_wh, green_periods
-    from ..forecast.next48h import forecast_next_48h
-    from ..timegrid import format_local, step_seconds
+    from pvshare.config import load_config
+    from pvshare.errors import InputError
+    from pvshare.forecast import files
+    from pvshare.forecast.green_hours import baseline_energy_wh, green_periods
+    from pvshare.forecast.next48h import forecast_next_48h
+    from pvshare.timegrid import format_local, step_seconds
 
     cfg = load_config(config)
     step_s = step_seconds(cfg.site.step)
@@ -55,7 +54,7 @@ def forecast(
         except ValueError:
             raise InputError(f"not an ISO 8601 time: {at!r}", field="--at") from None
     else:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
     hist = files.read_production_wh(production, step_s) if production else None
     wx = files.read_weather(weather) if weather else None
     yearly = kwh_per_year * len(cfg.participants)
@@ -106,7 +105,7 @@ def forecast(
         calib = f"non calibré (trop peu de pas de ciel clair: {cal.clear_steps})"
     con.print(f"Modèle: pvlib × {prior}; {calib}.", highlight=False)
     if plot:
-        from ..forecast.chart import plot_forecast
+        from pvshare.forecast.chart import plot_forecast
         plot_forecast(fc, plot, tz, f"Production solaire prévue — {cfg.site.name}")
         con.print(f"Graphique: {plot}")
 
@@ -120,12 +119,12 @@ def evaluate(
     tilt: float = typer.Option(..., "--tilt", help="Array tilt, degrees."),
     azimuth: float = typer.Option(..., "--azimuth", help="Array azimuth, degrees from north."),
     kwp: float = typer.Option(..., "--kwp", help="Nameplate DC power, kW."),
-    inverter_kw: Optional[float] = typer.Option(None, "--inverter-kw", help="AC limit, kW."),
+    inverter_kw: float | None = typer.Option(None, "--inverter-kw", help="AC limit, kW."),
     altitude: float = typer.Option(0.0, "--altitude", help="Metres above sea level."),
-    weather: Optional[Path] = typer.Option(
+    weather: Path | None = typer.Option(
         None, "--weather", help="Irradiance CSV (time,ghi[,temp_air,wind_speed]) used as a "
                                 "perfect day-ahead weather forecast."),
-    train_until: Optional[str] = typer.Option(
+    train_until: str | None = typer.Option(
         None, "--train-until", help="Start of the test period (ISO); default: the middle."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
@@ -134,9 +133,9 @@ def evaluate(
     from rich.progress import Progress
     from rich.table import Table
 
-    from ..errors import InputError
-    from ..forecast import files
-    from ..forecast.evaluate import BANDS, METHODS, array_config, backtest
+    from pvshare.errors import InputError
+    from pvshare.forecast import files
+    from pvshare.forecast.evaluate import BANDS, METHODS, array_config, backtest
 
     cfg = array_config(latitude, longitude, tilt, azimuth, kwp, inverter_kw=inverter_kw,
                        altitude_m=altitude)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ..errors import InputError, PvshareError
+from pvshare.errors import InputError, PvshareError
 
 app = typer.Typer(help="Reports in French for the energy advisor, the tenants and the PMO "
                        "(self-contained HTML and PDF).", no_args_is_help=True)
@@ -22,7 +22,7 @@ def _check_format(fmt: str) -> str:
 
 
 def _month_bounds(month: str, tz: str) -> tuple[int, int]:
-    from ..timegrid import local_month_bounds, to_epoch_seconds
+    from pvshare.timegrid import local_month_bounds, to_epoch_seconds
     m = re.fullmatch(r"(\d{4})-(\d{2})", month or "")
     if not m or not 1 <= int(m.group(2)) <= 12:
         raise PvshareError(f"--month: expected YYYY-MM (e.g. 2025-06), got {month!r}")
@@ -38,11 +38,12 @@ def _shift_month(month: str, delta: int) -> str:
 
 def _load(cfg, from_s: int, to_s: int, sample_year: bool, need_from_s: int, period: str):
     """The building's data of ``[from_s, to_s)``; an error if ``[need_from_s, to_s)`` holds
-    no measurement at all (a report of zeros would mislead)."""
+    no measurement at all (a report of zeros would mislead).
+    """
     import numpy as np
 
-    from ..reports import sources
-    from ..timegrid import to_epoch_seconds
+    from pvshare.reports import sources
+    from pvshare.timegrid import to_epoch_seconds
     data = sources.from_sample_year(cfg, from_s, to_s) if sample_year \
         else sources.from_store(cfg, from_s, to_s)
     sel = to_epoch_seconds(data.times) >= need_from_s
@@ -83,11 +84,11 @@ def household(
     _check_format(format)
     if heating not in ("electric", "gas", "other"):
         raise PvshareError(f"--heating: expected electric, gas or other, got {heating!r}")
-    from ..config import Tariffs, load_config
-    from ..enedis.loadcurve import read_load_curve
-    from ..reports.household import SOLAR_HOURS, analyse_household, green_hours
-    from ..reports.pages import household_page
-    from ..reports.render import write_report
+    from pvshare.config import Tariffs, load_config
+    from pvshare.enedis.loadcurve import read_load_curve
+    from pvshare.reports.household import SOLAR_HOURS, analyse_household, green_hours
+    from pvshare.reports.pages import household_page
+    from pvshare.reports.render import write_report
     tariffs, tz = Tariffs(), "Europe/Paris"
     if config is not None:
         cfg = load_config(config)
@@ -96,7 +97,7 @@ def household(
     solar_hours = SOLAR_HOURS
     if in_operation and config is not None:
         # The building's green hours: where its array's clear-sky production is best.
-        from ..forecast.clearsky_index import clear_sky_power_w
+        from pvshare.forecast.clearsky_index import clear_sky_power_w
         solar_hours = green_hours(lc.times, clear_sky_power_w(cfg, lc.times, lc.step_s), tz)
     try:
         a = analyse_household(lc.times, lc.energy_wh, lc.step_s, tariffs=tariffs, tz=tz,
@@ -127,7 +128,7 @@ def tenant(
     _check_format(format)
     if bool(participant) == bool(all_):
         raise PvshareError("give either --participant ID or --all")
-    from ..config import load_config
+    from pvshare.config import load_config
     cfg = load_config(config)
     ids = cfg.participant_ids
     if participant and participant not in ids:
@@ -152,7 +153,7 @@ def tenant_reports(cfg, data, month: str, which, out, fmt: str, progress: bool =
     One pass of analysis for all of them (:func:`~pvshare.reports.tenant.summarise`), then
     one page each, rendered by ``jobs`` worker processes (the PDF rendering dominates).
     """
-    from ..reports.tenant import summarise, tenant_statement
+    from pvshare.reports.tenant import summarise, tenant_statement
     tz = cfg.site.timezone
     summary = summarise(data.times, data.production_wh, data.consumption_wh,
                         data.allocated_wh, data.participant_ids, tz)
@@ -168,8 +169,13 @@ def tenant_reports(cfg, data, month: str, which, out, fmt: str, progress: bool =
     paths: list = []
     bar = task = None
     if progress:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
         bar = Progress(TextColumn("relevés {task.fields[month]}"), BarColumn(),
                        MofNCompleteColumn(), TimeRemainingColumn())
     jobs = max(1, min(int(jobs), len(tasks)))
@@ -207,8 +213,8 @@ def tenant_reports(cfg, data, month: str, which, out, fmt: str, progress: bool =
 
 def _render_tenant(statement, site_name: str, flat_label: str, out: str, base: str,
                    fmt: str) -> list:
-    from ..reports.pages import tenant_page
-    from ..reports.render import write_report
+    from pvshare.reports.pages import tenant_page
+    from pvshare.reports.render import write_report
     html = tenant_page(statement, site_name=site_name, flat_label=flat_label)
     return write_report(html, out, base, fmt)
 
@@ -228,12 +234,12 @@ def building(
     _check_format(format)
     if (month is None) == (year is None):
         raise PvshareError("give either --month YYYY-MM or --year YYYY")
-    from ..config import load_config
-    from ..reports.building import analyse_building
-    from ..reports.fmt import month_name
-    from ..reports.pages import building_page
-    from ..reports.render import write_report
-    from ..timegrid import from_epoch_seconds
+    from pvshare.config import load_config
+    from pvshare.reports.building import analyse_building
+    from pvshare.reports.fmt import month_name
+    from pvshare.reports.pages import building_page
+    from pvshare.reports.render import write_report
+    from pvshare.timegrid import from_epoch_seconds
     cfg = load_config(config)
     tz = cfg.site.timezone
     if month is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ..errors import PvshareError
+from pvshare.errors import PvshareError
 
 app = typer.Typer(help="The embedded store (SQLite) and its outbox towards InfluxDB.",
                   no_args_is_help=True)
@@ -29,9 +29,9 @@ def stats(config: Path = CONFIG) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from ..config import load_config
-    from ..store import Store
-    from ..timegrid import format_utc
+    from pvshare.config import load_config
+    from pvshare.store import Store
+    from pvshare.timegrid import format_utc
 
     cfg = load_config(config)
     with Store.from_config(cfg, create=False) as store:
@@ -70,11 +70,12 @@ def requeue(config: Path = CONFIG,
             ) -> None:
     """Queue again the InfluxDB points of the stored results of a window (after points were
     refused because the outbox was full, or to fill a new InfluxDB). A point sent again
-    overwrites itself in InfluxDB: never a double."""
-    from ..config import load_config
-    from ..errors import InputError
-    from ..store import Store
-    from .export import parse_time
+    overwrites itself in InfluxDB: never a double.
+    """
+    from pvshare.commands.export import parse_time
+    from pvshare.config import load_config
+    from pvshare.errors import InputError
+    from pvshare.store import Store
 
     cfg = load_config(config)
     from_s = parse_time(from_, cfg.site.timezone, "--from")
@@ -102,9 +103,9 @@ def push(config: Path = CONFIG,
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from ..config import load_config
-    from ..influx import Forwarder
-    from ..store import Store
+    from pvshare.config import load_config
+    from pvshare.store import Store
+    from pvshare.store.forwarder import Forwarder
 
     cfg = load_config(config)
     if cfg.influxdb is None:
@@ -116,7 +117,7 @@ def push(config: Path = CONFIG,
         raise PvshareError(f"{config}: [influxdb] token_file: cannot read "
                            f"{cfg.influxdb.token_file}: {exc.strerror}") from None
     # This command reports each failed attempt itself (below), on stderr.
-    logging.getLogger("pvshare.influx").setLevel(logging.CRITICAL)
+    logging.getLogger("pvshare.store.forwarder").setLevel(logging.CRITICAL)
     err = Console(stderr=True)
     with Store.from_config(cfg, create=False) as store, \
             Forwarder(store, cfg.influxdb, cfg.site.name, backoff_initial_s=0.5,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from ..errors import InputError
+from pvshare.errors import InputError
 
 app = typer.Typer(help="Linky TIC (télé-information client) tools.", no_args_is_help=True)
 
@@ -24,8 +24,9 @@ def decode(
     mode: str = typer.Option("auto", help="auto | standard | historique"),
 ) -> None:
     """Print one JSON object per complete frame, then the counts
-    {"frames", "groups", "rejected", "incomplete"} (exit code 2 when no frame is found)."""
-    from ..meters.tic import Decoder, frame_to_json
+    {"frames", "groups", "rejected", "incomplete"} (exit code 2 when no frame is found).
+    """
+    from pvshare.meters.tic import Decoder, frame_to_json
     if mode not in ("auto", "standard", "historique"):
         raise InputError(f"unknown mode {mode!r}: use auto, standard or historique",
                          field="--mode")

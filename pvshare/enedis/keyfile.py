@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..timegrid import format_local
+from pvshare.timegrid import format_local
 
 #: Guard against floating-point noise just below a tenth (e.g. 12.299999999 → 12,3).
 _EPS = 1e-9
@@ -48,7 +48,7 @@ def coefficients_permille(allocated_wh: np.ndarray, production_wh: np.ndarray) -
 
 
 def format_key_file(times, prms: list[str], permille: np.ndarray, tz: str = "Europe/Paris") -> str:
-    """The key file's text (``\\r\\n`` line ends are not required; ``\\n`` is written)."""
+    r"""The key file's text (``\\r\\n`` line ends are not required; ``\\n`` is written)."""
     permille = np.asarray(permille, dtype=np.int64)
     whole, tenth = np.divmod(permille, 10)
     cells = np.char.add(np.char.add(whole.astype(str), ","), tenth.astype(str))

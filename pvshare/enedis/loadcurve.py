@@ -33,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..timegrid import DEFAULT_TZ, from_epoch_seconds, utc_offsets
+from pvshare.errors import InputError
+from pvshare.timegrid import DEFAULT_TZ, from_epoch_seconds, utc_offsets
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 #: Steps a load curve may use, in minutes.
 ALLOWED_STEP_MIN = (5, 10, 15, 30, 60)

@@ -33,10 +33,10 @@ def run(request: dict) -> dict:
     import numpy as np
     import pandas as pd
 
-    from ..config import load_config
-    from ..timegrid import step_seconds
-    from .green_hours import DEFAULT_KWH_PER_YEAR, baseline_energy_wh
-    from .next48h import forecast_next_48h
+    from pvshare.config import load_config
+    from pvshare.forecast.green_hours import DEFAULT_KWH_PER_YEAR, baseline_energy_wh
+    from pvshare.forecast.next48h import forecast_next_48h
+    from pvshare.timegrid import step_seconds
 
     cfg = load_config(request["config"])
     step_s = step_seconds(cfg.site.step)
@@ -73,7 +73,7 @@ def run(request: dict) -> dict:
 
 
 def main() -> int:
-    from ..errors import PvshareError
+    from pvshare.errors import PvshareError
     try:
         request = json.load(sys.stdin)
         answer = run(request)

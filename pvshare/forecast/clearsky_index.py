@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import model
+from pvshare.forecast import model
 
 #: Largest clear-sky index kept (cloud enhancement rarely lifts a 30-min mean above this).
 K_MAX = 1.5

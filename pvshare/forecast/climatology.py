@@ -1,4 +1,4 @@
-"""Climatology: what the sky usually does, by month and hour of the (mean solar) day.
+r"""Climatology: what the sky usually does, by month and hour of the (mean solar) day.
 
 Two kinds:
 

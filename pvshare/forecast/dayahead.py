@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import model
-from .clearsky_index import step_index
+from pvshare.forecast import model
+from pvshare.forecast.clearsky_index import step_index
 
 
 def weather_on_steps(weather: pd.DataFrame, step_starts, step_s: int) -> pd.DataFrame:

@@ -8,8 +8,8 @@ normalised by the nameplate capacity (kWp):
 - ``nMAE = mean(|P_hat - P|) / capacity``, ``nRMSE = sqrt(mean((P_hat - P)^2)) / capacity``;
 - skill over a reference: ``1 - error / error_ref``.
 
-Methods:
-
+Methods
+-------
 - ``pvshare``: this package's P50 (clear-sky-index persistence blended towards the
   climatology, or towards the weather-driven model when irradiance is given);
 - ``smart_persistence``: the clear-sky index of the last valid measured step, times the
@@ -25,16 +25,24 @@ to fit anything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from . import climatology, nowcast, uncertainty
-from .calibration import Calibration, calibrate
-from .clearsky_index import (K_MAX, MIN_ELEVATION_DEG, clear_sky_index, clear_sky_power_w,
-                             month, solar_hour, step_index, sun_elevation_deg)
+from pvshare.forecast import climatology, nowcast, uncertainty
+from pvshare.forecast.calibration import Calibration, calibrate
+from pvshare.forecast.clearsky_index import (
+    K_MAX,
+    MIN_ELEVATION_DEG,
+    clear_sky_index,
+    clear_sky_power_w,
+    month,
+    solar_hour,
+    step_index,
+    sun_elevation_deg,
+)
 
 #: Scored horizon bands: name -> (lead above, lead up to), hours. Lead = end of the target
 #: step minus the issue time, so the first step ahead has a lead of one step.
@@ -55,7 +63,7 @@ def array_config(latitude: float, longitude: float, tilt_deg: float, azimuth_deg
     The producer and the participant are placeholders: the forecast never looks at them.
     Raises :class:`pvshare.errors.ConfigError` naming any out-of-range value.
     """
-    from ..config import parse_config
+    from pvshare.config import parse_config
     array = {"kwp": kwp, "tilt_deg": tilt_deg, "azimuth_deg": azimuth_deg,
              "losses_percent": losses_percent}
     if inverter_kw is not None:
@@ -100,8 +108,8 @@ def prepare(cfg, power_w: pd.Series, step_s: int, weather: pd.DataFrame | None =
     weather : pandas.DataFrame, optional
         Weather (``ghi`` [, ``temp_air``, ``wind_speed``]) to drive the day-ahead model.
     """
-    from . import model
-    from .dayahead import weather_power_w
+    from pvshare.forecast import model
+    from pvshare.forecast.dayahead import weather_power_w
     idx = step_index(power_w.index)
     grid = pd.date_range(idx.min(), idx.max(), freq=pd.Timedelta(seconds=step_s), tz="UTC")
     p = power_w.set_axis(idx).reindex(grid).to_numpy(dtype=float)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from pvshare.errors import InputError
 
 POWER_COLUMNS = ("ac_power_w", "production_wh")
 WEATHER_COLUMNS = ("ghi", "temp_air", "wind_speed")
@@ -45,7 +45,7 @@ def _parse_time(text: str, src: str, line: int) -> int:
     except ValueError:
         raise InputError(f"not an ISO 8601 time: {text!r}", src, line, "time") from None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.timezone.utc)
+        t = t.replace(tzinfo=dt.UTC)
     return int(t.timestamp())
 
 

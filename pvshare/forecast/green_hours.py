@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..timegrid import to_epoch_seconds, utc_offsets
+from pvshare.timegrid import to_epoch_seconds, utc_offsets
 
 #: Typical household demand by local hour (0..23), as a multiple of the daily mean: the mean
 #: power per hour of the real household of the UCI "Individual household electric power

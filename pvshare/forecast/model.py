@@ -40,10 +40,10 @@ from pvlib.modelchain import ModelChain
 from pvlib.pvsystem import Array, FixedMount, PVSystem
 from pvlib.temperature import TEMPERATURE_MODEL_PARAMETERS
 
-from ..timegrid import step_seconds
+from pvshare.timegrid import step_seconds
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..config import Config
+    from pvshare.config import Config
 
 #: Nominal inverter efficiency of the PVWatts inverter model (unitless).
 ETA_INV_NOM = 0.96
@@ -58,7 +58,7 @@ CLEAR_SKY_INDEX_MAX = {"ghi": 1.6, "dni": 1.4, "dhi": 6.0}
 IRRADIANCE = ("ghi", "dni", "dhi")
 
 
-def location(cfg: "Config") -> Location:
+def location(cfg: Config) -> Location:
     """The site as a :class:`pvlib.location.Location`.
 
     Parameters
@@ -76,7 +76,7 @@ def location(cfg: "Config") -> Location:
                     name=s.name)
 
 
-def ac_limit_w(cfg: "Config") -> float:
+def ac_limit_w(cfg: Config) -> float:
     """AC power limit of the inverter, W (``inverter_kw``, else 0.96 × kWp)."""
     a = cfg.array
     if a.inverter_kw is not None:
@@ -84,7 +84,7 @@ def ac_limit_w(cfg: "Config") -> float:
     return ETA_INV_NOM * float(a.kwp) * 1000.0
 
 
-def losses_parameters(cfg: "Config") -> dict[str, float]:
+def losses_parameters(cfg: Config) -> dict[str, float]:
     """PVWatts loss terms (%) whose total equals ``cfg.array.losses_percent``.
 
     :func:`pvlib.pvsystem.pvwatts_losses` combines its terms as
@@ -97,7 +97,7 @@ def losses_parameters(cfg: "Config") -> dict[str, float]:
     return terms
 
 
-def pv_system(cfg: "Config") -> PVSystem:
+def pv_system(cfg: Config) -> PVSystem:
     """The array and inverter as a PVWatts :class:`pvlib.pvsystem.PVSystem`.
 
     Parameters
@@ -130,7 +130,7 @@ def pv_system(cfg: "Config") -> PVSystem:
     )
 
 
-def model_chain(cfg: "Config") -> ModelChain:
+def model_chain(cfg: Config) -> ModelChain:
     """A PVWatts :class:`pvlib.modelchain.ModelChain` of the site's array.
 
     DC and AC PVWatts, PVWatts losses, Hay-Davies transposition, physical AOI losses,
@@ -177,7 +177,7 @@ def clear_sky_at(latitude: float, longitude: float, altitude_m: float, times) ->
     return cs[list(IRRADIANCE)].clip(lower=0.0).fillna(0.0)
 
 
-def clear_sky(cfg: "Config", times) -> pd.DataFrame:
+def clear_sky(cfg: Config, times) -> pd.DataFrame:
     """Ineichen clear-sky irradiance at the site (see :func:`clear_sky_at`).
 
     Parameters
@@ -196,12 +196,12 @@ def clear_sky(cfg: "Config", times) -> pd.DataFrame:
     return clear_sky_at(s.latitude, s.longitude, s.altitude_m, times)
 
 
-def solar_position(cfg: "Config", times) -> pd.DataFrame:
+def solar_position(cfg: Config, times) -> pd.DataFrame:
     """Sun position at the site: ``apparent_elevation``, ``azimuth`` ... in degrees."""
     return location(cfg).get_solarposition(_as_index(times))
 
 
-def horizon_elevation_deg(cfg: "Config", azimuth_deg) -> np.ndarray:
+def horizon_elevation_deg(cfg: Config, azimuth_deg) -> np.ndarray:
     """Elevation of the horizon profile (degrees) at the given azimuths (degrees from north).
 
     Linear interpolation around the circle between the profile's points; zero everywhere
@@ -216,7 +216,7 @@ def horizon_elevation_deg(cfg: "Config", azimuth_deg) -> np.ndarray:
     return np.interp(az % 360.0, pts[order, 0] % 360.0, pts[order, 1], period=360.0)
 
 
-def apply_horizon(cfg: "Config", weather: pd.DataFrame) -> pd.DataFrame:
+def apply_horizon(cfg: Config, weather: pd.DataFrame) -> pd.DataFrame:
     """Block the beam while the sun is behind the horizon profile.
 
     Where the sun's apparent elevation is below the profile at its azimuth, ``dni`` becomes
@@ -249,7 +249,7 @@ def _check_weather(weather: pd.DataFrame) -> pd.DataFrame:
     return weather
 
 
-def ac_power_w(cfg: "Config", weather: pd.DataFrame) -> pd.Series:
+def ac_power_w(cfg: Config, weather: pd.DataFrame) -> pd.Series:
     """AC power of the array, W, at each time of ``weather``.
 
     Parameters
@@ -294,7 +294,7 @@ def ac_power_w(cfg: "Config", weather: pd.DataFrame) -> pd.Series:
     return pd.Series(ac, index=weather.index, name="ac_power_w")
 
 
-def interpolate_weather(cfg: "Config", weather: pd.DataFrame, times,
+def interpolate_weather(cfg: Config, weather: pd.DataFrame, times,
                         source: tuple[float, float, float] | None = None) -> pd.DataFrame:
     """Weather at other times (e.g. hourly samples to 5-minute values) through clear-sky indices.
 

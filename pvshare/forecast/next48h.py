@@ -9,14 +9,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import defaults, uncertainty
-from .calibration import Calibration, calibrate
-from .climatology import default_k_table, k_from_table
-from .clearsky_index import (K_MAX, clear_sky_index, clear_sky_power_w, month, solar_hour,
-                             sun_elevation_deg)
-from .evaluate import MIN_CLEAR_SKY_FRACTION, SOURCE_MIN_ELEVATION_DEG
-from .nowcast import blend
-from ..timegrid import step_seconds
+from pvshare.forecast import defaults, uncertainty
+from pvshare.forecast.calibration import Calibration, calibrate
+from pvshare.forecast.clearsky_index import (
+    K_MAX,
+    clear_sky_index,
+    clear_sky_power_w,
+    month,
+    solar_hour,
+    sun_elevation_deg,
+)
+from pvshare.forecast.climatology import default_k_table, k_from_table
+from pvshare.forecast.evaluate import MIN_CLEAR_SKY_FRACTION, SOURCE_MIN_ELEVATION_DEG
+from pvshare.forecast.nowcast import blend
+from pvshare.timegrid import step_seconds
 
 HORIZON_H = 48
 #: Measured history looked at (days): enough for the self-calibration, bounded for speed.
@@ -61,14 +67,14 @@ def forecast_next_48h(cfg, measured_production_wh: pd.Series | None, now,
         (``"climatology"`` or ``"weather"``), ``baseline_wh`` and ``green`` (when a baseline
         is given). ``attrs``: ``calibration`` (:class:`Calibration`), ``issued``.
     """
-    from .dayahead import weather_power_w
+    from pvshare.forecast.dayahead import weather_power_w
     step_s = step_seconds(cfg.site.step)
     step = pd.Timedelta(seconds=step_s)
     t0 = _utc(now).floor(step)
     n_ahead = int(horizon_h * 3600 // step_s)
     ahead = pd.date_range(t0, periods=n_ahead, freq=step)
     kwp = float(cfg.array.kwp)
-    from . import model
+    from pvshare.forecast import model
     max_w = model.ac_limit_w(cfg)
 
     # History: the last HISTORY_DAYS of steps that ended before the issue time.
@@ -126,7 +132,7 @@ def forecast_next_48h(cfg, measured_production_wh: pd.Series | None, now,
                         "p90_wh": q[:, 2] * to_wh, "clear_sky_wh": cs[n_hist:] * to_wh,
                         "k": k_hat, "prior": source}, index=ahead)
     if baseline_wh is not None:
-        from .green_hours import green_steps
+        from pvshare.forecast.green_hours import green_steps
         times = ahead.tz_localize(None).to_numpy().astype("datetime64[s]")
         base = baseline_wh(times) if callable(baseline_wh) else np.asarray(baseline_wh, float)
         out["baseline_wh"] = base

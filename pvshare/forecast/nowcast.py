@@ -1,4 +1,4 @@
-"""Clear-sky-index persistence blended towards a prior as the information ages.
+r"""Clear-sky-index persistence blended towards a prior as the information ages.
 
 At an issue time the latest measured clear-sky index ``k_src`` (mean of the last valid steps)
 says what the sky is doing now. For a step ``a`` steps after that measurement the forecast is

@@ -36,7 +36,7 @@ def load_weather() -> pd.DataFrame:
 
 
 def site_config():
-    from .evaluate import array_config
+    from pvshare.forecast.evaluate import array_config
     return array_config(SITE["latitude"], SITE["longitude"], SITE["tilt_deg"],
                         SITE["azimuth_deg"], SITE["kwp"], altitude_m=SITE["altitude_m"],
                         name="pvdaq-system-50")
@@ -44,7 +44,7 @@ def site_config():
 
 def fit_reference(with_weather: bool):
     """Fit the forecaster on the training year (2012) of PVDAQ system 50."""
-    from .evaluate import fit, prepare
+    from pvshare.forecast.evaluate import fit, prepare
     power = load_power()
     power = power[power.index < TRAIN_UNTIL]
     weather = load_weather() if with_weather else None

@@ -4,6 +4,6 @@ The required interface is tiny (:class:`~pvshare.meters.base.Meter`: ``read()`` 
 :class:`~pvshare.meters.base.Reading` objects); see :mod:`pvshare.meters.registry`.
 """
 
-from .base import Quality, Reading
+from pvshare.meters.base import Quality, Reading
 
 __all__ = ["Quality", "Reading"]

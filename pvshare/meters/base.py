@@ -37,7 +37,8 @@ class Reading:
 class Meter(Protocol):
     """A polled meter (Modbus): ``read()`` is called every poll interval and returns the
     readings it got (possibly none). Push meters (MQTT) deliver readings to a callback
-    instead and implement ``start()``/``stop()``."""
+    instead and implement ``start()``/``stop()``.
+    """
 
     id: str
 

@@ -43,10 +43,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .base import Quality, Reading
-from .modbus_client import (MAX_READ_COUNT, DeviceExceptionResponse, DeviceTimeout,
-                            DeviceUnreachable, ModbusConnection)
-from .registry import register
+from pvshare.meters.base import Quality, Reading
+from pvshare.meters.modbus_client import (
+    MAX_READ_COUNT,
+    DeviceExceptionResponse,
+    DeviceTimeout,
+    DeviceUnreachable,
+    ModbusConnection,
+)
+from pvshare.meters.registry import register
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +82,7 @@ class RegisterSpec(BaseModel):
     unit: Literal["Wh", "kWh", "MWh", "W", "kW"]
 
     @model_validator(mode="after")
-    def _unit_matches(self) -> "RegisterSpec":
+    def _unit_matches(self) -> RegisterSpec:
         if UNITS[self.unit][0] != FIELDS[self.field]:
             want = "Wh, kWh or MWh" if FIELDS[self.field] == "energy" else "W or kW"
             raise ValueError(f"unit {self.unit!r} does not fit field {self.field!r} "
@@ -133,7 +138,7 @@ class ModbusOptions(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _has_map(self) -> "ModbusOptions":
+    def _has_map(self) -> ModbusOptions:
         if self.profile is None and not self.registers:
             raise ValueError("give a profile (e.g. profile = \"sdm630\") or a registers list")
         fields = [r.field for r in self.registers]

@@ -33,7 +33,8 @@ MAX_READ_COUNT = 125
 
 class ModbusError(Exception):
     """A read failed; the reader keeps running. ``counter`` names the meter counter it
-    increments."""
+    increments.
+    """
 
     counter = "errors"
 
@@ -62,7 +63,8 @@ class DeviceExceptionResponse(ModbusError):
 
 class _QuietTcpClient(ModbusTcpClient):
     """pymodbus' TCP client whose ``connect`` raises instead of logging an ERROR at every
-    failed attempt (a storm all night while the inverter sleeps)."""
+    failed attempt (a storm all night while the inverter sleeps).
+    """
 
     def connect(self) -> bool:
         if self.socket:

@@ -43,13 +43,14 @@ import re
 import ssl
 import threading
 import time
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from . import payloads
-from .base import Quality, Reading
-from .registry import register
+from pvshare.meters import payloads
+from pvshare.meters.base import Quality, Reading
+from pvshare.meters.registry import register
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class Options(BaseModel):
         names = _PLACEHOLDER_RE.findall(v)
         if len(names) != 1 or names[0] not in PLACEHOLDERS:
             raise ValueError("must hold exactly one of "
-                             + ", ".join("{%s}" % p for p in PLACEHOLDERS) + f", got {v!r}")
+                             + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS) + f", got {v!r}")
         if any(c in v for c in "+#"):
             raise ValueError(f"must not hold MQTT wildcards (+ or #), got {v!r}")
         if "{" in _PLACEHOLDER_RE.sub("", v) or "}" in _PLACEHOLDER_RE.sub("", v):
@@ -94,7 +95,7 @@ class Options(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _adsc(self) -> "Options":
+    def _adsc(self) -> Options:
         if self.adsc and self.placeholder != "adsc":
             raise ValueError("adsc: only used with a topic holding {adsc}")
         return self
@@ -167,10 +168,10 @@ class MqttMeter:
                  clock: Callable[[], float] | None = None):
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
-        from paho.mqtt.properties import Properties
         from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
 
-        from ..config import Mqtt
+        from pvshare.config import Mqtt
 
         self.id = meter_id
         self.options = options
@@ -246,7 +247,8 @@ class MqttMeter:
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
         """Connect in the background (retrying until the broker answers) and start the
-        network thread."""
+        network thread.
+        """
         if self._started:
             return
         self._started = True
@@ -388,11 +390,12 @@ register("mqtt", Options, create)
 
 def _main(argv: list[str] | None = None) -> int:
     """``python -m pvshare.meters.mqtt --config FILE``: print what the config's MQTT meters
-    receive for a while, then the counters (an on-site check)."""
+    receive for a while, then the counters (an on-site check).
+    """
     import argparse
     import datetime as dt
 
-    from ..config import load_config
+    from pvshare.config import load_config
 
     ap = argparse.ArgumentParser(prog="python -m pvshare.meters.mqtt",
                                  description=_main.__doc__)
@@ -407,7 +410,7 @@ def _main(argv: list[str] | None = None) -> int:
         return 1
 
     def show(r: Reading) -> None:
-        t = dt.datetime.fromtimestamp(r.time_s, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        t = dt.datetime.fromtimestamp(r.time_s, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         print(f"{t} {r.meter_id} import_wh={r.import_wh} export_wh={r.export_wh} "
               f"power_w={r.power_w}", flush=True)
 

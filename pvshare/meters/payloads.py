@@ -173,7 +173,8 @@ def _parse_object(payload: bytes) -> dict:
 
 def _time_from(value: Any, received_s: float, limits: Limits) -> float | None:
     """Unix seconds of a payload timestamp (epoch ms or ISO 8601 with offset), or None when
-    it is absent or not trustworthy."""
+    it is absent or not trustworthy.
+    """
     t: float | None = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         t = float(value) / 1000.0  # zigbee2mqtt's last_seen "epoch" is in milliseconds

@@ -8,9 +8,12 @@ daemon loads only the protocol clients it needs.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
+
+from pvshare.validation import validation_messages
 
 #: type name -> module that registers it
 MODULES = {
@@ -25,7 +28,8 @@ _TYPES: dict[str, tuple[type[BaseModel], Callable[..., Any]]] = {}
 
 def register(type_name: str, options: type[BaseModel], factory: Callable[..., Any]) -> None:
     """Register a meter type: its pydantic options model and a factory
-    ``factory(meter_id, options, config) -> meter``."""
+    ``factory(meter_id, options, config) -> meter``.
+    """
     _TYPES[type_name] = (options, factory)
 
 
@@ -39,7 +43,6 @@ def lookup(type_name: str) -> tuple[type[BaseModel], Callable[..., Any]]:
 
 def validate_meter_options(section, where: str) -> list[str]:
     """Problems (one line each, prefixed with ``where``) with a ``[[meters]]`` entry."""
-    from ..config import _messages
     try:
         options_model, _ = lookup(section.type)
     except KeyError as exc:
@@ -48,7 +51,7 @@ def validate_meter_options(section, where: str) -> list[str]:
     try:
         options_model.model_validate(options)
     except ValidationError as err:
-        return _messages(err, prefix=where)
+        return validation_messages(err, prefix=where)
     return []
 
 

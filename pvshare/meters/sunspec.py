@@ -38,11 +38,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import sunspec_models as sm
-from .base import Quality, Reading
-from .modbus_client import (DeviceExceptionResponse, DeviceTimeout, DeviceUnreachable,
-                            ModbusConnection, ModbusError)
-from .registry import register
+from pvshare.meters import sunspec_models as sm
+from pvshare.meters.base import Quality, Reading
+from pvshare.meters.modbus_client import (
+    DeviceExceptionResponse,
+    DeviceTimeout,
+    DeviceUnreachable,
+    ModbusConnection,
+    ModbusError,
+)
+from pvshare.meters.registry import register
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +308,8 @@ register("sunspec", SunSpecOptions, _factory)
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m pvshare.meters.sunspec --host IP``: read a SunSpec device a few times and
-    print what pvshare sees (a check to run on site before starting the daemon)."""
+    print what pvshare sees (a check to run on site before starting the daemon).
+    """
     import argparse
     import time
 

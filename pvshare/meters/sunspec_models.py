@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Sequence
+from typing import ClassVar
 
 #: "SunS" as two registers, at the base address of the map.
 SUNS_MARKER = (0x5375, 0x6E53)
@@ -409,7 +410,8 @@ def decode_raw(model: Model, words: Sequence[int]) -> dict[str, object]:
 def decode_model(model: Model, words: Sequence[int]) -> dict[str, object]:
     """Scaled values of every point of ``model`` in ``words`` (the model body, after the
     header). A value and its scale factor come from the **same** ``words``: never from a
-    cache. Scale-factor points themselves are returned as their exponent."""
+    cache. Scale-factor points themselves are returned as their exponent.
+    """
     raw = decode_raw(model, words)
     out: dict[str, object] = {}
     for p in model.points:
@@ -424,7 +426,8 @@ def decode_model(model: Model, words: Sequence[int]) -> dict[str, object]:
 
 def encode_model(model: Model, raw_values: dict[str, object]) -> list[int]:
     """The model's words (header ``ID, L`` included) for raw values; missing points get
-    their not-implemented sentinel. The inverse of :func:`decode_raw`."""
+    their not-implemented sentinel. The inverse of :func:`decode_raw`.
+    """
     words = [model.id, model.length] + [0] * model.length
     for p in model.points:
         w = p.encode(raw_values.get(p.name))
@@ -437,7 +440,7 @@ def acc32_wraps(prev_raw: int | None, raw: int | None, wraps: int) -> int:
 
     A counter that goes backwards by more than half its range has wrapped (e.g.
     0xFFFFFF00 → 0x00000100); a smaller step back is left alone (a reset or noise, for
-    :mod:`pvshare.energy` to judge).
+    :mod:`pvshare.meters.energy` to judge).
     """
     if prev_raw is None or raw is None:
         return wraps

@@ -53,7 +53,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .base import Quality, Reading
+from pvshare.meters.base import Quality, Reading
 
 STX, ETX, LF, CR, SP, HT = 0x02, 0x03, 0x0A, 0x0D, 0x20, 0x09
 
@@ -129,7 +129,8 @@ def encode_frame(groups, mode: str = "standard") -> bytes:
 
 def make_horodate(time_s: float, degraded: bool = False) -> str:
     """Horodate ``SAAMMJJhhmmss`` of a UTC time as a Linky writes it (legal French time:
-    ``E`` + UTC+2 in summer, ``H`` + UTC+1 in winter; lower case when ``degraded``)."""
+    ``E`` + UTC+2 in summer, ``H`` + UTC+1 in winter; lower case when ``degraded``).
+    """
     from zoneinfo import ZoneInfo
     local = dt.datetime.fromtimestamp(int(time_s), ZoneInfo("Europe/Paris"))
     season = "E" if local.utcoffset() == dt.timedelta(hours=2) else "H"
@@ -187,7 +188,8 @@ class Group:
     @property
     def value(self) -> int | str:
         """The data as an ``int`` for quantities (see :data:`UNITS`), else the text as sent
-        (identifiers and status words keep their leading zeros)."""
+        (identifiers and status words keep their leading zeros).
+        """
         return int(self.data) if self.label in UNITS else self.data
 
 
@@ -420,7 +422,8 @@ class Decoder:
 
     def _resolve(self, following: int | None) -> None:
         """Decide on an STX/ETX that came right after an LF, from the byte that follows it
-        (None: end of input)."""
+        (None: end of input).
+        """
         byte, self._pending = self._pending, None
         if byte == ETX and (following is None or following in (STX, ETX, CR, LF)):
             self._in_group = False  # …CR LF ETX STX…: a frame end, as some meters send it

@@ -25,9 +25,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import registry
-from .base import Reading
-from .tic import Decoder, reading_from_frame
+from pvshare.meters import registry
+from pvshare.meters.base import Reading
+from pvshare.meters.tic import Decoder, reading_from_frame
 
 log = logging.getLogger(__name__)
 

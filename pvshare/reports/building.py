@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..timegrid import DEFAULT_TZ
-from .localtime import group_sum, local_steps
+from pvshare.reports.localtime import group_sum, local_steps
+from pvshare.timegrid import DEFAULT_TZ
 
 
 @dataclass

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from .fmt import MONTHS_SHORT, number  # noqa: E402
+from pvshare.reports.fmt import MONTHS_SHORT, number  # noqa: E402
 
 ROOF = "#e8a317"        # from the roof (AUTOCONS)
 SUPPLIER = "#8a99a8"    # from the supplier (COMPLEMENT)

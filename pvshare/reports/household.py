@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..timegrid import DEFAULT_TZ
-from .localtime import group_sum, local_steps
-from .reference import SOURCE as REFERENCE_SOURCE
-from .reference import reference_annual_kwh, reference_monthly_kwh
+from pvshare.reports.localtime import group_sum, local_steps
+from pvshare.reports.reference import SOURCE as REFERENCE_SOURCE
+from pvshare.reports.reference import reference_annual_kwh, reference_monthly_kwh
+from pvshare.timegrid import DEFAULT_TZ
 
 #: Night window for the baseload (local hours, start inclusive, end exclusive).
 NIGHT_HOURS = (1, 5)
@@ -143,7 +143,8 @@ def green_hours(times, solar_power_w, tz: str = DEFAULT_TZ, share: float = 0.5
 
 def subscription_eur(tariffs, kva: float) -> float:
     """Yearly subscription price for ``kva`` from ``tariffs.subscription_eur_per_year``
-    (NaN if that power is not listed)."""
+    (NaN if that power is not listed).
+    """
     table = {float(k): v for k, v in tariffs.subscription_eur_per_year.items()}
     return float(table.get(float(kva), np.nan))
 
@@ -236,7 +237,7 @@ def analyse_household(times, energy_wh, step_s: int, *, tariffs, tz: str = DEFAU
     # Peak against the subscription.
     k_peak = int(np.nanargmax(power_w))
     peak_w = float(power_w[k_peak])
-    from ..timegrid import format_local
+    from pvshare.timegrid import format_local
     peak_time = format_local(times[k_peak:k_peak + 1] + np.timedelta64(step_s, "s"), tz)[0]
     options = sorted(float(k) for k in tariffs.subscription_eur_per_year)
     need_kva = peak_w * PEAK_MARGIN / 1000.0

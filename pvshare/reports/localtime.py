@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..timegrid import DEFAULT_TZ, to_epoch_seconds, utc_offsets
+from pvshare.timegrid import DEFAULT_TZ, to_epoch_seconds, utc_offsets
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from . import charts
-from .render import render_html
+from pvshare.reports import charts
+from pvshare.reports.render import render_html
 
 
 def household_page(a, label: str = "") -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import fmt
+from pvshare.reports import fmt
 
 TEMPLATES = Path(__file__).parent / "templates"
 FORMATS = ("html", "pdf", "both")
@@ -66,7 +66,8 @@ def html_to_pdf(html: str) -> bytes:
 def write_report(html: str, out_dir: str | os.PathLike, basename: str,
                  fmt_: str = "both") -> list[Path]:
     """Write ``basename.html`` and/or ``basename.pdf`` in ``out_dir`` (atomically: a reader
-    never sees a half-written file). Returns the paths written."""
+    never sees a half-written file). Returns the paths written.
+    """
     if fmt_ not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt_!r}")
     out = Path(out_dir)

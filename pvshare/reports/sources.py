@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import PvshareError
-from ..timegrid import from_epoch_seconds, step_seconds, to_epoch_seconds
+from pvshare.errors import PvshareError
+from pvshare.timegrid import from_epoch_seconds, step_seconds, to_epoch_seconds
 
 
 @dataclass
@@ -50,7 +50,7 @@ def _grid(from_s: int, to_s: int, step_s: int) -> np.ndarray:
 
 def from_store(cfg, from_s: int, to_s: int) -> BuildingData:
     """Read the allocation results (and the forecast, if any) of ``[from_s, to_s)``."""
-    from ..store import Store
+    from pvshare.store import Store
     step_s = step_seconds(cfg.site.step)
     path = cfg.relative(cfg.store.path)
     if not path.exists():
@@ -90,8 +90,8 @@ def from_store(cfg, from_s: int, to_s: int) -> BuildingData:
 
 def from_sample_year(cfg, from_s: int | None = None, to_s: int | None = None) -> BuildingData:
     """The bundled sample year, allocated with the configuration's key."""
-    from ..allocation import allocate
-    from ..sampledata import load_sample_year
+    from pvshare.allocation import allocate
+    from pvshare.data.sample import load_sample_year
     s = load_sample_year()
     ids = cfg.participant_ids
     missing = [p for p in ids if p not in s.participants]

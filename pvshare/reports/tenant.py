@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..timegrid import DEFAULT_TZ
-from .localtime import group_sum, local_steps
+from pvshare.reports.localtime import group_sum, local_steps
+from pvshare.timegrid import DEFAULT_TZ
 
 #: The building's median is shown only when at least this many tenants have data, so that
 #: no single tenant can be inferred from it.
@@ -46,7 +46,8 @@ class Summary:
 def summarise(times, production_wh, consumption_wh, allocated_wh, participant_ids,
               tz: str = DEFAULT_TZ) -> Summary:
     """Sum production (T,), consumption (T, N) and allocation (T, N), in Wh, by local day and
-    month; NaN consumption counts as not measured (and its allocation as nothing)."""
+    month; NaN consumption counts as not measured (and its allocation as nothing).
+    """
     times = np.asarray(times, dtype="datetime64[s]")
     prod = np.asarray(production_wh, dtype=float)
     cons = np.asarray(consumption_wh, dtype=float)

@@ -1,11 +1,11 @@
 """The embedded store (SQLite, system of record) and the outbox towards InfluxDB.
 
 See :mod:`pvshare.store.db` for the API (:class:`Store`), :mod:`pvshare.store.schema` for the
-tables and migrations, and :mod:`pvshare.store.points` for the InfluxDB measurements.
+tables and migrations, and :mod:`pvshare.store.lineproto` for the InfluxDB measurements.
 """
 
-from .db import Allocation, Forecast, ReadingArrays, StepEnergy, Store, StoreError
-from .schema import SCHEMA_VERSION
+from pvshare.store.db import Allocation, Forecast, ReadingArrays, StepEnergy, Store, StoreError
+from pvshare.store.schema import SCHEMA_VERSION
 
 __all__ = ["Allocation", "Forecast", "ReadingArrays", "SCHEMA_VERSION", "StepEnergy", "Store",
            "StoreError"]

@@ -15,16 +15,16 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
-from ..errors import PvshareError
-from . import points as P
-from .schema import SCHEMA_VERSION, current_version, migrate
+from pvshare.errors import PvshareError
+from pvshare.store import lineproto as P
+from pvshare.store.schema import SCHEMA_VERSION, current_version, migrate
 
 log = logging.getLogger("pvshare.store")
 
@@ -63,7 +63,8 @@ class ReadingArrays:
 @dataclass(frozen=True)
 class StepEnergy:
     """Energy per step of one meter: ``step_starts_s`` (T,) int64 UTC Unix seconds,
-    ``energy_wh`` (T,) float64 Wh (NaN = missing), ``flags`` (T,) int64 quality flags."""
+    ``energy_wh`` (T,) float64 Wh (NaN = missing), ``flags`` (T,) int64 quality flags.
+    """
 
     step_starts_s: np.ndarray
     energy_wh: np.ndarray
@@ -101,7 +102,8 @@ class Allocation:
 @dataclass(frozen=True)
 class Forecast:
     """A stored forecast: ``step_starts_s`` (T,) and ``p10_w``/``p50_w``/``p90_w`` (T,) in W
-    (mean power over the step; NaN = missing), ``issued_s`` (T,) when it was computed."""
+    (mean power over the step; NaN = missing), ``issued_s`` (T,) when it was computed.
+    """
 
     step_starts_s: np.ndarray
     p10_w: np.ndarray
@@ -146,7 +148,7 @@ class Store:
     # -- opening -------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | os.PathLike, *, create: bool = True, busy_timeout_s: float = 10.0,
-             raw_retention_days: int = 90, outbox_max_points: int = 5_000_000) -> "Store":
+             raw_retention_days: int = 90, outbox_max_points: int = 5_000_000) -> Store:
         """Open (and create or migrate) a store.
 
         Parameters
@@ -215,9 +217,10 @@ class Store:
                    outbox_max_points=outbox_max_points)
 
     @classmethod
-    def from_config(cls, cfg, *, create: bool = True, **kw) -> "Store":
+    def from_config(cls, cfg, *, create: bool = True, **kw) -> Store:
         """Open the store of a :class:`pvshare.config.Config` (``[store] path`` is taken
-        relative to the config file's folder)."""
+        relative to the config file's folder).
+        """
         return cls.open(cfg.relative(cfg.store.path), create=create,
                         raw_retention_days=cfg.store.raw_retention_days,
                         outbox_max_points=cfg.store.outbox_max_points, **kw)
@@ -227,7 +230,7 @@ class Store:
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -339,7 +342,8 @@ class Store:
     def readings_around(self, meter_id: str, from_s: float, to_s: float) -> ReadingArrays:
         """Readings of one meter with ``from_s <= time_s <= to_s``, plus the last reading
         before ``from_s`` and the first after ``to_s`` (however far), so that an index can be
-        interpolated at both ends of the window without reading a wide margin."""
+        interpolated at both ends of the window without reading a wide margin.
+        """
         lo, hi = round(from_s * 1000), round(to_s * 1000)
         cols = "time_ms, import_wh, export_wh, power_w, quality"
         with self._read() as c:
@@ -370,7 +374,8 @@ class Store:
 
     def allocated_steps(self, from_s: int, to_s: int) -> tuple[np.ndarray, np.ndarray]:
         """Steps ``from_s <= start < to_s`` that have allocation results: their starts
-        (int64, sorted) and whether each is incomplete (bool)."""
+        (int64, sorted) and whether each is incomplete (bool).
+        """
         with self._read() as c:
             rows = c.execute("SELECT step_s, incomplete FROM allocation_step WHERE step_s >= ? "
                              "AND step_s < ? ORDER BY step_s", (from_s, to_s)).fetchall()
@@ -430,7 +435,7 @@ class Store:
         energy_wh : array_like of float, shape (T,)
             Wh; NaN = missing.
         flags : array_like of int, shape (T,), optional
-            Quality flags (see :mod:`pvshare.energy`); default 0.
+            Quality flags (see :mod:`pvshare.meters.energy`); default 0.
         """
         t = np.asarray(step_starts_s, dtype=np.int64)
         e = np.asarray(energy_wh, dtype=np.float64)
@@ -643,7 +648,8 @@ class Store:
         """Queue points inside the caller's transaction. A point with the same measurement,
         tags and time as a pending one replaces it. Beyond the cap, the points are refused:
         ERROR logged, counter incremented, and the caller's results are still committed
-        (:meth:`requeue` rebuilds the points later)."""
+        (:meth:`requeue` rebuilds the points later).
+        """
         if not rows:
             return 0
         cap = self.outbox_max_points
@@ -719,7 +725,8 @@ class Store:
 
     def outbox_ack(self, first_id: int, last_id: int) -> int:
         """Remove delivered points (ids ``first_id..last_id``). A point replaced while its
-        batch was in flight got a new id and stays queued."""
+        batch was in flight got a new id and stays queued.
+        """
         with self._tx() as c:
             return c.execute("DELETE FROM outbox WHERE id >= ? AND id <= ?",
                              (first_id, last_id)).rowcount

@@ -151,7 +151,7 @@ class Mosquitto:
         return conf
 
     # -- process ----------------------------------------------------------------------------
-    def start(self, timeout_s: float = 10.0) -> "Mosquitto":
+    def start(self, timeout_s: float = 10.0) -> Mosquitto:
         """Start (or restart after :meth:`stop`) on the same port; wait until it listens."""
         if self.proc is not None and self.proc.poll() is None:
             return self
@@ -189,7 +189,7 @@ class Mosquitto:
         while _port_open(self.port) and time.monotonic() < deadline:
             time.sleep(0.02)
 
-    def restart(self) -> "Mosquitto":
+    def restart(self) -> Mosquitto:
         self.stop()
         return self.start()
 
@@ -201,7 +201,7 @@ class Mosquitto:
         p = self.dir / "mosquitto.log"
         return p.read_text(errors="replace") if p.exists() else ""
 
-    def __enter__(self) -> "Mosquitto":
+    def __enter__(self) -> Mosquitto:
         return self.start()
 
     def __exit__(self, *exc) -> None:

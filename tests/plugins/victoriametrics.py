@@ -66,7 +66,7 @@ class VictoriaMetrics:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout_s: float = 20.0) -> "VictoriaMetrics":
+    def start(self, timeout_s: float = 20.0) -> VictoriaMetrics:
         """Start the server (same port, same data) and wait until it answers /health."""
         if self.proc is not None and self.proc.poll() is None:
             return self

@@ -41,7 +41,7 @@ def mosquitto_binary() -> str | None:
 
 
 class DemoBroker:
-    """``with DemoBroker() as b: ... b.host, b.port, b.kind ...``"""
+    """``with DemoBroker() as b: ... b.host, b.port, b.kind ...``."""
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None):
         self.host = host
@@ -53,7 +53,7 @@ class DemoBroker:
         self._broker = None
         self._tmp = None
 
-    def start(self) -> "DemoBroker":
+    def start(self) -> DemoBroker:
         binary = mosquitto_binary()
         if binary:
             self._tmp = tempfile.TemporaryDirectory(prefix="pvshare-broker-")
@@ -112,7 +112,7 @@ class DemoBroker:
             self._tmp.cleanup()
             self._tmp = None
 
-    def __enter__(self) -> "DemoBroker":
+    def __enter__(self) -> DemoBroker:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parent
 TMY_CSV = DATA_DIR / "weather" / "pvgis_tmy_45N_8E.csv.gz"
 BSRN_CSV = DATA_DIR / "weather" / "bsrn_payerne_2016-06_1min.csv.gz"
 HOUSEHOLD_CSV = DATA_DIR / "load" / "uci_household_sceaux_30min.csv.gz"
@@ -159,7 +159,7 @@ def read_bsrn_variability(path: str | Path = BSRN_CSV) -> pd.Series:
         43,200 values); exactly 1 when the sun is low (clear-sky GHI under
         ``VARIABILITY_MIN_CLEAR_SKY_W_M2``) or the measurement is missing.
     """
-    from .forecast.model import clear_sky_at
+    from pvshare.forecast.model import clear_sky_at
 
     bsrn = read_bsrn(path)
     cs = clear_sky_at(*PAYERNE, bsrn.index)["ghi"].to_numpy()

@@ -7,7 +7,7 @@ Jobs, each a method over an explicit ``now`` (UTC Unix seconds):
 * :meth:`Daemon.flush` — store the buffered readings in one transaction (no write per
   message: an SD card wears with every small write);
 * :meth:`Daemon.close` — close the steps that ended ``grace_s`` ago, recompute those that
-  got late data (:func:`pvshare.closing.close_steps`), publish the results to MQTT;
+  got late data (:func:`pvshare.live.closing.close_steps`), publish the results to MQTT;
 * :meth:`Daemon.forward` — deliver the outbox to InfluxDB (when configured);
 * :meth:`Daemon.refresh_forecast` — the 48-h forecast, in a short-lived child process (pandas
   and pvlib stay out of the long-running process);
@@ -30,17 +30,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from . import sdnotify
-from .closing import close_steps, plan_from_config
-from .meters import registry
-from .store import Store
+from pvshare.live import sdnotify
+from pvshare.live.closing import close_steps, plan_from_config
+from pvshare.meters import registry
+from pvshare.store import Store
 
-log = logging.getLogger("pvshare.daemon")
+log = logging.getLogger("pvshare.live.daemon")
 
 #: Live power points are sent to InfluxDB at most this often per meter, s.
 POWER_POINT_EVERY_S = 60.0
@@ -89,11 +89,11 @@ class Daemon:
         self.counters: collections.Counter = collections.Counter()
         self.forwarder = None
         if cfg.influxdb is not None:
-            from .influx import Forwarder
+            from pvshare.store.forwarder import Forwarder
             self.forwarder = Forwarder(self.store, cfg.influxdb, cfg.site.name)
         self.publisher = None
         if cfg.mqtt is not None and cfg.mqtt.publish_results:
-            from .publish import ResultsPublisher
+            from pvshare.live.publish import ResultsPublisher
             self.publisher = ResultsPublisher(cfg)
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -193,7 +193,7 @@ class Daemon:
         return len(batch)
 
     def close(self, now: float):
-        """Close the steps that are due (see :mod:`pvshare.closing`) and publish them."""
+        """Close the steps that are due (see :mod:`pvshare.live.closing`) and publish them."""
         with self._lock:
             self._flush(now)
             dirty, self.dirty = self.dirty, {}
@@ -359,7 +359,8 @@ class Daemon:
 def run_simulated(daemon: Daemon, clock, until_s: float | None = None,
                   pause_s: float = 0.02) -> None:
     """Drive the daemon's jobs on a simulated clock (``pvshare run --speed``) until
-    ``until_s`` (simulated) or SIGTERM/SIGINT; graceful stop (flush, then close)."""
+    ``until_s`` (simulated) or SIGTERM/SIGINT; graceful stop (flush, then close).
+    """
     stopping = threading.Event()
 
     def _stop(signum, frame):
@@ -384,4 +385,4 @@ def run_simulated(daemon: Daemon, clock, until_s: float | None = None,
 
 def _now_dt():
     import datetime as dt
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)

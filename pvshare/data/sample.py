@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "sample_year"
+SAMPLE_DIR = Path(__file__).resolve().parent / "sample_year"
 PRODUCTION_CSV = SAMPLE_DIR / "production.csv.gz"
 CONSUMPTION_CSV = SAMPLE_DIR / "consumption.csv.gz"
 

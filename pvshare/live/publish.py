@@ -23,9 +23,9 @@ import ssl
 
 import numpy as np
 
-from .timegrid import format_utc
+from pvshare.timegrid import format_utc
 
-log = logging.getLogger("pvshare.publish")
+log = logging.getLogger("pvshare.live.publish")
 
 DISCOVERY_PREFIX = "homeassistant"
 
@@ -86,7 +86,7 @@ class ResultsPublisher:
             pct = field.endswith("_pct")
             payload = {"name": name, "unique_id": uid, "object_id": uid,
                        "state_topic": self.topic(*path.split("/"), "state"),
-                       "value_template": "{{ value_json.%s }}" % field,
+                       "value_template": f"{{{{ value_json.{field} }}}}",
                        "unit_of_measurement": "%" if pct else "Wh",
                        "state_class": "measurement", "device": device}
             if not pct:
@@ -97,7 +97,8 @@ class ResultsPublisher:
     def publish_green_hours(self, issued_s: float, step_starts_s, green, step_s: int,
                             now_s: float) -> None:
         """The tenants' "run your washing machine now" signal: the coming periods when the
-        roof is expected to produce more than the building consumes (from the forecast)."""
+        roof is expected to produce more than the building consumes (from the forecast).
+        """
         t = np.asarray(step_starts_s, dtype=np.int64)
         g = np.asarray(green, dtype=bool)
         periods = []

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import csvio
-from .allocation import KEYS, AllocationResult, allocate
-from .enedis.keyfile import coefficients_permille, format_key_file
-from .errors import InputError
+from pvshare.allocation import KEYS, AllocationResult, allocate
+from pvshare.enedis.keyfile import coefficients_permille, format_key_file
+from pvshare.errors import InputError
+from pvshare.files import csvio
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
         frame = csvio.allocation_frame(cons.times, cons.columns, cons.values, result.allocated)
         csvio.write_allocation_csv(temps[0], frame)
         if enedis_keys is not None:
+            assert prms is not None  # --enedis-keys goes with --prm-map (checked above)
             text = format_key_file(cons.times, prms,
                                    coefficients_permille(result.allocated, result.production), tz)
             temps[1].write_text(text, encoding="utf-8")

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
-from .timegrid import format_utc, step_seconds
+from pvshare.errors import InputError
+from pvshare.timegrid import format_utc, step_seconds
 
 _OFFSET_RE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 #: Decimal places written for energies (Wh): a milliwatt-hour.
@@ -297,7 +297,8 @@ def _umask() -> int:
 @contextlib.contextmanager
 def atomic_writes(*paths: str | os.PathLike):
     """Yield temporary paths beside each target; rename them all onto their targets only
-    when the block succeeds, delete them otherwise. Nothing partial is left behind."""
+    when the block succeeds, delete them otherwise. Nothing partial is left behind.
+    """
     temps = []
     try:
         for p in paths:
@@ -320,7 +321,8 @@ def allocation_frame(times: np.ndarray, participants: list[str], consumption_wh:
                      allocated_wh: np.ndarray) -> pd.DataFrame:
     """The long allocation table: one row per step and participant (step-major), with
     ``time,participant,consumption_wh,allocated_wh,complement_wh``; missing consumption and
-    its complement are NaN (written as empty cells)."""
+    its complement are NaN (written as empty cells).
+    """
     T, N = consumption_wh.shape
     stamps = np.asarray(format_utc(times), dtype=object)
     return pd.DataFrame({
@@ -335,5 +337,6 @@ def allocation_frame(times: np.ndarray, participants: list[str], consumption_wh:
 def write_allocation_csv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
     """Write :func:`allocation_frame` output as CSV (Wh with 3 decimals, empty = missing).
     Used by ``pvshare allocate`` and ``pvshare export --what allocation`` alike, so that the
-    two can be compared line by line."""
+    two can be compared line by line.
+    """
     frame.to_csv(path, index=False, float_format=f"%.{WH_DECIMALS}f", na_rep="")

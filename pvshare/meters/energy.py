@@ -150,7 +150,7 @@ def _glitch_pass(t: np.ndarray, v: np.ndarray, jump_wh: float, max_readings: int
         if back.any():
             j = lo + int(np.argmax(back))
             bad[i:j] = True
-            skip_to = j  # the jump back into reading j is not a new event
+            skip_to = int(j)  # the jump back into reading j is not a new event
     return bad
 
 
@@ -201,7 +201,8 @@ def continuous_index(times_s, index_wh, reset_drop_wh: float = RESET_DROP_WH,
 def _gap_flags(t: np.ndarray, starts: np.ndarray, ends: np.ndarray, long_gap: np.ndarray,
                too_long_gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Whether any gap overlapping each step (start, end) is long / too long (vectorised
-    with prefix sums over the gaps)."""
+    with prefix sums over the gaps).
+    """
     n_gaps = t.size - 1
     p_long = np.r_[0, np.cumsum(long_gap)]
     p_too = np.r_[0, np.cumsum(too_long_gap)]

@@ -1,5 +1,6 @@
 """``pvshare status``: the daemon's health in plain words, from the store and the status
-file the daemon keeps beside it."""
+file the daemon keeps beside it.
+"""
 
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ def _age(seconds: float | None) -> str:
 
 def collect(cfg, now_s: float | None = None) -> dict:
     """Everything ``pvshare status`` shows, as a dict (also printed with ``--json``)."""
-    from .closing import participant_meter_ids
-    from .daemon import status_path
-    from .store import Store
+    from pvshare.live.closing import participant_meter_ids
+    from pvshare.live.daemon import status_path
+    from pvshare.store import Store
     daemon = {}
     sp = status_path(cfg)
     if sp.exists():

@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import energy
-from .allocation import allocate
-from .errors import ConfigError
-from .timegrid import step_seconds
+from pvshare.allocation import allocate
+from pvshare.errors import ConfigError
+from pvshare.meters import energy
+from pvshare.timegrid import step_seconds
 
-log = logging.getLogger("pvshare.closing")
+log = logging.getLogger("pvshare.live.closing")
 
 #: The producer's energy is its export index; a participant's is its import index.
 PRODUCER_INDEX = "export_wh"
@@ -127,7 +127,8 @@ class CloseReport:
 
 def closable_until(now_s: float, plan: SitePlan) -> int:
     """End (exclusive) of the last closable step: every step starting before it has ended
-    at least ``grace`` ago."""
+    at least ``grace`` ago.
+    """
     return int((now_s - plan.grace_s) // plan.step_s * plan.step_s)
 
 

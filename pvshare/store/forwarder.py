@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
-log = logging.getLogger("pvshare.influx")
+log = logging.getLogger("pvshare.store.forwarder")
 
 
 class DeliveryError(Exception):
@@ -31,7 +31,8 @@ class DeliveryError(Exception):
 
 def to_lines(site_tag: str, rows) -> list[str]:
     """Line protocol of outbox rows ``(measurement, tags, time_s, fields)``:
-    ``measurement,site=X[,tags] fields time_s`` (seconds precision)."""
+    ``measurement,site=X[,tags] fields time_s`` (seconds precision).
+    """
     return [f"{m},{site_tag}{',' + t if t else ''} {f} {ts}" for m, t, ts, f in rows]
 
 
@@ -61,7 +62,7 @@ class Forwarder:
                  backoff_initial_s: float = 1.0, backoff_max_s: float = 300.0,
                  clock: Callable[[], float] = time.monotonic,
                  on_acked: Callable[[int], None] | None = None):
-        from .store.points import escape_tag
+        from pvshare.store.lineproto import escape_tag
         self.store = store
         self.cfg = influx_cfg
         self.site_tag = f"site={escape_tag(site_name)}"
@@ -99,7 +100,7 @@ class Forwarder:
             self._client.close()
         self._client = self._write_api = None
 
-    def __enter__(self) -> "Forwarder":
+    def __enter__(self) -> Forwarder:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -22,11 +22,11 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from .config import load_config
-from .timegrid import local_midnight_utc
+from pvshare.config import load_config
+from pvshare.timegrid import local_midnight_utc
 
 DEFAULT_START_LOCAL = dt.date(2025, 6, 21)   # a long, mostly sunny day in the sample year
-EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "example.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.toml"
 BARS = " ▁▂▃▄▅▆▇█"
 
 
@@ -75,7 +75,7 @@ def demo_config(base_path: Path, data_dir: Path, broker: tuple[str, int], invert
 def _live_view(daemon, building, clock, start_s: float, end_s: float, speed: float):
     cfg = daemon.cfg
     now = clock.now()
-    local = dt.datetime.fromtimestamp(now, dt.timezone.utc).astimezone(
+    local = dt.datetime.fromtimestamp(now, dt.UTC).astimezone(
         __import__("zoneinfo").ZoneInfo(cfg.site.timezone))
     img = building.inverter.image
     power_w = float(img.last.get("W") or 0.0) if img.last else 0.0
@@ -126,12 +126,11 @@ def run_demo(data_dir: Path, *, speed: float = 1440.0, duration_s: float = 86400
              start: str | None = None, config: Path | None = None,
              console: Console | None = None) -> dict:
     """Run the demo (see the module docstring); returns the day's totals."""
-    from simulators.building import Building, BuildingOptions
-    from simulators.clock import SimClock, parse_start
-
-    from .allocation import AllocationResult
-    from .daemon import Daemon
-    from .summary import summary_table
+    from pvshare.allocation import AllocationResult
+    from pvshare.allocation.summary import summary_table
+    from pvshare.live.daemon import Daemon
+    from pvshare_simulators.building import Building, BuildingOptions
+    from pvshare_simulators.clock import SimClock, parse_start
 
     console = console or Console()
     for noisy in ("amqtt", "pymodbus", "transitions"):
@@ -186,11 +185,11 @@ def run_demo(data_dir: Path, *, speed: float = 1440.0, duration_s: float = 86400
         finally:
             daemon.meters_stats = {m.id: dict(getattr(m, "stats", {})) for m in daemon.pushed}
             daemon.stop()
-    from .store import Store
+    from pvshare.store import Store
     with Store.open(cfg.relative(cfg.store.path)) as store:
         a = store.allocation(int(start_s), int(end_s))
         if cfg.influxdb is not None:
-            from .influx import Forwarder
+            from pvshare.store.forwarder import Forwarder
             with Forwarder(store, cfg.influxdb, cfg.site.name) as fw:
                 while store.outbox_depth():
                     if not fw.deliver(wait=True):
@@ -204,7 +203,7 @@ def run_demo(data_dir: Path, *, speed: float = 1440.0, duration_s: float = 86400
                   f"{cfg.relative(cfg.store.path)}\n\nnext, try:\n"
                   f"  pvshare status --config {cfg_path}\n"
                   f"  pvshare export --config {cfg_path} --what allocation "
-                  f"--from {dt.datetime.fromtimestamp(start_s, dt.timezone.utc):%Y-%m-%dT%H:%MZ} "
-                  f"--to {dt.datetime.fromtimestamp(end_s, dt.timezone.utc):%Y-%m-%dT%H:%MZ} "
+                  f"--from {dt.datetime.fromtimestamp(start_s, dt.UTC):%Y-%m-%dT%H:%MZ} "
+                  f"--to {dt.datetime.fromtimestamp(end_s, dt.UTC):%Y-%m-%dT%H:%MZ} "
                   f"--format csv --out {data_dir / 'allocation.csv'}")
     return result.totals()

@@ -1,0 +1,1 @@
+"""``pvshare demo``: the whole building (simulators, broker, daemon) at high speed, no hardware."""
