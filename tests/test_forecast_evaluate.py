@@ -93,7 +93,7 @@ def scores_weather():
 
 
 def _readme_figures(which):
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "forecast.md").read_text()
     sec = text[text.index("<!-- section:forecast -->"):text.index("<!-- end:forecast -->")]
     block = sec[sec.index(f"<!-- figures:{which} -->"):]
     rows = {}
