@@ -1,4 +1,4 @@
-"""A slow, obviously-correct reference of every allocation key (DESIGN.md §2).
+"""A slow, obviously-correct reference of every allocation key (docs/design.md §2).
 
 Written independently of :mod:`pvshare.allocation`: one step at a time, one participant at a
 time, in exact rational arithmetic (:class:`fractions.Fraction`; every float converts to a

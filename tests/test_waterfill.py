@@ -157,7 +157,7 @@ def test_per_step_coefficients_path_agrees_with_reference():
 
 def test_tiny_coefficient_still_receives_what_is_left():
     """A participant with a minute but positive coefficient takes what the others leave:
-    Σa = min(P, Σ_{k>0} C), as DESIGN.md §2 says (no loss to floating-point cancellation)."""
+    Σa = min(P, Σ_{k>0} C), as docs/design.md §2 says (no loss to floating-point cancellation)."""
     production = np.array([100.0])
     consumption = np.array([[0.0, 0.0, 100.0]])
     k = np.array([0.5, 0.5, 1e-20])

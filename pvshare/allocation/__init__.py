@@ -1,4 +1,4 @@
-"""Allocation of the production among participants, step by step (DESIGN.md §2).
+"""Allocation of the production among participants, step by step (docs/design.md §2).
 
 >>> import numpy as np
 >>> from pvshare.allocation import allocate

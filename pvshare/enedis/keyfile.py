@@ -1,4 +1,4 @@
-"""The Enedis key file a PMO sends for dynamic keys (DESIGN.md §2).
+"""The Enedis key file a PMO sends for dynamic keys (docs/design.md §2).
 
 A ``;``-separated CSV: header ``Horodate;<PRM 1>;<PRM 2>…``, one row per step, each
 coefficient in percent with one decimal and a comma (``12,3``), each **floored** to 0.1 % so

@@ -2,7 +2,7 @@
 problem; write atomically (a temporary file renamed at the end, so a failed run leaves no
 partial output behind).
 
-Formats (DESIGN.md §2, issue 2):
+Formats (docs/design.md §2 and §3, issue 2):
 
 * production: ``time,production_wh``
 * consumption: ``time,<participant>,<participant>,…`` in Wh per step; an empty cell means
