@@ -15,6 +15,7 @@ from pvshare.allocation import KEYS, AllocationResult, allocate
 from pvshare.enedis.keyfile import coefficients_permille, format_key_file
 from pvshare.errors import InputError
 from pvshare.files import csvio
+from pvshare.files.atomic import atomic_writes
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
         raise InputError(str(exc)) from None
 
     targets = [out] + ([enedis_keys] if enedis_keys is not None else [])
-    with csvio.atomic_writes(*targets) as temps:
+    with atomic_writes(*targets, mode=None) as temps:   # mode: as open() would
         frame = csvio.allocation_frame(cons.times, cons.columns, cons.values, result.allocated)
         csvio.write_allocation_csv(temps[0], frame)
         if enedis_keys is not None:

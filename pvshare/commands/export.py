@@ -85,8 +85,9 @@ def export_frame(store, what: str, from_s: int, to_s: int, meters: list[str] | N
 
 def write_frame(frame, what: str, fmt: str, out: Path) -> None:
     """Write atomically as CSV (3 decimals for Wh/W, empty = missing) or Parquet."""
-    from pvshare.files.csvio import atomic_writes, write_allocation_csv
-    with atomic_writes(out) as (tmp,):
+    from pvshare.files.atomic import atomic_writes
+    from pvshare.files.csvio import write_allocation_csv
+    with atomic_writes(out, mode=None) as (tmp,):
         if fmt == "parquet":
             try:
                 import pyarrow  # noqa: F401

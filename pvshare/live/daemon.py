@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pvshare.files.atomic import write_atomic
 from pvshare.live import sdnotify
 from pvshare.live.closing import close_steps, plan_from_config
 from pvshare.meters import registry
@@ -311,10 +312,8 @@ class Daemon:
         status = {"pid": os.getpid(), "started_s": self.started_s, "now_s": now,
                   "last_close": self.last_close, "last_error": self.last_error,
                   "counters": dict(self.counters), "meters": meters}
-        tmp = self.status_file.with_name(self.status_file.name + ".tmp")
         try:
-            tmp.write_text(json.dumps(status, indent=1))
-            os.replace(tmp, self.status_file)
+            write_atomic(self.status_file, json.dumps(status, indent=1), mode=None)
         except OSError as exc:
             log.warning("cannot write %s: %s", self.status_file, exc)
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from pvshare.files.atomic import write_atomic
 from pvshare.reports import fmt
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -74,19 +74,7 @@ def write_report(html: str, out_dir: str | os.PathLike, basename: str,
     out.mkdir(parents=True, exist_ok=True)
     written = []
     if fmt_ in ("html", "both"):
-        written.append(_atomic_write(out / f"{basename}.html", html.encode("utf-8")))
+        written.append(write_atomic(out / f"{basename}.html", html.encode("utf-8")))
     if fmt_ in ("pdf", "both"):
-        written.append(_atomic_write(out / f"{basename}.pdf", html_to_pdf(html)))
+        written.append(write_atomic(out / f"{basename}.pdf", html_to_pdf(html)))
     return written
-
-
-def _atomic_write(path: Path, data: bytes) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
