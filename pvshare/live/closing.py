@@ -140,9 +140,8 @@ def _meter_energy(store, meter_id: str, index: str, starts: np.ndarray, step_s: 
         return energy.step_energy(r.time_s, values, starts, step_s)
     if np.isfinite(r.power_w).sum() >= 2:
         return energy.integrate_power(r.time_s, np.abs(r.power_w), starts, step_s)
-    return energy.StepEnergy(np.full(starts.size, np.nan),
-                             np.full(starts.size, energy.Flag.MISSING, dtype=np.int8),
-                             np.zeros(0))
+    return energy.StepEnergy(starts, np.full(starts.size, np.nan),
+                             np.full(starts.size, energy.Flag.MISSING, dtype=np.int8))
 
 
 def close_steps(store, plan: SitePlan, now_s: float, *, dirty_from_s: dict | None = None,
@@ -218,8 +217,8 @@ def _close_chunk(store, plan: SitePlan, starts: np.ndarray, dirty: dict, full_wi
             span = starts[lo:hi + 1]
             index = PRODUCER_INDEX if j == 0 else CONSUMER_INDEX
             new = _meter_energy(store, meter, index, span, step)
-            e[lo:hi + 1], flags[lo:hi + 1] = new.energy_wh, new.flag
-            store.write_step_energy(meter, span, new.energy_wh, new.flag)
+            e[lo:hi + 1], flags[lo:hi + 1] = new.energy_wh, new.flags
+            store.write_step_energy(meter, span, new.energy_wh, new.flags)
             report.energy_steps += span.size
         columns.append(e)
     production = columns[0]

@@ -4,8 +4,7 @@ See :mod:`pvshare.store.db` for the API (:class:`Store`), :mod:`pvshare.store.sc
 tables and migrations, and :mod:`pvshare.store.lineproto` for the InfluxDB measurements.
 """
 
-from pvshare.store.db import Allocation, Forecast, ReadingArrays, StepEnergy, Store, StoreError
+from pvshare.store.db import Allocation, Forecast, ReadingArrays, Store, StoreError
 from pvshare.store.schema import SCHEMA_VERSION
 
-__all__ = ["Allocation", "Forecast", "ReadingArrays", "SCHEMA_VERSION", "StepEnergy", "Store",
-           "StoreError"]
+__all__ = ["Allocation", "Forecast", "ReadingArrays", "SCHEMA_VERSION", "Store", "StoreError"]

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from pvshare.errors import PvshareError
+from pvshare.meters.energy import StepEnergy
 from pvshare.store import lineproto as P
 from pvshare.store.schema import SCHEMA_VERSION, current_version, migrate
 
@@ -58,17 +59,6 @@ class ReadingArrays:
     export_wh: np.ndarray
     power_w: np.ndarray
     quality: np.ndarray
-
-
-@dataclass(frozen=True)
-class StepEnergy:
-    """Energy per step of one meter: ``step_starts_s`` (T,) int64 UTC Unix seconds,
-    ``energy_wh`` (T,) float64 Wh (NaN = missing), ``flags`` (T,) int64 quality flags.
-    """
-
-    step_starts_s: np.ndarray
-    energy_wh: np.ndarray
-    flags: np.ndarray
 
 
 @dataclass(frozen=True)
