@@ -228,6 +228,7 @@ class Store:
 
     @property
     def schema_version(self) -> int:
+        """The schema version of the open database (see :mod:`pvshare.store.schema`)."""
         with self._read() as c:
             return current_version(c)
 
