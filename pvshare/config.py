@@ -30,7 +30,6 @@ from pvshare.timegrid import STEPS
 from pvshare.validation import validation_messages
 
 PRM_RE = re.compile(r"^\d{14}$")
-KEY_TYPES = ("prorata", "static", "reallocated", "priority", "custom")
 
 
 class _Section(BaseModel):

@@ -305,7 +305,7 @@ def test_power_and_forecast_points_are_queued(store):
         (P.FORECAST, "kind=dayahead", int(t[0]), "p10_w=5,p50_w=10"),
         (P.FORECAST, "kind=dayahead", int(t[1]), "p50_w=20"),
         (P.FORECAST, "kind=dayahead", int(t[2]), "p10_w=15,p50_w=30")])
-    store.write_readings([Reading("m1", T0 + 20.4, 1.0, None, 250.0)], power_to_outbox=True)
+    store.write_power(["m1"], [T0 + 20.4], [250.0])           # time rounded down
     assert (P.POWER, "meter=m1", T0 + 20, "power_w=250") in store.outbox_batch(100)[2]
 
 

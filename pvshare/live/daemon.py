@@ -273,7 +273,6 @@ class Daemon:
                                           np.asarray(answer["p90_wh"], float) * to_w,
                                           issued_s=now)
             green = answer.get("green") or [False] * len(t)
-            self.green_hours = [int(x) for x, g in zip(t, green) if g]
             if self.publisher is not None:
                 self.publisher.publish_green_hours(now, t, green, step, now)
             return True

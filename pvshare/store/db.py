@@ -102,10 +102,6 @@ class Forecast:
     issued_s: np.ndarray
 
 
-def _f(v) -> float:
-    return np.nan if v is None else v
-
-
 def _nan_to_none(a: np.ndarray) -> list:
     a = np.asarray(a, dtype=np.float64)
     return np.where(np.isfinite(a), a, None).tolist() if a.size else []
@@ -289,15 +285,13 @@ class Store:
         return self._meter_keys[meter_id]
 
     # -- readings --------------------------------------------------------------------------
-    def write_readings(self, readings: Sequence, *, power_to_outbox: bool = False) -> int:
+    def write_readings(self, readings: Sequence) -> int:
         """Store readings in one transaction; a reading already stored for the same meter and
         time (to the millisecond) is replaced, so writing twice is harmless.
 
         Parameters
         ----------
         readings : sequence of :class:`pvshare.meters.base.Reading`
-        power_to_outbox : bool
-            Also queue their power as ``pvshare_power`` points (same transaction).
 
         Returns
         -------
@@ -313,10 +307,6 @@ class Store:
                 "INSERT OR REPLACE INTO readings VALUES (?, ?, ?, ?, ?, ?)",
                 [(k, round(r.time_s * 1000), r.import_wh, r.export_wh, r.power_w, int(r.quality))
                  for k, r in zip(keys, readings)])
-            if power_to_outbox:
-                self._enqueue(c, P.power_points([r.meter_id for r in readings],
-                                                [r.time_s for r in readings],
-                                                [_f(r.power_w) for r in readings]))
         return len(readings)
 
     def readings(self, meter_id: str, from_s: float, to_s: float) -> ReadingArrays:
