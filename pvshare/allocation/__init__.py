@@ -18,12 +18,14 @@ import numpy as np
 
 from pvshare.allocation import keys
 from pvshare.allocation.result import AllocationResult
+from pvshare.allocation.spec import KeyName, KeySpec
 
-KEYS = ("prorata", "static", "reallocated", "priority", "custom")
+#: The key names (see :class:`pvshare.allocation.spec.KeyName`).
+KEYS = tuple(k.value for k in KeyName)
 #: Tolerance on "coefficients sum to at most 1" (floating-point sums of 1/N shares).
 SUM_TOLERANCE = 1e-9
 
-__all__ = ["KEYS", "AllocationResult", "allocate", "keys"]
+__all__ = ["KEYS", "AllocationResult", "KeyName", "KeySpec", "allocate", "keys"]
 
 
 def allocate(production, consumption, key: str, coefficients=None, ranks=None) -> AllocationResult:

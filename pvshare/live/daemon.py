@@ -114,7 +114,7 @@ class Daemon:
         if self.publisher is not None:
             self.publisher.start()
         log.info("started: %d polled meter(s), %d MQTT source(s), key %s, store %s",
-                 len(self.polled), len(self.pushed), self.plan.key, self.store.path)
+                 len(self.polled), len(self.pushed), self.plan.key.name, self.store.path)
 
     def stop(self) -> None:
         """Flush what is buffered, stop the meters, close the store (graceful shutdown)."""
