@@ -9,7 +9,8 @@ array([[100., 400., 400.]])
 
 Keys: ``prorata`` (Enedis' default), ``static``, ``reallocated`` (static with reallocation),
 ``priority`` (ranks), ``custom`` (per-step coefficients from a file). All are vectorised
-over steps and participants.
+over steps and participants. A key with its coefficients, built from the config or from
+command-line options, is a :class:`~pvshare.allocation.spec.KeySpec`.
 """
 
 from __future__ import annotations
