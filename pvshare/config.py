@@ -107,7 +107,8 @@ class Participant(_Section):
 
 class Key(_Section):
     # use_enum_values: ``type`` holds the plain name ("static"), as it is written in the file.
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True,
+                              validate_default=True)
     type: KeyName = KeyName.PRORATA
     file: str | None = Field(default=None, description="custom: per-step coefficients CSV")
 

@@ -38,7 +38,7 @@ def test_key_names_have_one_home():
     assert KEYS == tuple(KeyName) == ("prorata", "static", "reallocated", "priority", "custom")
     # the config's key.type accepts exactly these names and keeps them as plain strings
     assert {Key(type=k).type for k in KEYS} == set(KEYS)
-    assert type(Key(type="static").type) is str
+    assert type(Key(type="static").type) is str and type(Key().type) is str
     # the names listed in the example config's comment are the same
     text = EXAMPLE.read_text(encoding="utf-8")
     listed = re.search(r"^# (prorata \| .*?) \(", text, re.M).group(1)
