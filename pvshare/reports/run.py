@@ -61,7 +61,7 @@ def building_data(cfg, from_s: int, to_s: int, sample_year: bool, need_from_s: i
     return data
 
 
-def household_report(input: str | os.PathLike, out: str | os.PathLike, fmt: str = "both", *,
+def household_report(load_curve: str | os.PathLike, out: str | os.PathLike, fmt: str = "both", *,
                      income: float | None = None, surface: float | None = None,
                      occupants: float | None = None, heating: str = "other",
                      kva: float | None = None, config: str | os.PathLike | None = None,
@@ -71,7 +71,7 @@ def household_report(input: str | os.PathLike, out: str | os.PathLike, fmt: str 
 
     Parameters
     ----------
-    input : str or os.PathLike
+    load_curve : str or os.PathLike
         Enedis load-curve export (either layout) or a CSV ``time,power_w``.
     out : str or os.PathLike
         Folder of the files (``rapport-foyer-<PRM or file name>``).
@@ -102,7 +102,7 @@ def household_report(input: str | os.PathLike, out: str | os.PathLike, fmt: str 
     if config is not None:
         cfg = load_config(config)
         tariffs, tz = cfg.tariffs, cfg.site.timezone
-    lc = read_load_curve(input, tz=tz, allow_gaps=allow_gaps)
+    lc = read_load_curve(load_curve, tz=tz, allow_gaps=allow_gaps)
     solar_hours = SOLAR_HOURS
     if in_operation and cfg is not None:
         # The building's green hours: where its array's clear-sky production is best.
@@ -114,9 +114,9 @@ def household_report(input: str | os.PathLike, out: str | os.PathLike, fmt: str 
                               income_eur_per_year=income, subscribed_kva=kva,
                               in_operation=in_operation, solar_hours=solar_hours)
     except ValueError as exc:
-        raise InputError(str(exc), source=str(input)) from None
+        raise InputError(str(exc), source=str(load_curve)) from None
     label = name or (f"compteur {lc.prm}" if lc.prm else "")
-    base = "rapport-foyer-" + re.sub(r"[^A-Za-z0-9_-]+", "-", lc.prm or Path(input).stem)
+    base = "rapport-foyer-" + re.sub(r"[^A-Za-z0-9_-]+", "-", lc.prm or Path(load_curve).stem)
     return write_report(household_page(a, label), out, base, fmt)
 
 
