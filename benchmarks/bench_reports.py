@@ -19,8 +19,8 @@ CONFIG = Path(__file__).resolve().parents[1] / "config" / "example.toml"
 
 
 def main() -> bool:
-    from pvshare.commands.report import _render_tenant, tenant_reports
     from pvshare.config import load_config
+    from pvshare.reports.batch import render_tenant, write_tenant_reports
     from pvshare.reports.sources import from_sample_year
     from pvshare.reports.tenant import summarise, tenant_statement
 
@@ -34,13 +34,13 @@ def main() -> bool:
     analysis_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:
         st = statements[0]
-        _render_tenant(st, cfg.site.name, "", tmp, "warmup", "both")       # fonts, imports
+        render_tenant(st, cfg.site.name, "", tmp, "warmup", "both")        # fonts, imports
         t0 = time.perf_counter()
-        _render_tenant(st, cfg.site.name, "", tmp, "baseline", "both")
+        render_tenant(st, cfg.site.name, "", tmp, "baseline", "both")
         one_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        paths = tenant_reports(cfg, data, MONTH, cfg.participant_ids, Path(tmp) / "all",
-                               "both", jobs=2)
+        paths = write_tenant_reports(cfg, data, MONTH, cfg.participant_ids,
+                                     Path(tmp) / "all", "both", jobs=2)
         batch_s = time.perf_counter() - t0
         assert len(paths) == 2 * len(cfg.participant_ids)
     n = len(cfg.participant_ids)

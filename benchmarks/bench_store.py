@@ -26,7 +26,8 @@ import numpy as np
 from pvshare.config import InfluxDB
 from pvshare.meters.base import Reading
 from pvshare.store import Store
-from pvshare.store.forwarder import Forwarder, to_lines
+from pvshare.store.forwarder import Forwarder
+from pvshare.store.lineproto import to_lines
 
 T0 = 1_767_225_600
 METERS = [f"A{i:02d}" for i in range(1, 25)] + [f"B{i:02d}" for i in range(1, 25)] + ["inverter"]

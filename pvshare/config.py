@@ -13,7 +13,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -25,12 +25,12 @@ from pydantic import (
     model_validator,
 )
 
+from pvshare.allocation.spec import KeyName
 from pvshare.errors import ConfigError
 from pvshare.timegrid import STEPS
 from pvshare.validation import validation_messages
 
 PRM_RE = re.compile(r"^\d{14}$")
-KEY_TYPES = ("prorata", "static", "reallocated", "priority", "custom")
 
 
 class _Section(BaseModel):
@@ -106,7 +106,10 @@ class Participant(_Section):
 
 
 class Key(_Section):
-    type: Literal["prorata", "static", "reallocated", "priority", "custom"] = "prorata"
+    # use_enum_values: ``type`` holds the plain name ("static"), as it is written in the file.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True,
+                              validate_default=True)
+    type: KeyName = KeyName.PRORATA
     file: str | None = Field(default=None, description="custom: per-step coefficients CSV")
 
 

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pvshare.allocation.spec import KeyName, KeySpec
 from pvshare.live.closing import SitePlan, close_steps
 from pvshare.meters.base import Reading
 from pvshare.store import Store
@@ -24,8 +25,8 @@ IDS = ("A", "B", "C")
 
 def plan(window_h: float = 48.0, key: str = "prorata") -> SitePlan:
     return SitePlan(step_s=STEP, producer_meter="inv", participant_ids=IDS,
-                    participant_meters=tuple(f"m-{p}" for p in IDS), key=key,
-                    coefficients=None, ranks=None, grace_s=GRACE, window_s=window_h * 3600)
+                    participant_meters=tuple(f"m-{p}" for p in IDS),
+                    key=KeySpec(KeyName(key)), grace_s=GRACE, window_s=window_h * 3600)
 
 
 def linear(meter: str, times_s, rate_w: float, base_wh: float = 1000.0,

@@ -53,8 +53,8 @@ def test_constant_power_gives_the_same_step_energy_whatever_the_sampling(n, powe
     r = step_energy(t, index, starts, STEP)
     np.testing.assert_allclose(r.energy_wh, power_w * 0.5, rtol=1e-9, atol=1e-6)
     gaps = np.diff(t)
-    assert set(r.flag.tolist()) <= {Flag.MEASURED, Flag.INTERPOLATED}
-    assert (r.flag == Flag.INTERPOLATED).any() == (gaps > 300).any()
+    assert set(r.flags.tolist()) <= {Flag.MEASURED, Flag.INTERPOLATED}
+    assert (r.flags == Flag.INTERPOLATED).any() == (gaps > 300).any()
 
 
 @settings(max_examples=100, deadline=None)
@@ -66,7 +66,7 @@ def test_order_and_repeats_do_not_matter(series, rnd):
     rnd.shuffle(k)
     k = np.array(k)
     got = step_energy(t[k], index[k], starts, STEP)
-    np.testing.assert_array_equal(got.flag, ref.flag)
+    np.testing.assert_array_equal(got.flags, ref.flags)
     np.testing.assert_allclose(got.energy_wh, ref.energy_wh, equal_nan=True)
 
 
@@ -87,7 +87,7 @@ def test_meter_reset_is_neither_negative_nor_a_spike(series, data):
     ref = step_energy(t, index, starts, STEP, max_gap_s=1e9)
     across = (starts < t[k]) & (starts + STEP > t[k - 1])
     np.testing.assert_allclose(r.energy_wh[~across], ref.energy_wh[~across], atol=1e-6)
-    assert (r.flag[across] == Flag.INTERPOLATED).all()
+    assert (r.flags[across] == Flag.INTERPOLATED).all()
 
 
 def test_two_resets_chain():
@@ -121,7 +121,7 @@ def test_gap_flags_and_missing_steps():
     index = 1000 + (t - T0) * 0.25  # 900 W
     starts = T0 + STEP * np.arange(-1, 14)
     r = step_energy(t, index, starts, STEP, interp_gap_s=300, max_gap_s=7200)
-    flags = [Flag(f).name for f in r.flag]
+    flags = [Flag(f).name for f in r.flags]
     assert flags == (["MISSING"]                       # before the first reading
                      + ["MEASURED"] * 2                # 00:00-01:00
                      + ["INTERPOLATED"]                # 01:00-01:30 holds the 20-min hole
@@ -129,16 +129,17 @@ def test_gap_flags_and_missing_steps():
                      + ["MISSING"] * 6                 # 02:00-05:00: the 3-hour hole
                      + ["MEASURED"] * 2                # 05:00-06:00
                      + ["MISSING"] * 2)                # after the last reading
-    ok = r.flag != Flag.MISSING
+    ok = r.flags != Flag.MISSING
     np.testing.assert_allclose(r.energy_wh[ok], 450.0)
     assert np.isnan(r.energy_wh[~ok]).all()
 
 
 def test_too_few_readings_are_missing_not_zero():
     r = step_energy([T0], [100.0], [T0], STEP)
-    assert r.flag.tolist() == [Flag.MISSING] and np.isnan(r.energy_wh).all()
+    assert r.flags.tolist() == [Flag.MISSING] and np.isnan(r.energy_wh).all()
     r = step_energy([], [], [T0, T0 + STEP], STEP)
-    assert (r.flag == Flag.MISSING).all()
+    assert (r.flags == Flag.MISSING).all()
+    assert r.step_starts_s.tolist() == [T0, T0 + STEP]      # labelled by their starts
     with pytest.raises(ValueError):
         step_energy([1, 2], [1], [0], STEP)
 
@@ -157,7 +158,7 @@ def test_integrate_power_is_exact_for_a_linear_power(n, p0, slope, data):
 
     np.testing.assert_allclose(r.energy_wh, energy(starts + STEP) - energy(starts),
                                rtol=1e-9, atol=1e-6)
-    assert (r.flag == Flag.INTEGRATED).all()
+    assert (r.flags == Flag.INTEGRATED).all()
 
 
 @settings(max_examples=100, deadline=None)
@@ -172,7 +173,7 @@ def test_integrate_power_conserves_the_trapezoid_total(n, data):
 def test_integrate_power_flags_holes():
     t = T0 + np.r_[0, 600, 1200, 1800, 1800 + 3 * 3600, 1800 + 3 * 3600 + 1800]
     r = integrate_power(t, np.full(t.size, 1000.0), T0 + STEP * np.arange(-1, 8), STEP)
-    assert [Flag(f).name for f in r.flag] == (
+    assert [Flag(f).name for f in r.flags] == (
         ["MISSING", "INTEGRATED"] + ["MISSING"] * 6 + ["INTEGRATED"])
     assert r.energy_wh[1] == pytest.approx(500.0) and r.energy_wh[-1] == pytest.approx(500.0)
 
@@ -229,7 +230,7 @@ def test_glitch_readings_change_nothing(series, data):
         gv.append(data.draw(st.floats(0, 9e5) if low else st.floats(index[-1] + 3e3, 1e12)))
     got = step_energy(np.r_[t, gt], np.r_[index, gv], starts, STEP)
     np.testing.assert_allclose(got.energy_wh, ref.energy_wh, equal_nan=True)
-    np.testing.assert_array_equal(got.flag, ref.flag)
+    np.testing.assert_array_equal(got.flags, ref.flags)
     assert got.reset_times_s.size == 0
 
 
@@ -241,10 +242,10 @@ def test_night_gap_with_a_flat_index_is_a_known_zero():
     idx = np.array([1000.0, 1100.0, 1100.0, 1300.0])
     starts = np.arange(0, 11 * 3600, 1800, dtype=float)[:-1]
     e = step_energy(t, idx, starts, 1800)
-    assert e.flag[0] == Flag.INTERPOLATED and e.energy_wh[0] == pytest.approx(100.0)
+    assert e.flags[0] == Flag.INTERPOLATED and e.energy_wh[0] == pytest.approx(100.0)
     night = (starts >= 1800) & (starts + 1800 <= t[2])
-    assert (e.energy_wh[night] == 0).all() and (e.flag[night] == Flag.INTERPOLATED).all()
+    assert (e.energy_wh[night] == 0).all() and (e.flags[night] == Flag.INTERPOLATED).all()
     # The same gap with the index moving is unknown: never guessed.
     idx2 = np.array([1000.0, 1100.0, 1500.0, 1700.0])
     e2 = step_energy(t, idx2, starts, 1800)
-    assert (e2.flag[night] == Flag.MISSING).all() and np.isnan(e2.energy_wh[night]).all()
+    assert (e2.flags[night] == Flag.MISSING).all() and np.isnan(e2.energy_wh[night]).all()

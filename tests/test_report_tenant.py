@@ -87,12 +87,15 @@ def test_privacy_no_other_participant_in_html_or_pdf(a03):
 
 
 def test_all_statements_in_parallel(tmp_path, sample):
-    """The batch path (--all) on a few tenants, in two processes."""
-    from pvshare.commands.report import tenant_reports
+    """The batch path (--all) on a few tenants, in two processes, with its progress."""
+    from pvshare.reports.batch import write_tenant_reports
     from pvshare.reports.sources import from_sample_year
     cfg = load_config(CONFIG)
     data = from_sample_year(cfg)
-    paths = tenant_reports(cfg, data, MONTH, ["A01", "B07", "B24"], tmp_path, "html", jobs=2)
+    seen = []
+    paths = write_tenant_reports(cfg, data, MONTH, ["A01", "B07", "B24"], tmp_path, "html",
+                                 jobs=2, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(0, 3), (1, 3), (2, 3), (3, 3)]
     assert sorted(p.name for p in paths) == [f"releve-{i}-{MONTH}.html" for i in
                                             ("A01", "B07", "B24")]
     _, _, cons, _ = sample

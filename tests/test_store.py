@@ -251,6 +251,19 @@ def test_escape_tag_has_no_bare_separators(value):
     assert not any(ch in unescaped for ch in ", =")
 
 
+
+def test_lines_of_outbox_rows_written_by_hand():
+    # The InfluxDB line-protocol reference: "measurement,tag_set field_set timestamp", tag
+    # values escape comma, equals and space with a backslash.
+    tag = P.site_tag("Les Tilleuls, bât=A")
+    assert tag == r"site=Les\ Tilleuls\,\ bât\=A"
+    rows = [(P.STEP, "", 1748736000, "production_wh=900,incomplete=0"),
+            (P.PARTICIPANT, "participant=A01", 1748736000, "allocated_wh=12.5")]
+    assert P.to_lines(tag, rows) == [
+        r"pvshare_step,site=Les\ Tilleuls\,\ bât\=A production_wh=900,incomplete=0 1748736000",
+        r"pvshare_participant,site=Les\ Tilleuls\,\ bât\=A,participant=A01 allocated_wh=12.5 "
+        "1748736000"]
+
 # -- outbox cap ---------------------------------------------------------------------------
 def test_outbox_cap_refuses_loudly_keeps_results_and_requeue_rebuilds(tmp_path, caplog):
     t, ids, p, c, a, inc = make_allocation(5, T=48, N=20)
@@ -292,7 +305,7 @@ def test_power_and_forecast_points_are_queued(store):
         (P.FORECAST, "kind=dayahead", int(t[0]), "p10_w=5,p50_w=10"),
         (P.FORECAST, "kind=dayahead", int(t[1]), "p50_w=20"),
         (P.FORECAST, "kind=dayahead", int(t[2]), "p10_w=15,p50_w=30")])
-    store.write_readings([Reading("m1", T0 + 20.4, 1.0, None, 250.0)], power_to_outbox=True)
+    store.write_power(["m1"], [T0 + 20.4], [250.0])           # time rounded down
     assert (P.POWER, "meter=m1", T0 + 20, "power_w=250") in store.outbox_batch(100)[2]
 
 

@@ -9,7 +9,8 @@ array([[100., 400., 400.]])
 
 Keys: ``prorata`` (Enedis' default), ``static``, ``reallocated`` (static with reallocation),
 ``priority`` (ranks), ``custom`` (per-step coefficients from a file). All are vectorised
-over steps and participants.
+over steps and participants. A key with its coefficients, built from the config or from
+command-line options, is a :class:`~pvshare.allocation.spec.KeySpec`.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import numpy as np
 
 from pvshare.allocation import keys
 from pvshare.allocation.result import AllocationResult
+from pvshare.allocation.spec import KeyName, KeySpec
 
-KEYS = ("prorata", "static", "reallocated", "priority", "custom")
+#: The key names (see :class:`pvshare.allocation.spec.KeyName`).
+KEYS = tuple(k.value for k in KeyName)
 #: Tolerance on "coefficients sum to at most 1" (floating-point sums of 1/N shares).
 SUM_TOLERANCE = 1e-9
 
-__all__ = ["KEYS", "AllocationResult", "allocate", "keys"]
+__all__ = ["KEYS", "AllocationResult", "KeyName", "KeySpec", "allocate", "keys"]
 
 
 def allocate(production, consumption, key: str, coefficients=None, ranks=None) -> AllocationResult:

@@ -11,14 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
-from pvshare.allocation import KEYS, AllocationResult, allocate
+from pvshare.allocation import AllocationResult
+from pvshare.allocation.spec import KeySpec
 from pvshare.enedis.keyfile import coefficients_permille, format_key_file
 from pvshare.errors import InputError
 from pvshare.files import csvio
+from pvshare.files.atomic import atomic_writes
 
 
 @dataclass(frozen=True)
 class FileAllocation:
+    """What :func:`allocate_files` computed: the result, the steps and the participants."""
+
     result: AllocationResult
     times: np.ndarray
     participants: list[str]
@@ -38,33 +42,23 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
     InputError
         Naming the file, line and column of the first problem found.
     """
-    if key not in KEYS:
-        raise InputError(f"unknown key {key!r}: use one of {', '.join(KEYS)}", field="--key")
+    spec = KeySpec.from_options(key, coefficients)
     if (enedis_keys is None) != (prm_map is None):
         raise InputError("--enedis-keys and --prm-map go together", field="--enedis-keys")
-    if key == "custom" and coefficients is None:
-        raise InputError("the 'custom' key needs --coefficients (time,<participant>,…)",
-                         field="--coefficients")
-    if key == "priority" and coefficients is None:
-        raise InputError("the 'priority' key needs --coefficients with a rank column "
-                         "(participant,coefficient,rank)", field="--coefficients")
 
     prod = csvio.read_production(production, step)
     cons = csvio.read_consumption(consumption, step)
     csvio.check_same_steps(prod, cons)
-    k = ranks = None
-    if coefficients is not None:
-        c = csvio.read_coefficients(coefficients, cons.columns, key, cons.times, step)
-        k, ranks = c.coefficients, c.ranks
+    spec = spec.read_file(cons.columns, cons.times, step)
     prms = csvio.read_prm_map(prm_map, cons.columns) if prm_map is not None else None
 
     try:
-        result = allocate(prod.values[:, 0], cons.values, key, coefficients=k, ranks=ranks)
+        result = spec.allocate(prod.values[:, 0], cons.values)
     except ValueError as exc:       # inputs were checked above; this names what is left
         raise InputError(str(exc)) from None
 
     targets = [out] + ([enedis_keys] if enedis_keys is not None else [])
-    with csvio.atomic_writes(*targets) as temps:
+    with atomic_writes(*targets, mode=None) as temps:   # mode: as open() would
         frame = csvio.allocation_frame(cons.times, cons.columns, cons.values, result.allocated)
         csvio.write_allocation_csv(temps[0], frame)
         if enedis_keys is not None:

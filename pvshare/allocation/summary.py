@@ -7,6 +7,7 @@ from rich.table import Table
 
 
 def kwh(wh: float) -> str:
+    """Wh as kWh with one decimal and a space between thousands ("1 234.6 kWh")."""
     return f"{wh / 1000:,.1f} kWh".replace(",", " ")
 
 

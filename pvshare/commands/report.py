@@ -1,56 +1,22 @@
-"""``pvshare report household|tenant|building``: reports in French, as HTML and PDF."""
+"""``pvshare report household|tenant|building``: reports in French, as HTML and PDF.
+
+Thin: the work is :mod:`pvshare.reports.run` (and :mod:`pvshare.reports.batch` for
+``--all``).
+"""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import typer
 
-from pvshare.errors import InputError, PvshareError
+from pvshare.reports.household import Heating
+from pvshare.reports.render import ReportFormat
 
 app = typer.Typer(help="Reports in French for the energy advisor, the tenants and the PMO "
                        "(self-contained HTML and PDF).", no_args_is_help=True)
 
 _FORMAT_HELP = "html, pdf or both."
-
-
-def _check_format(fmt: str) -> str:
-    if fmt not in ("html", "pdf", "both"):
-        raise PvshareError(f"--format: expected html, pdf or both, got {fmt!r}")
-    return fmt
-
-
-def _month_bounds(month: str, tz: str) -> tuple[int, int]:
-    from pvshare.timegrid import local_month_bounds, to_epoch_seconds
-    m = re.fullmatch(r"(\d{4})-(\d{2})", month or "")
-    if not m or not 1 <= int(m.group(2)) <= 12:
-        raise PvshareError(f"--month: expected YYYY-MM (e.g. 2025-06), got {month!r}")
-    a, b = local_month_bounds(int(m.group(1)), int(m.group(2)), tz)
-    return int(to_epoch_seconds(a)), int(to_epoch_seconds(b))
-
-
-def _shift_month(month: str, delta: int) -> str:
-    y, m = map(int, month.split("-"))
-    k = y * 12 + (m - 1) + delta
-    return f"{k // 12:04d}-{k % 12 + 1:02d}"
-
-
-def _load(cfg, from_s: int, to_s: int, sample_year: bool, need_from_s: int, period: str):
-    """The building's data of ``[from_s, to_s)``; an error if ``[need_from_s, to_s)`` holds
-    no measurement at all (a report of zeros would mislead).
-    """
-    import numpy as np
-
-    from pvshare.reports import sources
-    from pvshare.timegrid import to_epoch_seconds
-    data = sources.from_sample_year(cfg, from_s, to_s) if sample_year \
-        else sources.from_store(cfg, from_s, to_s)
-    sel = to_epoch_seconds(data.times) >= need_from_s
-    if not (np.isfinite(data.production_wh[sel]).any()
-            or np.isfinite(data.consumption_wh[sel]).any()):
-        raise PvshareError(f"no data for {period} ({data.origin})")
-    return data
 
 
 def _echo_written(paths) -> None:
@@ -63,13 +29,13 @@ def household(
     input: Path = typer.Option(..., "--input", "-i", help="Enedis load-curve export "
                                "(either layout) or a CSV 'time,power_w'."),
     out: Path = typer.Option(Path("."), "--out", help="Folder for the report files."),
-    format: str = typer.Option("both", "--format", help=_FORMAT_HELP),
+    format: ReportFormat = typer.Option(ReportFormat.BOTH, "--format", help=_FORMAT_HELP),
     income: float = typer.Option(None, "--income", min=1,
                                  help="Household income, € per year (gives the "
                                       "energy-effort rate)."),
     surface: float = typer.Option(None, "--surface", min=1, help="Living area, m²."),
     occupants: float = typer.Option(None, "--occupants", min=1, help="Number of people."),
-    heating: str = typer.Option("other", "--heating", help="electric, gas or other."),
+    heating: Heating = typer.Option(Heating.OTHER, "--heating", help="electric, gas or other."),
     kva: float = typer.Option(None, "--kva", min=1,
                               help="Subscribed power, kVA (default: the tariffs' value)."),
     config: Path = typer.Option(None, "--config", help="Take the tariffs from this site config."),
@@ -81,34 +47,11 @@ def household(
     name: str = typer.Option("", "--name", help="A label printed under the title."),
 ) -> None:
     """Energy-coaching report for one household, from its load curve."""
-    _check_format(format)
-    if heating not in ("electric", "gas", "other"):
-        raise PvshareError(f"--heating: expected electric, gas or other, got {heating!r}")
-    from pvshare.config import Tariffs, load_config
-    from pvshare.enedis.loadcurve import read_load_curve
-    from pvshare.reports.household import SOLAR_HOURS, analyse_household, green_hours
-    from pvshare.reports.pages import household_page
-    from pvshare.reports.render import write_report
-    tariffs, tz = Tariffs(), "Europe/Paris"
-    if config is not None:
-        cfg = load_config(config)
-        tariffs, tz = cfg.tariffs, cfg.site.timezone
-    lc = read_load_curve(input, tz=tz, allow_gaps=allow_gaps)
-    solar_hours = SOLAR_HOURS
-    if in_operation and config is not None:
-        # The building's green hours: where its array's clear-sky production is best.
-        from pvshare.forecast.clearsky_index import clear_sky_power_w
-        solar_hours = green_hours(lc.times, clear_sky_power_w(cfg, lc.times, lc.step_s), tz)
-    try:
-        a = analyse_household(lc.times, lc.energy_wh, lc.step_s, tariffs=tariffs, tz=tz,
-                              occupants=occupants, surface_m2=surface, heating=heating,
-                              income_eur_per_year=income, subscribed_kva=kva,
-                              in_operation=in_operation, solar_hours=solar_hours)
-    except ValueError as exc:
-        raise InputError(str(exc), source=str(input)) from None
-    label = name or (f"compteur {lc.prm}" if lc.prm else "")
-    base = "rapport-foyer-" + re.sub(r"[^A-Za-z0-9_-]+", "-", lc.prm or input.stem)
-    _echo_written(write_report(household_page(a, label), out, base, format))
+    from pvshare.reports.run import household_report
+    _echo_written(household_report(
+        input, out, format.value, income=income, surface=surface, occupants=occupants,
+        heating=heating.value, kva=kva, config=config, in_operation=in_operation,
+        allow_gaps=allow_gaps, name=name))
 
 
 @app.command("tenant")
@@ -118,105 +61,56 @@ def tenant(
     participant: str = typer.Option(None, "--participant", help="Participant id (see the config)."),
     all_: bool = typer.Option(False, "--all", help="Every participant (with a progress bar)."),
     out: Path = typer.Option(Path("."), "--out", help="Folder for the report files."),
-    format: str = typer.Option("both", "--format", help=_FORMAT_HELP),
+    format: ReportFormat = typer.Option(ReportFormat.BOTH, "--format", help=_FORMAT_HELP),
     sample_year: bool = typer.Option(False, "--sample-year", help="Use the bundled sample "
                                      "year (allocated with the config's key) instead of "
                                      "the store."),
     jobs: int = typer.Option(2, "--jobs", min=1, help="Reports rendered in parallel (--all)."),
 ) -> None:
     """Monthly statement of a tenant (or of every tenant with --all)."""
-    _check_format(format)
-    if bool(participant) == bool(all_):
-        raise PvshareError("give either --participant ID or --all")
-    from pvshare.config import load_config
-    cfg = load_config(config)
-    ids = cfg.participant_ids
-    if participant and participant not in ids:
-        raise PvshareError(f"--participant: no participant {participant!r} in {config}")
-    tz = cfg.site.timezone
-    month_s, to_s = _month_bounds(month, tz)
-    from_s, _ = _month_bounds(_shift_month(month, -11), tz)
-    data = _load(cfg, from_s, to_s, sample_year, month_s, month)
-    which = ids if all_ else [participant]
-    paths = tenant_reports(cfg, data, month, which, out, format, progress=all_,
-                           jobs=jobs if all_ else 1)
+    from pvshare.reports.run import tenant_reports
+    bar = _ProgressBar(month) if all_ else None
+    try:
+        paths = tenant_reports(config, month, out, format.value, participant=participant,
+                               all_participants=all_, sample_year=sample_year, jobs=jobs,
+                               progress=bar)
+    finally:
+        if bar is not None:
+            bar.stop()
     if not all_:
         _echo_written(paths)
     else:
         typer.echo(f"{len(paths)} file(s) written in {out}")
 
 
-def tenant_reports(cfg, data, month: str, which, out, fmt: str, progress: bool = False,
-                   jobs: int = 1) -> list:
-    """Write the statements of ``which`` (participant ids) for ``month``.
-
-    One pass of analysis for all of them (:func:`~pvshare.reports.tenant.summarise`), then
-    one page each, rendered by ``jobs`` worker processes (the PDF rendering dominates).
+class _ProgressBar:
+    """A rich progress bar driven by the library's ``progress(done, total)`` callback;
+    started at the first call (after the worker processes were forked).
     """
-    from pvshare.reports.tenant import summarise, tenant_statement
-    tz = cfg.site.timezone
-    summary = summarise(data.times, data.production_wh, data.consumption_wh,
-                        data.allocated_wh, data.participant_ids, tz)
-    by_id = {p.id: p for p in cfg.participants}
-    tasks = []
-    for pid in which:
-        try:
-            st = tenant_statement(summary, data.participant_ids.index(pid), month, cfg.tariffs)
-        except KeyError:
-            raise PvshareError(f"no data for {month} ({data.origin})") from None
-        tasks.append((st, cfg.site.name, by_id[pid].name or "", str(out),
-                      f"releve-{pid}-{month}", fmt))
-    paths: list = []
-    bar = task = None
-    if progress:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-        bar = Progress(TextColumn("relevés {task.fields[month]}"), BarColumn(),
-                       MofNCompleteColumn(), TimeRemainingColumn())
-    jobs = max(1, min(int(jobs), len(tasks)))
-    if jobs == 1:
-        if bar is not None:
-            bar.start()
-            task = bar.add_task("", total=len(tasks), month=month)
-        try:
-            for t in tasks:
-                paths.extend(_render_tenant(*t))
-                if bar is not None:
-                    bar.advance(task)
-        finally:
-            if bar is not None:
-                bar.stop()
-        return paths
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    # Workers are forked when the tasks are submitted, before the progress bar's thread runs.
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = [pool.submit(_render_tenant, *t) for t in tasks]
-        if bar is not None:
-            bar.start()
-            task = bar.add_task("", total=len(tasks), month=month)
-        try:
-            for f in futures:
-                paths.extend(f.result())
-                if bar is not None:
-                    bar.advance(task)
-        finally:
-            if bar is not None:
-                bar.stop()
-    return paths
 
+    def __init__(self, month: str):
+        self.month = month
+        self.bar = None
+        self.task = None
 
-def _render_tenant(statement, site_name: str, flat_label: str, out: str, base: str,
-                   fmt: str) -> list:
-    from pvshare.reports.pages import tenant_page
-    from pvshare.reports.render import write_report
-    html = tenant_page(statement, site_name=site_name, flat_label=flat_label)
-    return write_report(html, out, base, fmt)
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+            self.bar = Progress(TextColumn("relevés {task.fields[month]}"), BarColumn(),
+                                MofNCompleteColumn(), TimeRemainingColumn())
+            self.bar.start()
+            self.task = self.bar.add_task("", total=total, month=self.month)
+        self.bar.update(self.task, completed=done)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 @app.command("building")
@@ -225,36 +119,12 @@ def building(
     month: str = typer.Option(None, "--month", help="A month, YYYY-MM."),
     year: int = typer.Option(None, "--year", help="A whole year, YYYY."),
     out: Path = typer.Option(Path("."), "--out", help="Folder for the report files."),
-    format: str = typer.Option("both", "--format", help=_FORMAT_HELP),
+    format: ReportFormat = typer.Option(ReportFormat.BOTH, "--format", help=_FORMAT_HELP),
     sample_year: bool = typer.Option(False, "--sample-year", help="Use the bundled sample "
                                      "year (allocated with the config's key) instead of "
                                      "the store."),
 ) -> None:
     """Building report for the PMO and the landlord, over a month or a year."""
-    _check_format(format)
-    if (month is None) == (year is None):
-        raise PvshareError("give either --month YYYY-MM or --year YYYY")
-    from pvshare.config import load_config
-    from pvshare.reports.building import analyse_building
-    from pvshare.reports.fmt import month_name
-    from pvshare.reports.pages import building_page
-    from pvshare.reports.render import write_report
-    from pvshare.timegrid import from_epoch_seconds
-    cfg = load_config(config)
-    tz = cfg.site.timezone
-    if month is not None:
-        from_s, to_s = _month_bounds(month, tz)
-        period, label = month, month_name(int(month[:4]), int(month[5:]))
-    else:
-        from_s, _ = _month_bounds(f"{year:04d}-01", tz)
-        _, to_s = _month_bounds(f"{year:04d}-12", tz)
-        period, label = f"{year:04d}", f"année {year}"
-    data = _load(cfg, from_s, to_s, sample_year, from_s, period)
-    b = analyse_building(data.times, data.production_wh, data.consumption_wh,
-                         data.allocated_wh, cfg.participants,
-                         start=from_epoch_seconds(from_s), end=from_epoch_seconds(to_s),
-                         step_s=data.step_s, tariffs=cfg.tariffs, period=period,
-                         forecast_wh=data.forecast_wh, tz=tz)
-    html = building_page(b, site_name=cfg.site.name, period_label=label,
-                         producer_prm=cfg.producer.prm)
-    _echo_written(write_report(html, out, f"bilan-immeuble-{period}", format))
+    from pvshare.reports.run import building_report
+    _echo_written(building_report(config, out, format.value, month=month, year=year,
+                                  sample_year=sample_year))

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import typer
-
-from pvshare.errors import PvshareError
 
 app = typer.Typer(help="The embedded store (SQLite) and its outbox towards InfluxDB.",
                   no_args_is_help=True)
@@ -29,13 +26,10 @@ def stats(config: Path = CONFIG) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from pvshare.config import load_config
-    from pvshare.store import Store
+    from pvshare.store.admin import store_stats
     from pvshare.timegrid import format_utc
 
-    cfg = load_config(config)
-    with Store.from_config(cfg, create=False) as store:
-        s = store.stats()
+    cfg, s = store_stats(config)
     table = Table(title="rows per table", title_justify="left")
     table.add_column("table")
     table.add_column("rows", justify="right")
@@ -72,22 +66,8 @@ def requeue(config: Path = CONFIG,
     refused because the outbox was full, or to fill a new InfluxDB). A point sent again
     overwrites itself in InfluxDB: never a double.
     """
-    from pvshare.commands.export import parse_time
-    from pvshare.config import load_config
-    from pvshare.errors import InputError
-    from pvshare.store import Store
-
-    cfg = load_config(config)
-    from_s = parse_time(from_, cfg.site.timezone, "--from")
-    to_s = parse_time(to, cfg.site.timezone, "--to")
-    if to_s <= from_s:
-        raise InputError(f"--to ({to}) must be after --from ({from_})", field="--to")
-    with Store.from_config(cfg, create=False) as store:
-        n = store.requeue(from_s, to_s)
-        depth = store.outbox_depth()
-    if n == 0 and store.refused_points:
-        raise PvshareError(f"{store.path}: the outbox is full ({depth:,} points): push it "
-                           "first (`pvshare store push`), then requeue")
+    from pvshare.store.admin import requeue as requeue_window
+    n, depth = requeue_window(config, from_, to)
     typer.echo(f"queued {n:,} points; the outbox now holds {depth:,} "
                "(`pvshare store push` sends them now, the daemon does it by itself)")
 
@@ -103,47 +83,21 @@ def push(config: Path = CONFIG,
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from pvshare.config import load_config
-    from pvshare.store import Store
-    from pvshare.store.forwarder import Forwarder
+    from pvshare.store.admin import push as push_outbox
 
-    cfg = load_config(config)
-    if cfg.influxdb is None:
-        raise PvshareError(f"{config}: no [influxdb] section, so there is nowhere to push to "
-                           "(add url, org and bucket; the token goes in PVSHARE_INFLUX_TOKEN)")
-    try:
-        cfg.influxdb.resolved_token()
-    except OSError as exc:
-        raise PvshareError(f"{config}: [influxdb] token_file: cannot read "
-                           f"{cfg.influxdb.token_file}: {exc.strerror}") from None
     # This command reports each failed attempt itself (below), on stderr.
     logging.getLogger("pvshare.store.forwarder").setLevel(logging.CRITICAL)
     err = Console(stderr=True)
-    with Store.from_config(cfg, create=False) as store, \
-            Forwarder(store, cfg.influxdb, cfg.site.name, backoff_initial_s=0.5,
-                      backoff_max_s=8.0) as fw:
-        depth = store.outbox_depth()
-        with Progress(TextColumn("pushing to InfluxDB"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("points"), transient=True) as bar:
-            task = bar.add_task("push", total=depth)
-            while True:
-                n = fw.deliver(max_batches=1)
-                if n:
-                    bar.advance(task, n)
-                    continue
-                if fw.failures == 0:
-                    left = store.outbox_depth()
-                    if left == 0:
-                        break
-                    bar.update(task, total=bar.tasks[0].completed + left)  # new points came in
-                    continue
-                if fw.failures >= attempts:
-                    left = store.outbox_depth()
-                    raise PvshareError(f"{fw.last_error}; gave up after {fw.failures} attempts. "
-                                       f"{left:,} points are still queued in {store.path} "
-                                       "(nothing is lost; they go out once InfluxDB answers)")
-                err.print(f"attempt {fw.failures} of {attempts} failed: {fw.last_error}; "
-                          f"trying again in {fw.backoff_s:.1f} s", highlight=False)
-                time.sleep(fw.backoff_s)
-    typer.echo(f"delivered {fw.delivered:,} points to {cfg.influxdb.url} "
-               f"(bucket {cfg.influxdb.bucket!r}); the outbox is empty")
+    with Progress(TextColumn("pushing to InfluxDB"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("points"), transient=True) as bar:
+        task = bar.add_task("push", total=None)
+
+        def retry(failures: int, attempts: int, reason: str, wait_s: float) -> None:
+            err.print(f"attempt {failures} of {attempts} failed: {reason}; "
+                      f"trying again in {wait_s:.1f} s", highlight=False)
+
+        done = push_outbox(config, attempts,
+                           progress=lambda n, total: bar.update(task, completed=n, total=total),
+                           on_retry=retry)
+    typer.echo(f"delivered {done.delivered:,} points to {done.url} "
+               f"(bucket {done.bucket!r}); the outbox is empty")

@@ -1,6 +1,6 @@
 """Step-series CSV files: read with checks that name the file, line and column of any
-problem; write atomically (a temporary file renamed at the end, so a failed run leaves no
-partial output behind).
+problem. Outputs are written through :mod:`pvshare.files.atomic` (a temporary file renamed
+at the end, so a failed run leaves no partial output behind).
 
 Formats (docs/design.md §2 and §3, issue 2):
 
@@ -16,10 +16,8 @@ Formats (docs/design.md §2 and §3, issue 2):
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -185,6 +183,10 @@ def check_same_steps(a: StepSeries, b: StepSeries) -> None:
 
 @dataclass(frozen=True)
 class Coefficients:
+    """A key's coefficients read from a file: ``(N,)`` or ``(T, N)`` (custom), and the
+    ``(N,)`` ranks of a priority key (``None`` when the file has no rank column).
+    """
+
     coefficients: np.ndarray | None     # (N,) or (T, N)
     ranks: np.ndarray | None            # (N,) int
 
@@ -286,35 +288,6 @@ def read_prm_map(path: str | os.PathLike, participants: list[str]) -> list[str]:
     if len(set(chosen)) != len(chosen):
         raise InputError("two participants have the same PRM", source=source)
     return chosen
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-@contextlib.contextmanager
-def atomic_writes(*paths: str | os.PathLike):
-    """Yield temporary paths beside each target; rename them all onto their targets only
-    when the block succeeds, delete them otherwise. Nothing partial is left behind.
-    """
-    temps = []
-    try:
-        for p in paths:
-            p = Path(p)
-            p.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-            os.close(fd)
-            os.chmod(tmp, 0o666 & ~_umask())           # as a plain open() would create it
-            temps.append(Path(tmp))
-        yield temps
-        for tmp, p in zip(temps, paths):
-            os.replace(tmp, p)
-    finally:
-        for tmp in temps:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
 
 
 def allocation_frame(times: np.ndarray, participants: list[str], consumption_wh: np.ndarray,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pvshare.allocation import allocate
+from pvshare.allocation.spec import KeySpec
 from pvshare.errors import ConfigError
 from pvshare.meters import energy
 from pvshare.timegrid import step_seconds
@@ -74,14 +74,13 @@ class SitePlan:
     producer_meter: str
     participant_ids: tuple[str, ...]
     participant_meters: tuple[str, ...]
-    key: str
-    coefficients: np.ndarray | None
-    ranks: np.ndarray | None
+    key: KeySpec
     grace_s: float
     window_s: float
 
     @property
     def meters(self) -> tuple[str, ...]:
+        """Every meter closing reads: the producer's first, then the participants'."""
         return (self.producer_meter, *self.participant_meters)
 
 
@@ -91,23 +90,18 @@ def plan_from_config(cfg) -> SitePlan:
         raise ConfigError(cfg.source or "<config>",
                           ["producer.meter: the id of the meter that measures production "
                            "is required to run the daemon"])
-    key = cfg.key.type
-    if key == "custom":
+    key = KeySpec.from_config(cfg)
+    if not key.fixed:
         raise ConfigError(cfg.source or "<config>",
                           ["key.type: 'custom' keys are computed from files "
                            "(pvshare allocate); the daemon needs prorata, static, "
                            "reallocated or priority"])
-    coefficients = cfg.coefficients() if key in ("static", "reallocated", "priority") else None
-    if key == "priority" and all(p.coefficient is None for p in cfg.participants):
-        coefficients = None
     return SitePlan(
         step_s=step_seconds(cfg.site.step),
         producer_meter=cfg.producer.meter,
         participant_ids=tuple(cfg.participant_ids),
         participant_meters=tuple(participant_meter_ids(cfg)),
         key=key,
-        coefficients=coefficients,
-        ranks=cfg.ranks() if key == "priority" else None,
         grace_s=cfg.daemon.grace_s,
         window_s=cfg.daemon.recompute_window_h * 3600.0,
     )
@@ -140,9 +134,8 @@ def _meter_energy(store, meter_id: str, index: str, starts: np.ndarray, step_s: 
         return energy.step_energy(r.time_s, values, starts, step_s)
     if np.isfinite(r.power_w).sum() >= 2:
         return energy.integrate_power(r.time_s, np.abs(r.power_w), starts, step_s)
-    return energy.StepEnergy(np.full(starts.size, np.nan),
-                             np.full(starts.size, energy.Flag.MISSING, dtype=np.int8),
-                             np.zeros(0))
+    return energy.StepEnergy(starts, np.full(starts.size, np.nan),
+                             np.full(starts.size, energy.Flag.MISSING, dtype=np.int8))
 
 
 def close_steps(store, plan: SitePlan, now_s: float, *, dirty_from_s: dict | None = None,
@@ -218,8 +211,8 @@ def _close_chunk(store, plan: SitePlan, starts: np.ndarray, dirty: dict, full_wi
             span = starts[lo:hi + 1]
             index = PRODUCER_INDEX if j == 0 else CONSUMER_INDEX
             new = _meter_energy(store, meter, index, span, step)
-            e[lo:hi + 1], flags[lo:hi + 1] = new.energy_wh, new.flag
-            store.write_step_energy(meter, span, new.energy_wh, new.flag)
+            e[lo:hi + 1], flags[lo:hi + 1] = new.energy_wh, new.flags
+            store.write_step_energy(meter, span, new.energy_wh, new.flags)
             report.energy_steps += span.size
         columns.append(e)
     production = columns[0]
@@ -229,9 +222,8 @@ def _close_chunk(store, plan: SitePlan, starts: np.ndarray, dirty: dict, full_wi
     if not known.any():
         return
     idx = np.flatnonzero(known)
-    result = allocate(np.maximum(production[idx], 0.0), consumption[idx], plan.key,
-                      coefficients=plan.coefficients, ranks=plan.ranks)
+    result = plan.key.allocate(np.maximum(production[idx], 0.0), consumption[idx])
     report.incomplete_steps += int(result.incomplete.sum())
     report.changed_steps += store.write_allocation(
         starts[idx], list(plan.participant_ids), result.production, consumption[idx],
-        result.allocated, result.incomplete, plan.key)
+        result.allocated, result.incomplete, result.key)

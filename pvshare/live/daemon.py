@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pvshare.files.atomic import write_atomic
 from pvshare.live import sdnotify
 from pvshare.live.closing import close_steps, plan_from_config
 from pvshare.meters import registry
@@ -113,7 +114,7 @@ class Daemon:
         if self.publisher is not None:
             self.publisher.start()
         log.info("started: %d polled meter(s), %d MQTT source(s), key %s, store %s",
-                 len(self.polled), len(self.pushed), self.plan.key, self.store.path)
+                 len(self.polled), len(self.pushed), self.plan.key.name, self.store.path)
 
     def stop(self) -> None:
         """Flush what is buffered, stop the meters, close the store (graceful shutdown)."""
@@ -272,7 +273,6 @@ class Daemon:
                                           np.asarray(answer["p90_wh"], float) * to_w,
                                           issued_s=now)
             green = answer.get("green") or [False] * len(t)
-            self.green_hours = [int(x) for x, g in zip(t, green) if g]
             if self.publisher is not None:
                 self.publisher.publish_green_hours(now, t, green, step, now)
             return True
@@ -311,10 +311,8 @@ class Daemon:
         status = {"pid": os.getpid(), "started_s": self.started_s, "now_s": now,
                   "last_close": self.last_close, "last_error": self.last_error,
                   "counters": dict(self.counters), "meters": meters}
-        tmp = self.status_file.with_name(self.status_file.name + ".tmp")
         try:
-            tmp.write_text(json.dumps(status, indent=1))
-            os.replace(tmp, self.status_file)
+            write_atomic(self.status_file, json.dumps(status, indent=1), mode=None)
         except OSError as exc:
             log.warning("cannot write %s: %s", self.status_file, exc)
 

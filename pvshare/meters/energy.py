@@ -21,7 +21,7 @@ meter resets/replacements continued, small backward dips clamped.
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -53,22 +53,29 @@ class Flag(enum.IntEnum):
     MISSING = 3
 
 
-class StepEnergy(NamedTuple):
-    """Energy of each step and its flag.
+@dataclass(frozen=True)
+class StepEnergy:
+    """Energy of each step of one meter and its flag: what :func:`step_energy` and
+    :func:`integrate_power` compute, and what the store keeps
+    (:meth:`pvshare.store.Store.step_energy`).
 
     Attributes
     ----------
+    step_starts_s : numpy.ndarray, shape (n_steps,)
+        Start of each step, UTC Unix s (float64 as computed here, int64 from the store).
     energy_wh : numpy.ndarray of float, shape (n_steps,)
         Energy over each step, Wh (NaN where MISSING).
-    flag : numpy.ndarray of int8, shape (n_steps,)
-        :class:`Flag` value of each step.
+    flags : numpy.ndarray of int, shape (n_steps,)
+        :class:`Flag` value of each step (int8 as computed here, int64 from the store).
     reset_times_s : numpy.ndarray of float
-        Times (s) of the first reading after each detected meter reset/replacement.
+        Times (s) of the first reading after each detected meter reset/replacement (empty
+        when read from the store, which does not keep them).
     """
 
+    step_starts_s: np.ndarray
     energy_wh: np.ndarray
-    flag: np.ndarray
-    reset_times_s: np.ndarray
+    flags: np.ndarray
+    reset_times_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def _clean(times_s, values) -> tuple[np.ndarray, np.ndarray]:
@@ -259,7 +266,7 @@ def step_energy(times_s, index_wh, step_starts_s, step_s: float, *,
                                      glitch_s)
     m = starts.size
     if t.size < 2:
-        return StepEnergy(np.full(m, np.nan), np.full(m, Flag.MISSING, dtype=np.int8),
+        return StepEnergy(starts, np.full(m, np.nan), np.full(m, Flag.MISSING, dtype=np.int8),
                           t[reset])
     energy = np.interp(ends, t, idx) - np.interp(starts, t, idx)
     gaps = np.diff(t)
@@ -271,7 +278,7 @@ def step_energy(times_s, index_wh, step_starts_s, step_s: float, *,
     missing = outside | is_too_long
     flag[missing] = Flag.MISSING
     energy[missing] = np.nan
-    return StepEnergy(energy, flag, t[reset])
+    return StepEnergy(starts, energy, flag, t[reset])
 
 
 def integrate_power(times_s, power_w, step_starts_s, step_s: float, *,
@@ -302,8 +309,7 @@ def integrate_power(times_s, power_w, step_starts_s, step_s: float, *,
     t, p = _clean_power(times_s, power_w)
     m = starts.size
     if t.size < 2:
-        return StepEnergy(np.full(m, np.nan), np.full(m, Flag.MISSING, dtype=np.int8),
-                          np.zeros(0))
+        return StepEnergy(starts, np.full(m, np.nan), np.full(m, Flag.MISSING, dtype=np.int8))
     dt = np.diff(t)
     cum_wh = np.r_[0.0, np.cumsum((p[1:] + p[:-1]) * dt / 2.0)] / 3600.0
 
@@ -319,7 +325,7 @@ def integrate_power(times_s, power_w, step_starts_s, step_s: float, *,
     flag = np.full(m, Flag.INTEGRATED, dtype=np.int8)
     flag[missing] = Flag.MISSING
     energy[missing] = np.nan
-    return StepEnergy(energy, flag, np.zeros(0))
+    return StepEnergy(starts, energy, flag)
 
 
 def _clean_power(times_s, power_w) -> tuple[np.ndarray, np.ndarray]:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
+from pvshare.logs import RateLimitedLog
+
 log = logging.getLogger(__name__)
 
 #: Largest register count of one read (Modbus: 125).
@@ -91,24 +93,6 @@ class ConnectionStats:
     disconnects: int = 0
 
 
-class _Throttle:
-    """At most one log line per key per ``interval_s`` (caller's clock)."""
-
-    def __init__(self, interval_s: float):
-        self.interval_s = interval_s
-        self._last: dict[str, float] = {}
-        self._suppressed: Counter = Counter()
-
-    def allow(self, key: str, now_s: float) -> tuple[bool, int]:
-        last = self._last.get(key)
-        if last is None or now_s - last >= self.interval_s or now_s < last:
-            self._last[key] = now_s
-            n = self._suppressed.pop(key, 0)
-            return True, n
-        self._suppressed[key] += 1
-        return False, 0
-
-
 class ModbusConnection:
     """A device on Modbus TCP, read with function 3 (holding) or 4 (input registers).
 
@@ -143,7 +127,7 @@ class ModbusConnection:
         self._next_attempt_s: float | None = None
         self._down_since_s: float | None = None
         self._failures_in_row = 0
-        self._throttle = _Throttle(log_interval_s)
+        self._throttle = RateLimitedLog(self.log, log_interval_s)
 
     # -- connection ----------------------------------------------------------------------
     @property
@@ -268,12 +252,7 @@ class ModbusConnection:
         return regs
 
     def _warn(self, key: str, now_s: float, message: str) -> None:
-        ok, suppressed = self._throttle.allow(key, now_s)
-        more = f" ({suppressed} more of these since the last message)" if suppressed else ""
-        if ok:
-            self.log.warning("%s: %s%s", self._where(), message, more)
-        else:
-            self.log.debug("%s: %s", self._where(), message)
+        self._throttle.warning(key, "%s: %s", self._where(), message, now_s=now_s)
 
 
 def _duration(seconds: float) -> str:

@@ -48,6 +48,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pvshare.logs import RateLimitedLog
 from pvshare.meters import payloads
 from pvshare.meters.base import Quality, Reading
 from pvshare.meters.registry import register
@@ -117,26 +118,6 @@ def topic_regex(pattern: str) -> re.Pattern:
     return re.compile("^" + re.escape(head) + "(?P<key>[^/+#]+)" + re.escape(tail) + "$")
 
 
-class _RateLimitedWarnings:
-    """At most one WARNING per reason every ``interval_s``; the others are summed up."""
-
-    def __init__(self, interval_s: float):
-        self.interval_s = interval_s
-        self._last: dict[str, float] = {}
-        self._suppressed: collections.Counter = collections.Counter()
-
-    def warn(self, reason: str, message: str, *args) -> None:
-        now = time.monotonic()
-        last = self._last.get(reason)
-        if last is not None and now - last < self.interval_s:
-            self._suppressed[reason] += 1
-            return
-        self._last[reason] = now
-        more = self._suppressed.pop(reason, 0)
-        suffix = f" ({more} more {reason} since the last warning)" if more else ""
-        log.warning(message + suffix, *args)
-
-
 class MqttMeter:
     """Linky meters of many participants read from one MQTT broker.
 
@@ -185,7 +166,7 @@ class MqttMeter:
         self.last_error: str | None = None
         self._queue: queue.SimpleQueue[Reading] = queue.SimpleQueue()
         self._sink = sink or self._queue.put
-        self._warnings = _RateLimitedWarnings(options.warn_interval_s)
+        self._warnings = RateLimitedLog(log, options.warn_interval_s)
         self._last_time: dict[str, float] = {}
 
         # topic key -> (meter id, participant PRM)
@@ -289,11 +270,11 @@ class MqttMeter:
             self.last_error = f"broker refused the connection: {reason_code}"
             if reason_code.value in (0x86, 0x87, 0x8C):  # bad user name or password, not authorized
                 self.stats["auth_failed"] += 1
-                self._warnings.warn("auth", "MQTT %s:%s refused %s: %s (check [mqtt] username "
+                self._warnings.warning("auth", "MQTT %s:%s refused %s: %s (check [mqtt] username "
                                     "and password)", self.mqtt.host, self.mqtt.port,
                                     self.client_id, reason_code)
             else:
-                self._warnings.warn("connect", "MQTT %s:%s refused %s: %s", self.mqtt.host,
+                self._warnings.warning("connect", "MQTT %s:%s refused %s: %s", self.mqtt.host,
                                     self.mqtt.port, self.client_id, reason_code)
             return
         self.stats["connects"] += 1
@@ -307,7 +288,7 @@ class MqttMeter:
         failed = [rc for rc in reason_codes if rc.is_failure]
         if failed:
             self.last_error = f"broker refused the subscription to {self.subscription}: {failed[0]}"
-            self._warnings.warn("subscribe", "MQTT %s:%s refused the subscription to %s: %s "
+            self._warnings.warning("subscribe", "MQTT %s:%s refused the subscription to %s: %s "
                                 "(check the broker's access rules)", self.mqtt.host,
                                 self.mqtt.port, self.subscription, failed[0])
             return
@@ -322,7 +303,7 @@ class MqttMeter:
 
     def _on_connect_fail(self, client, userdata) -> None:
         self.last_error = f"cannot connect to {self.mqtt.host}:{self.mqtt.port}"
-        self._warnings.warn("connect", "MQTT cannot connect to %s:%s, retrying",
+        self._warnings.warning("connect", "MQTT cannot connect to %s:%s, retrying",
                             self.mqtt.host, self.mqtt.port)
 
     def _on_message(self, client, userdata, msg) -> None:
@@ -370,7 +351,7 @@ class MqttMeter:
 
     def _reject(self, reason: str, topic: str, payload: bytes, detail: str) -> None:
         self.stats[reason] += 1
-        self._warnings.warn(reason, "MQTT message rejected (%s) on %s: %s; payload: %s",
+        self._warnings.warning(reason, "MQTT message rejected (%s) on %s: %s; payload: %s",
                             reason, topic[:120], detail[:160], payloads.excerpt(payload))
         return None
 

@@ -17,6 +17,8 @@ from pvshare.timegrid import DEFAULT_TZ
 
 @dataclass
 class TenantRow:
+    """One tenant's line in the building report's table."""
+
     id: str
     name: str
     prm: str

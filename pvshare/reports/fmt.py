@@ -34,10 +34,12 @@ def number(x: float, decimals: int = 0) -> str:
 
 
 def kwh(x: float, decimals: int = 0) -> str:
+    """``x`` kWh in French (``1 234 kWh``)."""
     return f"{number(x, decimals)}{NBSP}kWh"
 
 
 def eur(x: float, decimals: int = 0) -> str:
+    """``x`` euros in French (``1 234 €``)."""
     return f"{number(x, decimals)}{NBSP}€"
 
 
@@ -47,10 +49,12 @@ def pct(x: float, decimals: int = 0) -> str:
 
 
 def watts(x: float) -> str:
+    """``x`` watts in French (``1 234 W``)."""
     return f"{number(x, 0)}{NBSP}W"
 
 
 def month_name(year: int, month: int) -> str:
+    """The month in French (``juin 2025``)."""
     return f"{MONTHS[month - 1]} {year}"
 
 

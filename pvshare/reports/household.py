@@ -7,6 +7,7 @@ rest on a rule of thumb say so in :data:`ASSUMPTIONS`, which the report prints.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -147,6 +148,14 @@ def subscription_eur(tariffs, kva: float) -> float:
     """
     table = {float(k): v for k, v in tariffs.subscription_eur_per_year.items()}
     return float(table.get(float(kva), np.nan))
+
+
+class Heating(enum.StrEnum):
+    """How a home is heated (the reference of similar homes depends on it)."""
+
+    ELECTRIC = "electric"
+    GAS = "gas"
+    OTHER = "other"
 
 
 def analyse_household(times, energy_wh, step_s: int, *, tariffs, tz: str = DEFAULT_TZ,

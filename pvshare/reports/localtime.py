@@ -32,6 +32,7 @@ class LocalSteps:
 
     @property
     def hour(self) -> np.ndarray:
+        """Local hour of each step (0-23)."""
         return self.second_of_day // 3600
 
 

@@ -7,21 +7,33 @@ tests (and anyone checking a report) can read the numbers back from the page.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from pvshare.files.atomic import write_atomic
 from pvshare.reports import fmt
 
 TEMPLATES = Path(__file__).parent / "templates"
-FORMATS = ("html", "pdf", "both")
+
+
+class ReportFormat(enum.StrEnum):
+    """The files a report is written as."""
+
+    HTML = "html"
+    PDF = "pdf"
+    BOTH = "both"
+
+
+FORMATS = tuple(f.value for f in ReportFormat)
 
 
 @lru_cache(maxsize=1)
 def environment():
+    """The jinja2 environment of the report templates, with the French number filters."""
     import jinja2
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -66,7 +78,8 @@ def html_to_pdf(html: str) -> bytes:
 def write_report(html: str, out_dir: str | os.PathLike, basename: str,
                  fmt_: str = "both") -> list[Path]:
     """Write ``basename.html`` and/or ``basename.pdf`` in ``out_dir`` (atomically: a reader
-    never sees a half-written file). Returns the paths written.
+    never sees a half-written file; private, mode 0o600, as they hold a person's data).
+    Returns the paths written.
     """
     if fmt_ not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt_!r}")
@@ -74,19 +87,7 @@ def write_report(html: str, out_dir: str | os.PathLike, basename: str,
     out.mkdir(parents=True, exist_ok=True)
     written = []
     if fmt_ in ("html", "both"):
-        written.append(_atomic_write(out / f"{basename}.html", html.encode("utf-8")))
+        written.append(write_atomic(out / f"{basename}.html", html.encode("utf-8")))
     if fmt_ in ("pdf", "both"):
-        written.append(_atomic_write(out / f"{basename}.pdf", html_to_pdf(html)))
+        written.append(write_atomic(out / f"{basename}.pdf", html_to_pdf(html)))
     return written
-
-
-def _atomic_write(path: Path, data: bytes) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

@@ -90,7 +90,7 @@ def from_store(cfg, from_s: int, to_s: int) -> BuildingData:
 
 def from_sample_year(cfg, from_s: int | None = None, to_s: int | None = None) -> BuildingData:
     """The bundled sample year, allocated with the configuration's key."""
-    from pvshare.allocation import allocate
+    from pvshare.allocation.spec import KeySpec
     from pvshare.data.sample import load_sample_year
     s = load_sample_year()
     ids = cfg.participant_ids
@@ -98,13 +98,12 @@ def from_sample_year(cfg, from_s: int | None = None, to_s: int | None = None) ->
     if missing:
         raise PvshareError(f"the sample year has no data for participant(s) "
                            f"{', '.join(missing[:5])}: use config/example.toml with it")
-    if cfg.key.type == "custom":
+    key = KeySpec.from_config(cfg)
+    if not key.fixed:
         raise PvshareError("the sample year cannot be used with key.type = 'custom'")
     cols = [s.participants.index(p) for p in ids]
     cons = s.consumption_wh[:, cols]
-    res = allocate(s.production_wh, cons, cfg.key.type, coefficients=cfg.coefficients()
-                   if cfg.key.type != "prorata" else None,
-                   ranks=cfg.ranks() if cfg.key.type == "priority" else None)
+    res = key.allocate(s.production_wh, cons)
     secs = to_epoch_seconds(s.times)
     sel = np.ones(secs.size, dtype=bool)
     if from_s is not None:

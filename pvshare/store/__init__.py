@@ -1,11 +1,12 @@
 """The embedded store (SQLite, system of record) and the outbox towards InfluxDB.
 
 See :mod:`pvshare.store.db` for the API (:class:`Store`), :mod:`pvshare.store.schema` for the
-tables and migrations, and :mod:`pvshare.store.lineproto` for the InfluxDB measurements.
+tables and migrations, :mod:`pvshare.store.lineproto` for the InfluxDB measurements and line
+format, :mod:`pvshare.store.forwarder` for their delivery, and :mod:`pvshare.store.export`
+and :mod:`pvshare.store.admin` for what ``pvshare export`` and ``pvshare store`` do.
 """
 
-from pvshare.store.db import Allocation, Forecast, ReadingArrays, StepEnergy, Store, StoreError
+from pvshare.store.db import Allocation, Forecast, ReadingArrays, Store, StoreError
 from pvshare.store.schema import SCHEMA_VERSION
 
-__all__ = ["Allocation", "Forecast", "ReadingArrays", "SCHEMA_VERSION", "StepEnergy", "Store",
-           "StoreError"]
+__all__ = ["Allocation", "Forecast", "ReadingArrays", "SCHEMA_VERSION", "Store", "StoreError"]

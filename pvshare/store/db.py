@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from pvshare.errors import PvshareError
+from pvshare.meters.energy import StepEnergy
 from pvshare.store import lineproto as P
 from pvshare.store.schema import SCHEMA_VERSION, current_version, migrate
 
@@ -58,17 +59,6 @@ class ReadingArrays:
     export_wh: np.ndarray
     power_w: np.ndarray
     quality: np.ndarray
-
-
-@dataclass(frozen=True)
-class StepEnergy:
-    """Energy per step of one meter: ``step_starts_s`` (T,) int64 UTC Unix seconds,
-    ``energy_wh`` (T,) float64 Wh (NaN = missing), ``flags`` (T,) int64 quality flags.
-    """
-
-    step_starts_s: np.ndarray
-    energy_wh: np.ndarray
-    flags: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -110,10 +100,6 @@ class Forecast:
     p50_w: np.ndarray
     p90_w: np.ndarray
     issued_s: np.ndarray
-
-
-def _f(v) -> float:
-    return np.nan if v is None else v
 
 
 def _nan_to_none(a: np.ndarray) -> list:
@@ -238,6 +224,7 @@ class Store:
 
     @property
     def schema_version(self) -> int:
+        """The schema version of the open database (see :mod:`pvshare.store.schema`)."""
         with self._read() as c:
             return current_version(c)
 
@@ -298,15 +285,13 @@ class Store:
         return self._meter_keys[meter_id]
 
     # -- readings --------------------------------------------------------------------------
-    def write_readings(self, readings: Sequence, *, power_to_outbox: bool = False) -> int:
+    def write_readings(self, readings: Sequence) -> int:
         """Store readings in one transaction; a reading already stored for the same meter and
         time (to the millisecond) is replaced, so writing twice is harmless.
 
         Parameters
         ----------
         readings : sequence of :class:`pvshare.meters.base.Reading`
-        power_to_outbox : bool
-            Also queue their power as ``pvshare_power`` points (same transaction).
 
         Returns
         -------
@@ -322,10 +307,6 @@ class Store:
                 "INSERT OR REPLACE INTO readings VALUES (?, ?, ?, ?, ?, ?)",
                 [(k, round(r.time_s * 1000), r.import_wh, r.export_wh, r.power_w, int(r.quality))
                  for k, r in zip(keys, readings)])
-            if power_to_outbox:
-                self._enqueue(c, P.power_points([r.meter_id for r in readings],
-                                                [r.time_s for r in readings],
-                                                [_f(r.power_w) for r in readings]))
         return len(readings)
 
     def readings(self, meter_id: str, from_s: float, to_s: float) -> ReadingArrays:

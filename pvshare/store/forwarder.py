@@ -22,18 +22,13 @@ import logging
 import time
 from collections.abc import Callable
 
+from pvshare.store.lineproto import site_tag, to_lines
+
 log = logging.getLogger("pvshare.store.forwarder")
 
 
 class DeliveryError(Exception):
     """A batch was not acknowledged (server down, refused, timed out)."""
-
-
-def to_lines(site_tag: str, rows) -> list[str]:
-    """Line protocol of outbox rows ``(measurement, tags, time_s, fields)``:
-    ``measurement,site=X[,tags] fields time_s`` (seconds precision).
-    """
-    return [f"{m},{site_tag}{',' + t if t else ''} {f} {ts}" for m, t, ts, f in rows]
 
 
 class Forwarder:
@@ -62,10 +57,9 @@ class Forwarder:
                  backoff_initial_s: float = 1.0, backoff_max_s: float = 300.0,
                  clock: Callable[[], float] = time.monotonic,
                  on_acked: Callable[[int], None] | None = None):
-        from pvshare.store.lineproto import escape_tag
         self.store = store
         self.cfg = influx_cfg
-        self.site_tag = f"site={escape_tag(site_name)}"
+        self.site_tag = site_tag(site_name)
         self.batch_size = int(influx_cfg.batch_size)
         self.timeout_s = timeout_s
         self.backoff_initial_s = backoff_initial_s

@@ -1,9 +1,10 @@
-"""InfluxDB points as outbox rows: pure functions from arrays to line-protocol fragments.
+"""The InfluxDB line format, in one place: pure functions from arrays to outbox rows, and
+from outbox rows to the lines the forwarder sends.
 
 A point is the row ``(measurement, tags, time_s, fields)``:
 
 - ``tags``: line-protocol tag pairs without the site (``participant=A01``, or ``""``); the
-  forwarder adds ``site=<name>`` first when it sends;
+  forwarder adds ``site=<name>`` first when it sends (:func:`site_tag`, :func:`to_lines`);
 - ``time_s``: the step start (or reading time), integer UTC Unix seconds;
 - ``fields``: line-protocol field pairs, floats only (``allocated_wh=12.5,coefficient=0.02``).
   A missing (NaN or infinite) value is left out, never sent as zero; a point whose fields
@@ -41,6 +42,29 @@ def escape_tag(value: str) -> str:
     """Escape a tag key or value for InfluxDB line protocol (commas, equals, spaces)."""
     return (str(value).replace("\\", "\\\\").replace(",", r"\,").replace("=", r"\=")
             .replace(" ", r"\ "))
+
+
+def site_tag(site_name: str) -> str:
+    """The ``site=<name>`` tag pair every point is sent with (escaped)."""
+    return f"site={escape_tag(site_name)}"
+
+
+def to_lines(site_tag: str, rows) -> list[str]:
+    """Line protocol of outbox rows ``(measurement, tags, time_s, fields)``.
+
+    Parameters
+    ----------
+    site_tag : str
+        The site's tag pair, from :func:`site_tag`.
+    rows : iterable of (str, str, int, str)
+        Outbox rows (see the module docstring).
+
+    Returns
+    -------
+    list of str
+        ``measurement,site=X[,tags] fields time_s`` (seconds precision), one per row.
+    """
+    return [f"{m},{site_tag}{',' + t if t else ''} {f} {ts}" for m, t, ts, f in rows]
 
 
 def field_strings(fields: dict[str, np.ndarray]) -> np.ndarray:

@@ -1,0 +1,221 @@
+"""What each ``pvshare report`` command does, as one function: find the data, analyse it,
+write the files. The CLI (:mod:`pvshare.commands.report`) only parses options and prints
+the paths returned.
+
+Errors a person can fix raise :class:`pvshare.errors.PvshareError` naming the option.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from pvshare.errors import InputError, PvshareError
+from pvshare.reports.batch import Progress, write_tenant_reports
+
+
+def month_bounds(month: str, tz: str) -> tuple[int, int]:
+    """UTC Unix seconds of the start and end of a local month ``YYYY-MM``.
+
+    Raises
+    ------
+    PvshareError
+        When ``month`` is not ``YYYY-MM``.
+    """
+    from pvshare.timegrid import local_month_bounds, to_epoch_seconds
+    m = re.fullmatch(r"(\d{4})-(\d{2})", month or "")
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise PvshareError(f"--month: expected YYYY-MM (e.g. 2025-06), got {month!r}")
+    a, b = local_month_bounds(int(m.group(1)), int(m.group(2)), tz)
+    return int(to_epoch_seconds(a)), int(to_epoch_seconds(b))
+
+
+def shift_month(month: str, delta: int) -> str:
+    """``YYYY-MM`` moved by ``delta`` months (``shift_month("2025-01", -1) == "2024-12"``)."""
+    y, m = map(int, month.split("-"))
+    k = y * 12 + (m - 1) + delta
+    return f"{k // 12:04d}-{k % 12 + 1:02d}"
+
+
+def building_data(cfg, from_s: int, to_s: int, sample_year: bool, need_from_s: int,
+                  period: str):
+    """The building's data of ``[from_s, to_s)`` (the store, or the bundled sample year).
+
+    Raises
+    ------
+    PvshareError
+        When ``[need_from_s, to_s)`` holds no measurement at all (a report of zeros would
+        mislead), or there is no store.
+    """
+    import numpy as np
+
+    from pvshare.reports import sources
+    from pvshare.timegrid import to_epoch_seconds
+    data = sources.from_sample_year(cfg, from_s, to_s) if sample_year \
+        else sources.from_store(cfg, from_s, to_s)
+    sel = to_epoch_seconds(data.times) >= need_from_s
+    if not (np.isfinite(data.production_wh[sel]).any()
+            or np.isfinite(data.consumption_wh[sel]).any()):
+        raise PvshareError(f"no data for {period} ({data.origin})")
+    return data
+
+
+def household_report(load_curve: str | os.PathLike, out: str | os.PathLike, fmt: str = "both", *,
+                     income: float | None = None, surface: float | None = None,
+                     occupants: float | None = None, heating: str = "other",
+                     kva: float | None = None, config: str | os.PathLike | None = None,
+                     in_operation: bool = False, allow_gaps: bool = False,
+                     name: str = "") -> list[Path]:
+    """``pvshare report household``: the energy-coaching report of one load curve.
+
+    Parameters
+    ----------
+    load_curve : str or os.PathLike
+        Enedis load-curve export (either layout) or a CSV ``time,power_w``.
+    out : str or os.PathLike
+        Folder of the files (``rapport-foyer-<PRM or file name>``).
+    fmt : {'html', 'pdf', 'both'}
+    income, surface, occupants, heating, kva
+        Describe the household (see :func:`pvshare.reports.household.analyse_household`).
+    config : str or os.PathLike, optional
+        A site config: its tariffs and time zone (and, with ``in_operation``, its array
+        gives the solar hours).
+    in_operation : bool
+        The household takes part in the building's collective self-consumption.
+    allow_gaps : bool
+        Accept missing values.
+    name : str
+        A label printed under the title.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    from pvshare.config import Tariffs, load_config
+    from pvshare.enedis.loadcurve import read_load_curve
+    from pvshare.reports.household import SOLAR_HOURS, analyse_household, green_hours
+    from pvshare.reports.pages import household_page
+    from pvshare.reports.render import write_report
+    tariffs, tz, cfg = Tariffs(), "Europe/Paris", None
+    if config is not None:
+        cfg = load_config(config)
+        tariffs, tz = cfg.tariffs, cfg.site.timezone
+    lc = read_load_curve(load_curve, tz=tz, allow_gaps=allow_gaps)
+    solar_hours = SOLAR_HOURS
+    if in_operation and cfg is not None:
+        # The building's green hours: where its array's clear-sky production is best.
+        from pvshare.forecast.clearsky_index import clear_sky_power_w
+        solar_hours = green_hours(lc.times, clear_sky_power_w(cfg, lc.times, lc.step_s), tz)
+    try:
+        a = analyse_household(lc.times, lc.energy_wh, lc.step_s, tariffs=tariffs, tz=tz,
+                              occupants=occupants, surface_m2=surface, heating=heating,
+                              income_eur_per_year=income, subscribed_kva=kva,
+                              in_operation=in_operation, solar_hours=solar_hours)
+    except ValueError as exc:
+        raise InputError(str(exc), source=str(load_curve)) from None
+    label = name or (f"compteur {lc.prm}" if lc.prm else "")
+    base = "rapport-foyer-" + re.sub(r"[^A-Za-z0-9_-]+", "-", lc.prm or Path(load_curve).stem)
+    return write_report(household_page(a, label), out, base, fmt)
+
+
+def tenant_reports(config: str | os.PathLike, month: str, out: str | os.PathLike,
+                   fmt: str = "both", *, participant: str | None = None,
+                   all_participants: bool = False, sample_year: bool = False, jobs: int = 1,
+                   progress: Progress | None = None) -> list[Path]:
+    """``pvshare report tenant``: the monthly statement of one tenant, or of all of them.
+
+    The analysis covers the twelve months up to ``month`` (the statement compares them).
+
+    Parameters
+    ----------
+    config : str or os.PathLike
+        The site's TOML configuration.
+    month : str
+        ``YYYY-MM``.
+    out : str or os.PathLike
+        Folder of the files (``releve-<id>-<month>``).
+    fmt : {'html', 'pdf', 'both'}
+    participant : str, optional
+        One participant id; or
+    all_participants : bool
+        every participant of the config (rendered by ``jobs`` processes).
+    sample_year : bool
+        Use the bundled sample year (allocated with the config's key) instead of the store.
+    jobs : int
+        Worker processes for ``all_participants``.
+    progress : callable, optional
+        ``progress(done, total)`` (see :data:`pvshare.reports.batch.Progress`).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    if bool(participant) == bool(all_participants):
+        raise PvshareError("give either --participant ID or --all")
+    from pvshare.config import load_config
+    cfg = load_config(config)
+    ids = cfg.participant_ids
+    if participant and participant not in ids:
+        raise PvshareError(f"--participant: no participant {participant!r} in {config}")
+    tz = cfg.site.timezone
+    month_s, to_s = month_bounds(month, tz)
+    from_s, _ = month_bounds(shift_month(month, -11), tz)
+    data = building_data(cfg, from_s, to_s, sample_year, month_s, month)
+    which = ids if all_participants else [participant]
+    return write_tenant_reports(cfg, data, month, which, out, fmt,
+                                jobs=jobs if all_participants else 1, progress=progress)
+
+
+def building_report(config: str | os.PathLike, out: str | os.PathLike, fmt: str = "both", *,
+                    month: str | None = None, year: int | None = None,
+                    sample_year: bool = False) -> list[Path]:
+    """``pvshare report building``: the building's report over a month or a year.
+
+    Parameters
+    ----------
+    config : str or os.PathLike
+        The site's TOML configuration.
+    out : str or os.PathLike
+        Folder of the files (``bilan-immeuble-<period>``).
+    fmt : {'html', 'pdf', 'both'}
+    month : str, optional
+        ``YYYY-MM``; or
+    year : int, optional
+        a whole year.
+    sample_year : bool
+        Use the bundled sample year instead of the store.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    if (month is None) == (year is None):
+        raise PvshareError("give either --month YYYY-MM or --year YYYY")
+    from pvshare.config import load_config
+    from pvshare.reports.building import analyse_building
+    from pvshare.reports.fmt import month_name
+    from pvshare.reports.pages import building_page
+    from pvshare.reports.render import write_report
+    from pvshare.timegrid import from_epoch_seconds
+    cfg = load_config(config)
+    tz = cfg.site.timezone
+    if month is not None:
+        from_s, to_s = month_bounds(month, tz)
+        period, label = month, month_name(int(month[:4]), int(month[5:]))
+    else:
+        from_s, _ = month_bounds(f"{year:04d}-01", tz)
+        _, to_s = month_bounds(f"{year:04d}-12", tz)
+        period, label = f"{year:04d}", f"année {year}"
+    data = building_data(cfg, from_s, to_s, sample_year, from_s, period)
+    b = analyse_building(data.times, data.production_wh, data.consumption_wh,
+                         data.allocated_wh, cfg.participants,
+                         start=from_epoch_seconds(from_s), end=from_epoch_seconds(to_s),
+                         step_s=data.step_s, tariffs=cfg.tariffs, period=period,
+                         forecast_wh=data.forecast_wh, tz=tz)
+    html = building_page(b, site_name=cfg.site.name, period_label=label,
+                         producer_prm=cfg.producer.prm)
+    return write_report(html, out, f"bilan-immeuble-{period}", fmt)
