@@ -164,7 +164,7 @@ def main() -> bool:
     print(f"baseline, bare paho client (receive only): {base_rate:10,.0f} msg/s "
           f"({base.count} received)")
     print(f"mqtt meter (receive + decode + map):       {rate:10,.0f} msg/s "
-          f"({counter.count} decoded, {meter.stats.get('decoded', 0)} counted)")
+          f"({counter.count} decoded, {meter.counters.get('decoded', 0)} counted)")
     print(f"ratio meter / baseline: {rate / base_rate if base_rate else 0:.2f}")
     print(f"mqtt meter with protocol = \"5\":           {counter5.rate():10,.0f} msg/s "
           f"(MQTT 5 properties cost paho's receive path; ratio to the 3.1.1 meter "

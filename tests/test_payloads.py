@@ -28,11 +28,13 @@ ZLINKY = {
     "last_seen": "2024-06-01T11:59:30+02:00",
 }
 
-# A standard-mode frame as teleinfo2mqtt publishes it (docs/mqtt/README.md).
+# A standard-mode frame as teleinfo2mqtt publishes it (docs/mqtt/README.md). Its DATE is
+# the meter's local time written as if it were UTC (TicMode.js, Date.UTC): 11:59:45 French
+# summer time is 09:59:45Z.
 TELEINFO = {
     "ADSC": {"raw": "021728123456", "value": 21728123456},
     "VTIC": {"raw": "02", "value": 2},
-    "DATE": {"raw": "", "value": "", "timestamp": {"date": "2024-06-01T09:59:45.000Z",
+    "DATE": {"raw": "", "value": "", "timestamp": {"date": "2024-06-01T11:59:45.000Z",
                                                     "dst": "summer"}},
     "NGTF": {"raw": "      BASE      ", "value": "BASE"},
     "EAST": {"raw": "010345678", "value": 10345678},
@@ -225,7 +227,7 @@ def test_fuzz_meter_message_path_counts_everything(messages):
                       clock=lambda: RECEIVED_S)
     for topic, payload in messages:
         meter.handle(topic, payload)
-    s = meter.stats
+    s = meter.counters
     outcomes = s["decoded"] + s["duplicate"] + s["ignored_topic"] + s["unknown_topic"] + sum(
         s[r] for r in payloads.REASONS)
     assert s["received"] == len(messages) == outcomes

@@ -36,13 +36,13 @@ from __future__ import annotations
 
 import logging
 import math
-import struct
 from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pvshare.meters import registers
 from pvshare.meters.base import Quality, Reading
 from pvshare.meters.modbus_client import (
     MAX_READ_COUNT,
@@ -55,12 +55,6 @@ from pvshare.meters.registry import register
 
 log = logging.getLogger(__name__)
 
-#: type -> (struct format, registers)
-TYPES = {
-    "int16": (">h", 1), "uint16": (">H", 1),
-    "int32": (">i", 2), "uint32": (">I", 2), "float32": (">f", 2),
-    "int64": (">q", 4), "uint64": (">Q", 4), "float64": (">d", 4),
-}
 #: unit -> (Reading field kind, factor to Wh or W)
 UNITS = {"Wh": ("energy", 1.0), "kWh": ("energy", 1e3), "MWh": ("energy", 1e6),
          "W": ("power", 1.0), "kW": ("power", 1e3)}
@@ -89,16 +83,18 @@ class RegisterSpec(BaseModel):
                              f"(use {want})")
         if not math.isfinite(self.scale) or self.scale == 0:
             raise ValueError(f"scale must be a non-zero number, got {self.scale}")
-        if self.address + TYPES[self.type][1] - 1 > 65535:
+        if self.address + registers.TYPES[self.type].size - 1 > 65535:
             raise ValueError(f"a {self.type} at {self.address} runs past address 65535")
         return self
 
     @property
     def count(self) -> int:
-        return TYPES[self.type][1]
+        """Size of the register's type, in registers."""
+        return registers.TYPES[self.type].size
 
 
 def R(field, address, type, unit, **kw) -> RegisterSpec:
+    """Shorthand for a :class:`RegisterSpec`."""
     return RegisterSpec(field=field, address=address, type=type, unit=unit, **kw)
 
 
@@ -191,11 +187,7 @@ def plan_reads(registers, max_count: int = MAX_READ_COUNT, max_gap: int = 32) ->
 
 def decode_register(spec: RegisterSpec, words) -> float | None:
     """The value of ``spec`` in Wh or W from its words; ``None`` for NaN or infinity."""
-    words = list(words[: spec.count])
-    if spec.word_order == "little":
-        words.reverse()
-    fmt, _ = TYPES[spec.type]
-    raw = struct.unpack(fmt, b"".join(int(w).to_bytes(2, "big") for w in words))[0]
+    raw = registers.unpack(spec.type, words, spec.word_order)
     value = float(raw) * spec.scale * UNITS[spec.unit][1]
     return value if math.isfinite(value) else None
 
@@ -251,10 +243,11 @@ class ModbusMeter:
                         quality=quality)]
 
     def close(self) -> None:
+        """Close the Modbus connection."""
         self.conn.close()
 
 
-def _factory(meter_id: str, options: ModbusOptions, config=None) -> ModbusMeter:
+def _factory(meter_id: str, options: ModbusOptions, config=None, *, clock=None) -> ModbusMeter:
     return ModbusMeter(meter_id, options)
 
 

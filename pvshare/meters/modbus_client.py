@@ -148,6 +148,7 @@ class ModbusConnection:
     # -- connection ----------------------------------------------------------------------
     @property
     def connected(self) -> bool:
+        """True while the TCP connection is open."""
         return self._client is not None and self._client.connected
 
     def _where(self) -> str:

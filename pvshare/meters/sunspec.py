@@ -94,10 +94,13 @@ class ModelLocation:
 
 @dataclass(frozen=True)
 class SunSpecMap:
+    """A device's SunSpec map: its base address and its models in order."""
+
     base: int
     models: tuple[ModelLocation, ...]
 
     def first(self, ids) -> ModelLocation | None:
+        """The first model whose id is in ``ids``, or None."""
         return next((m for m in self.models if m.id in ids), None)
 
 
@@ -296,56 +299,13 @@ class SunSpecMeter:
         return None if st is None else sm.INVERTER_STATES.get(st, str(st))
 
     def close(self) -> None:
+        """Close the Modbus connection."""
         self.conn.close()
 
 
-def _factory(meter_id: str, options: SunSpecOptions, config=None) -> SunSpecMeter:
+def _factory(meter_id: str, options: SunSpecOptions, config=None, *, clock=None) -> SunSpecMeter:
     return SunSpecMeter(meter_id, options)
 
 
 register("sunspec", SunSpecOptions, _factory)
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m pvshare.meters.sunspec --host IP``: read a SunSpec device a few times and
-    print what pvshare sees (a check to run on site before starting the daemon).
-    """
-    import argparse
-    import time
-
-    p = argparse.ArgumentParser(prog="python -m pvshare.meters.sunspec",
-                                description="Read a SunSpec inverter or meter (read-only).")
-    p.add_argument("--host", required=True)
-    p.add_argument("--port", type=int, default=502)
-    p.add_argument("--unit", type=int, default=1)
-    p.add_argument("--role", choices=("production", "consumption"), default="production")
-    p.add_argument("--count", type=int, default=3, help="number of polls")
-    p.add_argument("--interval", type=float, default=5.0, help="seconds between polls")
-    a = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    m = SunSpecMeter("device", SunSpecOptions(host=a.host, port=a.port, unit=a.unit,
-                                              role=a.role))
-    for i in range(a.count):
-        if i:
-            time.sleep(a.interval)
-        now = time.time()
-        readings = m.read(now)
-        if i == 0 and m.map is not None:
-            models = ", ".join(f"{x.id} at {x.address}" for x in m.map.models)
-            print(f"SunSpec map at {m.map.base}: models {models}")
-            print(f"device: {m.common.get('Mn')} {m.common.get('Md')}, serial "
-                  f"{m.common.get('SN')}, version {m.common.get('Vr')}")
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-        if readings:
-            r = readings[0]
-            print(f"{stamp} power_w={r.power_w} export_wh={r.export_wh} "
-                  f"import_wh={r.import_wh} state={m.state} quality={r.quality.name}")
-        else:
-            problems = {k: v for k, v in m.counters.items() if k not in ("polls", "readings")}
-            print(f"{stamp} no reading ({', '.join(f'{k}={v}' for k, v in problems.items())})")
-    m.close()
-    return 0 if m.counters["readings"] else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

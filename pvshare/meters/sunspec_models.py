@@ -27,10 +27,11 @@ definitions at https://github.com/sunspec/models (JSON, as shipped in pysunspec2
 from __future__ import annotations
 
 import math
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
+
+from pvshare.meters import registers
 
 #: "SunS" as two registers, at the base address of the map.
 SUNS_MARKER = (0x5375, 0x6E53)
@@ -72,6 +73,7 @@ class Reg:
 
     @property
     def words(self) -> int:
+        """Size of the point, in registers."""
         return self.size
 
     def decode(self, words: Sequence[int]):
@@ -84,37 +86,44 @@ class Reg:
 
 
 class _Int(Reg):
-    fmt: ClassVar[str] = ">H"
-    sentinel: ClassVar[int] = 0xFFFF
+    """An integer point: its format, size and sentinel come from the register codec."""
 
     def decode(self, words):
-        raw = _unpack(self.fmt, words[: self.size])
-        return None if raw == self.sentinel else raw
+        raw = registers.unpack(self.type, words)
+        return None if registers.is_sentinel(self.type, raw) else raw
 
     def encode(self, value):
-        return _pack(self.fmt, self.sentinel if value is None else int(value))
+        sentinel = registers.TYPES[self.type].sentinel
+        return registers.pack(self.type, sentinel if value is None else int(value))
 
 
 class Int16(_Int):
+    """A signed 16-bit integer, 0x8000 = not implemented."""
+
     type = "int16"
-    fmt = ">h"
-    sentinel = -0x8000
 
 
 class UInt16(_Int):
+    """An unsigned 16-bit integer, 0xFFFF = not implemented."""
+
     type = "uint16"
 
 
 class Acc16(_Int):
+    """A 16-bit accumulator, 0 = not accumulated."""
+
     type = "acc16"
-    sentinel = 0
 
 
 class Enum16(_Int):
+    """An enumeration, 0xFFFF = not implemented."""
+
     type = "enum16"
 
 
 class Bitfield16(_Int):
+    """16 flags, 0xFFFF = not implemented."""
+
     type = "bitfield16"
 
 
@@ -122,26 +131,25 @@ class SunSSF(_Int):
     """A scale factor: signed int16 exponent of ten, 0x8000 = not implemented."""
 
     type = "sunssf"
-    fmt = ">h"
-    sentinel = -0x8000
 
     def decode(self, words):
+        """The exponent, or None when not implemented or out of -10..10."""
         raw = super().decode(words)
         return raw if raw is not None and SF_MIN <= raw <= SF_MAX else None
 
 
 class Int32(_Int):
+    """A signed 32-bit integer, 0x80000000 = not implemented."""
+
     type = "int32"
     size = 2
-    fmt = ">i"
-    sentinel = -0x80000000
 
 
 class UInt32(_Int):
+    """An unsigned 32-bit integer, 0xFFFFFFFF = not implemented."""
+
     type = "uint32"
     size = 2
-    fmt = ">I"
-    sentinel = 0xFFFFFFFF
 
 
 class Acc32(_Int):
@@ -149,27 +157,36 @@ class Acc32(_Int):
 
     type = "acc32"
     size = 2
-    fmt = ">I"
-    sentinel = 0
 
 
 class Bitfield32(_Int):
+    """32 flags, 0xFFFFFFFF = not implemented."""
+
     type = "bitfield32"
     size = 2
-    fmt = ">I"
-    sentinel = 0xFFFFFFFF
+
+
+class Acc64(_Int):
+    """A 64-bit accumulator (model 701's lifetime energies); 0 = not accumulated."""
+
+    type = "acc64"
+    size = 4
 
 
 class Float32(Reg):
+    """An IEEE 754 single, NaN = not implemented."""
+
     type = "float32"
     size = 2
 
     def decode(self, words):
-        raw = _unpack(">f", words[:2])
+        """The value, or None for NaN."""
+        raw = registers.unpack("float32", words)
         return None if math.isnan(raw) else raw
 
     def encode(self, value):
-        return _pack(">f", math.nan if value is None else float(value))
+        """Two registers (None gives NaN)."""
+        return registers.pack("float32", math.nan if value is None else float(value))
 
 
 @dataclass(frozen=True)
@@ -181,35 +198,33 @@ class String(Reg):
 
     @property
     def words(self) -> int:
+        """Size of the string, in registers."""
         return self.length
 
     def decode(self, words):
-        data = b"".join(int(w).to_bytes(2, "big") for w in words[: self.length])
+        """The text up to its first NUL, or None when empty."""
+        data = registers.words_to_bytes(words[: self.length])
         text = data.split(b"\0", 1)[0].decode("utf-8", errors="replace").strip()
         return text or None
 
     def encode(self, value):
+        """The registers of a text, NUL-padded."""
         data = (value or "").encode("utf-8")[: 2 * self.length].ljust(2 * self.length, b"\0")
-        return [int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2)]
+        return registers.bytes_to_words(data)
 
 
 class Pad(Reg):
+    """A padding register (no value)."""
+
     type = "pad"
 
     def decode(self, words):
+        """Always None."""
         return None
 
     def encode(self, value):
+        """The padding register 0x8000."""
         return [0x8000]
-
-
-def _unpack(fmt: str, words: Sequence[int]):
-    return struct.unpack(fmt, b"".join(int(w).to_bytes(2, "big") for w in words))[0]
-
-
-def _pack(fmt: str, value) -> list[int]:
-    data = struct.pack(fmt, value)
-    return [int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2)]
 
 
 # --- models ------------------------------------------------------------------------------
@@ -226,6 +241,7 @@ class Model:
         object.__setattr__(self, "_by_name", {p.name: p for p in self.points})
 
     def point(self, name: str) -> Reg:
+        """The point named ``name`` (KeyError when the model has none)."""
         return self._by_name[name]  # type: ignore[attr-defined]
 
     def __contains__(self, name: str) -> bool:
