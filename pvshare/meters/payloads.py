@@ -272,6 +272,9 @@ def _zlinky(data: dict, received_s: float, limits: Limits) -> Decoded:
     if get("injected_v_a") is not None:
         injected = _power_va(get("injected_v_a"), "injected_v_a", limits)
         power = (power or 0.0) - injected
+    if power is not None and abs(power) > limits.max_power_va:
+        raise _Reject(IMPLAUSIBLE_POWER, f"the phases sum to {power:g} VA, above "
+                      f"{limits.max_power_va:g} VA")
     if imp is None and exp is None and power is None:
         raise _Reject(UNKNOWN_FIELDS, "every known field is null")
     if energy and not any(energy.values()) and not power:
@@ -340,8 +343,8 @@ _POWER_LABELS = frozenset({"SINSTS", "SINSTI", "PAPP"})
 
 def _teleinfo(data: dict, received_s: float, limits: Limits) -> Decoded:
     if not any(k in data for k in tic_labels.READ_LABELS):
-        raise _Reject(UNKNOWN_FIELDS, "no EAST, BASE, HCHC/HCHP, EJP, Tempo (BBRH…), EASF, "
-                      f"EAIT, SINSTS or PAPP among {len(data)} label(s)")
+        raise _Reject(UNKNOWN_FIELDS, "no EAST, BASE, HCHC/HCHP, EJP, Tempo (BBRH…), EAIT, "
+                      f"SINSTS or PAPP among {len(data)} label(s)")
     values: dict[str, float | None] = {}
 
     def get(label: str) -> float | None:

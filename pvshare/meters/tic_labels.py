@@ -15,7 +15,8 @@ Rules
   tier). Historique mode: ``BASE`` (option Base), else the **sum** of the tariff indices the
   frame holds: ``HCHC + HCHP`` (Heures Creuses), ``EJPHN + EJPHPM`` (EJP), the six Tempo
   indices ``BBRHCJB + BBRHPJB + BBRHCJW + BBRHPJW + BBRHCJR + BBRHPJR`` (blue, white, red
-  days, off-peak and peak). Standard mode without EAST: the sum of ``EASF01..EASF10``.
+  days, off-peak and peak). The supplier tiers ``EASF01..EASF10`` of standard mode are
+  not summed: EAST is their total, and a frame without EAST is incomplete.
 * **Injected index** (``export_wh``): ``EAIT`` (standard mode, producers only).
 * **Power** (apparent, VA, ≈ W for a home): standard ``SINSTS − SINSTI`` (negative while
   injecting; SINSTS is the total of the three phases on a three-phase meter), historique
@@ -69,8 +70,8 @@ UNITS: dict[str, str] = {
 }
 
 #: Labels any of the rules below reads (a payload holding none of them is not a meter's).
-READ_LABELS: tuple[str, ...] = (STANDARD_TOTAL, "BASE", *HISTORIQUE_TIERS, *STANDARD_TIERS,
-                                "EAIT", "SINSTS", "SINSTI", "PAPP")
+READ_LABELS: tuple[str, ...] = (STANDARD_TOTAL, "BASE", *HISTORIQUE_TIERS, "EAIT", "SINSTS",
+                                "SINSTI", "PAPP")
 
 
 @dataclass(frozen=True)
@@ -122,11 +123,8 @@ def import_wh(get: Callable[[str], Any]) -> Any:
     v = get("BASE")
     if v is not None:
         return v
-    for labels in (HISTORIQUE_TIERS, STANDARD_TIERS):
-        parts = [x for x in map(get, labels) if x is not None]
-        if parts:
-            return sum(parts)
-    return None
+    parts = [x for x in map(get, HISTORIQUE_TIERS) if x is not None]
+    return sum(parts) if parts else None
 
 
 def export_wh(get: Callable[[str], Any]) -> Any:
