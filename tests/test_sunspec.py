@@ -425,7 +425,7 @@ def test_consumption_role_needs_a_meter_model(caplog):
         m = meter(srv.port, role="consumption")
         assert m.read(NOON_S) == []
     assert m.counters["map_errors"] == 1
-    assert any("needs a meter model 203" in r.getMessage() for r in caplog.records)
+    assert any("needs a meter model (201-204, 211-214)" in r.getMessage() for r in caplog.records)
 
 
 def test_energy_counter_not_implemented_gives_power_only():

@@ -5,7 +5,9 @@ register *after* the model's two-register header ``ID, L``), type, scale-factor 
 unit. Decoding is pure: words in, values out; nothing here does I/O.
 
 Models declared: 1 (common), 101/102/103 (inverter, integers + scale factors),
-111/112/113 (inverter, float32) and 203 (three-phase wye meter, integers + scale factors).
+111/112/113 (inverter, float32), 201-204 (meters: single, split, wye, delta; integers + scale
+factors), 211-214 (the same meters in float32, e.g. a Fronius Smart Meter in its default
+float map) and 701 (DER AC measurement, the newer IEEE 1547 models).
 ``tests/test_sunspec.py`` checks every offset, type, scale factor and unit against the
 official SunSpec model definitions shipped with pysunspec2.
 
@@ -164,6 +166,15 @@ class Bitfield32(_Int):
 
     type = "bitfield32"
     size = 2
+
+
+class UInt64(_Int):
+    """An unsigned 64-bit integer (model 701's energies), 0xFFFFFFFFFFFFFFFF = not
+    implemented.
+    """
+
+    type = "uint64"
+    size = 4
 
 
 class Acc64(_Int):
@@ -339,32 +350,102 @@ _INVERTER_FLOAT = (
 )
 
 
-def _meter_203() -> tuple[Reg, ...]:
+def _sequential(spec) -> tuple[Reg, ...]:
+    """Points laid end to end from offset 0: ``(name, kind, sf, unit)`` tuples, a
+    :class:`String` given as ``(name, String, length)``.
+    """
     pts: list[Reg] = []
+    offset = 0
+    for item in spec:
+        name, kind = item[0], item[1]
+        if kind is String:
+            pt: Reg = String(name, offset, length=item[2])
+        else:
+            pt = kind(name, offset, *item[2:])
+        pts.append(pt)
+        offset += pt.words
+    return tuple(pts)
 
-    def group(kind, names, start, sf, unit):
-        size = kind.size
-        for i, n in enumerate(names):
-            pts.append(kind(n, start + i * size, sf, unit))
-        pts.append(SunSSF(sf, start + len(names) * size))
 
-    group(Int16, ("A", "AphA", "AphB", "AphC"), 0, "A_SF", "A")
-    group(Int16, ("PhV", "PhVphA", "PhVphB", "PhVphC", "PPV", "PhVphAB", "PhVphBC", "PhVphCA"),
-          5, "V_SF", "V")
-    group(Int16, ("Hz",), 14, "Hz_SF", "Hz")
-    group(Int16, ("W", "WphA", "WphB", "WphC"), 16, "W_SF", "W")
-    group(Int16, ("VA", "VAphA", "VAphB", "VAphC"), 21, "VA_SF", "VA")
-    group(Int16, ("VAR", "VARphA", "VARphB", "VARphC"), 26, "VAR_SF", "var")
-    group(Int16, ("PF", "PFphA", "PFphB", "PFphC"), 31, "PF_SF", "Pct")
+def _meter_int(line_voltages: tuple[str, ...]) -> tuple[Reg, ...]:
+    """Meter models 201-204 (integers + scale factors); 201 names its line-to-line
+    voltages ``PPVphAB``..., 202-204 ``PhVphAB``...
+    """
+    spec: list[tuple] = []
+
+    def group(kind, names, sf, unit):
+        spec.extend((n, kind, sf, unit) for n in names)
+        spec.append((sf, SunSSF))
+
+    group(Int16, ("A", "AphA", "AphB", "AphC"), "A_SF", "A")
+    group(Int16, ("PhV", "PhVphA", "PhVphB", "PhVphC", "PPV", *line_voltages), "V_SF", "V")
+    group(Int16, ("Hz",), "Hz_SF", "Hz")
+    group(Int16, ("W", "WphA", "WphB", "WphC"), "W_SF", "W")
+    group(Int16, ("VA", "VAphA", "VAphB", "VAphC"), "VA_SF", "VA")
+    group(Int16, ("VAR", "VARphA", "VARphB", "VARphC"), "VAR_SF", "var")
+    group(Int16, ("PF", "PFphA", "PFphB", "PFphC"), "PF_SF", "Pct")
     group(Acc32, ("TotWhExp", "TotWhExpPhA", "TotWhExpPhB", "TotWhExpPhC",
-                  "TotWhImp", "TotWhImpPhA", "TotWhImpPhB", "TotWhImpPhC"), 36, "TotWh_SF", "Wh")
+                  "TotWhImp", "TotWhImpPhA", "TotWhImpPhB", "TotWhImpPhC"), "TotWh_SF", "Wh")
     group(Acc32, ("TotVAhExp", "TotVAhExpPhA", "TotVAhExpPhB", "TotVAhExpPhC",
                   "TotVAhImp", "TotVAhImpPhA", "TotVAhImpPhB", "TotVAhImpPhC"),
-          53, "TotVAh_SF", "VAh")
+          "TotVAh_SF", "VAh")
     group(Acc32, tuple(f"TotVArh{q}{ph}" for q in ("ImpQ1", "ImpQ2", "ExpQ3", "ExpQ4")
-                       for ph in ("", "PhA", "PhB", "PhC")), 70, "TotVArh_SF", "varh")
-    pts.append(Bitfield32("Evt", 103))
-    return tuple(pts)
+                       for ph in ("", "PhA", "PhB", "PhC")), "TotVArh_SF", "varh")
+    spec.append(("Evt", Bitfield32))
+    return _sequential(spec)
+
+
+def _meter_float() -> tuple[Reg, ...]:
+    """Meter models 211-214 (float32, no scale factors)."""
+    spec: list[tuple] = []
+    for names, unit in (
+            (("A", "AphA", "AphB", "AphC"), "A"),
+            (("PhV", "PhVphA", "PhVphB", "PhVphC", "PPV", "PPVphAB", "PPVphBC", "PPVphCA"),
+             "V"),
+            (("Hz",), "Hz"), (("W", "WphA", "WphB", "WphC"), "W"),
+            (("VA", "VAphA", "VAphB", "VAphC"), "VA"),
+            (("VAR", "VARphA", "VARphB", "VARphC"), "var"),
+            (("PF", "PFphA", "PFphB", "PFphC"), "PF"),
+            (("TotWhExp", "TotWhExpPhA", "TotWhExpPhB", "TotWhExpPhC",
+              "TotWhImp", "TotWhImpPhA", "TotWhImpPhB", "TotWhImpPhC"), "Wh"),
+            (("TotVAhExp", "TotVAhExpPhA", "TotVAhExpPhB", "TotVAhExpPhC",
+              "TotVAhImp", "TotVAhImpPhA", "TotVAhImpPhB", "TotVAhImpPhC"), "VAh"),
+            (tuple(f"TotVArh{q}{ph}" for q in ("ImpQ1", "ImpQ2", "ExpQ3", "ExpQ4")
+                   for ph in ("", "phA", "phB", "phC")), "varh")):
+        spec.extend((n, Float32, None, unit) for n in names)
+    spec.append(("Evt", Bitfield32))
+    return _sequential(spec)
+
+
+def _der_701() -> tuple[Reg, ...]:
+    """Model 701, DER AC measurement (the IEEE 1547 information models)."""
+    spec: list[tuple] = [
+        ("ACType", Enum16), ("St", Enum16), ("InvSt", Enum16), ("ConnSt", Enum16),
+        ("Alrm", Bitfield32), ("DERMode", Bitfield32),
+        ("W", Int16, "W_SF", "W"), ("VA", Int16, "VA_SF", "VA"),
+        ("Var", Int16, "Var_SF", "Var"), ("PF", Int16, "PF_SF", None),
+        ("A", Int16, "A_SF", "A"), ("LLV", UInt16, "V_SF", "V"), ("LNV", UInt16, "V_SF", "V"),
+        ("Hz", UInt32, "Hz_SF", "Hz"),
+        ("TotWhInj", UInt64, "TotWh_SF", "Wh"), ("TotWhAbs", UInt64, "TotWh_SF", "Wh"),
+        ("TotVarhInj", UInt64, "TotVarh_SF", "Varh"),
+        ("TotVarhAbs", UInt64, "TotVarh_SF", "Varh"),
+        *((n, Int16, "Tmp_SF", "C")
+          for n in ("TmpAmb", "TmpCab", "TmpSnk", "TmpTrns", "TmpSw", "TmpOt")),
+    ]
+    for ph, ll in (("L1", "VL1L2"), ("L2", "VL2L3"), ("L3", "VL3L1")):
+        spec += [(f"W{ph}", Int16, "W_SF", "W"), (f"VA{ph}", Int16, "VA_SF", "VA"),
+                 (f"Var{ph}", Int16, "Var_SF", "Var"), (f"PF{ph}", Int16, "PF_SF", None),
+                 (f"A{ph}", Int16, "A_SF", "A"), (ll, UInt16, "V_SF", "V"),
+                 (f"V{ph}", UInt16, "V_SF", "V"),
+                 (f"TotWhInj{ph}", UInt64, "TotWh_SF", "Wh"),
+                 (f"TotWhAbs{ph}", UInt64, "TotWh_SF", "Wh"),
+                 (f"TotVarhInj{ph}", UInt64, "TotVarh_SF", "Varh"),
+                 (f"TotVarhAbs{ph}", UInt64, "TotVarh_SF", "Varh")]
+    spec += [("ThrotPct", UInt16, None, "Pct"), ("ThrotSrc", Bitfield32)]
+    spec += [(n, SunSSF) for n in ("A_SF", "V_SF", "Hz_SF", "W_SF", "PF_SF", "VA_SF",
+                                   "Var_SF", "TotWh_SF", "TotVarh_SF", "Tmp_SF")]
+    spec.append(("MnAlrmInfo", String, 32))
+    return _sequential(spec)
 
 
 MODELS: dict[int, Model] = {1: COMMON}
@@ -374,10 +455,20 @@ for _id, _name in ((101, "inverter single phase"), (102, "inverter split phase")
 for _id, _name in ((111, "inverter single phase, float"), (112, "inverter split phase, float"),
                    (113, "inverter three phase, float")):
     MODELS[_id] = Model(_id, _name, 60, _INVERTER_FLOAT)
-MODELS[203] = Model(203, "meter three phase wye", 105, _meter_203())
+for _id, _name in ((201, "meter single phase"), (202, "meter split single phase"),
+                   (203, "meter three phase wye"), (204, "meter three phase delta")):
+    MODELS[_id] = Model(_id, _name, 105, _meter_int(
+        ("PPVphAB", "PPVphBC", "PPVphCA") if _id == 201 else ("PhVphAB", "PhVphBC", "PhVphCA")))
+for _id, _name in ((211, "meter single phase, float"), (212, "meter split phase, float"),
+                   (213, "meter three phase wye, float"),
+                   (214, "meter three phase delta, float")):
+    MODELS[_id] = Model(_id, _name, 124, _meter_float())
+MODELS[701] = Model(701, "DER AC measurement", 153, _der_701())
 
-INVERTER_MODELS = (101, 102, 103, 111, 112, 113)
-METER_MODELS = (203,)
+#: Models giving an inverter's production, in order of preference.
+INVERTER_MODELS = (101, 102, 103, 111, 112, 113, 701)
+#: Meter models (SunSpec meters count power positive when importing).
+METER_MODELS = (201, 202, 203, 204, 211, 212, 213, 214)
 
 #: Operating states (``St``, enum16) of inverter models 101-113.
 INVERTER_STATES = {1: "OFF", 2: "SLEEPING", 3: "STARTING", 4: "MPPT", 5: "THROTTLED",
