@@ -42,6 +42,7 @@ is False.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -211,7 +212,7 @@ _ZLINKY_ENERGY = ("current_summ_delivered", "current_summ_received", *tic_labels
 _ZLINKY_POWER = ("apparent_power", "apparent_power_ph_b", "apparent_power_ph_c",
                  "total_apparent_power", "injected_v_a")
 _ZLINKY_KNOWN = frozenset(_ZLINKY_ENERGY + _ZLINKY_POWER)
-_ZLINKY_MORE_TIERS = tic_labels.ZLINKY_TIERS[2:]
+_ZLINKY_TIER_NO = {name: i for i, name in enumerate(tic_labels.ZLINKY_TIERS, 1)}
 
 
 def _snake(name: str) -> str:
@@ -226,7 +227,7 @@ def _zlinky_fields(data: dict) -> tuple[dict, float]:
     energies in kWh; the 2021 development versions published the ZCL attribute names in
     camelCase with the raw Wh values (zigbee-herdsman-converters PR #3493, ralmn's log).
     """
-    fields = {k: data[k] for k in _ZLINKY_KNOWN if k in data}
+    fields = {k: data[k] for k in data.keys() & _ZLINKY_KNOWN}
     if fields:
         return fields, 1000.0
     camel = {}
@@ -243,41 +244,56 @@ def _zlinky(data: dict, received_s: float, limits: Limits) -> Decoded:
     if not fields:
         raise _Reject(UNKNOWN_FIELDS, "no current_summ_delivered, current_summ_received, "
                       f"tier index or apparent_power among {len(data)} field(s)")
-    get = fields.get
-    energy = {k: _index_wh(get(k), k, scale, limits) for k in _ZLINKY_ENERGY
-              if get(k) is not None}
-    summ = energy.get("current_summ_delivered")
-    tiers = [energy[k] for k in tic_labels.ZLINKY_TIERS if k in energy]
+    summ = exp = power = None
+    tiers = t12 = more = 0.0
+    has_tier = any_energy = False
+    phases: list[float] = []
+    total = injected = None
+    for k, v in fields.items():
+        if v is None:
+            continue
+        n = _ZLINKY_TIER_NO.get(k)
+        if n is not None:
+            x = _index_wh(v, k, scale, limits)
+            any_energy = any_energy or x != 0
+            has_tier = True
+            tiers += x
+            if n <= 2:
+                t12 += x
+            else:
+                more += x
+        elif k == "current_summ_delivered":
+            summ = _index_wh(v, k, scale, limits)
+            any_energy = any_energy or summ != 0
+        elif k == "current_summ_received":
+            exp = _index_wh(v, k, scale, limits)
+            any_energy = any_energy or exp != 0
+        elif k == "total_apparent_power":
+            total = _power_va(v, k, limits)
+        elif k == "injected_v_a":
+            injected = _power_va(v, k, limits)
+        else:  # apparent_power, apparent_power_ph_b, apparent_power_ph_c
+            phases.append(_power_va(v, k, limits))
     imp = summ
-    if tiers:
-        more = sum(energy.get(k, 0.0) for k in _ZLINKY_MORE_TIERS)
-        t12 = energy.get("current_tier1_summ_delivered", 0.0) + \
-            energy.get("current_tier2_summ_delivered", 0.0)
+    if has_tier:
         if not summ:
-            imp = sum(tiers) if sum(tiers) > 0 else summ
+            imp = tiers if tiers > 0 else summ
         elif more > 0 and abs(summ - t12) <= 1e-6 * max(summ, 1.0) + 1e-3:
             # historique Tempo or EJP: the converter set current_summ_delivered (BASE, 0) to
             # tier1 + tier2 only (lixee.ts, lines 514-522); the index is the sum of the tiers.
-            imp = sum(tiers)
-    exp = energy.get("current_summ_received")
-    power = None
-    if get("total_apparent_power") is not None:
-        power = _power_va(get("total_apparent_power"), "total_apparent_power", limits)
-    else:
-        phases = [_power_va(get(k), k, limits) for k in
-                  ("apparent_power", "apparent_power_ph_b", "apparent_power_ph_c")
-                  if get(k) is not None]
-        if phases:
-            power = sum(phases)
-    if get("injected_v_a") is not None:
-        injected = _power_va(get("injected_v_a"), "injected_v_a", limits)
+            imp = tiers
+    if total is not None:
+        power = total
+    elif phases:
+        power = phases[0] if len(phases) == 1 else sum(phases)
+    if injected is not None:
         power = (power or 0.0) - injected
     if power is not None and abs(power) > limits.max_power_va:
         raise _Reject(IMPLAUSIBLE_POWER, f"the phases sum to {power:g} VA, above "
                       f"{limits.max_power_va:g} VA")
     if imp is None and exp is None and power is None:
         raise _Reject(UNKNOWN_FIELDS, "every known field is null")
-    if energy and not any(energy.values()) and not power:
+    if not any_energy and (summ is not None or exp is not None or has_tier) and not power:
         raise _Reject(UNCONFIGURED, "every index is 0: a ZLinky not yet linked to its meter "
                       "(check its TIC mode, historique or standard)")
     prm = _check_prm(data.get("site_id", data.get("siteId")), "site_id")
@@ -326,37 +342,48 @@ def _teleinfo_time(date: Any, received_s: float, limits: Limits) -> float | None
         text, dst = ts.get("date"), ts.get("dst")
         if isinstance(text, str) and 19 <= len(text) <= 30:
             try:
-                local = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+                as_utc = dt.datetime.fromisoformat(text)
             except ValueError:
                 return None
-            summer = {"summer": True, "winter": False}.get(dst) if isinstance(dst, str) \
-                else None
-            t = local_paris_to_utc_s(local.replace(tzinfo=None), summer)
+            if as_utc.tzinfo is None:
+                as_utc = as_utc.replace(tzinfo=dt.UTC)
+            summer = _DST.get(dst) if isinstance(dst, str) else None
+            t = as_utc.timestamp() - _paris_offset_s(text[:13], summer)
     if t is None or not math.isfinite(t) or t < MIN_TIME_S or \
             t > received_s + limits.max_future_s:
         return None
     return t
 
 
+_DST = {"summer": True, "winter": False}
+
+
+@functools.lru_cache(maxsize=1024)
+def _paris_offset_s(local_hour: str, summer: bool | None) -> float:
+    """UTC offset (s) of a French local hour ``YYYY-MM-DDTHH``: clock changes happen on the
+    hour, so the offset of a whole local hour is that of every second in it (cached: 48
+    meters send the same hours).
+    """
+    hour = dt.datetime.fromisoformat(local_hour + ":00:00")
+    return hour.replace(tzinfo=dt.UTC).timestamp() - local_paris_to_utc_s(hour, summer)
+
+
 _POWER_LABELS = frozenset({"SINSTS", "SINSTI", "PAPP"})
+_READ_LABELS = frozenset(tic_labels.READ_LABELS)
 
 
 def _teleinfo(data: dict, received_s: float, limits: Limits) -> Decoded:
-    if not any(k in data for k in tic_labels.READ_LABELS):
+    if not data.keys() & _READ_LABELS:
         raise _Reject(UNKNOWN_FIELDS, "no EAST, BASE, HCHC/HCHP, EJP, Tempo (BBRH…), EAIT, "
                       f"SINSTS or PAPP among {len(data)} label(s)")
-    values: dict[str, float | None] = {}
 
     def get(label: str) -> float | None:
-        if label not in values:
-            v = _label(data, label)
-            if v is None:
-                values[label] = None
-            elif label in _POWER_LABELS:
-                values[label] = _power_va(v, label, limits)
-            else:
-                values[label] = _index_wh(v, label, 1.0, limits)
-        return values[label]
+        v = _label(data, label)
+        if v is None:
+            return None
+        if label in _POWER_LABELS:
+            return _power_va(v, label, limits)
+        return _index_wh(v, label, 1.0, limits)
 
     imp = tic_labels.import_wh(get)
     exp = tic_labels.export_wh(get)
