@@ -57,3 +57,27 @@ def test_every_bundled_type_follows_the_protocol_of_its_kind():
         assert isinstance(meter, PollMeter) and not isinstance(meter, PushMeter), s.type
         assert all(isinstance(v, int) for v in dict(meter.counters).values())
         meter.close()
+
+
+def test_one_meter_id_rule_for_the_mqtt_meter_and_closing():
+    import tomllib
+    from pathlib import Path
+
+    from pvshare.config import parse_config
+    from pvshare.meters.ids import participant_meter_ids
+    from pvshare.meters.mqtt import MqttMeter
+
+    example = Path(__file__).resolve().parents[1] / "config" / "example.toml"
+    for meter_id in ("linky-{participant}", "linky"):
+        data = tomllib.loads(example.read_text())
+        data["meters"] = [{"id": meter_id, "type": "mqtt", "format": "zlinky",
+                           "topic": "zigbee2mqtt/{participant}"}]
+        data["participants"][0]["meter"] = "own-meter"
+        cfg = parse_config(data, str(example))
+        meter = registry.create(cfg.meters[0], cfg)
+        assert isinstance(meter, MqttMeter) and isinstance(meter, PushMeter)
+        ids = participant_meter_ids(cfg)
+        assert [meter.meter_ids[p.id] for p in cfg.participants] == ids
+        assert ids[0] == "own-meter"
+        second = cfg.participants[1].id
+        assert ids[1] == f"linky-{second}"    # from the template, or "<id>-<participant>"
