@@ -286,7 +286,7 @@ def test_fuzz_tic_decoder_any_bytes(data):
 def test_teleinfo2mqtt_raw_horodate_wins_when_a_version_publishes_it():
     msg = json.dumps({"EAST": {"raw": "000001000", "value": 1000},
                       "DATE": {"raw": "E220609060531", "value": "",
-                               "timestamp": {"dst": "winter",   # contradicted by the raw
-                                             "date": "2022-06-09T06:05:31.000Z"}}}).encode()
-    d = decode("teleinfo2mqtt", msg, utc(2022, 6, 9, 4, 6, 0))
+                               "timestamp": {"dst": "summer",   # a different time: the
+                                             "date": "2022-06-09T07:00:00.000Z"}}}).encode()
+    d = decode("teleinfo2mqtt", msg, utc(2022, 6, 9, 4, 6, 0))   # raw one is exact
     assert d.time_s == utc(2022, 6, 9, 4, 5, 31) and d.time_from_payload
