@@ -87,6 +87,7 @@ def test_probe_with_a_profile_prints_one_json_object():
                                        "--json"])
     assert res.exit_code == 0, res.output
     obj = json.loads(res.stdout)
+    assert set(obj) == {"models", "reading"}
     assert obj["reading"] == {"power_w": 4200.0, "import_wh": None, "export_wh": 12_345_670.0}
     assert obj["models"] == [{"profile": "huawei_sun2000",
                               "device": "SUN2000 inverter (SDongle)"}]

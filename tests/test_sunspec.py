@@ -467,7 +467,8 @@ def test_probe_prints_the_models_and_one_reading():
     assert res.exit_code == 0, res.output
     obj = json.loads(res.stdout)
     assert [(m["id"], m["address"]) for m in obj["models"]] == [(1, 40002), (103, 40070)]
-    assert obj["device"]["Mn"] == "pvshare" and obj["device"]["Md"] == "SimInverter"
+    assert set(obj) == {"models", "reading"}
+    assert obj["models"][0]["Mn"] == "pvshare" and obj["models"][0]["Md"] == "SimInverter"
     assert obj["reading"]["export_wh"] == 12345678.0 and obj["reading"]["import_wh"] is None
     assert obj["reading"]["power_w"] >= 0
     assert "model id=103" in text.stdout and "export_wh=12345678.0" in text.stdout

@@ -109,8 +109,11 @@ class ProbeResult:
     reading: dict = field(default_factory=dict)
 
     def as_json(self) -> dict:
-        """``{"models": [...], "reading": {...}}`` (+ ``device``)."""
-        return {"models": self.models, "device": self.device, "reading": self.reading}
+        """``{"models": [...], "reading": {...}}``; the device's name and serial are in the
+        common model's entry (id 1).
+        """
+        models = [dict(m, **self.device) if m.get("id") == 1 else m for m in self.models]
+        return {"models": models, "reading": self.reading}
 
 
 def _reading_dict(r: Reading | None) -> dict:
