@@ -117,6 +117,15 @@ def main() -> bool:
             for _, p in messages[:10_000]:
                 payloads.decode("zlinky", p, 1748772000.0)
             decode_rate = 10_000 / (time.perf_counter() - t)
+            from pvshare_simulators.meters import adsc_of, teleinfo_payloads
+            prms = [p.prm for p in cfg.participants]
+            tele = teleinfo_payloads(1748772000.0, 1e7 + np.arange(len(prms)) * 1000.0,
+                                     np.full(len(prms), 500.0), prms,
+                                     [adsc_of(p) for p in prms]) * 200
+            t = time.perf_counter()
+            for p in tele:
+                payloads.decode("teleinfo2mqtt", p, 1748772000.0)
+            tele_rate = len(tele) / (time.perf_counter() - t)
 
             # the simulator's cost: one tick = the 48 meters' messages (indices + payloads)
             from pvshare_simulators.meters import MeterSimulator
@@ -164,12 +173,13 @@ def main() -> bool:
     print(f"baseline, bare paho client (receive only): {base_rate:10,.0f} msg/s "
           f"({base.count} received)")
     print(f"mqtt meter (receive + decode + map):       {rate:10,.0f} msg/s "
-          f"({counter.count} decoded, {meter.stats.get('decoded', 0)} counted)")
+          f"({counter.count} decoded, {meter.counters.get('decoded', 0)} counted)")
     print(f"ratio meter / baseline: {rate / base_rate if base_rate else 0:.2f}")
     print(f"mqtt meter with protocol = \"5\":           {counter5.rate():10,.0f} msg/s "
           f"(MQTT 5 properties cost paho's receive path; ratio to the 3.1.1 meter "
           f"{counter5.rate() / rate if rate else 0:.2f})")
-    print(f"pure decode, no broker: {decode_rate:,.0f} msg/s")
+    print(f"pure decode, no broker: {decode_rate:,.0f} msg/s (zlinky), "
+          f"{tele_rate:,.0f} msg/s (teleinfo2mqtt, local DATE read in Europe/Paris)")
     print(f"simulator: one tick of 48 meters costs {tick_s * 1e6:,.0f} us to compute, "
           f"{tick_s * 100:.2f} % of a core at one message per meter per second")
     print(f"target >= {TARGET_MSG_S:,.0f} msg/s (100 x 48 meters at 1 msg/s): "

@@ -43,6 +43,7 @@ app.add_typer(_report.app, name="report")
 app.command("run")(_daemon.run)
 app.command("status")(_daemon.status)
 app.command("demo")(_daemon.demo)
+app.add_typer(__import__("pvshare.commands.meters", fromlist=["app"]).app, name="meters")
 # --- end of command groups ---------------------------------------------------------------
 
 

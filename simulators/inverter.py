@@ -310,10 +310,14 @@ class InverterSimulator:
     clock : object with ``now() -> float``
         Simulated UTC time (a :class:`~simulators.clock.SimClock`).
     faults : Faults, optional
+    more : list of images, optional
+        Further devices behind the same address (a gateway), each under its own ``unit``.
     """
 
-    def __init__(self, image: SunSpecImage, clock, faults: Faults | None = None):
+    def __init__(self, image: SunSpecImage, clock, faults: Faults | None = None,
+                 more: list | tuple = ()):
         self.image = image
+        self.more = list(more)
         self.clock = clock
         self.faults = faults or Faults()
         self.stats = SimStats()
@@ -335,25 +339,31 @@ class InverterSimulator:
         return pdu
 
     async def _action(self, function_code, start_address, address, count, registers,
-                      set_values):
+                      set_values, image=None):
         from pymodbus.constants import ExcCodes
+        image = self.image if image is None else image
         if self.faults.slow_reply_s > 0:
             await asyncio.sleep(self.faults.slow_reply_s)
         if set_values is not None or function_code in WRITE_FUNCTIONS:
             return ExcCodes.ILLEGAL_FUNCTION     # read-only device
-        covers = self.image.covers_model(address, count)
+        covers = image.covers_model(address, count)
         if covers:
             self.stats.model_reads += 1
-        self.image.update(self.clock.now(), registers,
-                          sf_change=covers and self.faults.sf_change)
+        image.update(self.clock.now(), registers, sf_change=covers and self.faults.sf_change)
         return None
 
     def _device(self):
+        from functools import partial
+
         from pymodbus.simulator import DataType, SimData, SimDevice
-        self.image.update(self.clock.now())
-        return SimDevice(id=self.image.unit, action=self._action,
-                         simdata=[SimData(self.image.base, values=list(self.image.words),
-                                          datatype=DataType.REGISTERS)])
+        devices = []
+        for image in [self.image, *self.more]:
+            image.update(self.clock.now())
+            devices.append(SimDevice(
+                id=image.unit, action=partial(self._action, image=image),
+                simdata=[SimData(image.base, values=list(image.words),
+                                 datatype=DataType.REGISTERS)]))
+        return devices[0] if len(devices) == 1 else devices
 
     # -- serving ---------------------------------------------------------------------------
     async def _listen(self) -> bool:

@@ -156,9 +156,14 @@ def zlinky_payloads(t_s: float, index_wh, power_w, prms, adscs) -> list[bytes]:
 
 
 def teleinfo_payloads(t_s: float, index_wh, power_w, prms, adscs) -> list[bytes]:
-    """Standard-mode frames as teleinfo2mqtt publishes them (``raw`` and ``value``)."""
-    date = _iso_ms(t_s)
-    dst = "summer" if dt.datetime.fromtimestamp(t_s, _PARIS).dst() else "winter"
+    """Standard-mode frames as teleinfo2mqtt publishes them (``raw`` and ``value``).
+
+    Its DATE is the meter's **local** horodate (whole seconds) written with a ``Z`` as if it
+    were UTC, and ``dst`` the season (teleinfo2mqtt app/teleinfo/TicMode.js, Date.UTC).
+    """
+    local = dt.datetime.fromtimestamp(int(t_s), _PARIS)
+    date = local.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    dst = "summer" if local.dst() else "winter"
     out = []
     for e, p, prm, a in zip(index_wh.tolist(), power_w.tolist(), prms, adscs):
         e, p = int(e), round(p)

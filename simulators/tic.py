@@ -24,8 +24,8 @@ from pathlib import Path
 
 import typer
 
-from pvshare.meters.tic import encode_frame, make_horodate
 from pvshare_simulators.clock import SimClock, parse_start
+from pvshare_simulators.tic_encode import encode_frame, make_horodate
 
 BAUD = {"standard": 9600, "historique": 1200}
 

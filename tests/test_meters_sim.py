@@ -182,10 +182,10 @@ def test_simulator_to_meter_end_to_end(mosquitto, sample, cfg, fmt, topic):
         stats, err = simulate(mosquitto, "--format", fmt, "--count", "4", "--interval", "0.05",
                               "--speed", "6000", "--seed", "5")
         assert stats["published"] == 4 * 48 and "publishing 48 Linky meters" in err
-        assert wait_for(lambda: len(got) == 4 * 48), dict(meter.stats)
+        assert wait_for(lambda: len(got) == 4 * 48), dict(meter.counters)
     finally:
         meter.stop()
-    assert meter.stats["decoded"] == 192 and meter.stats["time_from_receipt"] == 0
+    assert meter.counters["decoded"] == 192 and meter.counters["time_from_receipt"] == 0
     fleet = fleet_from_sample_year(cfg.participants, seed=5, sample=sample)
     times = START_S + np.arange(4) * 0.05 * 6000
     cols = {p.id: sample.participants.index(p.id) for p in cfg.participants}
@@ -203,11 +203,11 @@ def test_simulator_faults_end_to_end(mosquitto):
                             "--seed", "11", "--drop", "0.1", "--garbage", "0.1",
                             "--duplicate", "0.1", "--reorder", "0.1",
                             "--replace-meter", "B07@2025-03-10T06:01:00")
-        assert wait_for(lambda: meter.stats["received"] == stats["published"]), \
-            (dict(meter.stats), stats)
+        assert wait_for(lambda: meter.counters["received"] == stats["published"]), \
+            (dict(meter.counters), stats)
     finally:
         meter.stop()
-    s = meter.stats
+    s = meter.counters
     rejected = sum(s[r] for r in (*payloads.REASONS, "unknown_topic"))
     garbage = sum(v for k, v in stats.items() if k.startswith("garbage."))
     assert stats["dropped"] > 0 and stats["duplicated"] > 0 and stats["reordered"] > 0

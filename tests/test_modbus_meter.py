@@ -159,7 +159,7 @@ def test_config_entry_builds_the_meter():
 
 
 @pytest.mark.parametrize("entry,expected", [
-    ({"profile": "sdm120"}, "meters[0].profile: unknown profile 'sdm120'"),
+    ({"profile": "sdm999"}, "meters[0].profile: unknown profile 'sdm999'"),
     ({}, "give a profile"),
     ({"registers": [{"field": "import_wh", "address": 1, "type": "float32", "unit": "W"}]},
      "unit 'W' does not fit field 'import_wh'"),

@@ -34,10 +34,10 @@ def site(broker, fmt="zlinky", topic="zigbee2mqtt/linky-{participant}", mqtt=Non
 
 def make_meter(cfg, **kw) -> MqttMeter:
     section = cfg.meters[0]
-    options, factory = registry.lookup(section.type)
-    opts = options.model_validate({k: v for k, v in section.model_dump().items()
-                                   if k not in ("id", "type")})
-    return factory(section.id, opts, cfg, **kw)
+    mtype = registry.lookup(section.type)
+    opts = mtype.options.model_validate({k: v for k, v in section.model_dump().items()
+                                         if k not in ("id", "type")})
+    return mtype.factory(section.id, opts, cfg, **kw)
 
 
 def zlinky(index_kwh, t_s, power=500, prm=None):
@@ -126,11 +126,11 @@ def test_teleinfo_adsc_map_and_prm_fallback(mosquitto, started):
               ("teleinfo/021799999999", frame("021799999999", 5678, "25460000000030")),  # PRM
               ("teleinfo/021700000000", frame("021700000000", 1))])             # unknown
     pub.close()
-    assert wait_for(lambda: meter.stats["received"] == 3)
+    assert wait_for(lambda: meter.counters["received"] == 3)
     readings = meter.read()
     assert [(r.meter_id, r.import_wh, r.power_w) for r in readings] == [
         ("linky-B03", 1234, 420), ("linky-B06", 5678, 420)]
-    assert meter.stats["unknown_topic"] == 1
+    assert meter.counters["unknown_topic"] == 1
 
 
 @pytest.mark.parametrize("protocol", ["3.1.1", "5"])
@@ -144,7 +144,7 @@ def test_persistent_session_queues_while_daemon_is_down(mosquitto, started, prot
     got = []
     second = started(make_meter(cfg, sink=got.append))  # same fixed client id
     assert second.client_id == first.client_id
-    assert wait_for(lambda: len(got) == 20), dict(second.stats)
+    assert wait_for(lambda: len(got) == 20), dict(second.counters)
     assert sorted(r.meter_id for r in got) == sorted(f"linky-A{i:02d}" for i in range(1, 21))
 
 
@@ -157,15 +157,15 @@ def test_broker_restart_meter_reconnects_by_itself(mosquitto, started, protocol)
     pub.close()
     assert wait_for(lambda: len(got) == 1)
     mosquitto.restart()  # same port, same persistence file
-    assert wait_for(lambda: meter.stats["connects"] == 2 and meter.connected.is_set(), 20), \
-        (dict(meter.stats), meter.last_error)
+    assert wait_for(lambda: meter.counters["connects"] == 2 and meter.connected.is_set(), 20), \
+        (dict(meter.counters), meter.last_error)
     pub = Publisher(mosquitto)
     pub.send([("zigbee2mqtt/linky-A01", zlinky(2, T0 + 60)),
               ("zigbee2mqtt/linky-A02", zlinky(3, T0 + 60))])
     pub.close()
     assert wait_for(lambda: len(got) == 3)
     assert [r.import_wh for r in got] == [1000, 2000, 3000]
-    assert meter.stats["disconnects"] >= 1
+    assert meter.counters["disconnects"] >= 1
 
 
 def test_every_bad_input_counted_and_good_messages_around_them_decoded(mosquitto, started,
@@ -193,16 +193,16 @@ def test_every_bad_input_counted_and_good_messages_around_them_decoded(mosquitto
         pub = Publisher(mosquitto)
         pub.send(messages)
         pub.close()
-        assert wait_for(lambda: meter.stats["received"] == len(messages))
+        assert wait_for(lambda: meter.counters["received"] == len(messages))
     readings = meter.read()
     assert [r.import_wh for r in readings] == [1000 * (100 + i) for i in range(len(bad))] + [200e3]
     expected = {}
     for _, _, reason in bad:
         expected[reason] = expected.get(reason, 0) + 1
     for reason, n in expected.items():
-        assert meter.stats[reason] == n, reason
-    assert meter.stats["ignored_topic"] == 1
-    assert meter.stats["decoded"] == len(bad) + 1
+        assert meter.counters[reason] == n, reason
+    assert meter.counters["ignored_topic"] == 1
+    assert meter.counters["decoded"] == len(bad) + 1
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("linky-Z99" in w and "unknown_topic" in w for w in warnings)
     assert all(len(w) < 600 for w in warnings)  # an excerpt, never a payload dump
@@ -214,8 +214,8 @@ def test_warnings_are_rate_limited_but_all_counted(mosquitto, started, caplog):
         pub = Publisher(mosquitto)
         pub.send([("zigbee2mqtt/linky-A01", b"not json")] * 200)
         pub.close()
-        assert wait_for(lambda: meter.stats["received"] == 200)
-    assert meter.stats["bad_json"] == 200
+        assert wait_for(lambda: meter.counters["received"] == 200)
+    assert meter.counters["bad_json"] == 200
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
 
 
@@ -224,8 +224,8 @@ def test_duplicate_message_is_counted_once(mosquitto, started):
     pub = Publisher(mosquitto)
     pub.send([("zigbee2mqtt/linky-A01", zlinky(1, T0))] * 3)
     pub.close()
-    assert wait_for(lambda: meter.stats["received"] == 3)
-    assert len(meter.read()) == 1 and meter.stats["duplicate"] == 2
+    assert wait_for(lambda: meter.counters["received"] == 3)
+    assert len(meter.read()) == 1 and meter.counters["duplicate"] == 2
 
 
 @pytest.mark.parametrize("protocol", ["3.1.1", "5"])
@@ -238,12 +238,12 @@ def test_username_password(mosquitto_factory, started, caplog, protocol):
         pub = Publisher(broker, "bridge", "other")
         pub.send([("zigbee2mqtt/linky-A01", zlinky(7, T0))])
         pub.close()
-        assert wait_for(lambda: meter.stats["decoded"] == 1)
+        assert wait_for(lambda: meter.counters["decoded"] == 1)
         bad = make_meter(site(broker, mqtt={"username": "pvshare", "password": "wrong",
                                             "client_id": "intruder"}, protocol=protocol))
         bad.start()
         try:
-            assert wait_for(lambda: bad.stats["auth_failed"] >= 1)
+            assert wait_for(lambda: bad.counters["auth_failed"] >= 1)
             assert not bad.connected.is_set()
         finally:
             bad.stop()
@@ -259,7 +259,7 @@ def test_tls_with_self_signed_ca(mosquitto_factory, started):
     pub = Publisher(broker)
     pub.send([("zigbee2mqtt/linky-A01", zlinky(9, T0))])
     pub.close()
-    assert wait_for(lambda: meter.stats["decoded"] == 1)
+    assert wait_for(lambda: meter.counters["decoded"] == 1)
     assert "127.0.0.1" in broker.log_text()
 
 
@@ -314,7 +314,7 @@ def test_a_failing_sink_does_not_stop_the_reader(mosquitto, started, caplog):
               ("zigbee2mqtt/linky-A01", zlinky(2, T0 + 1))])
     pub.close()
     assert wait_for(lambda: len(got) == 1)
-    assert got[0].import_wh == 2000 and meter.stats["internal_error"] == 1
+    assert got[0].import_wh == 2000 and meter.counters["internal_error"] == 1
 
 
 def test_onsite_check_command(mosquitto, tmp_path):
@@ -326,8 +326,8 @@ def test_onsite_check_command(mosquitto, tmp_path):
         'topic = "zigbee2mqtt/linky-{participant}"\n')
     conf = tmp_path / "site.toml"
     conf.write_text(text)
-    proc = subprocess.Popen([sys.executable, "-m", "pvshare.meters.mqtt", "--config", str(conf),
-                             "--seconds", "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "pvshare.cli", "meters", "listen",
+                             "--config", str(conf), "--seconds", "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     time.sleep(2.0)  # let it subscribe
     pub = Publisher(mosquitto)

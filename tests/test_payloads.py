@@ -28,11 +28,13 @@ ZLINKY = {
     "last_seen": "2024-06-01T11:59:30+02:00",
 }
 
-# A standard-mode frame as teleinfo2mqtt publishes it (docs/mqtt/README.md).
+# A standard-mode frame as teleinfo2mqtt publishes it (docs/mqtt/README.md). Its DATE is
+# the meter's local time written as if it were UTC (TicMode.js, Date.UTC): 11:59:45 French
+# summer time is 09:59:45Z.
 TELEINFO = {
     "ADSC": {"raw": "021728123456", "value": 21728123456},
     "VTIC": {"raw": "02", "value": 2},
-    "DATE": {"raw": "", "value": "", "timestamp": {"date": "2024-06-01T09:59:45.000Z",
+    "DATE": {"raw": "", "value": "", "timestamp": {"date": "2024-06-01T11:59:45.000Z",
                                                     "dst": "summer"}},
     "NGTF": {"raw": "      BASE      ", "value": "BASE"},
     "EAST": {"raw": "010345678", "value": 10345678},
@@ -163,12 +165,15 @@ json_values = st.recursive(
 zlinky_keys = st.sampled_from(["current_summ_delivered", "current_summ_received",
                                "apparent_power", "site_id", "last_seen",
                                "current_tier1_summ_delivered", "current_tier2_summ_delivered",
-                               "linkquality"])
-teleinfo_keys = st.sampled_from(["EAST", "EAIT", "BASE", "HCHC", "HCHP", "SINSTS", "PAPP",
-                                 "PRM", "DATE", "ADSC"])
+                               "current_tier3_summ_delivered", "current_tier6_summ_delivered",
+                               "apparent_power_ph_b", "total_apparent_power", "injected_v_a",
+                               "currentSummDelivered", "apparentPower", "linkquality"])
+teleinfo_keys = st.sampled_from(["EAST", "EAIT", "BASE", "HCHC", "HCHP", "SINSTS", "SINSTI",
+                                 "PAPP", "BBRHCJB", "BBRHPJR", "EJPHN", "PRM", "DATE", "ADSC"])
 teleinfo_items = st.one_of(json_values, st.fixed_dictionaries(
     {"raw": json_values, "value": json_values},
-    optional={"timestamp": st.one_of(json_values, st.fixed_dictionaries({"date": json_values}))}))
+    optional={"timestamp": st.one_of(json_values, st.fixed_dictionaries(
+        {"date": json_values}, optional={"dst": st.sampled_from(["summer", "winter", 3])}))}))
 
 
 def _check(res):
@@ -178,7 +183,8 @@ def _check(res):
     else:
         for v in (res.import_wh, res.export_wh):
             assert v is None or 0 <= v <= payloads.DEFAULT_LIMITS.max_index_wh
-        assert res.power_va is None or 0 <= res.power_va <= payloads.DEFAULT_LIMITS.max_power_va
+        max_va = payloads.DEFAULT_LIMITS.max_power_va
+        assert res.power_va is None or -max_va <= res.power_va <= max_va
         assert (res.import_wh, res.export_wh, res.power_va) != (None, None, None)
         assert payloads.MIN_TIME_S <= res.time_s <= RECEIVED_S + 3600
 
@@ -225,7 +231,7 @@ def test_fuzz_meter_message_path_counts_everything(messages):
                       clock=lambda: RECEIVED_S)
     for topic, payload in messages:
         meter.handle(topic, payload)
-    s = meter.stats
+    s = meter.counters
     outcomes = s["decoded"] + s["duplicate"] + s["ignored_topic"] + s["unknown_topic"] + sum(
         s[r] for r in payloads.REASONS)
     assert s["received"] == len(messages) == outcomes

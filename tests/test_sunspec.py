@@ -425,7 +425,7 @@ def test_consumption_role_needs_a_meter_model(caplog):
         m = meter(srv.port, role="consumption")
         assert m.read(NOON_S) == []
     assert m.counters["map_errors"] == 1
-    assert any("needs a meter model 203" in r.getMessage() for r in caplog.records)
+    assert any("needs a meter model (201-204, 211-214)" in r.getMessage() for r in caplog.records)
 
 
 def test_energy_counter_not_implemented_gives_power_only():
@@ -451,20 +451,33 @@ def test_implausible_values_are_rejected_and_counted():
     assert r.power_w == 3000
 
 
-def test_on_site_check_prints_the_map_and_readings(capsys):
-    from pvshare.meters.sunspec import main
+def test_probe_prints_the_models_and_one_reading():
+    import subprocess
+    import sys
+
+    from typer.testing import CliRunner
+
+    from pvshare.cli import app
     sim, clock = make_sim()
     with ServerThread(sim) as srv:
-        code = main(["--host", "127.0.0.1", "--port", str(srv.port), "--count", "2",
-                     "--interval", "0"])
-    out = capsys.readouterr().out.splitlines()
-    assert code == 0
-    assert out[0] == "SunSpec map at 40000: models 1 at 40002, 103 at 40070"
-    assert out[1].startswith("device: pvshare SimInverter")
-    assert "state=MPPT" in out[2] and "export_wh=12345678.0" in out[2]
-    # nothing listening any more: exit code 1, no traceback
-    assert main(["--host", "127.0.0.1", "--port", str(srv.port), "--count", "1"]) == 1
-    assert "no reading (unreachable=1)" in capsys.readouterr().out
+        res = CliRunner().invoke(app, ["meters", "probe", "--host", "127.0.0.1", "--port",
+                                       str(srv.port), "--json"])
+        text = CliRunner().invoke(app, ["meters", "probe", "--host", "127.0.0.1", "--port",
+                                        str(srv.port)])
+    assert res.exit_code == 0, res.output
+    obj = json.loads(res.stdout)
+    assert [(m["id"], m["address"]) for m in obj["models"]] == [(1, 40002), (103, 40070)]
+    assert set(obj) == {"models", "reading"}
+    assert obj["models"][0]["Mn"] == "pvshare" and obj["models"][0]["Md"] == "SimInverter"
+    assert obj["reading"]["export_wh"] == 12345678.0 and obj["reading"]["import_wh"] is None
+    assert obj["reading"]["power_w"] >= 0
+    assert "model id=103" in text.stdout and "export_wh=12345678.0" in text.stdout
+    # nothing listening any more: a clear message and exit code 2, no traceback
+    done = subprocess.run([sys.executable, "-m", "pvshare.cli", "meters", "probe", "--host",
+                           "127.0.0.1", "--port", str(srv.port)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"127.0.0.1:{srv.port} unit 1" in done.stderr
 
 
 def test_wrong_unit_id_is_an_exception_response_not_a_crash():

@@ -16,15 +16,13 @@ from pvshare.meters.tic import (
     Decoder,
     checksum,
     decode,
-    encode_frame,
-    encode_group,
     frame_to_json,
     horodate_to_utc_s,
-    make_horodate,
     parse_horodate,
     reading_from_frame,
     validate_group,
 )
+from pvshare_simulators.tic_encode import encode_frame, encode_group, make_horodate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tic"
 CAPTURE = FIXTURES / "standard_mode_capture_2025-03-07.log"

@@ -28,6 +28,7 @@ import numpy as np
 from pvshare.allocation.spec import KeySpec
 from pvshare.errors import ConfigError
 from pvshare.meters import energy
+from pvshare.meters.ids import participant_meter_ids
 from pvshare.timegrid import step_seconds
 
 log = logging.getLogger("pvshare.live.closing")
@@ -37,33 +38,6 @@ PRODUCER_INDEX = "export_wh"
 CONSUMER_INDEX = "import_wh"
 #: At most this many steps are handled per chunk (bounds memory when catching up).
 CHUNK_STEPS = 7 * 48
-
-
-def participant_meter_ids(cfg) -> list[str]:
-    """The meter id giving each participant's consumption, in the config's order.
-
-    A participant's own ``meter`` wins; otherwise the ``[[meters]]`` section whose id holds
-    ``{participant}`` (e.g. ``linky-{participant}``) gives ``linky-A01``…; a single
-    multi-participant section without a template gives ``<id>-<participant>``.
-    """
-    templates = [m.id for m in cfg.meters if "{participant}" in m.id]
-    shared = [m.id for m in cfg.meters if m.type == "mqtt" and "{participant}" not in m.id]
-    out = []
-    problems = []
-    for i, p in enumerate(cfg.participants):
-        if p.meter:
-            out.append(p.meter)
-        elif len(templates) == 1:
-            out.append(templates[0].replace("{participant}", p.id))
-        elif not templates and len(shared) == 1:
-            out.append(f"{shared[0]}-{p.id}")
-        else:
-            problems.append(f"participants[{i}].meter: no meter gives this participant's "
-                            "consumption (set `meter`, or one [[meters]] id with {participant})")
-            out.append("")
-    if problems:
-        raise ConfigError(cfg.source or "<config>", problems)
-    return out
 
 
 @dataclass(frozen=True)

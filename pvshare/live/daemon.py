@@ -39,6 +39,7 @@ from pvshare.files.atomic import write_atomic
 from pvshare.live import sdnotify
 from pvshare.live.closing import close_steps, plan_from_config
 from pvshare.meters import registry
+from pvshare.meters.base import counters_of
 from pvshare.store import Store
 
 log = logging.getLogger("pvshare.live.daemon")
@@ -101,16 +102,12 @@ class Daemon:
     def start(self) -> None:
         """Create the meters from the config and start the push meters and the publisher."""
         for section in self.cfg.meters:
-            options_model, factory = registry.lookup(section.type)
-            options = options_model.model_validate(
-                {k: v for k, v in section.model_dump().items() if k not in ("id", "type")})
-            if section.type == "mqtt":
-                meter = factory(section.id, options, self.cfg, sink=self._buffer.append,
-                                clock=self.clock)
-                meter.start()
+            meter = registry.create(section, self.cfg, clock=self.clock)
+            if registry.kind_of(section.type) == "push":
+                meter.start(self._buffer.append)
                 self.pushed.append(meter)
             else:
-                self.polled.append(factory(section.id, options, self.cfg))
+                self.polled.append(meter)
         if self.publisher is not None:
             self.publisher.start()
         log.info("started: %d polled meter(s), %d MQTT source(s), key %s, store %s",
@@ -306,8 +303,7 @@ class Daemon:
         """The daemon's state for ``pvshare status`` (atomic replace of a small JSON file)."""
         meters = {}
         for m in self.polled + self.pushed:
-            c = getattr(m, "counters", None) or getattr(m, "stats", None) or {}
-            meters[m.id] = {k: int(v) for k, v in dict(c).items()}
+            meters[m.id] = counters_of(m)
         status = {"pid": os.getpid(), "started_s": self.started_s, "now_s": now,
                   "last_close": self.last_close, "last_error": self.last_error,
                   "counters": dict(self.counters), "meters": meters}

@@ -1,9 +1,11 @@
 """Meters: one module per source kind, registered under the config's ``type`` name.
 
-The required interface is tiny (:class:`~pvshare.meters.base.Meter`: ``read()`` returning
-:class:`~pvshare.meters.base.Reading` objects); see :mod:`pvshare.meters.registry`.
+The seam is :mod:`pvshare.meters.base` (:class:`~pvshare.meters.base.PollMeter`,
+:class:`~pvshare.meters.base.PushMeter`, :class:`~pvshare.meters.base.Reading`); the daemon
+builds meters only through :func:`pvshare.meters.registry.create`; the copyable example of a
+device is :mod:`pvshare.meters.template`.
 """
 
-from pvshare.meters.base import Quality, Reading
+from pvshare.meters.base import PollMeter, PushMeter, Quality, Reading
 
-__all__ = ["Quality", "Reading"]
+__all__ = ["PollMeter", "PushMeter", "Quality", "Reading"]

@@ -1,8 +1,23 @@
-"""What every meter produces: timestamped, cumulative readings."""
+"""The meter seam: what every meter produces and the two shapes a meter can have.
+
+In the spirit of evcc's ``meter/_blueprint.go``: a device is a small class that satisfies one
+of two protocols, built by a factory registered in :mod:`pvshare.meters.registry` under the
+config's ``type`` (see :mod:`pvshare.meters.template` for a copyable example).
+
+* :class:`PollMeter` (Modbus, SunSpec, TIC serial): the daemon calls ``read(now_s)`` every
+  poll interval and gets the readings it produced since (possibly none); ``close()`` at
+  shutdown.
+* :class:`PushMeter` (MQTT bridges): the meter delivers readings from its own thread to the
+  ``sink`` given to ``start(sink)``; ``stop()`` at shutdown.
+
+Both expose ``counters``: a mapping ``name -> int`` (what was read, rejected, failed), shown
+by ``pvshare status``. That is the only name the daemon looks for.
+"""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -33,15 +48,48 @@ class Reading:
     quality: Quality = Quality.GOOD
 
 
+#: Where a push meter delivers its readings (called from the meter's own thread).
+Sink = Callable[[Reading], None]
+
+
 @runtime_checkable
-class Meter(Protocol):
-    """A polled meter (Modbus): ``read()`` is called every poll interval and returns the
-    readings it got (possibly none). Push meters (MQTT) deliver readings to a callback
-    instead and implement ``start()``/``stop()``.
-    """
+class PollMeter(Protocol):
+    """A polled meter: ``read(now_s)`` every poll interval, ``close()`` at shutdown."""
 
     id: str
 
-    def read(self, now_s: float) -> list[Reading]: ...
+    @property
+    def counters(self) -> Mapping[str, int]:
+        """What the meter counted (read, rejected, failed)."""
 
-    def close(self) -> None: ...
+    def read(self, now_s: float) -> list[Reading]:
+        """The readings since the last call (possibly none); never raises for a device fault."""
+
+    def close(self) -> None:
+        """Release the device (connection, port)."""
+
+
+@runtime_checkable
+class PushMeter(Protocol):
+    """A meter that pushes its readings: ``start(sink)`` once, ``stop()`` at shutdown."""
+
+    id: str
+
+    @property
+    def counters(self) -> Mapping[str, int]:
+        """What the meter counted (received, decoded, rejected by reason)."""
+
+    def start(self, sink: Sink) -> None:
+        """Start delivering readings to ``sink`` (from the meter's own thread)."""
+
+    def stop(self) -> None:
+        """Stop delivering readings and release the connection."""
+
+
+#: Kept for older imports: a meter is, by default, polled.
+Meter = PollMeter
+
+
+def counters_of(meter) -> dict[str, int]:
+    """A meter's counters as a plain ``{name: int}`` dict (for the status file)."""
+    return {str(k): int(v) for k, v in dict(meter.counters).items()}

@@ -26,23 +26,28 @@ the config replaces the profile's register for the same field)::
 
 Registers next to each other are read in one request (at most 125 registers).
 
+Profiles are TOML files (:mod:`pvshare.meters.profiles`; bundled: ``sdm630``, ``sdm120``,
+``huawei_sun2000``, ``growatt``); ``profile`` also takes the path of a file of one's own.
+
 Sign convention: a meter counts power positive when importing (from the grid to the
 load). For ``role = "consumption"`` ``power_w`` is that value; for ``role = "production"``
 (a meter on the PV feed) it is negated, so that positive means producing. A meter wired
-the other way round takes ``scale = -1`` on its power register.
+the other way round takes ``scale = -1`` on its power register. An inverter profile
+(``kind = "inverter"``) gives power positive when producing: it is never negated.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import struct
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pvshare.errors import InputError
+from pvshare.meters import profiles
 from pvshare.meters.base import Quality, Reading
 from pvshare.meters.modbus_client import (
     MAX_READ_COUNT,
@@ -51,68 +56,30 @@ from pvshare.meters.modbus_client import (
     DeviceUnreachable,
     ModbusConnection,
 )
+from pvshare.meters.profiles import RegisterSpec
 from pvshare.meters.registry import register
 
 log = logging.getLogger(__name__)
 
-#: type -> (struct format, registers)
-TYPES = {
-    "int16": (">h", 1), "uint16": (">H", 1),
-    "int32": (">i", 2), "uint32": (">I", 2), "float32": (">f", 2),
-    "int64": (">q", 4), "uint64": (">Q", 4), "float64": (">d", 4),
-}
-#: unit -> (Reading field kind, factor to Wh or W)
-UNITS = {"Wh": ("energy", 1.0), "kWh": ("energy", 1e3), "MWh": ("energy", 1e6),
-         "W": ("power", 1.0), "kW": ("power", 1e3)}
-FIELDS = {"import_wh": "energy", "export_wh": "energy", "power_w": "power"}
 
 
-class RegisterSpec(BaseModel):
-    """One register of a map (a TOML inline table)."""
+class _Profiles(Mapping):
+    """The bundled profiles' register maps by name (read-only, loaded on first use)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    def __getitem__(self, name: str) -> tuple[RegisterSpec, ...]:
+        if name not in profiles.names():
+            raise KeyError(name)
+        return tuple(profiles.load_profile(name).registers)
 
-    field: Literal["import_wh", "export_wh", "power_w"]
-    address: int = Field(ge=0, le=65535, description="0-based protocol address")
-    type: Literal["int16", "uint16", "int32", "uint32", "float32", "int64", "uint64",
-                  "float64"]
-    function: Literal["holding", "input"] = "holding"
-    word_order: Literal["big", "little"] = "big"
-    scale: float = Field(default=1.0, description="multiplier applied to the raw value")
-    unit: Literal["Wh", "kWh", "MWh", "W", "kW"]
+    def __iter__(self):
+        return iter(profiles.names())
 
-    @model_validator(mode="after")
-    def _unit_matches(self) -> RegisterSpec:
-        if UNITS[self.unit][0] != FIELDS[self.field]:
-            want = "Wh, kWh or MWh" if FIELDS[self.field] == "energy" else "W or kW"
-            raise ValueError(f"unit {self.unit!r} does not fit field {self.field!r} "
-                             f"(use {want})")
-        if not math.isfinite(self.scale) or self.scale == 0:
-            raise ValueError(f"scale must be a non-zero number, got {self.scale}")
-        if self.address + TYPES[self.type][1] - 1 > 65535:
-            raise ValueError(f"a {self.type} at {self.address} runs past address 65535")
-        return self
-
-    @property
-    def count(self) -> int:
-        return TYPES[self.type][1]
+    def __len__(self) -> int:
+        return len(profiles.names())
 
 
-def R(field, address, type, unit, **kw) -> RegisterSpec:
-    return RegisterSpec(field=field, address=address, type=type, unit=unit, **kw)
-
-
-#: Bundled register maps, by profile name.
-PROFILES: dict[str, tuple[RegisterSpec, ...]] = {
-    # Eastron SDM630 (v2) Modbus protocol: input registers, float32 big-endian.
-    # 30053 "Total system power" (W), 30073 "Total import kWh", 30075 "Total export kWh";
-    # protocol address = register number - 30001.
-    "sdm630": (
-        R("power_w", 0x0034, "float32", "W", function="input"),
-        R("import_wh", 0x0048, "float32", "kWh", function="input"),
-        R("export_wh", 0x004A, "float32", "kWh", function="input"),
-    ),
-}
+#: Bundled register maps, by profile name (the files of :mod:`pvshare.meters.profiles`).
+PROFILES: Mapping[str, tuple[RegisterSpec, ...]] = _Profiles()
 
 
 class ModbusOptions(BaseModel):
@@ -133,8 +100,11 @@ class ModbusOptions(BaseModel):
     @field_validator("profile")
     @classmethod
     def _known_profile(cls, v: str | None) -> str | None:
-        if v is not None and v not in PROFILES:
-            raise ValueError(f"unknown profile {v!r}; bundled: {', '.join(sorted(PROFILES))}")
+        if v is not None:
+            try:
+                profiles.load_profile(v)
+            except InputError as exc:
+                raise ValueError(str(exc)) from None
         return v
 
     @model_validator(mode="after")
@@ -149,9 +119,16 @@ class ModbusOptions(BaseModel):
 
     def register_map(self) -> tuple[RegisterSpec, ...]:
         """The profile's registers, replaced field by field by the config's."""
-        regs = {r.field: r for r in PROFILES.get(self.profile or "", ())}
+        regs = {}
+        if self.profile is not None:
+            regs = {r.field: r for r in profiles.load_profile(self.profile).registers}
         regs.update({r.field: r for r in self.registers})
         return tuple(regs.values())
+
+    @property
+    def kind(self) -> str:
+        """``meter`` (power + when importing) or ``inverter`` (+ when producing)."""
+        return profiles.load_profile(self.profile).kind if self.profile else "meter"
 
 
 @dataclass(frozen=True)
@@ -191,13 +168,7 @@ def plan_reads(registers, max_count: int = MAX_READ_COUNT, max_gap: int = 32) ->
 
 def decode_register(spec: RegisterSpec, words) -> float | None:
     """The value of ``spec`` in Wh or W from its words; ``None`` for NaN or infinity."""
-    words = list(words[: spec.count])
-    if spec.word_order == "little":
-        words.reverse()
-    fmt, _ = TYPES[spec.type]
-    raw = struct.unpack(fmt, b"".join(int(w).to_bytes(2, "big") for w in words))[0]
-    value = float(raw) * spec.scale * UNITS[spec.unit][1]
-    return value if math.isfinite(value) else None
+    return spec.decode(words)
 
 
 class ModbusMeter:
@@ -232,7 +203,8 @@ class ModbusMeter:
             return []
         self.last_values = values
         power = values.get("power_w")
-        if power is not None and self.options.role == "production":
+        if power is not None and self.options.role == "production" \
+                and self.options.kind == "meter":
             power = -power
         imp, exp = values.get("import_wh"), values.get("export_wh")
         if power is None and imp is None and exp is None:
@@ -251,10 +223,11 @@ class ModbusMeter:
                         quality=quality)]
 
     def close(self) -> None:
+        """Close the Modbus connection."""
         self.conn.close()
 
 
-def _factory(meter_id: str, options: ModbusOptions, config=None) -> ModbusMeter:
+def _factory(meter_id: str, options: ModbusOptions, config=None, *, clock=None) -> ModbusMeter:
     return ModbusMeter(meter_id, options)
 
 

@@ -132,6 +132,7 @@ class ModbusConnection:
     # -- connection ----------------------------------------------------------------------
     @property
     def connected(self) -> bool:
+        """True while the TCP connection is open."""
         return self._client is not None and self._client.connected
 
     def _where(self) -> str:
@@ -197,8 +198,10 @@ class ModbusConnection:
 
     # -- reads ----------------------------------------------------------------------------
     def read_registers(self, address: int, count: int, now_s: float, *,
-                       input_registers: bool = False, probe: bool = False) -> list[int]:
-        """Read ``count`` registers from ``address`` (0-based protocol address).
+                       input_registers: bool = False, probe: bool = False,
+                       unit: int | None = None) -> list[int]:
+        """Read ``count`` registers from ``address`` (0-based protocol address) of ``unit``
+        (default: the connection's unit; a gateway serves several on one connection).
 
         ``probe=True`` (e.g. looking for a map at several addresses): an exception response
         is counted but only logged at DEBUG level.
@@ -213,7 +216,7 @@ class ModbusConnection:
         self.stats.requests += 1
         read = client.read_input_registers if input_registers else client.read_holding_registers
         try:
-            rr = read(address, count=count, device_id=self.unit)
+            rr = read(address, count=count, device_id=self.unit if unit is None else unit)
         except ConnectionException as exc:
             self._drop()
             self._failed(now_s, "connection lost")

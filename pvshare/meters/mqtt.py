@@ -28,7 +28,7 @@ by itself with a capped backoff. Each decoded :class:`~pvshare.meters.base.Readi
 the ``sink`` callable given by the caller, or, without one, waits in a queue that
 :meth:`MqttMeter.read` drains.
 
-Bad input never stops the reader: every refused message is counted in :attr:`MqttMeter.stats`
+Bad input never stops the reader: every refused message is counted in :attr:`MqttMeter.counters`
 under its reason (see :mod:`pvshare.meters.payloads`, plus ``unknown_topic``) and logged at
 WARNING, at most once per reason every ``warn_interval_s``, with its topic and a short
 excerpt of the payload. The password is never logged.
@@ -51,6 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pvshare.logs import RateLimitedLog
 from pvshare.meters import payloads
 from pvshare.meters.base import Quality, Reading
+from pvshare.meters.ids import participant_meter_id
 from pvshare.meters.registry import register
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class Options(BaseModel):
 
     @property
     def placeholder(self) -> str:
+        """The placeholder of the topic pattern (``participant``, ``adsc``...)."""
         return _PLACEHOLDER_RE.findall(self.topic)[0]
 
 
@@ -138,7 +140,7 @@ class MqttMeter:
 
     Attributes
     ----------
-    stats : collections.Counter
+    counters : collections.Counter
         ``received``, ``decoded``, ``duplicate``, ``ignored_topic`` (not ours),
         ``time_from_receipt`` (no trustworthy payload time), ``connects``, ``disconnects``,
         ``auth_failed``, and one counter per rejection reason.
@@ -161,7 +163,7 @@ class MqttMeter:
         self.limits = payloads.Limits(max_power_va=options.max_power_va,
                                       max_index_wh=options.max_index_wh)
         self.clock = clock or time.time
-        self.stats: collections.Counter = collections.Counter()
+        self.counters: collections.Counter = collections.Counter()
         self.connected = threading.Event()
         self.last_error: str | None = None
         self._queue: queue.SimpleQueue[Reading] = queue.SimpleQueue()
@@ -174,7 +176,7 @@ class MqttMeter:
         self._by_key: dict[str, tuple[str, str]] = {}
         self._by_prm: dict[str, tuple[str, str]] = {}
         for p in config.participants:
-            mid = self._meter_id_of(p)
+            mid = participant_meter_id(self.id, p)
             self.meter_ids[p.id] = mid
             self._by_prm[p.prm] = (mid, p.prm)
             key = {"participant": p.id, "meter": p.meter, "prm": p.prm}.get(options.placeholder)
@@ -218,18 +220,14 @@ class MqttMeter:
         self.client = c
         self._started = False
 
-    def _meter_id_of(self, p) -> str:
-        if p.meter:
-            return p.meter
-        if "{participant}" in self.id:
-            return self.id.replace("{participant}", p.id)
-        return f"{self.id}-{p.id}"
-
     # -- lifecycle --------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, sink: Callable[[Reading], None] | None = None) -> None:
         """Connect in the background (retrying until the broker answers) and start the
-        network thread.
+        network thread; readings go to ``sink`` when given (else to the one given at
+        construction, else to the queue that :meth:`read` drains).
         """
+        if sink is not None:
+            self._sink = sink
         if self._started:
             return
         self._started = True
@@ -269,7 +267,7 @@ class MqttMeter:
         if reason_code.is_failure:
             self.last_error = f"broker refused the connection: {reason_code}"
             if reason_code.value in (0x86, 0x87, 0x8C):  # bad user name or password, not authorized
-                self.stats["auth_failed"] += 1
+                self.counters["auth_failed"] += 1
                 self._warnings.warning("auth", "MQTT %s:%s refused %s: %s (check [mqtt] username "
                                     "and password)", self.mqtt.host, self.mqtt.port,
                                     self.client_id, reason_code)
@@ -277,7 +275,7 @@ class MqttMeter:
                 self._warnings.warning("connect", "MQTT %s:%s refused %s: %s", self.mqtt.host,
                                     self.mqtt.port, self.client_id, reason_code)
             return
-        self.stats["connects"] += 1
+        self.counters["connects"] += 1
         self.last_error = None
         log.info("MQTT connected to %s:%s as %s (session %s), subscribing to %s",
                  self.mqtt.host, self.mqtt.port, self.client_id,
@@ -296,7 +294,7 @@ class MqttMeter:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
-        self.stats["disconnects"] += 1
+        self.counters["disconnects"] += 1
         if self._started:
             log.info("MQTT disconnected from %s:%s (%s), reconnecting", self.mqtt.host,
                      self.mqtt.port, reason_code)
@@ -310,13 +308,13 @@ class MqttMeter:
         try:
             self.handle(msg.topic, msg.payload)
         except Exception:  # a bug must not kill the network thread
-            self.stats["internal_error"] += 1
+            self.counters["internal_error"] += 1
             log.exception("MQTT message on %s could not be handled", msg.topic)
 
     # -- the message path -------------------------------------------------------------------
     def handle(self, topic: str, payload: bytes, received_s: float | None = None) -> Reading | None:
         """Decode one message and hand its reading to the sink; None when refused."""
-        stats = self.stats
+        stats = self.counters
         stats["received"] += 1
         m = self._topic_re.match(topic)
         if m is None:
@@ -350,7 +348,7 @@ class MqttMeter:
         return reading
 
     def _reject(self, reason: str, topic: str, payload: bytes, detail: str) -> None:
-        self.stats[reason] += 1
+        self.counters[reason] += 1
         self._warnings.warning(reason, "MQTT message rejected (%s) on %s: %s; payload: %s",
                             reason, topic[:120], detail[:160], payloads.excerpt(payload))
         return None
@@ -360,55 +358,11 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "", text.replace("{", "").replace("}", "")) or "meter"
 
 
-def create(meter_id: str, options: Options, config, sink: Callable[[Reading], None] | None = None,
+def create(meter_id: str, options: Options, config, *, sink: Callable[[Reading], None] | None = None,
            clock: Callable[[], float] | None = None) -> MqttMeter:
-    """Registry factory: the meter, not yet started (call ``start()``)."""
+    """Registry factory: the meter, not yet started (call ``start(sink)``)."""
     return MqttMeter(meter_id, options, config, sink=sink, clock=clock)
 
 
-register("mqtt", Options, create)
+register("mqtt", Options, create, kind="push")
 
-
-def _main(argv: list[str] | None = None) -> int:
-    """``python -m pvshare.meters.mqtt --config FILE``: print what the config's MQTT meters
-    receive for a while, then the counters (an on-site check).
-    """
-    import argparse
-    import datetime as dt
-
-    from pvshare.config import load_config
-
-    ap = argparse.ArgumentParser(prog="python -m pvshare.meters.mqtt",
-                                 description=_main.__doc__)
-    ap.add_argument("--config", required=True)
-    ap.add_argument("--seconds", type=float, default=10.0, help="how long to listen")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    cfg = load_config(args.config)
-    sections = [m for m in cfg.meters if m.type == "mqtt"]
-    if not sections:
-        print(f"{args.config}: no [[meters]] entry with type = \"mqtt\"")
-        return 1
-
-    def show(r: Reading) -> None:
-        t = dt.datetime.fromtimestamp(r.time_s, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        print(f"{t} {r.meter_id} import_wh={r.import_wh} export_wh={r.export_wh} "
-              f"power_w={r.power_w}", flush=True)
-
-    meters = []
-    for s in sections:
-        options = Options.model_validate({k: v for k, v in s.model_dump().items()
-                                          if k not in ("id", "type")})
-        m = MqttMeter(s.id, options, cfg, sink=show)
-        m.start()
-        meters.append(m)
-    time.sleep(args.seconds)
-    for m in meters:
-        m.stop()
-        print(f"{m.id}: {dict(sorted(m.stats.items()))}"
-              + (f" last error: {m.last_error}" if m.last_error else ""))
-    return 0 if any(m.stats["decoded"] for m in meters) else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())

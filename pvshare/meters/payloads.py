@@ -42,10 +42,14 @@ is False.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 from dataclasses import dataclass
 from typing import Any
+
+from pvshare.meters import tic_labels
+from pvshare.meters.tic import local_paris_to_utc_s, parse_horodate
 
 #: Formats understood by :func:`decode`.
 FORMATS = ("zlinky", "teleinfo2mqtt")
@@ -59,8 +63,9 @@ NEGATIVE_INDEX = "negative_index"
 IMPLAUSIBLE_INDEX = "implausible_index"
 IMPLAUSIBLE_POWER = "implausible_power"
 PRM_MISMATCH = "prm_mismatch"
+UNCONFIGURED = "unconfigured"
 REASONS = (BAD_JSON, NOT_OBJECT, UNKNOWN_FIELDS, NON_NUMERIC, NEGATIVE_INDEX,
-           IMPLAUSIBLE_INDEX, IMPLAUSIBLE_POWER, PRM_MISMATCH)
+           IMPLAUSIBLE_INDEX, IMPLAUSIBLE_POWER, PRM_MISMATCH, UNCONFIGURED)
 
 _INF = float("inf")
 
@@ -203,41 +208,101 @@ def _check_prm(prm: Any, field: str) -> str | None:
 
 
 # -- zigbee2mqtt ZLinky_TIC ---------------------------------------------------------------------
-_ZLINKY_KNOWN = ("current_summ_delivered", "current_summ_received", "apparent_power",
-                 "current_tier1_summ_delivered", "current_tier2_summ_delivered")
+_ZLINKY_ENERGY = ("current_summ_delivered", "current_summ_received", *tic_labels.ZLINKY_TIERS)
+_ZLINKY_POWER = ("apparent_power", "apparent_power_ph_b", "apparent_power_ph_c",
+                 "total_apparent_power", "injected_v_a")
+_ZLINKY_KNOWN = frozenset(_ZLINKY_ENERGY + _ZLINKY_POWER)
+_ZLINKY_TIER_NO = {name: i for i, name in enumerate(tic_labels.ZLINKY_TIERS, 1)}
+
+
+def _snake(name: str) -> str:
+    """The converter's rule, lixee.ts: ``at.split(/(?=[A-Z])/).join("_").toLowerCase()``."""
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+def _zlinky_fields(data: dict) -> tuple[dict, float]:
+    """The known fields (snake_case) and the energy scale to Wh.
+
+    Since zigbee-herdsman-converters b0c2a4d (2022-02-05) properties are snake_case and
+    energies in kWh; the 2021 development versions published the ZCL attribute names in
+    camelCase with the raw Wh values (zigbee-herdsman-converters PR #3493, ralmn's log).
+    """
+    fields = {k: data[k] for k in data.keys() & _ZLINKY_KNOWN}
+    if fields:
+        return fields, 1000.0
+    camel = {}
+    for k, v in data.items():
+        if isinstance(k, str) and k[:1].islower() and not k.islower():
+            snake = _snake(k)
+            if snake in _ZLINKY_KNOWN:
+                camel[snake] = v
+    return camel, 1.0
 
 
 def _zlinky(data: dict, received_s: float, limits: Limits) -> Decoded:
-    if not any(k in data for k in _ZLINKY_KNOWN):
-        raise _Reject(UNKNOWN_FIELDS, "no current_summ_delivered, current_summ_received or "
-                      f"apparent_power among {len(data)} field(s)")
-    kwh = 1000.0
-    imp = None
-    if data.get("current_summ_delivered") is not None:
-        imp = _index_wh(data["current_summ_delivered"], "current_summ_delivered", kwh, limits)
-    tiers = [_index_wh(data[k], k, kwh, limits)
-             for k in ("current_tier1_summ_delivered", "current_tier2_summ_delivered")
-             if data.get(k) is not None]
-    if (imp is None or imp == 0) and tiers and sum(tiers) > 0:
-        imp = sum(tiers)
-    exp = None
-    if data.get("current_summ_received") is not None:
-        exp = _index_wh(data["current_summ_received"], "current_summ_received", kwh, limits)
-    power = None
-    if data.get("apparent_power") is not None:
-        power = _power_va(data["apparent_power"], "apparent_power", limits)
+    fields, scale = _zlinky_fields(data)
+    if not fields:
+        raise _Reject(UNKNOWN_FIELDS, "no current_summ_delivered, current_summ_received, "
+                      f"tier index or apparent_power among {len(data)} field(s)")
+    summ = exp = power = None
+    tiers = t12 = more = 0.0
+    has_tier = any_energy = False
+    phases: list[float] = []
+    total = injected = None
+    for k, v in fields.items():
+        if v is None:
+            continue
+        n = _ZLINKY_TIER_NO.get(k)
+        if n is not None:
+            x = _index_wh(v, k, scale, limits)
+            any_energy = any_energy or x != 0
+            has_tier = True
+            tiers += x
+            if n <= 2:
+                t12 += x
+            else:
+                more += x
+        elif k == "current_summ_delivered":
+            summ = _index_wh(v, k, scale, limits)
+            any_energy = any_energy or summ != 0
+        elif k == "current_summ_received":
+            exp = _index_wh(v, k, scale, limits)
+            any_energy = any_energy or exp != 0
+        elif k == "total_apparent_power":
+            total = _power_va(v, k, limits)
+        elif k == "injected_v_a":
+            injected = _power_va(v, k, limits)
+        else:  # apparent_power, apparent_power_ph_b, apparent_power_ph_c
+            phases.append(_power_va(v, k, limits))
+    imp = summ
+    if has_tier:
+        if not summ:
+            imp = tiers if tiers > 0 else summ
+        elif more > 0 and abs(summ - t12) <= 1e-6 * max(summ, 1.0) + 1e-3:
+            # historique Tempo or EJP: the converter set current_summ_delivered (BASE, 0) to
+            # tier1 + tier2 only (lixee.ts, lines 514-522); the index is the sum of the tiers.
+            imp = tiers
+    if total is not None:
+        power = total
+    elif phases:
+        power = phases[0] if len(phases) == 1 else sum(phases)
+    if injected is not None:
+        power = (power or 0.0) - injected
+    if power is not None and abs(power) > limits.max_power_va:
+        raise _Reject(IMPLAUSIBLE_POWER, f"the phases sum to {power:g} VA, above "
+                      f"{limits.max_power_va:g} VA")
     if imp is None and exp is None and power is None:
         raise _Reject(UNKNOWN_FIELDS, "every known field is null")
-    prm = _check_prm(data.get("site_id"), "site_id")
+    if not any_energy and (summ is not None or exp is not None or has_tier) and not power:
+        raise _Reject(UNCONFIGURED, "every index is 0: a ZLinky not yet linked to its meter "
+                      "(check its TIC mode, historique or standard)")
+    prm = _check_prm(data.get("site_id", data.get("siteId")), "site_id")
     t = _time_from(data.get("last_seen"), received_s, limits)
     return Decoded(time_s=received_s if t is None else t, import_wh=imp, export_wh=exp,
                    power_va=power, prm=prm, time_from_payload=t is not None)
 
 
 # -- teleinfo2mqtt ------------------------------------------------------------------------------
-_TELEINFO_IMPORT = ("EAST", "BASE", "HCHC", "HCHP")
-
-
 def _label(data: dict, label: str) -> Any:
     """The value of a teleinfo2mqtt label: ``raw`` (the string as the meter sent it)."""
     item = data.get(label)
@@ -250,40 +315,83 @@ def _label(data: dict, label: str) -> Any:
     return item.get("value") if raw is None or raw == "" else raw
 
 
+def _teleinfo_time(date: Any, received_s: float, limits: Limits) -> float | None:
+    """The true UTC time of teleinfo2mqtt's DATE label, or None.
+
+    teleinfo2mqtt (app/teleinfo/TicMode.js, ``parseFrameItem``) builds ``timestamp.date``
+    with ``Date.UTC(...)`` from the meter's **local** horodate fields, so its ``Z`` is
+    false, and ``dst`` is "winter" for an ``H`` season letter, "summer" for anything else
+    (``E`` or a blank season). The horodate is read as Europe/Paris local time, the
+    ``dst`` flag choosing between the two instants of the repeated autumn hour (and the
+    offset inside the spring gap). A raw horodate (``E220609060531``), when a version
+    publishes one in ``raw``, is exact and wins.
+    """
+    if not isinstance(date, dict):
+        return None
+    raw = date.get("raw")
+    t: float | None = None
+    if isinstance(raw, str) and len(raw) == 13:
+        try:
+            aware, _ = parse_horodate(raw)
+        except ValueError:
+            aware = None
+        if aware is not None:
+            t = aware.timestamp()
+    ts = date.get("timestamp")
+    if t is None and isinstance(ts, dict):
+        text, dst = ts.get("date"), ts.get("dst")
+        if isinstance(text, str) and 19 <= len(text) <= 30:
+            try:
+                as_utc = dt.datetime.fromisoformat(text)
+            except ValueError:
+                return None
+            if as_utc.tzinfo is None:
+                as_utc = as_utc.replace(tzinfo=dt.UTC)
+            summer = _DST.get(dst) if isinstance(dst, str) else None
+            t = as_utc.timestamp() - _paris_offset_s(text[:13], summer)
+    if t is None or not math.isfinite(t) or t < MIN_TIME_S or \
+            t > received_s + limits.max_future_s:
+        return None
+    return t
+
+
+_DST = {"summer": True, "winter": False}
+
+
+@functools.lru_cache(maxsize=1024)
+def _paris_offset_s(local_hour: str, summer: bool | None) -> float:
+    """UTC offset (s) of a French local hour ``YYYY-MM-DDTHH``: clock changes happen on the
+    hour, so the offset of a whole local hour is that of every second in it (cached: 48
+    meters send the same hours).
+    """
+    hour = dt.datetime.fromisoformat(local_hour + ":00:00")
+    return hour.replace(tzinfo=dt.UTC).timestamp() - local_paris_to_utc_s(hour, summer)
+
+
+_POWER_LABELS = frozenset({"SINSTS", "SINSTI", "PAPP"})
+_READ_LABELS = frozenset(tic_labels.READ_LABELS)
+
+
 def _teleinfo(data: dict, received_s: float, limits: Limits) -> Decoded:
-    if not any(k in data for k in (*_TELEINFO_IMPORT, "EAIT", "SINSTS", "PAPP")):
-        raise _Reject(UNKNOWN_FIELDS, "no EAST, BASE, HCHC/HCHP, EAIT, SINSTS or PAPP among "
-                      f"{len(data)} label(s)")
-    imp = None
-    east = _label(data, "EAST")
-    if east is not None:
-        imp = _index_wh(east, "EAST", 1.0, limits)
-    else:
-        base = _label(data, "BASE")
-        if base is not None:
-            imp = _index_wh(base, "BASE", 1.0, limits)
-        else:
-            parts = [_index_wh(v, k, 1.0, limits)
-                     for k in ("HCHC", "HCHP") if (v := _label(data, k)) is not None]
-            if parts:
-                imp = sum(parts)
-    exp = None
-    eait = _label(data, "EAIT")
-    if eait is not None:
-        exp = _index_wh(eait, "EAIT", 1.0, limits)
-    power = None
-    for label in ("SINSTS", "PAPP"):
+    if not data.keys() & _READ_LABELS:
+        raise _Reject(UNKNOWN_FIELDS, "no EAST, BASE, HCHC/HCHP, EJP, Tempo (BBRH…), EAIT, "
+                      f"SINSTS or PAPP among {len(data)} label(s)")
+
+    def get(label: str) -> float | None:
         v = _label(data, label)
-        if v is not None:
-            power = _power_va(v, label, limits)
-            break
+        if v is None:
+            return None
+        if label in _POWER_LABELS:
+            return _power_va(v, label, limits)
+        return _index_wh(v, label, 1.0, limits)
+
+    imp = tic_labels.import_wh(get)
+    exp = tic_labels.export_wh(get)
+    power = tic_labels.power_va(get)
     if imp is None and exp is None and power is None:
         raise _Reject(UNKNOWN_FIELDS, "every known label is null")
     prm = _check_prm(_label(data, "PRM"), "PRM")
-    t = None
-    date = data.get("DATE")
-    if isinstance(date, dict) and isinstance(date.get("timestamp"), dict):
-        t = _time_from(date["timestamp"].get("date"), received_s, limits)
+    t = _teleinfo_time(data.get("DATE"), received_s, limits)
     return Decoded(time_s=received_s if t is None else t, import_wh=imp, export_wh=exp,
                    power_va=power, prm=prm, time_from_payload=t is not None)
 

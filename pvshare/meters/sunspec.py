@@ -36,7 +36,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pvshare.meters import sunspec_models as sm
 from pvshare.meters.base import Quality, Reading
@@ -63,6 +63,10 @@ class SunSpecOptions(BaseModel):
     host: str = Field(min_length=1, description="IP address or host name of the device")
     port: int = Field(default=502, ge=1, le=65535)
     unit: int = Field(default=1, ge=0, le=255, description="Modbus device id (slave id)")
+    units: list[int] | None = Field(
+        default=None, min_length=1,
+        description="several SunSpec devices behind one gateway (unit ids): their readings "
+        "are summed into one (e.g. the inverters of one roof); replaces `unit`")
     timeout_s: float = Field(default=3.0, gt=0, le=60, description="timeout of one request, s")
     role: Literal["production", "consumption"] = "production"
     base_address: int | None = Field(
@@ -72,6 +76,22 @@ class SunSpecOptions(BaseModel):
                                  description="longest wait between reconnection attempts, s")
     max_power_w: float = Field(default=1_000_000.0, gt=0,
                                description="a larger |power| is rejected as implausible")
+
+
+    @field_validator("units")
+    @classmethod
+    def _units(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None:
+            if any(not 0 <= u <= 255 for u in v):
+                raise ValueError(f"unit ids are 0..255, got {v}")
+            if len(set(v)) != len(v):
+                raise ValueError(f"a unit id is listed twice: {v}")
+        return v
+
+    @property
+    def unit_ids(self) -> list[int]:
+        """The unit ids read (``units``, else ``[unit]``)."""
+        return list(self.units) if self.units else [self.unit]
 
 
 class SunSpecMapError(ModbusError):
@@ -94,15 +114,18 @@ class ModelLocation:
 
 @dataclass(frozen=True)
 class SunSpecMap:
+    """A device's SunSpec map: its base address and its models in order."""
+
     base: int
     models: tuple[ModelLocation, ...]
 
     def first(self, ids) -> ModelLocation | None:
+        """The first model whose id is in ``ids``, or None."""
         return next((m for m in self.models if m.id in ids), None)
 
 
 def discover(conn: ModbusConnection, now_s: float,
-             bases: tuple[int, ...] = sm.BASE_ADDRESSES) -> SunSpecMap:
+             bases: tuple[int, ...] = sm.BASE_ADDRESSES, unit: int | None = None) -> SunSpecMap:
     """Find the SunSpec map and walk its model chain.
 
     Raises
@@ -117,7 +140,7 @@ def discover(conn: ModbusConnection, now_s: float,
     tried = []
     for b in bases:
         try:
-            words = conn.read_registers(b, 2, now_s, probe=True)
+            words = conn.read_registers(b, 2, now_s, probe=True, unit=unit)
         except DeviceExceptionResponse as exc:
             tried.append(f"{b}: exception {exc.code}")
             continue
@@ -133,11 +156,11 @@ def discover(conn: ModbusConnection, now_s: float,
         if addr + 1 > 0xFFFF:
             raise SunSpecMapError(f"model chain runs past the end of the address space at {addr}")
         try:
-            mid, length = conn.read_registers(addr, 2, now_s)
+            mid, length = conn.read_registers(addr, 2, now_s, unit=unit)
         except DeviceExceptionResponse as exc:
             # Some devices do not give a length with the end marker.
             if exc.code == 2 and addr + 1 <= 0xFFFF:
-                (mid,) = conn.read_registers(addr, 1, now_s)
+                (mid,) = conn.read_registers(addr, 1, now_s, unit=unit)
                 length = 0
             else:
                 raise
@@ -148,16 +171,35 @@ def discover(conn: ModbusConnection, now_s: float,
     raise SunSpecMapError(f"no end marker after {MAX_MODELS} models")
 
 
+class _Device:
+    """What the meter knows of one unit id: its map, its common block, its counters' state."""
+
+    def __init__(self, unit: int):
+        self.unit = unit
+        self.map: SunSpecMap | None = None
+        self.generation = -1
+        self.common: dict[str, object] = {}
+        self.values: dict[str, object] = {}
+        self.acc_state: dict[str, tuple[int | None, int | None, int]] = {}
+
+
 class SunSpecMeter:
-    """A SunSpec device read over Modbus TCP (see the module docstring).
+    """SunSpec device(s) read over Modbus TCP (see the module docstring).
+
+    With several unit ids (``units``), every poll reads each device on the same connection
+    and sums their power and energies into one reading; when one device gives no reading
+    the poll gives none (counted ``partial``): a sum over fewer devices would look like a
+    counter going backwards.
 
     Attributes
     ----------
     counters : collections.Counter
         ``polls``, ``readings``, ``unreachable``, ``timeouts``, ``exceptions``,
-        ``map_errors``, ``implausible``, ``sentinel`` (poll with neither power nor energy).
+        ``map_errors``, ``implausible``, ``sentinel`` (poll with neither power nor energy),
+        ``partial``.
     last_values : dict
-        The scaled values of the last block read (``W``, ``WH``, ``St``...), for status.
+        The scaled values of the last block read (``W``, ``WH``, ``St``...) of the first
+        device, for status.
     """
 
     def __init__(self, meter_id: str, options: SunSpecOptions, *,
@@ -165,90 +207,123 @@ class SunSpecMeter:
         self.id = meter_id
         self.options = options
         self.log = logger or log
-        self.conn = ModbusConnection(options.host, options.port, options.unit,
+        self.conn = ModbusConnection(options.host, options.port, options.unit_ids[0],
                                      options.timeout_s, name=meter_id,
                                      backoff_max_s=options.backoff_max_s, logger=self.log)
-        self.map: SunSpecMap | None = None
-        self.common: dict[str, object] = {}
-        self.last_values: dict[str, object] = {}
+        self.devices = [_Device(u) for u in options.unit_ids]
         self.counters: Counter = Counter()
-        self._map_generation = -1
-        self._acc_state: dict[str, tuple[int | None, int | None, int]] = {}
         self._warned: set[str] = set()
+
+    @property
+    def map(self) -> SunSpecMap | None:
+        """The first device's SunSpec map (None until found)."""
+        return self.devices[0].map
+
+    @property
+    def common(self) -> dict[str, object]:
+        """The first device's common model (``Mn``, ``Md``, ``SN``...)."""
+        return self.devices[0].common
+
+    @property
+    def last_values(self) -> dict[str, object]:
+        """The first device's scaled values of the last poll."""
+        return self.devices[0].values
 
     # -- the poll -----------------------------------------------------------------------
     def read(self, now_s: float) -> list[Reading]:
         """One poll: at most one :class:`Reading`, stamped ``now_s``."""
         self.counters["polls"] += 1
-        try:
-            if self.map is None or self._map_generation != self.conn.generation:
-                self._discover(now_s)
-            loc, model = self._source()
-            words = self.conn.read_registers(loc.body_address, loc.length, now_s)
-        except (DeviceUnreachable, DeviceTimeout, DeviceExceptionResponse) as exc:
-            self.counters[exc.counter] += 1
-            return []
-        except SunSpecMapError as exc:
-            self.counters["map_errors"] += 1
-            self.map = None
-            self._warn_once(str(exc))
-            return []
-        self._warned.discard("map")
-        values = sm.decode_model(model, words)
-        raw = sm.decode_raw(model, words)
-        self.last_values = values
-        reading = self._reading(now_s, model, values, raw)
-        if reading is None:
-            return []
+        parts = []
+        for dev in self.devices:
+            try:
+                if dev.map is None or dev.generation != self.conn.generation:
+                    self._discover(dev, now_s)
+                loc, model = self._source(dev)
+                words = self.conn.read_registers(loc.body_address, loc.length, now_s,
+                                                 unit=dev.unit)
+            except (DeviceUnreachable, DeviceTimeout, DeviceExceptionResponse) as exc:
+                self.counters[exc.counter] += 1
+                return self._partial(parts)
+            except SunSpecMapError as exc:
+                self.counters["map_errors"] += 1
+                dev.map = None
+                self._warn_once(str(exc))
+                return self._partial(parts)
+            self._warned.discard("map")
+            values = sm.decode_model(model, words)
+            raw = sm.decode_raw(model, words)
+            dev.values = values
+            reading = self._reading(dev, now_s, model, values, raw)
+            if reading is None:
+                return self._partial(parts)
+            parts.append(reading)
+        reading = parts[0] if len(parts) == 1 else _sum(self.id, now_s, parts)
         self.counters["readings"] += 1
         return [reading]
 
-    def _discover(self, now_s: float) -> None:
+    def _partial(self, parts: list) -> list[Reading]:
+        if parts:
+            self.counters["partial"] += 1
+        return []
+
+    def _discover(self, dev: _Device, now_s: float) -> None:
         bases = (self.options.base_address,) if self.options.base_address is not None \
             else sm.BASE_ADDRESSES
-        smap = discover(self.conn, now_s, bases)
-        if smap != self.map:
-            self._acc_state.clear()
-        self.map = smap
-        self._map_generation = self.conn.generation
+        smap = discover(self.conn, now_s, bases, unit=dev.unit)
+        if smap != dev.map:
+            dev.acc_state.clear()
+        dev.map = smap
+        dev.generation = self.conn.generation
         common = smap.first((1,))
         if common is not None and common.length >= sm.COMMON.length - 1:
-            words = self.conn.read_registers(common.body_address, common.length, now_s)
-            self.common = sm.decode_model(sm.COMMON, words)
+            words = self.conn.read_registers(common.body_address, common.length, now_s,
+                                             unit=dev.unit)
+            dev.common = sm.decode_model(sm.COMMON, words)
         ids = ", ".join(str(m.id) for m in smap.models)
-        self.log.info("%s: SunSpec map at %d, models %s (%s %s, serial %s)", self.id, smap.base,
-                      ids, self.common.get("Mn"), self.common.get("Md"), self.common.get("SN"))
+        self.log.info("%s: unit %d: SunSpec map at %d, models %s (%s %s, serial %s)", self.id,
+                      dev.unit, smap.base, ids, dev.common.get("Mn"), dev.common.get("Md"),
+                      dev.common.get("SN"))
 
-    def _source(self) -> tuple[ModelLocation, sm.Model]:
-        assert self.map is not None
+    def _source(self, dev: _Device) -> tuple[ModelLocation, sm.Model]:
+        assert dev.map is not None
         if self.options.role == "production":
-            loc = self.map.first(sm.INVERTER_MODELS) or self.map.first(sm.METER_MODELS)
+            loc = dev.map.first(sm.INVERTER_MODELS) or dev.map.first(sm.METER_MODELS)
         else:
-            loc = self.map.first(sm.METER_MODELS)
+            loc = dev.map.first(sm.METER_MODELS)
         if loc is None:
-            need = "an inverter (101-103, 111-113) or meter (203) model" \
-                if self.options.role == "production" else "a meter model 203"
-            found = ", ".join(str(m.id) for m in self.map.models) or "none"
-            raise SunSpecMapError(f"role = {self.options.role!r} needs {need}; "
-                                  f"the device has models {found}")
+            need = "an inverter (101-103, 111-113, 701) or meter (201-204, 211-214) model" \
+                if self.options.role == "production" else "a meter model (201-204, 211-214)"
+            found = ", ".join(str(m.id) for m in dev.map.models) or "none"
+            raise SunSpecMapError(f"unit {dev.unit}: role = {self.options.role!r} needs "
+                                  f"{need}; the device has models {found}")
         model = sm.MODELS[loc.id]
         if loc.length < model.length:
-            raise SunSpecMapError(f"model {loc.id} is {loc.length} registers long, "
-                                  f"expected {model.length}")
+            raise SunSpecMapError(f"unit {dev.unit}: model {loc.id} is {loc.length} registers "
+                                  f"long, expected {model.length}")
         if loc.length > 125:
-            raise SunSpecMapError(f"model {loc.id} is {loc.length} registers long (> 125)")
+            if model.id != 701:
+                raise SunSpecMapError(f"unit {dev.unit}: model {loc.id} is {loc.length} "
+                                      "registers long (> 125)")
+            # 701 is 153 long; everything read (W, energies, scale factors) lies in its
+            # first 121 registers, before the 32-register alarm text: one read of 125
+            loc = ModelLocation(loc.id, loc.address, 125)
         return loc, model
 
-    def _reading(self, now_s: float, model: sm.Model, values: dict, raw: dict) -> Reading | None:
-        if model.id in sm.INVERTER_MODELS:
+    def _reading(self, dev: _Device, now_s: float, model: sm.Model, values: dict,
+                 raw: dict) -> Reading | None:
+        if model.id == 701:   # W positive for generation; TotWhInj injected, TotWhAbs absorbed
             power_w = values.get("W")
-            export_wh = self._energy("WH", model, values, raw)
+            export_wh = self._energy(dev, "TotWhInj", model, values, raw)
+            import_wh = self._energy(dev, "TotWhAbs", model, values, raw)
+        elif model.id in sm.INVERTER_MODELS:
+            power_w = values.get("W")
+            export_wh = self._energy(dev, "WH", model, values, raw)
             import_wh = None
         else:
             w = values.get("W")
             power_w = None if w is None else (w if self.options.role == "consumption" else -w)
-            export_wh = self._energy("TotWhExp", model, values, raw)
-            import_wh = self._energy("TotWhImp", model, values, raw)
+            export_wh = self._energy(dev, "TotWhExp", model, values, raw)
+            import_wh = self._energy(dev, "TotWhImp", model, values, raw)
         if power_w is None and export_wh is None and import_wh is None:
             self.counters["sentinel"] += 1
             return None
@@ -267,19 +342,20 @@ class SunSpecMeter:
         return Reading(self.id, now_s, import_wh=import_wh, export_wh=export_wh,
                        power_w=power_w, quality=quality)
 
-    def _energy(self, name: str, model: sm.Model, values: dict, raw: dict) -> float | None:
+    def _energy(self, dev: _Device, name: str, model: sm.Model, values: dict,
+                raw: dict) -> float | None:
         """An energy counter in Wh, acc32 roll-overs counted."""
         point = model.point(name)
         value = values.get(name)
         if not isinstance(point, sm.Acc32) or value is None:
-            return value
+            return value  # type: ignore[return-value]
         r, sf = raw.get(name), raw.get(point.sf)
-        prev_r, prev_sf, wraps = self._acc_state.get(name, (None, None, 0))
+        prev_r, prev_sf, wraps = dev.acc_state.get(name, (None, None, 0))
         if sf != prev_sf:
             wraps = 0   # a device that rescales restates its whole counter
         else:
             wraps = sm.acc32_wraps(prev_r, r, wraps)
-        self._acc_state[name] = (r, sf, wraps)
+        dev.acc_state[name] = (r, sf, wraps)
         return sm.apply_scale(r + wraps * sm.ACC32_MODULUS, sf)
 
     def _warn_once(self, message: str, key: str = "map") -> None:
@@ -296,56 +372,25 @@ class SunSpecMeter:
         return None if st is None else sm.INVERTER_STATES.get(st, str(st))
 
     def close(self) -> None:
+        """Close the Modbus connection."""
         self.conn.close()
 
 
-def _factory(meter_id: str, options: SunSpecOptions, config=None) -> SunSpecMeter:
+def _sum(meter_id: str, now_s: float, parts: list[Reading]) -> Reading:
+    """One reading from the readings of several devices: each value summed when every
+    device gives it, else None; the worst quality.
+    """
+    def total(name: str) -> float | None:
+        vals = [getattr(r, name) for r in parts]
+        return None if any(v is None for v in vals) else float(sum(vals))
+
+    return Reading(meter_id, now_s, import_wh=total("import_wh"), export_wh=total("export_wh"),
+                   power_w=total("power_w"), quality=max(r.quality for r in parts))
+
+
+def _factory(meter_id: str, options: SunSpecOptions, config=None, *, clock=None) -> SunSpecMeter:
     return SunSpecMeter(meter_id, options)
 
 
 register("sunspec", SunSpecOptions, _factory)
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m pvshare.meters.sunspec --host IP``: read a SunSpec device a few times and
-    print what pvshare sees (a check to run on site before starting the daemon).
-    """
-    import argparse
-    import time
-
-    p = argparse.ArgumentParser(prog="python -m pvshare.meters.sunspec",
-                                description="Read a SunSpec inverter or meter (read-only).")
-    p.add_argument("--host", required=True)
-    p.add_argument("--port", type=int, default=502)
-    p.add_argument("--unit", type=int, default=1)
-    p.add_argument("--role", choices=("production", "consumption"), default="production")
-    p.add_argument("--count", type=int, default=3, help="number of polls")
-    p.add_argument("--interval", type=float, default=5.0, help="seconds between polls")
-    a = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    m = SunSpecMeter("device", SunSpecOptions(host=a.host, port=a.port, unit=a.unit,
-                                              role=a.role))
-    for i in range(a.count):
-        if i:
-            time.sleep(a.interval)
-        now = time.time()
-        readings = m.read(now)
-        if i == 0 and m.map is not None:
-            models = ", ".join(f"{x.id} at {x.address}" for x in m.map.models)
-            print(f"SunSpec map at {m.map.base}: models {models}")
-            print(f"device: {m.common.get('Mn')} {m.common.get('Md')}, serial "
-                  f"{m.common.get('SN')}, version {m.common.get('Vr')}")
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-        if readings:
-            r = readings[0]
-            print(f"{stamp} power_w={r.power_w} export_wh={r.export_wh} "
-                  f"import_wh={r.import_wh} state={m.state} quality={r.quality.name}")
-        else:
-            problems = {k: v for k, v in m.counters.items() if k not in ("polls", "readings")}
-            print(f"{stamp} no reading ({', '.join(f'{k}={v}' for k, v in problems.items())})")
-    m.close()
-    return 0 if m.counters["readings"] else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -5,7 +5,9 @@ register *after* the model's two-register header ``ID, L``), type, scale-factor 
 unit. Decoding is pure: words in, values out; nothing here does I/O.
 
 Models declared: 1 (common), 101/102/103 (inverter, integers + scale factors),
-111/112/113 (inverter, float32) and 203 (three-phase wye meter, integers + scale factors).
+111/112/113 (inverter, float32), 201-204 (meters: single, split, wye, delta; integers + scale
+factors), 211-214 (the same meters in float32, e.g. a Fronius Smart Meter in its default
+float map) and 701 (DER AC measurement, the newer IEEE 1547 models).
 ``tests/test_sunspec.py`` checks every offset, type, scale factor and unit against the
 official SunSpec model definitions shipped with pysunspec2.
 
@@ -27,10 +29,11 @@ definitions at https://github.com/sunspec/models (JSON, as shipped in pysunspec2
 from __future__ import annotations
 
 import math
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
+
+from pvshare.meters import registers
 
 #: "SunS" as two registers, at the base address of the map.
 SUNS_MARKER = (0x5375, 0x6E53)
@@ -72,6 +75,7 @@ class Reg:
 
     @property
     def words(self) -> int:
+        """Size of the point, in registers."""
         return self.size
 
     def decode(self, words: Sequence[int]):
@@ -84,37 +88,44 @@ class Reg:
 
 
 class _Int(Reg):
-    fmt: ClassVar[str] = ">H"
-    sentinel: ClassVar[int] = 0xFFFF
+    """An integer point: its format, size and sentinel come from the register codec."""
 
     def decode(self, words):
-        raw = _unpack(self.fmt, words[: self.size])
-        return None if raw == self.sentinel else raw
+        raw = registers.unpack(self.type, words)
+        return None if registers.is_sentinel(self.type, raw) else raw
 
     def encode(self, value):
-        return _pack(self.fmt, self.sentinel if value is None else int(value))
+        sentinel = registers.TYPES[self.type].sentinel
+        return registers.pack(self.type, sentinel if value is None else int(value))
 
 
 class Int16(_Int):
+    """A signed 16-bit integer, 0x8000 = not implemented."""
+
     type = "int16"
-    fmt = ">h"
-    sentinel = -0x8000
 
 
 class UInt16(_Int):
+    """An unsigned 16-bit integer, 0xFFFF = not implemented."""
+
     type = "uint16"
 
 
 class Acc16(_Int):
+    """A 16-bit accumulator, 0 = not accumulated."""
+
     type = "acc16"
-    sentinel = 0
 
 
 class Enum16(_Int):
+    """An enumeration, 0xFFFF = not implemented."""
+
     type = "enum16"
 
 
 class Bitfield16(_Int):
+    """16 flags, 0xFFFF = not implemented."""
+
     type = "bitfield16"
 
 
@@ -122,26 +133,25 @@ class SunSSF(_Int):
     """A scale factor: signed int16 exponent of ten, 0x8000 = not implemented."""
 
     type = "sunssf"
-    fmt = ">h"
-    sentinel = -0x8000
 
     def decode(self, words):
+        """The exponent, or None when not implemented or out of -10..10."""
         raw = super().decode(words)
         return raw if raw is not None and SF_MIN <= raw <= SF_MAX else None
 
 
 class Int32(_Int):
+    """A signed 32-bit integer, 0x80000000 = not implemented."""
+
     type = "int32"
     size = 2
-    fmt = ">i"
-    sentinel = -0x80000000
 
 
 class UInt32(_Int):
+    """An unsigned 32-bit integer, 0xFFFFFFFF = not implemented."""
+
     type = "uint32"
     size = 2
-    fmt = ">I"
-    sentinel = 0xFFFFFFFF
 
 
 class Acc32(_Int):
@@ -149,27 +159,45 @@ class Acc32(_Int):
 
     type = "acc32"
     size = 2
-    fmt = ">I"
-    sentinel = 0
 
 
 class Bitfield32(_Int):
+    """32 flags, 0xFFFFFFFF = not implemented."""
+
     type = "bitfield32"
     size = 2
-    fmt = ">I"
-    sentinel = 0xFFFFFFFF
+
+
+class UInt64(_Int):
+    """An unsigned 64-bit integer (model 701's energies), 0xFFFFFFFFFFFFFFFF = not
+    implemented.
+    """
+
+    type = "uint64"
+    size = 4
+
+
+class Acc64(_Int):
+    """A 64-bit accumulator (model 701's lifetime energies); 0 = not accumulated."""
+
+    type = "acc64"
+    size = 4
 
 
 class Float32(Reg):
+    """An IEEE 754 single, NaN = not implemented."""
+
     type = "float32"
     size = 2
 
     def decode(self, words):
-        raw = _unpack(">f", words[:2])
+        """The value, or None for NaN."""
+        raw = registers.unpack("float32", words)
         return None if math.isnan(raw) else raw
 
     def encode(self, value):
-        return _pack(">f", math.nan if value is None else float(value))
+        """Two registers (None gives NaN)."""
+        return registers.pack("float32", math.nan if value is None else float(value))
 
 
 @dataclass(frozen=True)
@@ -181,35 +209,33 @@ class String(Reg):
 
     @property
     def words(self) -> int:
+        """Size of the string, in registers."""
         return self.length
 
     def decode(self, words):
-        data = b"".join(int(w).to_bytes(2, "big") for w in words[: self.length])
+        """The text up to its first NUL, or None when empty."""
+        data = registers.words_to_bytes(words[: self.length])
         text = data.split(b"\0", 1)[0].decode("utf-8", errors="replace").strip()
         return text or None
 
     def encode(self, value):
+        """The registers of a text, NUL-padded."""
         data = (value or "").encode("utf-8")[: 2 * self.length].ljust(2 * self.length, b"\0")
-        return [int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2)]
+        return registers.bytes_to_words(data)
 
 
 class Pad(Reg):
+    """A padding register (no value)."""
+
     type = "pad"
 
     def decode(self, words):
+        """Always None."""
         return None
 
     def encode(self, value):
+        """The padding register 0x8000."""
         return [0x8000]
-
-
-def _unpack(fmt: str, words: Sequence[int]):
-    return struct.unpack(fmt, b"".join(int(w).to_bytes(2, "big") for w in words))[0]
-
-
-def _pack(fmt: str, value) -> list[int]:
-    data = struct.pack(fmt, value)
-    return [int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2)]
 
 
 # --- models ------------------------------------------------------------------------------
@@ -226,6 +252,7 @@ class Model:
         object.__setattr__(self, "_by_name", {p.name: p for p in self.points})
 
     def point(self, name: str) -> Reg:
+        """The point named ``name`` (KeyError when the model has none)."""
         return self._by_name[name]  # type: ignore[attr-defined]
 
     def __contains__(self, name: str) -> bool:
@@ -323,32 +350,102 @@ _INVERTER_FLOAT = (
 )
 
 
-def _meter_203() -> tuple[Reg, ...]:
+def _sequential(spec) -> tuple[Reg, ...]:
+    """Points laid end to end from offset 0: ``(name, kind, sf, unit)`` tuples, a
+    :class:`String` given as ``(name, String, length)``.
+    """
     pts: list[Reg] = []
+    offset = 0
+    for item in spec:
+        name, kind = item[0], item[1]
+        if kind is String:
+            pt: Reg = String(name, offset, length=item[2])
+        else:
+            pt = kind(name, offset, *item[2:])
+        pts.append(pt)
+        offset += pt.words
+    return tuple(pts)
 
-    def group(kind, names, start, sf, unit):
-        size = kind.size
-        for i, n in enumerate(names):
-            pts.append(kind(n, start + i * size, sf, unit))
-        pts.append(SunSSF(sf, start + len(names) * size))
 
-    group(Int16, ("A", "AphA", "AphB", "AphC"), 0, "A_SF", "A")
-    group(Int16, ("PhV", "PhVphA", "PhVphB", "PhVphC", "PPV", "PhVphAB", "PhVphBC", "PhVphCA"),
-          5, "V_SF", "V")
-    group(Int16, ("Hz",), 14, "Hz_SF", "Hz")
-    group(Int16, ("W", "WphA", "WphB", "WphC"), 16, "W_SF", "W")
-    group(Int16, ("VA", "VAphA", "VAphB", "VAphC"), 21, "VA_SF", "VA")
-    group(Int16, ("VAR", "VARphA", "VARphB", "VARphC"), 26, "VAR_SF", "var")
-    group(Int16, ("PF", "PFphA", "PFphB", "PFphC"), 31, "PF_SF", "Pct")
+def _meter_int(line_voltages: tuple[str, ...]) -> tuple[Reg, ...]:
+    """Meter models 201-204 (integers + scale factors); 201 names its line-to-line
+    voltages ``PPVphAB``..., 202-204 ``PhVphAB``...
+    """
+    spec: list[tuple] = []
+
+    def group(kind, names, sf, unit):
+        spec.extend((n, kind, sf, unit) for n in names)
+        spec.append((sf, SunSSF))
+
+    group(Int16, ("A", "AphA", "AphB", "AphC"), "A_SF", "A")
+    group(Int16, ("PhV", "PhVphA", "PhVphB", "PhVphC", "PPV", *line_voltages), "V_SF", "V")
+    group(Int16, ("Hz",), "Hz_SF", "Hz")
+    group(Int16, ("W", "WphA", "WphB", "WphC"), "W_SF", "W")
+    group(Int16, ("VA", "VAphA", "VAphB", "VAphC"), "VA_SF", "VA")
+    group(Int16, ("VAR", "VARphA", "VARphB", "VARphC"), "VAR_SF", "var")
+    group(Int16, ("PF", "PFphA", "PFphB", "PFphC"), "PF_SF", "Pct")
     group(Acc32, ("TotWhExp", "TotWhExpPhA", "TotWhExpPhB", "TotWhExpPhC",
-                  "TotWhImp", "TotWhImpPhA", "TotWhImpPhB", "TotWhImpPhC"), 36, "TotWh_SF", "Wh")
+                  "TotWhImp", "TotWhImpPhA", "TotWhImpPhB", "TotWhImpPhC"), "TotWh_SF", "Wh")
     group(Acc32, ("TotVAhExp", "TotVAhExpPhA", "TotVAhExpPhB", "TotVAhExpPhC",
                   "TotVAhImp", "TotVAhImpPhA", "TotVAhImpPhB", "TotVAhImpPhC"),
-          53, "TotVAh_SF", "VAh")
+          "TotVAh_SF", "VAh")
     group(Acc32, tuple(f"TotVArh{q}{ph}" for q in ("ImpQ1", "ImpQ2", "ExpQ3", "ExpQ4")
-                       for ph in ("", "PhA", "PhB", "PhC")), 70, "TotVArh_SF", "varh")
-    pts.append(Bitfield32("Evt", 103))
-    return tuple(pts)
+                       for ph in ("", "PhA", "PhB", "PhC")), "TotVArh_SF", "varh")
+    spec.append(("Evt", Bitfield32))
+    return _sequential(spec)
+
+
+def _meter_float() -> tuple[Reg, ...]:
+    """Meter models 211-214 (float32, no scale factors)."""
+    spec: list[tuple] = []
+    for names, unit in (
+            (("A", "AphA", "AphB", "AphC"), "A"),
+            (("PhV", "PhVphA", "PhVphB", "PhVphC", "PPV", "PPVphAB", "PPVphBC", "PPVphCA"),
+             "V"),
+            (("Hz",), "Hz"), (("W", "WphA", "WphB", "WphC"), "W"),
+            (("VA", "VAphA", "VAphB", "VAphC"), "VA"),
+            (("VAR", "VARphA", "VARphB", "VARphC"), "var"),
+            (("PF", "PFphA", "PFphB", "PFphC"), "PF"),
+            (("TotWhExp", "TotWhExpPhA", "TotWhExpPhB", "TotWhExpPhC",
+              "TotWhImp", "TotWhImpPhA", "TotWhImpPhB", "TotWhImpPhC"), "Wh"),
+            (("TotVAhExp", "TotVAhExpPhA", "TotVAhExpPhB", "TotVAhExpPhC",
+              "TotVAhImp", "TotVAhImpPhA", "TotVAhImpPhB", "TotVAhImpPhC"), "VAh"),
+            (tuple(f"TotVArh{q}{ph}" for q in ("ImpQ1", "ImpQ2", "ExpQ3", "ExpQ4")
+                   for ph in ("", "phA", "phB", "phC")), "varh")):
+        spec.extend((n, Float32, None, unit) for n in names)
+    spec.append(("Evt", Bitfield32))
+    return _sequential(spec)
+
+
+def _der_701() -> tuple[Reg, ...]:
+    """Model 701, DER AC measurement (the IEEE 1547 information models)."""
+    spec: list[tuple] = [
+        ("ACType", Enum16), ("St", Enum16), ("InvSt", Enum16), ("ConnSt", Enum16),
+        ("Alrm", Bitfield32), ("DERMode", Bitfield32),
+        ("W", Int16, "W_SF", "W"), ("VA", Int16, "VA_SF", "VA"),
+        ("Var", Int16, "Var_SF", "Var"), ("PF", Int16, "PF_SF", None),
+        ("A", Int16, "A_SF", "A"), ("LLV", UInt16, "V_SF", "V"), ("LNV", UInt16, "V_SF", "V"),
+        ("Hz", UInt32, "Hz_SF", "Hz"),
+        ("TotWhInj", UInt64, "TotWh_SF", "Wh"), ("TotWhAbs", UInt64, "TotWh_SF", "Wh"),
+        ("TotVarhInj", UInt64, "TotVarh_SF", "Varh"),
+        ("TotVarhAbs", UInt64, "TotVarh_SF", "Varh"),
+        *((n, Int16, "Tmp_SF", "C")
+          for n in ("TmpAmb", "TmpCab", "TmpSnk", "TmpTrns", "TmpSw", "TmpOt")),
+    ]
+    for ph, ll in (("L1", "VL1L2"), ("L2", "VL2L3"), ("L3", "VL3L1")):
+        spec += [(f"W{ph}", Int16, "W_SF", "W"), (f"VA{ph}", Int16, "VA_SF", "VA"),
+                 (f"Var{ph}", Int16, "Var_SF", "Var"), (f"PF{ph}", Int16, "PF_SF", None),
+                 (f"A{ph}", Int16, "A_SF", "A"), (ll, UInt16, "V_SF", "V"),
+                 (f"V{ph}", UInt16, "V_SF", "V"),
+                 (f"TotWhInj{ph}", UInt64, "TotWh_SF", "Wh"),
+                 (f"TotWhAbs{ph}", UInt64, "TotWh_SF", "Wh"),
+                 (f"TotVarhInj{ph}", UInt64, "TotVarh_SF", "Varh"),
+                 (f"TotVarhAbs{ph}", UInt64, "TotVarh_SF", "Varh")]
+    spec += [("ThrotPct", UInt16, None, "Pct"), ("ThrotSrc", Bitfield32)]
+    spec += [(n, SunSSF) for n in ("A_SF", "V_SF", "Hz_SF", "W_SF", "PF_SF", "VA_SF",
+                                   "Var_SF", "TotWh_SF", "TotVarh_SF", "Tmp_SF")]
+    spec.append(("MnAlrmInfo", String, 32))
+    return _sequential(spec)
 
 
 MODELS: dict[int, Model] = {1: COMMON}
@@ -358,10 +455,20 @@ for _id, _name in ((101, "inverter single phase"), (102, "inverter split phase")
 for _id, _name in ((111, "inverter single phase, float"), (112, "inverter split phase, float"),
                    (113, "inverter three phase, float")):
     MODELS[_id] = Model(_id, _name, 60, _INVERTER_FLOAT)
-MODELS[203] = Model(203, "meter three phase wye", 105, _meter_203())
+for _id, _name in ((201, "meter single phase"), (202, "meter split single phase"),
+                   (203, "meter three phase wye"), (204, "meter three phase delta")):
+    MODELS[_id] = Model(_id, _name, 105, _meter_int(
+        ("PPVphAB", "PPVphBC", "PPVphCA") if _id == 201 else ("PhVphAB", "PhVphBC", "PhVphCA")))
+for _id, _name in ((211, "meter single phase, float"), (212, "meter split phase, float"),
+                   (213, "meter three phase wye, float"),
+                   (214, "meter three phase delta, float")):
+    MODELS[_id] = Model(_id, _name, 124, _meter_float())
+MODELS[701] = Model(701, "DER AC measurement", 153, _der_701())
 
-INVERTER_MODELS = (101, 102, 103, 111, 112, 113)
-METER_MODELS = (203,)
+#: Models giving an inverter's production, in order of preference.
+INVERTER_MODELS = (101, 102, 103, 111, 112, 113, 701)
+#: Meter models (SunSpec meters count power positive when importing).
+METER_MODELS = (201, 202, 203, 204, 211, 212, 213, 214)
 
 #: Operating states (``St``, enum16) of inverter models 101-113.
 INVERTER_STATES = {1: "OFF", 2: "SLEEPING", 3: "STARTING", 4: "MPPT", 5: "THROTTLED",

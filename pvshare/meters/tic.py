@@ -53,7 +53,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from pvshare.meters import tic_labels
 from pvshare.meters.base import Quality, Reading
+from pvshare.meters.tic_labels import UNITS
 
 STX, ETX, LF, CR, SP, HT = 0x02, 0x03, 0x0A, 0x0D, 0x20, 0x09
 
@@ -69,74 +71,9 @@ _HORODATE = re.compile(r"[EeHh ]\d{12}\Z")
 #: bytes legal inside a group (printable ASCII and TAB)
 _ILLEGAL = re.compile(rb"[^\x09\x20-\x7e]")
 
-#: Labels whose data is a quantity (a decimal number), with their unit.
-UNITS: dict[str, str] = {
-    # standard mode
-    "EAST": "Wh", "EAIT": "Wh",
-    **{f"EASF{i:02d}": "Wh" for i in range(1, 11)},
-    **{f"EASD{i:02d}": "Wh" for i in range(1, 5)},
-    **{f"ERQ{i}": "VArh" for i in range(1, 5)},
-    **{f"IRMS{i}": "A" for i in range(1, 4)},
-    **{f"URMS{i}": "V" for i in range(1, 4)},
-    **{f"UMOY{i}": "V" for i in range(1, 4)},
-    "PREF": "kVA", "PCOUP": "kVA",
-    "SINSTS": "VA", "SINSTI": "VA",
-    **{f"SINSTS{i}": "VA" for i in range(1, 4)},
-    "SMAXSN": "VA", "SMAXSN-1": "VA", "SMAXIN": "VA", "SMAXIN-1": "VA",
-    **{f"SMAXSN{i}": "VA" for i in range(1, 4)},
-    **{f"SMAXSN{i}-1": "VA" for i in range(1, 4)},
-    "CCASN": "W", "CCASN-1": "W", "CCAIN": "W", "CCAIN-1": "W",
-    # historique mode
-    "BASE": "Wh", "HCHC": "Wh", "HCHP": "Wh", "EJPHN": "Wh", "EJPHPM": "Wh",
-    **{f"BBRH{p}J{c}": "Wh" for p in "CP" for c in "BWR"},
-    "ISOUSC": "A", "IINST": "A", "IMAX": "A", "ADPS": "A",
-    **{f"IINST{i}": "A" for i in range(1, 4)},
-    **{f"IMAX{i}": "A" for i in range(1, 4)},
-    **{f"ADIR{i}": "A" for i in range(1, 4)},
-    "PAPP": "VA", "PMAX": "W", "PEJP": "min",
-}
-#: Historique labels summed into the total drawn index when BASE is absent.
-_HISTORIQUE_INDEX = ("HCHC", "HCHP", "EJPHN", "EJPHPM") + tuple(
-    f"BBRH{p}J{c}" for p in "CP" for c in "BWR")
-
-
 def checksum(data: bytes) -> int:
     """TIC checksum of ``data``: ``(sum(data) & 0x3F) + 0x20``, a byte in 0x20..0x5F."""
     return (sum(data) & 0x3F) + 0x20
-
-
-def encode_group(label: str, data: str, horodate: str | None = None,
-                 mode: str = "standard") -> bytes:
-    """One group, LF … CR, with its checksum (for simulators and tests)."""
-    if mode == "standard":
-        body = label.encode() + b"\t"
-        if horodate is not None:
-            body += horodate.encode() + b"\t"
-        body += data.encode() + b"\t"
-        return b"\n" + body + bytes([checksum(body)]) + b"\r"
-    if mode == "historique":
-        if horodate is not None:
-            raise ValueError("historique groups have no horodate")
-        body = label.encode() + b" " + data.encode()
-        return b"\n" + body + b" " + bytes([checksum(body)]) + b"\r"
-    raise ValueError(f"unknown TIC mode {mode!r}")
-
-
-def encode_frame(groups, mode: str = "standard") -> bytes:
-    """A frame STX … ETX from ``(label, data)`` or ``(label, data, horodate)`` tuples."""
-    return bytes([STX]) + b"".join(encode_group(*g, mode=mode) for g in groups) + bytes([ETX])
-
-
-def make_horodate(time_s: float, degraded: bool = False) -> str:
-    """Horodate ``SAAMMJJhhmmss`` of a UTC time as a Linky writes it (legal French time:
-    ``E`` + UTC+2 in summer, ``H`` + UTC+1 in winter; lower case when ``degraded``).
-    """
-    from zoneinfo import ZoneInfo
-    local = dt.datetime.fromtimestamp(int(time_s), ZoneInfo("Europe/Paris"))
-    season = "E" if local.utcoffset() == dt.timedelta(hours=2) else "H"
-    if degraded:
-        season = season.lower()
-    return season + local.strftime("%y%m%d%H%M%S")
 
 
 def parse_horodate(horodate: str) -> tuple[dt.datetime | None, bool]:
@@ -221,6 +158,7 @@ class Frame:
         return self.by_label[label]
 
     def value(self, label: str, default=None):
+        """The value of a label's first occurrence (see :attr:`Group.value`), or ``default``."""
         g = self.by_label.get(label)
         return default if g is None else g.value
 
@@ -245,6 +183,7 @@ class Counters:
     reasons: Counter = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, int]:
+        """The four main counters as a plain dict."""
         return {"frames": self.frames, "groups": self.groups, "rejected": self.rejected,
                 "incomplete": self.incomplete}
 
@@ -587,25 +526,15 @@ def reading_from_frame(frame: Frame, read_time_s: float,
     Returns
     -------
     Reading or None
-        ``import_wh``: EAST (standard), else BASE, else the sum of the historique tariff
-        indices (HCHC+HCHP, EJP, Tempo); ``export_wh``: EAIT; ``power_w``: **apparent**
-        power in VA, SINSTS − SINSTI (negative when injecting) or PAPP; ``time_s``: the
+        ``import_wh``, ``export_wh`` and ``power_w`` (**apparent** power, VA, negative when
+        injecting) by the rules of :mod:`pvshare.meters.tic_labels` (every tariff option); ``time_s``: the
         frame's DATE horodate in UTC when present; ``quality``: DEGRADED when that horodate
         has a lower-case season letter. None when the frame holds no index and no power.
     """
     v = frame.value
-    import_wh = v("EAST")
-    if import_wh is None:
-        import_wh = v("BASE")
-    if import_wh is None:
-        parts = [v(k) for k in _HISTORIQUE_INDEX if k in frame]
-        import_wh = sum(parts) if parts else None
-    export_wh = v("EAIT")
-    power = None
-    if "SINSTS" in frame:
-        power = v("SINSTS") - v("SINSTI", 0)
-    elif "PAPP" in frame:
-        power = v("PAPP")
+    import_wh = tic_labels.import_wh(v)
+    export_wh = tic_labels.export_wh(v)
+    power = tic_labels.power_va(v)
     if import_wh is None and export_wh is None and power is None:
         return None
     time_s, quality = float(read_time_s), Quality.GOOD
@@ -621,3 +550,35 @@ def reading_from_frame(frame: Frame, read_time_s: float,
                    None if import_wh is None else float(import_wh),
                    None if export_wh is None else float(export_wh),
                    None if power is None else float(power), quality)
+
+
+_PARIS = None
+
+
+def local_paris_to_utc_s(local: dt.datetime, summer: bool | None = None) -> float:
+    """UTC Unix seconds of a naive French legal time (Europe/Paris).
+
+    Parameters
+    ----------
+    local : datetime.datetime
+        Naive wall-clock time in France.
+    summer : bool or None
+        The meter's season (``E`` summer, UTC+2; ``H`` winter, UTC+1). It decides only where
+        the wall clock is ambiguous: the repeated hour of the autumn change, and the missing
+        hour of the spring change. Elsewhere the Europe/Paris rules decide.
+
+    Returns
+    -------
+    float
+    """
+    global _PARIS
+    if _PARIS is None:
+        from zoneinfo import ZoneInfo
+        _PARIS = ZoneInfo("Europe/Paris")
+    first = local.replace(tzinfo=_PARIS, fold=0).utcoffset()
+    second = local.replace(tzinfo=_PARIS, fold=1).utcoffset()
+    offset = first
+    if first != second and summer is not None:
+        offset = dt.timedelta(hours=2 if summer else 1)
+    assert offset is not None
+    return (local - offset).replace(tzinfo=dt.UTC).timestamp()

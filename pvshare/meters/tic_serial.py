@@ -124,8 +124,14 @@ class TicMeter:
         self.errors = Counter()
 
     @property
-    def counters(self):
-        return self.reader.decoder.counters
+    def counters(self) -> dict[str, int]:
+        """``frames``, ``groups``, ``rejected`` (groups), ``incomplete`` (frames),
+        ``readings_rejected`` (frames without index or plausible power) and the port errors.
+        """
+        c = self.reader.decoder.counters.as_dict()
+        c["readings_rejected"] = sum(self.reader.rejected.values())
+        c.update(self.errors)
+        return c
 
     def _open(self, now_s: float) -> bool:
         if self._serial is not None:
@@ -161,9 +167,10 @@ class TicMeter:
         except (serial.SerialException, OSError) as exc:
             self._fail(now_s, f"read error on {self.port}: {exc}")
             return []
-        frames_before = self.counters.frames
+        decoded = self.reader.decoder.counters
+        frames_before = decoded.frames
         out = self.reader.feed(data, now_s)
-        if self.counters.frames > frames_before:
+        if decoded.frames > frames_before:
             self._bytes_since_frame = 0
         else:
             self._bytes_since_frame += len(data)
@@ -179,6 +186,7 @@ class TicMeter:
         log.info("tic %s: no frame yet, trying %d baud", self.id, self.baudrate)
 
     def close(self) -> None:
+        """Close the serial port (a dead port is ignored)."""
         if self._serial is not None:
             try:
                 self._serial.close()
@@ -187,7 +195,7 @@ class TicMeter:
             self._serial = None
 
 
-def _factory(meter_id: str, options: TicOptions, config=None) -> TicMeter:
+def _factory(meter_id: str, options: TicOptions, config=None, *, clock=None) -> TicMeter:
     return TicMeter(meter_id, options.port, options.mode, options.baudrate,
                     options.max_power_va, options.reconnect_max_s)
 
