@@ -43,6 +43,9 @@ app.add_typer(_report.app, name="report")
 app.command("run")(_daemon.run)
 app.command("status")(_daemon.status)
 app.command("demo")(_daemon.demo)
+from pvshare.commands import enedis as _enedis  # noqa: E402
+
+app.add_typer(_enedis.app, name="enedis")
 # --- end of command groups ---------------------------------------------------------------
 
 
