@@ -103,7 +103,8 @@ def household(
         a = analyse_household(lc.times, lc.energy_wh, lc.step_s, tariffs=tariffs, tz=tz,
                               occupants=occupants, surface_m2=surface, heating=heating,
                               income_eur_per_year=income, subscribed_kva=kva,
-                              in_operation=in_operation, solar_hours=solar_hours)
+                              in_operation=in_operation, solar_hours=solar_hours,
+                              flags=lc.flags)
     except ValueError as exc:
         raise InputError(str(exc), source=str(input)) from None
     label = name or (f"compteur {lc.prm}" if lc.prm else "")

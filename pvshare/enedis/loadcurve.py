@@ -625,7 +625,7 @@ def _to_grid(rows: _Rows, *, source: str, tz: str, allow_gaps: bool, quantity: s
     valued = ~np.isnan(power_w)
     first_v = int(np.argmax(valued)) if valued.any() else None
     if first_v is None:
-        raise InputError("every value of the file is empty", source=source)
+        raise InputError("no measured value: every value of the file is empty", source=source)
     last_v = n - 1 - int(np.argmax(valued[::-1]))
     lo, hi = start_s[first_v] // g * g, -(-end_s[last_v] // g) * g
     nbins = int((hi - lo) // g)
