@@ -90,10 +90,20 @@ def test_prm_from_name_or_option_and_errors(tmp_path):
     with pytest.raises(InputError, match=r"the file names the meter '09990000000063' but "
                                          r"--prm says 00000000000001"):
         curves_to_consumption([R63], tmp_path / "c.csv", prms=["00000000000001"])
-    # The same meter twice.
+    # The same meter twice: put together where they agree, refused where they do not.
     copy = tmp_path / "again.csv"
     shutil.copy(R63, copy)
-    with pytest.raises(InputError, match=r"again.csv: PRM 09990000000063 is also the meter of"):
+    t = curves_to_consumption([R63, copy], tmp_path / "d.csv")
+    assert t.prms == ["09990000000063"] and t.summaries[0].values == 98
+    lines = R63.read_text(encoding="utf-8").splitlines()
+    # 05:00 CEST ends the step that starts 02:30 UTC: its value changed in the copy.
+    lines[10] = lines[10].replace(";PA;CONS;BRUT;W;2023-10-28 05:00:00;",
+                                  ";PA;CONS;BRUT;W;2023-10-28 05:00:00;1")
+    copy.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "d.csv").unlink()
+    with pytest.raises(InputError, match=r"again.csv: meter 09990000000063: the step "
+                                         r"2023-10-28T02:30:00\+00:00 is in .*r63_autumn_change_"
+                                         r"2023-10.csv too, with another value"):
         curves_to_consumption([R63, copy], tmp_path / "d.csv")
     assert not (tmp_path / "d.csv").exists()
 
@@ -120,6 +130,23 @@ def test_cli_errors_are_clean(tmp_path):
                  "PT10M")
     assert r.returncode == 2 and "unsupported step 'PT10M'" in r.stderr
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_weekly_excel_downloads_of_one_meter_put_together(tmp_path):
+    """The customer space's Excel export comes a week at a time and misses each week's last
+    half-hour (real files): two weeks and the R63 export of the same meter fill each other.
+    """
+    weeks = [FIX / "xlsx_courbe_2024-01-01_semaine.xlsx", FIX / "xlsx_courbe_2024-01-08_semaine.xlsx"]
+    t = curves_to_consumption(weeks, tmp_path / "c.csv")
+    s = t.summaries[0]
+    assert t.prms == ["09990000000063"] and s.values == 2 * 335 and s.missing == 1
+    k = int(np.flatnonzero(t.times == np.datetime64("2024-01-07T22:30:00"))[0])
+    assert np.isnan(t.energy_wh[k, 0])
+    t = curves_to_consumption(weeks + [FIX / "r63_week_2024-01-01.csv"], tmp_path / "c.csv")
+    with (FIX / "r63_week_2024-01-01.csv").open(encoding="utf-8") as f:
+        last = list(csv.DictReader(f, delimiter=";"))[-1]
+    assert last["Horodate"] == "2024-01-08 00:00:00"
+    assert t.summaries[0].missing == 0 and t.energy_wh[k, 0] == float(last["Valeur"]) / 2
 
 
 def test_table_is_what_allocate_reads(tmp_path):

@@ -155,3 +155,65 @@ def test_fuzz_real_files_mutated(tmp_path, which, edits):
         g = tmp_path / "mutated.csv.gz"
         g.write_bytes(gzip.compress(bytes(data))[: max(10, len(data) // 3)])
         _check(g)                                        # a cut gzip stream
+
+
+def test_an_excel_zip_bomb_is_refused_unread(tmp_path):
+    import zipfile
+    p = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/worksheets/sheet1.xml", b"<" + b" " * 100_000_000)
+    assert p.stat().st_size < 200_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError, match=r"bomb.xlsx: the Excel file holds more than 64 MB"):
+            read_load_curve(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20
+
+
+_XLSX = (FIX / "xlsx_courbe_2024-01-01_semaine.xlsx").read_bytes()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, len(_XLSX) - 1), st.binary(min_size=1, max_size=8)),
+                min_size=1, max_size=4), st.booleans())
+def test_fuzz_excel_mutated(tmp_path, edits, cut):
+    data = bytearray(_XLSX)
+    for pos, chunk in edits:
+        data[pos:pos + len(chunk)] = chunk
+    if cut:
+        data = data[: edits[0][0] + 2]
+    p = tmp_path / "mutated.xlsx"
+    p.write_bytes(bytes(data))
+    _check(p)
+
+
+def _xlsx_members() -> dict[str, bytes]:
+    import io
+    import zipfile
+    with zipfile.ZipFile(io.BytesIO(_XLSX)) as z:
+        return {i.filename: z.read(i.filename) for i in z.infolist()}
+
+
+_MEMBERS = _xlsx_members()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(["xl/sharedStrings.xml", "xl/worksheets/sheet2.xml",
+                        "xl/workbook.xml"]),
+       st.lists(st.tuples(st.floats(0, 1), st.binary(max_size=6)), min_size=1, max_size=4))
+def test_fuzz_excel_sheets_mutated_inside_a_valid_zip(tmp_path, member, edits):
+    import zipfile
+    data = bytearray(_MEMBERS[member])
+    for where, chunk in edits:
+        pos = int(where * (len(data) - 1))
+        data[pos:pos + max(len(chunk), 1)] = chunk
+    p = tmp_path / "mutated.xlsx"
+    with zipfile.ZipFile(p, "w") as z:
+        for name, body in _MEMBERS.items():
+            z.writestr(name, bytes(data) if name == member else body)
+    _check(p)

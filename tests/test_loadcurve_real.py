@@ -293,3 +293,45 @@ def test_reading_the_real_file_twice_gives_the_same_curve():
                          allow_gaps=True)
     assert np.array_equal(a.energy_wh, b.energy_wh, equal_nan=True)
     assert a.times.tolist() == b.times.tolist()
+
+
+def _xlsx_cells(path: Path) -> list[tuple]:
+    """(Début, Fin, Valeur) text cells of the data sheet, read with openpyxl only."""
+    import openpyxl
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    rows = list(wb.worksheets[1].iter_rows(values_only=True))
+    h = next(i for i, r in enumerate(rows) if "Début" in r)
+    c = rows[h].index("Début")
+    return [r[c:c + 3] for r in rows[h + 1:] if r[c]]
+
+
+def test_customer_space_excel_week():
+    path = FIX / "xlsx_courbe_2024-01-01_semaine.xlsx"
+    cells = _xlsx_cells(path)
+    lc = read_load_curve(path)
+    assert lc.layout == "enedis-xlsx" and lc.prm == "09990000000063" and lc.step_s == 1800
+    # By hand: "01/01/2024 00:00:00 → 00:30:00, 2,906 kW" is 1453 Wh in the step starting
+    # 2023-12-31T23:00Z; a week minus its last half-hour (the export leaves it out).
+    assert cells[0] == ("01/01/2024 00:00:00", "01/01/2024 00:30:00", "2,906")
+    assert cells[-1][1] == "07/01/2024 23:30:00" and len(cells) == 7 * 48 - 1
+    assert str(lc.times[0]) == "2023-12-31T23:00:00" and lc.energy_wh[0] == 1453.0
+    assert lc.energy_wh.tolist() == pytest.approx(
+        [float(v.replace(",", ".")) * 1000 / 2 for _, _, v in cells])
+
+
+def test_excel_and_r63_exports_of_one_meter_agree():
+    """Two real exports of the same meter and week, two layouts: same energies."""
+    xl = read_load_curve(FIX / "xlsx_courbe_2024-01-01_semaine.xlsx")
+    r63 = read_load_curve(FIX / "r63_week_2024-01-01.csv")
+    assert r63.times.size == 336 and xl.times.tolist() == r63.times[:335].tolist()
+    assert np.allclose(xl.energy_wh, r63.energy_wh[:335], rtol=0, atol=1e-9)
+
+
+def test_customer_space_excel_daily_energy_is_not_a_load_curve():
+    path = FIX / "xlsx_quotidien_2024-07-15_semaine.xlsx"
+    with pytest.raises(InputError) as e:
+        read_load_curve(path)
+    assert str(e.value) == (
+        f"{path}, line 14: ce fichier n'est pas une courbe de charge (il contient « Consommation "
+        "Quotidienne ») : téléchargez la « courbe de charge » (consommation horaire, pas de 30 "
+        "minutes) dans votre espace client Enedis")

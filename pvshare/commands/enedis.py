@@ -39,11 +39,12 @@ def curves(
     for s in t.summaries:
         origin = {"file": "", "name": " (PRM from the file name)",
                   "option": " (PRM from --prm)"}[s.prm_from]
+        names = ", ".join(Path(x).name for x in s.source.split(", "))
         typer.echo(
-            f"  {s.prm}{origin}  {Path(s.source).name}: {format_utc([s.first])[0][:16]} to "
+            f"  {s.prm}{origin}  {names}: {format_utc([s.first])[0][:16]} to "
             f"{format_utc([s.last])[0][:16]} UTC, {s.values} values, {s.missing} missing, "
             f"steps of {'/'.join(map(str, s.steps_min))} min; estimated {s.estimated}, "
             f"corrected {s.corrected}, doubtful {s.doubtful}, spread {s.spread}")
         for w in s.warnings:
-            typer.echo(f"  warning: {Path(s.source).name}: {w}")
+            typer.echo(f"  warning: {w}")
     typer.echo(f"written: {out}")

@@ -35,7 +35,7 @@ _PRM_RE = re.compile(r"(?<!\d)(\d{14})(?!\d)")
 class CurveSummary:
     """What was read from one file (for the advisor's check)."""
 
-    source: str
+    source: str                  # the file(s), comma-separated
     prm: str
     prm_from: str                # "file", "name" or "option"
     layout: str
@@ -94,7 +94,12 @@ def curves_to_consumption(files: list[str | Path], out: str | Path, *, step: str
     ------
     InputError
         Naming the file (and line) of the first problem: a file that is not a load curve,
-        a meter whose PRM cannot be told, the same PRM twice, no value at all.
+        a meter whose PRM cannot be told, two files of one meter that disagree on a step.
+
+    Notes
+    -----
+    Several files of the same meter (the customer space's weekly Excel downloads, or two
+    periods) are put together; where they overlap they must agree.
     """
     try:
         step_s = step_seconds(step)
@@ -106,40 +111,58 @@ def curves_to_consumption(files: list[str | Path], out: str | Path, *, step: str
     if prms is not None and len(prms) != len(files):
         raise InputError(f"{len(prms)} --prm for {len(files)} files: give one per file, in the "
                          "same order", field="--prm")
-    curves: list[LoadCurve] = []
-    names: list[tuple[str, str]] = []
-    seen: dict[str, str] = {}
+    # Read every file; several files of one meter (weekly downloads) are put together.
+    groups: dict[str, list[tuple[LoadCurve, str]]] = {}
     for i, f in enumerate(files):
         lc = read_load_curve(f, tz=tz, allow_gaps=True, quantity=quantity, step_s=step_s,
                              max_kva=max_kva)
         prm, origin = _prm_of(lc, f, prms[i] if prms is not None else None)
-        if prm in seen:
-            raise InputError(f"PRM {prm} is also the meter of {seen[prm]}: give each meter's "
-                             "export once (or name the meters with --prm)", source=str(f))
-        seen[prm] = str(f)
-        curves.append(lc)
-        names.append((prm, origin))
+        groups.setdefault(prm, []).append((lc, origin))
 
-    start = min(int(lc.times[0].astype(np.int64)) for lc in curves)
-    end = max(int(lc.times[-1].astype(np.int64)) for lc in curves) + step_s
+    start = min(int(lc.times[0].astype(np.int64)) for g in groups.values() for lc, _ in g)
+    end = max(int(lc.times[-1].astype(np.int64)) for g in groups.values() for lc, _ in g) \
+        + step_s
     grid = np.arange(start, end, step_s, dtype=np.int64)
-    table = np.full((grid.size, len(curves)), np.nan)
+    table = np.full((grid.size, len(groups)), np.nan)
     summaries = []
-    for i, (lc, (prm, origin)) in enumerate(zip(curves, names)):
-        idx = (lc.times.astype(np.int64) - start) // step_s
-        table[idx, i] = lc.energy_wh
-        has = ~np.isnan(lc.energy_wh)
-        flags = lc.flags if lc.flags is not None else np.zeros(lc.times.size, np.uint8)
+    for i, (prm, group) in enumerate(groups.items()):
+        flags = np.zeros(grid.size, np.uint8)
+        owner = np.full(grid.size, -1)
+        for j, (lc, _) in enumerate(group):
+            idx = (lc.times.astype(np.int64) - start) // step_s
+            has = ~np.isnan(lc.energy_wh)
+            idx, e = idx[has], lc.energy_wh[has]
+            clash = ~np.isnan(table[idx, i]) & ~np.isclose(table[idx, i], e, rtol=0, atol=1e-6)
+            if clash.any():
+                k = int(np.flatnonzero(clash)[0])
+                other = group[int(owner[idx[k]])][0].source
+                t = format_utc(grid[idx[k]:idx[k] + 1].astype("datetime64[s]"))[0]
+                raise InputError(f"meter {prm}: the step {t} is in {other} too, with another "
+                                 f"value ({table[idx[k], i]:.3f} Wh there, {e[k]:.3f} Wh here)",
+                                 source=lc.source)
+            table[idx, i] = e
+            owner[idx] = j
+            if lc.flags is not None:
+                flags[idx] |= lc.flags[has]
+        col = table[:, i]
+        has = np.flatnonzero(~np.isnan(col))
+        a, b = has[0], has[-1]
+        origins = {o for _, o in group}
         summaries.append(CurveSummary(
-            source=lc.source, prm=prm, prm_from=origin, layout=lc.layout,
-            steps_min=lc.steps_min, first=lc.times[has][0], last=lc.times[has][-1],
-            values=int(has.sum()), missing=int((~has).sum()),
+            source=", ".join(lc.source for lc, _ in group), prm=prm,
+            prm_from=origins.pop() if len(origins) == 1 else "file",
+            layout="/".join(sorted({lc.layout for lc, _ in group})),
+            steps_min=tuple(sorted({m for lc, _ in group for m in lc.steps_min})),
+            first=grid[a].astype("datetime64[s]"), last=grid[b].astype("datetime64[s]"),
+            values=int(has.size), missing=int(b - a + 1 - has.size),
             estimated=int((flags & ESTIMATED != 0).sum()),
             corrected=int((flags & CORRECTED != 0).sum()),
             doubtful=int((flags & DOUBTFUL != 0).sum()),
-            spread=int((flags & SPREAD != 0).sum()), warnings=lc.warnings))
+            spread=int((flags & SPREAD != 0).sum()),
+            warnings=tuple(f"{Path(lc.source).name}: {w}" for lc, _ in group
+                           for w in lc.warnings)))
     times = grid.astype("datetime64[s]")
-    prm_list = [p for p, _ in names]
+    prm_list = list(groups)
     _write(out, times, prm_list, table)
     return ConsumptionTable(times=times, prms=prm_list, energy_wh=table, summaries=summaries)
 

@@ -212,6 +212,10 @@ def read_load_curve(path: str | Path, *, tz: str = DEFAULT_TZ, allow_gaps: bool 
         raise InputError("this is a folder, not a file", source=source) from None
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror}", source=source) from None
+    if magic == b"PK":
+        rows = _xlsx_layout(p, source, quantity)
+        return _to_grid(rows, source=source, tz=tz, allow_gaps=allow_gaps, quantity=quantity,
+                        grid_step_s=step_s, max_kva=max_kva, warnings=[], last_line_cut=False)
     zipped = magic == b"\x1f\x8b"
     try:
         stream = gzip.open(p, "rb") if zipped else p.open("rb")
@@ -479,6 +483,135 @@ def _rows_layout(lines: list[str], first: int, source: str, quantity: str) -> _R
                          f"la courbe de {_QUANTITY_FR[quantity]}", source=source,
                          field="Grandeur métier")
     return rows
+
+
+#: At most this many bytes in an Excel file once unzipped (a zip bomb is refused unread).
+MAX_XLSX_BYTES = 64 * 1024 * 1024
+_XLSX_DAY = re.compile(r"^(\d{2})/(\d{2})/(\d{4})(?: (\d{2}):(\d{2})(?::(\d{2}))?)?$")
+
+
+def _xlsx_layout(path: Path, source: str, quantity: str) -> _Rows:
+    """The Excel export of the customer space ("Export des données de la courbe de charge").
+
+    Sheet 2 holds ``Point Référence Mesure (PRM) :``, ``Type de comptage :`` (``Consommation
+    horaire``), ``Données :`` (``Brutes``), then ``Début | Fin | Valeur (en kW)`` rows with
+    local times ``01/01/2024 00:00:00`` and values ``2,906`` (kW). Each row's step is
+    ``Fin − Début``. "Line" in messages is the spreadsheet's row number.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            size = sum(i.file_size for i in zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise InputError(f"not a readable Excel (.xlsx) file: {str(exc)[:80]}",
+                         source=source) from None
+    if size > MAX_XLSX_BYTES:
+        raise InputError(f"the Excel file holds more than {MAX_XLSX_BYTES // 2**20} MB once "
+                         "unzipped: not a load-curve export", source=source)
+    try:
+        return _xlsx_rows(path, source, quantity)
+    except InputError:
+        raise
+    except Exception as exc:   # openpyxl raises many kinds of errors on a damaged file
+        raise InputError(f"not a readable Excel (.xlsx) file ({type(exc).__name__}: "
+                         f"{str(exc)[:80]})", source=source) from None
+
+
+def _xlsx_rows(path: Path, source: str, quantity: str) -> _Rows:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        for ws in wb.worksheets:
+            rows = _xlsx_sheet(ws, source, quantity)
+            if rows is not None:
+                return rows
+    finally:
+        wb.close()
+    raise _not_a_load_curve("aucune feuille « Début | Fin | Valeur » dans ce classeur Excel",
+                            source, 1)
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, dt.datetime):
+        return v.strftime("%d/%m/%Y %H:%M:%S")
+    return str(v).strip()
+
+
+def _xlsx_sheet(ws, source: str, quantity: str) -> _Rows | None:
+    meta: dict[str, str] = {}
+    rows: _Rows | None = None
+    cols: tuple[int, int, int] = (0, 0, 0)
+    for r, raw in enumerate(ws.iter_rows(values_only=True), start=1):
+        if r > MAX_ROWS + 100:
+            raise InputError(f"more than {MAX_ROWS} rows: export a shorter period",
+                             source=source, line=r)
+        cells = [_cell(v)[:MAX_LINE_BYTES] for v in raw]
+        if rows is None:
+            for i, c in enumerate(cells):
+                label = _norm(c).rstrip(" :")
+                if label and i + 1 < len(cells):
+                    nxt = next((x for x in cells[i + 1:] if x), "")
+                    meta.setdefault(label, nxt)
+            low = [_norm(c) for c in cells]
+            if "debut" in low and "fin" in low:
+                i_a, i_b = low.index("debut"), low.index("fin")
+                i_v = next((i for i, c in enumerate(low) if c.startswith("valeur")), None)
+                if i_v is None:
+                    raise InputError("no 'Valeur' column beside 'Début' and 'Fin'",
+                                     source=source, line=r)
+                rows = _xlsx_header(meta, low[i_v], source, quantity, r)
+                cols = (i_a, i_b, i_v)
+            elif "date" in low and any(c.startswith("valeur") for c in low):
+                what = meta.get("type de comptage") or "des valeurs par jour"
+                raise _not_a_load_curve(f"il contient « {what[:40]} »", source, r)
+            continue
+        i_a, i_b, i_v = cols
+        if len(cells) <= max(cols) or not (cells[i_a] or cells[i_b]):
+            continue
+        a, b = _xlsx_time(cells[i_a], source, r), _xlsx_time(cells[i_b], source, r)
+        step = int((b - a).total_seconds()) // 60
+        v = cells[i_v]
+        rows.line_no.append(r)
+        rows.stamps.append(b.strftime("%Y-%m-%d %H:%M:%S"))
+        rows.values.append("" if v.upper() in ("NA", "") else v)
+        rows.steps.append(step if step in ALLOWED_STEP_MIN else 0)
+        rows.flags.append(CORRECTED if _norm(meta.get("donnees", "")).startswith("corrig")
+                          else 0)
+    return rows
+
+
+def _xlsx_header(meta: dict, value_label: str, source: str, quantity: str, r: int) -> _Rows:
+    kind = _norm(meta.get("type de comptage", ""))
+    if kind and "horaire" not in kind and "courbe" not in kind:
+        raise _not_a_load_curve(f"il contient « {meta['type de comptage'][:40]} »", source, r)
+    is_prod = kind.startswith("production")
+    if kind and is_prod != (quantity == "production"):
+        other = "production" if is_prod else "consumption"
+        raise InputError(f"ce fichier ne contient que de la {_QUANTITY_FR[other]} (Type de "
+                         f"comptage {_ex(meta['type de comptage'], 30)}), pas de la "
+                         f"{_QUANTITY_FR[quantity]} : choisissez l'autre grandeur (--quantity "
+                         f"{other}) ou téléchargez la courbe de {_QUANTITY_FR[quantity]}",
+                         source=source, line=r)
+    prm = meta.get("point reference mesure (prm)") or None
+    rows = _Rows("enedis-xlsx", prm)
+    rows.scale = 1000.0 if "kw" in value_label else 1.0
+    return rows
+
+
+def _xlsx_time(text: str, source: str, r: int) -> dt.datetime:
+    m = _XLSX_DAY.match(text) if len(text) <= MAX_FIELD_CHARS else None
+    try:
+        if m is None:
+            raise ValueError
+        d, mo, y, h, mi, se = m.groups()
+        return dt.datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(se or 0))
+    except ValueError:
+        raise InputError(f"cannot read the time {_ex(text, 40)}: expected "
+                         "'dd/mm/yyyy hh:mm:ss'", source=source, line=r) from None
 
 
 def _csv_layout(lines: list[str], first: int, source: str) -> _Rows:
