@@ -1,6 +1,6 @@
 """Read a load curve (courbe de charge): Enedis exports as users download them, or a plain CSV.
 
-Three layouts are accepted, all giving the **average power in W** over each interval, with
+Four layouts are accepted, all giving the **average power** over each interval, with
 timestamps marking the **end** of each interval (the first value of a day is at 00:30):
 
 ``enedis-preamble``
@@ -14,6 +14,10 @@ timestamps marking the **end** of each interval (the first value of a day is at 
     vraisemblance;Etat complémentaire``, the R63 export); the Horodate is local time
     **without** offset (``2023-03-13 00:30:00``) and the ambiguous hour of the October clock
     change is resolved from the order of the rows.
+``enedis-xlsx``
+    the customer space's Excel download ("Export des données de la courbe de charge"):
+    ``Début | Fin | Valeur (en kW)`` rows with local times ``01/01/2024 00:00:00`` (each row's
+    step is ``Fin − Début``), often one file per week, each missing its last half-hour.
 ``csv``
     a plain ``time,power_w`` CSV (``,`` or ``;``), ``time`` with an offset
     (``2024-03-31T03:00:00+02:00`` or ``...Z``) or in local time without offset (resolved like
