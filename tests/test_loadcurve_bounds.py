@@ -72,6 +72,12 @@ def test_a_gzip_bomb_line_is_refused_in_bounded_memory(tmp_path):
      "EAS F1\n", "ce fichier n'est pas une courbe de charge (il contient des index"),
     ("Identifiant PRM;Horodate;Valeur;Grandeur physique;Unité\n1;2024-01-01 00:30:00;5;PMA;VA\n",
      "puissance maximale quotidienne"),
+    ("time;power_w\n2024-01-01T00:00:00+01:00;500\n2024-01-02T00:00:00+01:00;600\n"
+     "2024-01-03T00:00:00+01:00;700\n",
+     "x.csv, line 2: ce fichier n'est pas une courbe de charge (ses valeurs sont espacées d'un "
+     "jour"),
+    ("time;power_w\n2024-01-01;500\n2024-01-02;600\n",
+     "x.csv, line 2: ce fichier n'est pas une courbe de charge (ses dates n'ont pas d'heure"),
 ])
 def test_bad_input_is_a_short_clear_error(tmp_path, body, expect):
     p = tmp_path / "x.csv"

@@ -105,6 +105,9 @@ def curves_to_consumption(files: list[str | Path], out: str | Path, *, step: str
         step_s = step_seconds(step)
     except ValueError as exc:
         raise InputError(str(exc), field="--step") from None
+    if quantity not in ("consumption", "production"):
+        raise InputError(f"expected consumption or production, got {quantity[:30]!r}",
+                         field="--quantity")
     files = [Path(f) for f in files]
     if not files:
         raise InputError("give at least one load-curve file", field="FILE")

@@ -106,6 +106,7 @@ _QUANTITY_FR = {"consumption": "consommation", "production": "production"}
 
 _ISO_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*(Z|[+-]\d{2}:?\d{2})?$")
+_DAY_ONLY_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4})$")
 _PAS_RE = re.compile(r"^P?T?(\d+)\s*(M|MIN|MINUTES?)?$", re.IGNORECASE)
 
 #: What to tell the user when the export is another Enedis data set.
@@ -726,6 +727,9 @@ def _to_grid(rows: _Rows, *, source: str, tz: str, allow_gaps: bool, quantity: s
         n = end_s.size
 
     own = _own_steps(end_s, declared, stamps, line_no, source)
+    if own.size >= 2 and np.median(own) >= 86400 - 3600:
+        raise _not_a_load_curve("ses valeurs sont espacées d'un jour : consommation ou puissance "
+                                "maximale quotidienne", source, int(line_no[0]))
     for s in np.unique(own):
         if int(s) // 60 not in ALLOWED_STEP_MIN or s % 60:
             k = int(np.flatnonzero(own == s)[0])
@@ -875,6 +879,9 @@ def _parse_times(rows: _Rows, *, source: str, tz: str) -> np.ndarray:
     naive = np.zeros(n, dtype=bool)
     for k, s in enumerate(rows.stamps):
         m = _ISO_RE.match(s) if len(s) <= MAX_FIELD_CHARS else None
+        if m is None and _DAY_ONLY_RE.match(s):
+            raise _not_a_load_curve(f"ses dates n'ont pas d'heure ({_ex(s, 12)}) : ce sont des "
+                                    "valeurs quotidiennes", source, rows.line_no[k])
         if m is None:
             raise InputError(f"cannot read the time {_ex(s, 40)}: expected "
                              "'YYYY-MM-DDThh:mm:ss+02:00' or 'YYYY-MM-DD hh:mm:ss'",
