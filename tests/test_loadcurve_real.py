@@ -335,3 +335,20 @@ def test_customer_space_excel_daily_energy_is_not_a_load_curve():
         f"{path}, line 14: ce fichier n'est pas une courbe de charge (il contient « Consommation "
         "Quotidienne ») : téléchargez la « courbe de charge » (consommation horaire, pas de 30 "
         "minutes) dans votre espace client Enedis")
+
+
+def test_header_step_out_of_date(tmp_path):
+    """The header says 30 minutes but the history is hourly (the Excel export warns that the
+    step may change in the period): the spacing wins, with a warning, same energies.
+    """
+    src = FIX / "sge_hdm_c5_cdc_60_then_30min.csv"
+    lines = src.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[1].endswith(";W;")
+    lines[1] += "30"
+    p = tmp_path / "pas30.csv"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    a = read_load_curve(src, allow_gaps=True, step_s=1800)
+    b = read_load_curve(p, allow_gaps=True, step_s=1800)
+    assert np.array_equal(a.energy_wh, b.energy_wh, equal_nan=True)
+    assert any("the header says 30-minute steps but the rows from line 4 are 60 minutes apart"
+               in w for w in b.warnings)

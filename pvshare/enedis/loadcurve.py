@@ -685,9 +685,8 @@ def _to_grid(rows: _Rows, *, source: str, tz: str, allow_gaps: bool, quantity: s
                          "connection of a household); for a larger meter, raise the limit "
                          "(--max-kva)", source=source, line=rows.line_no[k], field="Valeur")
     end_s = _parse_times(rows, source=source, tz=tz)
-    declared = np.asarray(rows.steps, dtype=np.int64) * 60
-    if rows.step_min is not None:
-        declared[declared == 0] = rows.step_min * 60
+    declared = np.asarray(rows.steps, dtype=np.int64) * 60      # per row (Pas, Fin − Début)
+    header_s = rows.step_min * 60 if rows.step_min is not None else None
     flags = np.asarray(rows.flags, dtype=np.uint8)
     line_no = np.asarray(rows.line_no, dtype=np.int64)
     stamps = rows.stamps
@@ -726,7 +725,12 @@ def _to_grid(rows: _Rows, *, source: str, tz: str, allow_gaps: bool, quantity: s
                         "merged")
         n = end_s.size
 
-    own = _own_steps(end_s, declared, stamps, line_no, source)
+    own = _own_steps(end_s, declared, stamps, line_no, source, header_s)
+    if header_s is not None and np.any((declared == 0) & (own != header_s)):
+        k = int(np.flatnonzero((declared == 0) & (own != header_s))[0])
+        warnings.append(f"the header says {header_s // 60}-minute steps but the rows from line "
+                        f"{line_no[k]} are {int(own[k]) // 60} minutes apart: read as "
+                        f"{int(own[k]) // 60}-minute values (the step changed in the period)")
     if own.size >= 2 and np.median(own) >= 86400 - 3600:
         raise _not_a_load_curve("ses valeurs sont espacées d'un jour : consommation ou puissance "
                                 "maximale quotidienne", source, int(line_no[0]))
@@ -813,16 +817,21 @@ def _to_grid(rows: _Rows, *, source: str, tz: str, allow_gaps: bool, quantity: s
 
 
 def _own_steps(end_s: np.ndarray, declared: np.ndarray, stamps: list, line_no: np.ndarray,
-               source: str) -> np.ndarray:
-    """Each row's interval length, s: declared, else from the spacing of the rows around it.
+               source: str, header_s: int | None = None) -> np.ndarray:
+    """Each row's interval length, s: declared by the row, else from the spacing of the rows.
 
-    Rows in a run of at least 3 equal spacings take that spacing; the others (around a gap or
-    a step change) take the smallest of their own spacing and the runs on either side.
+    Rows in a run of at least 3 equal spacings take that spacing (real exports keep a row,
+    empty, for a missing value, so the spacing is the step even where the header's step is
+    out of date); the others (around a gap or a step change) take the smallest of their own
+    spacing, the runs on either side and the header's step.
     """
     n = end_s.size
     own = declared.copy()
     todo = own == 0
     if not todo.any():
+        return own
+    if n < 2 and header_s:
+        own[todo] = header_s
         return own
     if n < 2:
         raise InputError("a single value and no step length: cannot tell the step",
@@ -842,11 +851,12 @@ def _own_steps(end_s: np.ndarray, declared: np.ndarray, stamps: list, line_no: n
     ridx = np.where(regime, np.arange(n), n - 1)
     ridx = np.minimum.accumulate(ridx[::-1])[::-1]
     right = np.where(regime[ridx], prev[ridx], big)
+    hint = header_s if header_s else big
     if regime.any():
-        guess = np.where(regime, prev, np.minimum(prev, np.minimum(left, right)))
+        guess = np.where(regime, prev, np.minimum(np.minimum(prev, hint), np.minimum(left, right)))
     else:
         vals, counts = np.unique(d, return_counts=True)
-        guess = np.minimum(prev, vals[np.argmax(counts)])
+        guess = np.minimum(prev, vals[np.argmax(counts)] if hint == big else hint)
     own[todo] = guess[todo]
     return own
 
