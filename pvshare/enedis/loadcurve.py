@@ -823,7 +823,8 @@ def _own_steps(end_s: np.ndarray, declared: np.ndarray, stamps: list, line_no: n
     Rows in a run of at least 3 equal spacings take that spacing (real exports keep a row,
     empty, for a missing value, so the spacing is the step even where the header's step is
     out of date); the others (around a gap or a step change) take the smallest of their own
-    spacing, the runs on either side and the header's step.
+    spacing and the runs on either side. The header's step only serves a file too short for
+    runs.
     """
     n = end_s.size
     own = declared.copy()
@@ -853,7 +854,7 @@ def _own_steps(end_s: np.ndarray, declared: np.ndarray, stamps: list, line_no: n
     right = np.where(regime[ridx], prev[ridx], big)
     hint = header_s if header_s else big
     if regime.any():
-        guess = np.where(regime, prev, np.minimum(np.minimum(prev, hint), np.minimum(left, right)))
+        guess = np.where(regime, prev, np.minimum(prev, np.minimum(left, right)))
     else:
         vals, counts = np.unique(d, return_counts=True)
         guess = np.minimum(prev, vals[np.argmax(counts)] if hint == big else hint)
