@@ -44,6 +44,7 @@ app.command("run")(_daemon.run)
 app.command("status")(_daemon.status)
 app.command("demo")(_daemon.demo)
 app.add_typer(__import__("pvshare.commands.meters", fromlist=["app"]).app, name="meters")
+app.add_typer(__import__("pvshare.commands.enedis", fromlist=["app"]).app, name="enedis")
 # --- end of command groups ---------------------------------------------------------------
 
 

@@ -138,13 +138,13 @@ def test_spring_day_with_48_values_is_refused(tmp_path):
 
 @pytest.mark.parametrize("text, expect", [
     ("PRM;kWh\n2024-01-01;3\n", "unknown file layout"),
-    ("date;consommation\n2024-01-01;3\n", "power_w"),
+    ("date;consommation\n2024-01-01;3\n", "pas une courbe de charge"),
     ("", "empty"),
-    ("time,energy_kwh\n2024-01-01T00:30:00Z,1\n", "power_w"),
+    ("time,energy_kwh\n2024-01-01T00:30:00Z,1\n", "pas une courbe de charge"),
+    ("time,power_in_kw\n2024-01-01T00:30:00Z,1\n", "power_w"),
     ("time,power_w\n2024-01-01T00:30:00Z,abc\n2024-01-01T01:00:00Z,1\n", "line 2"),
     ("time,power_w\n2024-01-01T00:30:00Z,-5\n2024-01-01T01:00:00Z,1\n", "≥ 0"),
     ("time,power_w\n2024-01-01T00:30:00Z,5\n2024-01-01T00:30:00Z,1\n", "is repeated"),
-    ("time,power_w\n2024-01-01T01:00:00Z,5\n2024-01-01T00:30:00Z,1\n", "goes back"),
     ("time,power_w\n2024-01-01T00:30:00Z,5\n2024-01-01T00:31:00Z,1\n2024-01-01T00:32:00Z,1\n",
      "cannot tell the step"),
     ("time,power_w\n2024-02-30T00:30:00Z,5\n2024-01-01T00:30:00Z,1\n", "does not exist"),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pvshare.enedis.loadcurve import CORRECTED, DOUBTFUL, ESTIMATED, SPREAD
 from pvshare.reports.localtime import group_sum, local_steps
 from pvshare.reports.reference import SOURCE as REFERENCE_SOURCE
 from pvshare.reports.reference import reference_annual_kwh, reference_monthly_kwh
@@ -113,6 +114,8 @@ class HouseholdAnalysis:
     reference_source: str = REFERENCE_SOURCE
     assumptions: list = field(default_factory=lambda: list(ASSUMPTIONS))
     supplier_eur_per_kwh: float = 0.0
+    quality: dict = field(default_factory=dict)   # steps estimated/corrected/… by Enedis
+    peak_quality: str = ""                        # "estimée", "corrigée"… or ""
 
 
 def green_hours(times, solar_power_w, tz: str = DEFAULT_TZ, share: float = 0.5
@@ -162,7 +165,8 @@ def analyse_household(times, energy_wh, step_s: int, *, tariffs, tz: str = DEFAU
                       occupants: float | None = None, surface_m2: float | None = None,
                       heating: str = "other", income_eur_per_year: float | None = None,
                       subscribed_kva: float | None = None, in_operation: bool = False,
-                      solar_hours: tuple[int, int] = SOLAR_HOURS) -> HouseholdAnalysis:
+                      solar_hours: tuple[int, int] = SOLAR_HOURS,
+                      flags=None) -> HouseholdAnalysis:
     """Analyse the last year of a household's load curve.
 
     Parameters
@@ -188,6 +192,9 @@ def analyse_household(times, energy_wh, step_s: int, *, tariffs, tz: str = DEFAU
         into solar hours is then paid at the internal price instead of the supplier's.
     solar_hours : (int, int)
         Local hours [start, end) of the solar window.
+    flags : array of uint8, shape (T,), optional
+        Quality bits of each step (:attr:`pvshare.enedis.loadcurve.LoadCurve.flags`): the
+        report counts the estimated, corrected, doubtful and spread values and marks the peak.
 
     Returns
     -------
@@ -204,6 +211,7 @@ def analyse_household(times, energy_wh, step_s: int, *, tariffs, tz: str = DEFAU
     last_day = loc.date[-1]
     keep = loc.date > last_day - np.timedelta64(365, "D")
     times, energy_wh = times[keep], energy_wh[keep]
+    qual = np.zeros(times.size, np.uint8) if flags is None else np.asarray(flags)[keep]
     date, month = loc.date[keep], loc.month[keep]
     sod, weekday = loc.second_of_day[keep], loc.weekday[keep]
     step_h = step_s / 3600.0
@@ -306,8 +314,20 @@ def analyse_household(times, energy_wh, step_s: int, *, tariffs, tz: str = DEFAU
         heating_kwh_year=heating_kwh, bill_eur_year=float(bill),
         income_eur_year=income_eur_per_year, effort_percent=effort, in_operation=in_operation,
         occupants=occupants, surface_m2=surface_m2, supplier_eur_per_kwh=price)
+    a.quality, a.peak_quality = _quality(qual, k_peak)
     a.actions = choose_actions(a, price)
     return a
+
+
+_QUALITY = ((ESTIMATED, "estimée"), (CORRECTED, "corrigée"), (DOUBTFUL, "douteuse"),
+            (SPREAD, "répartie"))
+
+
+def _quality(flags: np.ndarray, k_peak: int) -> tuple[dict, str]:
+    """Counts of flagged steps by French label, and the labels of the peak's step."""
+    counts = {label: int(((flags & bit) != 0).sum()) for bit, label in _QUALITY}
+    peak = ", ".join(label for bit, label in _QUALITY if flags.size and flags[k_peak] & bit)
+    return {k: v for k, v in counts.items() if v}, peak
 
 
 def choose_actions(a: HouseholdAnalysis, price_eur_per_kwh: float) -> list[Action]:

@@ -112,7 +112,8 @@ def household_report(load_curve: str | os.PathLike, out: str | os.PathLike, fmt:
         a = analyse_household(lc.times, lc.energy_wh, lc.step_s, tariffs=tariffs, tz=tz,
                               occupants=occupants, surface_m2=surface, heating=heating,
                               income_eur_per_year=income, subscribed_kva=kva,
-                              in_operation=in_operation, solar_hours=solar_hours)
+                              in_operation=in_operation, solar_hours=solar_hours,
+                              flags=lc.flags)
     except ValueError as exc:
         raise InputError(str(exc), source=str(load_curve)) from None
     label = name or (f"compteur {lc.prm}" if lc.prm else "")

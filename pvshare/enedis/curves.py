@@ -1,0 +1,200 @@
+"""Households' Enedis load curves → the consumption CSV that ``pvshare allocate`` reads.
+
+One load-curve export per meter (PRM), in any layout :mod:`pvshare.enedis.loadcurve` reads,
+becomes one column of ``time,<PRM>,<PRM>,…`` in Wh per step (``time`` = UTC step start with
+its offset, see :mod:`pvshare.files.csvio`), empty where a meter has no value. An energy
+advisor can then simulate a collective self-consumption operation from real households'
+data: ``pvshare allocate --consumption consumption.csv …``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pvshare.enedis.loadcurve import (
+    CORRECTED,
+    DEFAULT_MAX_KVA,
+    DOUBTFUL,
+    ESTIMATED,
+    SPREAD,
+    LoadCurve,
+    read_load_curve,
+)
+from pvshare.errors import InputError
+from pvshare.files import csvio
+from pvshare.files.atomic import atomic_writes
+from pvshare.timegrid import DEFAULT_TZ, format_utc, step_seconds
+
+_PRM_RE = re.compile(r"(?<!\d)(\d{14})(?!\d)")
+
+
+@dataclass(frozen=True)
+class CurveSummary:
+    """What was read from one file (for the advisor's check)."""
+
+    source: str                  # the file(s), comma-separated
+    prm: str
+    prm_from: str                # "file", "name" or "option"
+    layout: str
+    steps_min: tuple
+    first: np.datetime64         # UTC start of the first step with a value
+    last: np.datetime64          # UTC start of the last step with a value
+    values: int                  # steps with a value
+    missing: int                 # steps without a value inside [first, last]
+    estimated: int
+    corrected: int
+    doubtful: int
+    spread: int
+    warnings: tuple
+
+
+@dataclass(frozen=True)
+class ConsumptionTable:
+    """The table written: ``energy_wh[t, i]`` for meter ``prms[i]`` (NaN = no value)."""
+
+    times: np.ndarray            # (T,) datetime64[s], UTC step starts
+    prms: list[str]
+    energy_wh: np.ndarray        # (T, N)
+    summaries: list[CurveSummary]
+
+
+def curves_to_consumption(files: list[str | Path], out: str | Path, *, step: str = "PT30M",
+                          prms: list[str] | None = None, quantity: str = "consumption",
+                          max_kva: float = DEFAULT_MAX_KVA,
+                          tz: str = DEFAULT_TZ) -> ConsumptionTable:
+    """Read one load-curve export per meter and write the consumption CSV of ``allocate``.
+
+    Parameters
+    ----------
+    files : list of path
+        One Enedis load-curve export (or ``time,power_w`` CSV) per meter.
+    out : path
+        The CSV written (atomically: nothing is written if any file is refused).
+    step : str
+        ``PT30M`` (default) or ``PT15M``: the step of the output. Finer values are summed
+        into it; coarser values (an hourly history) are spread evenly and counted.
+    prms : list of str, optional
+        The PRM of each file, in order (default: the PRM the file names in its header or
+        rows, else a 14-digit number in the file name).
+    quantity : str
+        ``consumption`` (default) or ``production``.
+    max_kva : float
+        Largest plausible average power, kVA (36 for a household).
+    tz : str
+        Time zone of timestamps written without an offset.
+
+    Returns
+    -------
+    ConsumptionTable
+
+    Raises
+    ------
+    InputError
+        Naming the file (and line) of the first problem: a file that is not a load curve,
+        a meter whose PRM cannot be told, two files of one meter that disagree on a step.
+
+    Notes
+    -----
+    Several files of the same meter (the customer space's weekly Excel downloads, or two
+    periods) are put together; where they overlap they must agree.
+    """
+    try:
+        step_s = step_seconds(step)
+    except ValueError as exc:
+        raise InputError(str(exc), field="--step") from None
+    if quantity not in ("consumption", "production"):
+        raise InputError(f"expected consumption or production, got {quantity[:30]!r}",
+                         field="--quantity")
+    files = [Path(f) for f in files]
+    if not files:
+        raise InputError("give at least one load-curve file", field="FILE")
+    if prms is not None and len(prms) != len(files):
+        raise InputError(f"{len(prms)} --prm for {len(files)} files: give one per file, in the "
+                         "same order", field="--prm")
+    # Read every file; several files of one meter (weekly downloads) are put together.
+    groups: dict[str, list[tuple[LoadCurve, str]]] = {}
+    for i, f in enumerate(files):
+        lc = read_load_curve(f, tz=tz, allow_gaps=True, quantity=quantity, step_s=step_s,
+                             max_kva=max_kva)
+        prm, origin = _prm_of(lc, f, prms[i] if prms is not None else None)
+        groups.setdefault(prm, []).append((lc, origin))
+
+    start = min(int(lc.times[0].astype(np.int64)) for g in groups.values() for lc, _ in g)
+    end = max(int(lc.times[-1].astype(np.int64)) for g in groups.values() for lc, _ in g) \
+        + step_s
+    grid = np.arange(start, end, step_s, dtype=np.int64)
+    table = np.full((grid.size, len(groups)), np.nan)
+    summaries = []
+    for i, (prm, group) in enumerate(groups.items()):
+        flags = np.zeros(grid.size, np.uint8)
+        owner = np.full(grid.size, -1)
+        for j, (lc, _) in enumerate(group):
+            idx = (lc.times.astype(np.int64) - start) // step_s
+            has = ~np.isnan(lc.energy_wh)
+            idx, e = idx[has], lc.energy_wh[has]
+            clash = ~np.isnan(table[idx, i]) & ~np.isclose(table[idx, i], e, rtol=0, atol=1e-6)
+            if clash.any():
+                k = int(np.flatnonzero(clash)[0])
+                other = group[int(owner[idx[k]])][0].source
+                t = format_utc(grid[idx[k]:idx[k] + 1].astype("datetime64[s]"))[0]
+                raise InputError(f"meter {prm}: the step {t} is in {other} too, with another "
+                                 f"value ({table[idx[k], i]:.3f} Wh there, {e[k]:.3f} Wh here)",
+                                 source=lc.source)
+            table[idx, i] = e
+            owner[idx] = j
+            if lc.flags is not None:
+                flags[idx] |= lc.flags[has]
+        col = table[:, i]
+        has = np.flatnonzero(~np.isnan(col))
+        a, b = has[0], has[-1]
+        origins = {o for _, o in group}
+        summaries.append(CurveSummary(
+            source=", ".join(lc.source for lc, _ in group), prm=prm,
+            prm_from=origins.pop() if len(origins) == 1 else "file",
+            layout="/".join(sorted({lc.layout for lc, _ in group})),
+            steps_min=tuple(sorted({m for lc, _ in group for m in lc.steps_min})),
+            first=grid[a].astype("datetime64[s]"), last=grid[b].astype("datetime64[s]"),
+            values=int(has.size), missing=int(b - a + 1 - has.size),
+            estimated=int((flags & ESTIMATED != 0).sum()),
+            corrected=int((flags & CORRECTED != 0).sum()),
+            doubtful=int((flags & DOUBTFUL != 0).sum()),
+            spread=int((flags & SPREAD != 0).sum()),
+            warnings=tuple(f"{Path(lc.source).name}: {w}" for lc, _ in group
+                           for w in lc.warnings)))
+    times = grid.astype("datetime64[s]")
+    prm_list = list(groups)
+    _write(out, times, prm_list, table)
+    return ConsumptionTable(times=times, prms=prm_list, energy_wh=table, summaries=summaries)
+
+
+def _prm_of(lc: LoadCurve, path: Path, given: str | None) -> tuple[str, str]:
+    own = (lc.prm or "").strip()
+    if given is not None:
+        given = given.strip()
+        if not re.fullmatch(r"\d{14}", given):
+            raise InputError(f"--prm {given[:30]!r}: a PRM is 14 digits", source=str(path))
+        if own and own != given:
+            raise InputError(f"the file names the meter {own[:20]!r} but --prm says {given}",
+                             source=str(path))
+        return given, "option"
+    if re.fullmatch(r"\d{14}", own):
+        return own, "file"
+    found = set(_PRM_RE.findall(path.name))
+    if len(found) == 1:
+        return found.pop(), "name"
+    why = (f"its PRM {own[:20]!r} is not 14 digits" if own else "it names no meter")
+    raise InputError(f"cannot tell which meter this file is for ({why}): put the 14-digit PRM "
+                     "in the file name or give --prm, one per file", source=str(path))
+
+
+def _write(out: str | Path, times: np.ndarray, prms: list[str], table: np.ndarray) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(table, columns=prms)
+    frame.insert(0, "time", format_utc(times))
+    with atomic_writes(out) as (tmp,):   # households' data: private (0600)
+        frame.to_csv(tmp, index=False, float_format=f"%.{csvio.WH_DECIMALS}f", na_rep="")
