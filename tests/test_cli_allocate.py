@@ -58,10 +58,11 @@ def read_out(path: Path) -> list[dict]:
 
 
 def test_reallocated_end_to_end(files, tmp_path):
-    out, keys = tmp_path / "out.csv", tmp_path / "keys.csv"
+    out, keys = tmp_path / "out.csv", tmp_path / "keys"
     r = run("--production", "p.csv", "--consumption", "c.csv", "--key", "reallocated",
             "--coefficients", "k.csv", "--out", str(out), "--enedis-keys", str(keys),
-            "--prm-map", "m.csv", cwd=tmp_path)
+            "--prm-map", "m.csv", "--operation", "00000042", "--enedis-time", "iso",
+            "--enedis-decimals", "1", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     rows = read_out(out)
     assert [list(rows[0])] == [["time", "participant", "consumption_wh", "allocated_wh",
@@ -80,11 +81,16 @@ def test_reallocated_end_to_end(files, tmp_path):
     assert float(b2["allocated_wh"]) == 0
     assert rows[0]["time"] == "2025-03-30T00:30:00+00:00"
     assert "incomplete" in r.stdout and "self-sufficiency" in r.stdout
+    assert "lost to rounding" in " ".join(r.stdout.split())
 
-    lines = keys.read_text().splitlines()
+    # One month (local): one file named like Enedis's ACC files, 30-min steps, 30 March.
+    assert [p.name for p in keys.iterdir()] == ["ACC00000042_30_30032025_30032025.txt"]
+    lines = next(keys.iterdir()).read_text().splitlines()
     assert lines[0] == "Horodate;30001234560001;30001234560002;30001234560003"
     # 2025-03-30 is the spring-forward day: clocks jump at 01:00 UTC (02:00 → 03:00 local).
-    assert lines[1] == "2025-03-30T01:30:00+01:00;11,1;33,3;55,5"
+    # Shares 100/900, 300/900, 500/900 = 11.11…, 33.33…, 55.55…: floors 111+333+555 = 999,
+    # the spare 0.1 % to the largest remainder (0.555… of C, by hand) → 55,6.
+    assert lines[1] == "2025-03-30T01:30:00+01:00;11,1;33,3;55,6"
     assert lines[2] == "2025-03-30T03:00:00+02:00;0,0;0,0;0,0"
     assert lines[3].startswith("2025-03-30T03:30:00+02:00;")
     for line in lines[1:]:
@@ -165,7 +171,7 @@ def test_bad_input_clear_error_and_no_output(files, tmp_path, name, old, new, ke
     if key != "prorata":
         args += ["--coefficients", "k.csv"]
     if name == "m.csv":
-        args += ["--enedis-keys", str(keys), "--prm-map", "m.csv"]
+        args += ["--enedis-keys", str(keys), "--prm-map", "m.csv", "--operation", "1"]
     r = run(*args, cwd=tmp_path)
     assert r.returncode == 2, (r.stdout, r.stderr)
     message = " ".join(r.stderr.split())
@@ -173,6 +179,7 @@ def test_bad_input_clear_error_and_no_output(files, tmp_path, name, old, new, ke
         assert part in message, message
     assert "Traceback" not in r.stderr
     assert not out.exists() and not keys.exists()
+    assert not list(tmp_path.glob("ACC*"))
     assert not list(tmp_path.glob(".*.tmp")), "temporary files left behind"
 
 
@@ -194,3 +201,11 @@ def test_failed_run_keeps_previous_output(files, tmp_path):
             "--out", str(out), cwd=tmp_path)
     assert r.returncode == 2
     assert out.read_text() == "previous results\n"
+
+
+def test_key_files_need_an_operation_id(files, tmp_path):
+    r = run("--production", "p.csv", "--consumption", "c.csv", "--key", "prorata",
+            "--out", str(tmp_path / "o.csv"), "--enedis-keys", str(tmp_path / "keys"),
+            "--prm-map", "m.csv", cwd=tmp_path)
+    assert r.returncode == 2 and "--operation" in r.stderr
+    assert not (tmp_path / "o.csv").exists() and not (tmp_path / "keys").exists()

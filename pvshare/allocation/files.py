@@ -12,26 +12,45 @@ from pathlib import Path
 import numpy as np
 
 from pvshare.allocation import KEYS, AllocationResult, allocate
-from pvshare.enedis.keyfile import coefficients_permille, format_key_file
+from pvshare.enedis.keyfile import TIME_STYLES, KeyFiles, build_key_files, normalise_operation
 from pvshare.errors import InputError
 from pvshare.files import csvio
+from pvshare.timegrid import step_seconds
+
+
+def _check_key_options(operation: str, time_style: str, decimals: int) -> None:
+    try:
+        normalise_operation(operation)
+    except ValueError as exc:
+        raise InputError(str(exc), field="--operation") from None
+    if time_style not in TIME_STYLES:
+        raise InputError(f"must be one of {', '.join(TIME_STYLES)}, got {time_style!r}",
+                         field="--enedis-time")
+    if decimals not in (1, 2):
+        raise InputError(f"must be 1 or 2, got {decimals!r}", field="--enedis-decimals")
 
 
 @dataclass(frozen=True)
 class FileAllocation:
+    """What ``pvshare allocate`` computed and wrote (``key_files``: the Enedis key files)."""
+
     result: AllocationResult
     times: np.ndarray
     participants: list[str]
+    key_files: KeyFiles | None = None
+    key_dir: Path | None = None
 
 
 def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
                    coefficients: Path | None = None, step: str = "PT30M",
                    enedis_keys: Path | None = None, prm_map: Path | None = None,
-                   tz: str = "Europe/Paris") -> FileAllocation:
+                   tz: str = "Europe/Paris", operation: str | None = None,
+                   enedis_time: str = "local", enedis_decimals: int = 2) -> FileAllocation:
     """Allocate the production of ``production`` among the participants of ``consumption``.
 
     Writes ``out`` (``time,participant,consumption_wh,allocated_wh,complement_wh``) and,
-    when asked, the Enedis key file ``enedis_keys`` (needs ``prm_map``).
+    when asked, the monthly Enedis key files into the folder ``enedis_keys`` (needs
+    ``prm_map`` and ``operation``; see :mod:`pvshare.enedis.keyfile`).
 
     Raises
     ------
@@ -42,6 +61,14 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
         raise InputError(f"unknown key {key!r}: use one of {', '.join(KEYS)}", field="--key")
     if (enedis_keys is None) != (prm_map is None):
         raise InputError("--enedis-keys and --prm-map go together", field="--enedis-keys")
+    if enedis_keys is not None:
+        if not operation:
+            raise InputError("--enedis-keys needs the operation id (--operation, e.g. "
+                             "00000001): it names the files ACC<operation>_…", field="--operation")
+        _check_key_options(operation, enedis_time, enedis_decimals)
+        if enedis_keys.exists() and not enedis_keys.is_dir():
+            raise InputError("--enedis-keys is a folder (one file per month is written in it), "
+                             "and this is a file", source=str(enedis_keys))
     if key == "custom" and coefficients is None:
         raise InputError("the 'custom' key needs --coefficients (time,<participant>,…)",
                          field="--coefficients")
@@ -63,13 +90,18 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
     except ValueError as exc:       # inputs were checked above; this names what is left
         raise InputError(str(exc)) from None
 
-    targets = [out] + ([enedis_keys] if enedis_keys is not None else [])
+    key_files = None
+    targets = [out]
+    if enedis_keys is not None:
+        assert prms is not None and operation  # checked above
+        key_files = build_key_files(cons.times, prms, result.allocated, result.production,
+                                    result.consumption, operation=operation,
+                                    step_s=step_seconds(step), decimals=enedis_decimals,
+                                    time_style=enedis_time, tz=tz)
+        targets += [enedis_keys / f.name for f in key_files.files]
     with csvio.atomic_writes(*targets) as temps:
         frame = csvio.allocation_frame(cons.times, cons.columns, cons.values, result.allocated)
         csvio.write_allocation_csv(temps[0], frame)
-        if enedis_keys is not None:
-            assert prms is not None  # --enedis-keys goes with --prm-map (checked above)
-            text = format_key_file(cons.times, prms,
-                                   coefficients_permille(result.allocated, result.production), tz)
-            temps[1].write_text(text, encoding="utf-8")
-    return FileAllocation(result, cons.times, cons.columns)
+        for tmp, f in zip(temps[1:], key_files.files if key_files else []):
+            tmp.write_text(f.text, encoding="utf-8")
+    return FileAllocation(result, cons.times, cons.columns, key_files, enedis_keys)

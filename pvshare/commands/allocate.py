@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import typer
+
+
+class EnedisTime(StrEnum):
+    local = "local"
+    iso = "iso"
+
+
+class EnedisDecimals(StrEnum):
+    one = "1"
+    two = "2"
 
 
 def allocate(
@@ -20,8 +31,16 @@ def allocate(
                                       "time,<participant>,…"),
     step: str = typer.Option("PT30M", "--step", help="PT30M or PT15M"),
     enedis_keys: Path = typer.Option(None, "--enedis-keys",
-                                     help="Also write the Enedis key file here (needs --prm-map)"),
+                                     help="Also write the Enedis key files, one per month, in "
+                                     "this folder (needs --prm-map and --operation)"),
     prm_map: Path = typer.Option(None, "--prm-map", help="CSV: participant,prm"),
+    operation: str = typer.Option(None, "--operation",
+                                  help="Enedis operation id, e.g. 00000001 (files ACC<id>_…)"),
+    enedis_time: EnedisTime = typer.Option(EnedisTime.local, "--enedis-time",
+                                           help="Horodate: local (01/11/2024 00:00) or iso "
+                                           "(with UTC offset)"),
+    enedis_decimals: EnedisDecimals = typer.Option(EnedisDecimals.two, "--enedis-decimals",
+                                                   help="decimals of a percent in key files"),
 ) -> None:
     """Allocate each step's production among the participants with an ACC key."""
     from rich.console import Console
@@ -30,7 +49,14 @@ def allocate(
     from pvshare.allocation.summary import summary_table
 
     done = allocate_files(production, consumption, key, out, coefficients=coefficients,
-                          step=step, enedis_keys=enedis_keys, prm_map=prm_map)
+                          step=step, enedis_keys=enedis_keys, prm_map=prm_map,
+                          operation=operation, enedis_time=enedis_time.value,
+                          enedis_decimals=int(enedis_decimals.value))
     console = Console()
     console.print(summary_table(done.result, done.participants, title=f"Allocation — key '{key}'"))
-    console.print(f"written: {out}" + (f", {enedis_keys}" if enedis_keys else ""))
+    written = [str(out)]
+    if done.key_files is not None:
+        from pvshare.enedis.summary import rounding_table
+        console.print(rounding_table(done.key_files, done.participants))
+        written += [str(Path(enedis_keys) / f.name) for f in done.key_files.files]
+    console.print("written: " + ", ".join(written))
