@@ -94,20 +94,42 @@ class Array(_Section):
         default=None, description="[[azimuth_deg, elevation_deg], ...]")
 
 
+def _check_bound(value: Any) -> Any:
+    from pvshare.allocation.periods import parse_bound
+    parse_bound(value)                      # format only; the site's zone is applied later
+    return value
+
+
 class Participant(_Section):
+    """A participant; ``from`` (included) / ``to`` (excluded): its period, open if omitted."""
+
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     prm: str
     name: str | None = None
     coefficient: float | None = Field(default=None, ge=0, le=1)
     rank: int | None = Field(default=None, ge=1)
     meter: str | None = Field(default=None, description="id of the meter of this flat")
+    from_: Any = Field(default=None, alias="from",
+                       description="local date or ISO time with offset; included")
+    to: Any = Field(default=None, description="local date or ISO time with offset; excluded")
 
     _prm = field_validator("prm", mode="before")(classmethod(lambda cls, v: _check_prm(v)))
+    _bounds = field_validator("from_", "to", mode="before")(
+        classmethod(lambda cls, v: _check_bound(v)))
 
 
 class Key(_Section):
     type: Literal["prorata", "static", "reallocated", "priority", "custom"] = "prorata"
     file: str | None = Field(default=None, description="custom: per-step coefficients CSV")
+
+
+class Operation(_Section):
+    """The Enedis operation: its id (key files are named ``ACC<id>_…``) and key-file options."""
+
+    id: str | None = Field(default=None, pattern=r"^(ACC)?[A-Za-z0-9_-]+$",
+                           description="Enedis operation id, e.g. 00000001")
+    key_decimals: Literal[1, 2] = 2
+    key_time: Literal["local", "iso"] = "local"
 
 
 class Tariffs(_Section):
@@ -181,6 +203,7 @@ class Config(_Section):
     producer: Producer
     array: Array
     key: Key = Key()
+    operation: Operation = Operation()
     participants: list[Participant] = Field(min_length=1)
     tariffs: Tariffs = Tariffs()
     meters: list[MeterSection] = Field(default_factory=list)
@@ -200,8 +223,7 @@ class Config(_Section):
         for i, p in enumerate(self.participants):
             if ids.index(p.id) != i:
                 problems.append(f"participants[{i}].id: duplicate id {p.id!r}")
-            if prms.index(p.prm) != i:
-                problems.append(f"participants[{i}].prm: duplicate PRM {p.prm!r}")
+        problems += self._period_problems()
         if self.producer.prm in prms[:-1]:
             problems.append("producer.prm: same PRM as a participant")
         kt = self.key.type
@@ -227,7 +249,43 @@ class Config(_Section):
             raise ValueError("\n".join(problems))
         return self
 
+    def _period_problems(self) -> list[str]:
+        """Periods in order; one PRM shared only by participants whose periods do not overlap
+        (a flat's successive tenants).
+        """
+        from pvshare.allocation.periods import describe, overlapping_pairs
+        starts, ends = self.participant_bounds()
+        problems = []
+        for i, p in enumerate(self.participants):
+            if starts[i] >= ends[i]:
+                problems.append(f"participants[{i}].to: must be after 'from' ({p.id!r}: "
+                                f"{describe(starts[i], ends[i], self.site.timezone)})")
+        prms = [p.prm for p in self.participants]
+        for i, j in overlapping_pairs(prms, starts, ends):
+            a, b = self.participants[i], self.participants[j]
+            problems.append(
+                f"participants[{j}].prm: duplicate PRM {b.prm!r} (also participants[{i}], "
+                f"{a.id!r}) over overlapping periods ({a.id} "
+                f"{describe(starts[i], ends[i], self.site.timezone)}, {b.id} "
+                f"{describe(starts[j], ends[j], self.site.timezone)}); for a flat's new tenant, "
+                f"set the new participant's 'from' to the former one's 'to'")
+        return problems
+
     # -- derived views -------------------------------------------------------------------
+    def participant_bounds(self):
+        """Each participant's period as (N,) int64 Unix seconds (start included, end
+        excluded; open bounds are the int64 extremes).
+        """
+        from pvshare.allocation.periods import bounds_array, parse_bound
+        tz = self.site.timezone
+        return bounds_array([parse_bound(p.from_, tz) for p in self.participants],
+                            [parse_bound(p.to, tz) for p in self.participants])
+
+    def active(self, times):
+        """(T, N) bool: which participant takes part in which step (UTC ``times``)."""
+        from pvshare.allocation.periods import active_mask
+        return active_mask(times, *self.participant_bounds())
+
     @property
     def participant_ids(self) -> list[str]:
         return [p.id for p in self.participants]

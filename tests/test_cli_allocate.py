@@ -209,3 +209,108 @@ def test_key_files_need_an_operation_id(files, tmp_path):
             "--prm-map", "m.csv", cwd=tmp_path)
     assert r.returncode == 2 and "--operation" in r.stderr
     assert not (tmp_path / "o.csv").exists() and not (tmp_path / "keys").exists()
+
+
+def test_participants_over_time_and_a_flat_changing_tenant(tmp_path):
+    # Two months, four half-hours each side of the local month change (31 May → 1 June,
+    # summer time: local midnight of 1 June is 2025-05-31T22:00Z). Flat 1 (PRM …01) has
+    # tenant A until 1 June, then tenant A2; B is there all along; C joins mid-step on
+    # 31 May 23:10 local (21:10Z): it takes part from the step starting 21:30Z.
+    write(tmp_path / "p.csv", """
+time,production_wh
+2025-05-31T21:00:00+00:00,1000
+2025-05-31T21:30:00+00:00,1000
+2025-05-31T22:00:00+00:00,1000
+2025-05-31T22:30:00+00:00,1000
+""")
+    # A's cells after it left and A2's before it came are empty: they must not count as
+    # missing (no incomplete step).
+    write(tmp_path / "c.csv", """
+time,A,A2,B,C
+2025-05-31T21:00:00+00:00,300,,300,999
+2025-05-31T21:30:00+00:00,300,,300,300
+2025-05-31T22:00:00+00:00,,200,300,300
+2025-05-31T22:30:00+00:00,,200,300,300
+""")
+    write(tmp_path / "parts.csv", """
+participant,prm,from,to
+A,30001234560001,,2025-06-01
+A2,30001234560001,2025-06-01,
+B,30001234560002,,
+C,30001234560003,2025-05-31T23:10:00+02:00,
+""")
+    out, keys = tmp_path / "out.csv", tmp_path / "keys"
+    r = run("--production", "p.csv", "--consumption", "c.csv", "--key", "prorata",
+            "--out", str(out), "--participants", "parts.csv", "--enedis-keys", str(keys),
+            "--operation", "00000001", "--enedis-decimals", "1", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "incomplete" not in r.stdout
+    rows = read_out(out)
+    by_step = {}
+    for row in rows:
+        by_step.setdefault(row["time"], {})[row["participant"]] = float(row["allocated_wh"])
+    # Step 1: A, B present (C not yet): 300 + 300 ≤ 1000, each gets its consumption.
+    assert by_step["2025-05-31T21:00:00+00:00"] == {"A": 300, "B": 300}
+    # Step 2: A, B, C present: 900 ≤ 1000.
+    assert by_step["2025-05-31T21:30:00+00:00"] == {"A": 300, "B": 300, "C": 300}
+    # Steps 3-4: A2, B, C: 200 + 300 + 300.
+    assert by_step["2025-05-31T22:30:00+00:00"] == {"A2": 200, "B": 300, "C": 300}
+    names = sorted(p.name for p in keys.iterdir())
+    assert names == ["ACC00000001_30_01062025_01062025.txt", "ACC00000001_30_31052025_31052025.txt"]
+    may = (keys / names[1]).read_text().splitlines()
+    june = (keys / names[0]).read_text().splitlines()
+    # Each month lists the PRMs active that month; flat 1 is one column in both.
+    assert may[0] == "Horodate;30001234560001;30001234560002;30001234560003"
+    assert may[1:] == ["31/05/2025 23:00;30,0;30,0;0,0", "31/05/2025 23:30;30,0;30,0;30,0"]
+    assert june[0] == "Horodate;30001234560001;30001234560002;30001234560003"
+    assert june[1] == "01/06/2025 00:00;20,0;30,0;30,0"
+
+
+def test_participants_overlapping_periods_of_one_prm(files, tmp_path):
+    write(tmp_path / "parts.csv", """
+participant,prm,from,to
+A,30001234560001,,2025-06-01
+B,30001234560001,2025-05-15,
+C,30001234560003,,
+""")
+    r = run("--production", "p.csv", "--consumption", "c.csv", "--key", "prorata",
+            "--out", str(tmp_path / "o.csv"), "--participants", "parts.csv", cwd=tmp_path)
+    assert r.returncode == 2
+    message = " ".join(r.stderr.split())
+    assert "parts.csv" in message and "line 3" in message and "overlapping" in message
+
+
+def test_coefficients_that_change_on_a_date(tmp_path):
+    # Static key: A 0.6 / B 0.4 until 1 June (local), then A 0.2 / B 0.8.
+    write(tmp_path / "p.csv", """
+time,production_wh
+2025-05-31T21:30:00+00:00,1000
+2025-05-31T22:00:00+00:00,1000
+""")
+    write(tmp_path / "c.csv", """
+time,A,B
+2025-05-31T21:30:00+00:00,900,900
+2025-05-31T22:00:00+00:00,900,900
+""")
+    write(tmp_path / "k.csv", """
+participant,coefficient,from,to
+A,0.6,,2025-06-01
+B,0.4,,2025-06-01
+A,0.2,2025-06-01,
+B,0.8,2025-06-01,
+""")
+    out = tmp_path / "out.csv"
+    r = run("--production", "p.csv", "--consumption", "c.csv", "--key", "static",
+            "--coefficients", "k.csv", "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    got = [(row["participant"], float(row["allocated_wh"])) for row in read_out(out)]
+    assert got == [("A", 600), ("B", 400), ("A", 200), ("B", 800)]
+    write(tmp_path / "k.csv", """
+participant,coefficient,from,to
+A,0.6,,2025-06-01
+A,0.2,2025-05-01,
+B,0.4,,
+""")
+    r = run("--production", "p.csv", "--consumption", "c.csv", "--key", "static",
+            "--coefficients", "k.csv", "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 2 and "overlapping" in r.stderr and "line 3" in " ".join(r.stderr.split())

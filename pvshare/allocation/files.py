@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pvshare.allocation import KEYS, AllocationResult, allocate
+from pvshare.allocation import KEYS, AllocationResult, allocate, periods
 from pvshare.enedis.keyfile import TIME_STYLES, KeyFiles, build_key_files, normalise_operation
 from pvshare.errors import InputError
 from pvshare.files import csvio
@@ -39,17 +39,21 @@ class FileAllocation:
     participants: list[str]
     key_files: KeyFiles | None = None
     key_dir: Path | None = None
+    prms: list[str] | None = None
 
 
 def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
                    coefficients: Path | None = None, step: str = "PT30M",
                    enedis_keys: Path | None = None, prm_map: Path | None = None,
                    tz: str = "Europe/Paris", operation: str | None = None,
-                   enedis_time: str = "local", enedis_decimals: int = 2) -> FileAllocation:
+                   enedis_time: str = "local", enedis_decimals: int = 2,
+                   participants: Path | None = None) -> FileAllocation:
     """Allocate the production of ``production`` among the participants of ``consumption``.
 
     Writes ``out`` (``time,participant,consumption_wh,allocated_wh,complement_wh``) and,
-    when asked, the monthly Enedis key files into the folder ``enedis_keys`` (needs
+    only the steps of each participant's period when ``participants`` gives periods
+    (``participant,prm,from,to``: absent = zero consumption, see
+    :mod:`pvshare.allocation.periods`) and, when asked, the monthly Enedis key files into the folder ``enedis_keys`` (needs
     ``prm_map`` and ``operation``; see :mod:`pvshare.enedis.keyfile`).
 
     Raises
@@ -59,8 +63,12 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
     """
     if key not in KEYS:
         raise InputError(f"unknown key {key!r}: use one of {', '.join(KEYS)}", field="--key")
-    if (enedis_keys is None) != (prm_map is None):
-        raise InputError("--enedis-keys and --prm-map go together", field="--enedis-keys")
+    if participants is not None and prm_map is not None:
+        raise InputError("give --participants (participant,prm,from,to) or --prm-map, not both",
+                         field="--participants")
+    if enedis_keys is not None and prm_map is None and participants is None:
+        raise InputError("--enedis-keys needs the PRMs: --participants or --prm-map",
+                         field="--enedis-keys")
     if enedis_keys is not None:
         if not operation:
             raise InputError("--enedis-keys needs the operation id (--operation, e.g. "
@@ -81,12 +89,23 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
     csvio.check_same_steps(prod, cons)
     k = ranks = None
     if coefficients is not None:
-        c = csvio.read_coefficients(coefficients, cons.columns, key, cons.times, step)
+        c = csvio.read_coefficients(coefficients, cons.columns, key, cons.times, step, tz)
         k, ranks = c.coefficients, c.ranks
     prms = csvio.read_prm_map(prm_map, cons.columns) if prm_map is not None else None
+    active = None
+    consumption_wh = cons.values
+    if participants is not None:
+        parts = csvio.read_participants(participants, cons.columns, cons.times, tz)
+        prms, active = parts.prms, periods.active_mask(cons.times, parts.starts, parts.ends)
+        consumption_wh = periods.absent_as_zero(cons.values, active)
 
     try:
-        result = allocate(prod.values[:, 0], cons.values, key, coefficients=k, ranks=ranks)
+        if k is not None and k.ndim == 2 and key != "custom":     # keys that change on dates
+            result = periods.allocate_by_periods(prod.values[:, 0], consumption_wh, key, k,
+                                                 ranks)
+        else:
+            result = allocate(prod.values[:, 0], consumption_wh, key, coefficients=k,
+                              ranks=ranks)
     except ValueError as exc:       # inputs were checked above; this names what is left
         raise InputError(str(exc)) from None
 
@@ -97,11 +116,12 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
         key_files = build_key_files(cons.times, prms, result.allocated, result.production,
                                     result.consumption, operation=operation,
                                     step_s=step_seconds(step), decimals=enedis_decimals,
-                                    time_style=enedis_time, tz=tz)
+                                    time_style=enedis_time, tz=tz, active=active)
         targets += [enedis_keys / f.name for f in key_files.files]
     with csvio.atomic_writes(*targets) as temps:
-        frame = csvio.allocation_frame(cons.times, cons.columns, cons.values, result.allocated)
+        frame = csvio.allocation_frame(cons.times, cons.columns, consumption_wh,
+                                       result.allocated, active=active)
         csvio.write_allocation_csv(temps[0], frame)
         for tmp, f in zip(temps[1:], key_files.files if key_files else []):
             tmp.write_text(f.text, encoding="utf-8")
-    return FileAllocation(result, cons.times, cons.columns, key_files, enedis_keys)
+    return FileAllocation(result, cons.times, cons.columns, key_files, enedis_keys, prms)

@@ -34,6 +34,9 @@ def allocate(
                                      help="Also write the Enedis key files, one per month, in "
                                      "this folder (needs --prm-map and --operation)"),
     prm_map: Path = typer.Option(None, "--prm-map", help="CSV: participant,prm"),
+    participants: Path = typer.Option(None, "--participants",
+                                      help="CSV: participant,prm,from,to (from included, to "
+                                      "excluded; local dates or ISO times; empty = open)"),
     operation: str = typer.Option(None, "--operation",
                                   help="Enedis operation id, e.g. 00000001 (files ACC<id>_…)"),
     enedis_time: EnedisTime = typer.Option(EnedisTime.local, "--enedis-time",
@@ -51,12 +54,13 @@ def allocate(
     done = allocate_files(production, consumption, key, out, coefficients=coefficients,
                           step=step, enedis_keys=enedis_keys, prm_map=prm_map,
                           operation=operation, enedis_time=enedis_time.value,
-                          enedis_decimals=int(enedis_decimals.value))
+                          enedis_decimals=int(enedis_decimals.value),
+                          participants=participants)
     console = Console()
     console.print(summary_table(done.result, done.participants, title=f"Allocation — key '{key}'"))
     written = [str(out)]
     if done.key_files is not None:
         from pvshare.enedis.summary import rounding_table
-        console.print(rounding_table(done.key_files, done.participants))
+        console.print(rounding_table(done.key_files, done.participants, done.prms))
         written += [str(Path(enedis_keys) / f.name) for f in done.key_files.files]
     console.print("written: " + ", ".join(written))
