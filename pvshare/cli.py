@@ -43,6 +43,11 @@ app.add_typer(_report.app, name="report")
 app.command("run")(_daemon.run)
 app.command("status")(_daemon.status)
 app.command("demo")(_daemon.demo)
+from pvshare.commands import bill as _bill  # noqa: E402
+from pvshare.commands import enedis as _enedis  # noqa: E402
+
+app.command("bill")(_bill.bill)
+app.add_typer(_enedis.app, name="enedis")
 # --- end of command groups ---------------------------------------------------------------
 
 

@@ -94,6 +94,18 @@ class Array(_Section):
         default=None, description="[[azimuth_deg, elevation_deg], ...]")
 
 
+def _check_date(value: Any) -> Any:
+    import datetime as dt
+    if isinstance(value, dt.datetime) or not isinstance(value, dt.date | str):
+        raise ValueError(f"must be a date like 2025-09-01, got {value!r}")
+    if isinstance(value, str):
+        try:
+            dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"must be a date like 2025-09-01, got {value!r}") from None
+    return value
+
+
 def _check_bound(value: Any) -> Any:
     from pvshare.allocation.periods import parse_bound
     parse_bound(value)                      # format only; the site's zone is applied later
@@ -130,6 +142,48 @@ class Operation(_Section):
                            description="Enedis operation id, e.g. 00000001")
     key_decimals: Literal[1, 2] = 2
     key_time: Literal["local", "iso"] = "local"
+
+
+class PricePeriod(_Section):
+    """The PMO's prices from a date (local, included) until the next entry's date.
+
+    Energy prices, the excise duty and the monthly fee are **before tax**; VAT is applied on
+    their sum. ``supplier_eur_per_kwh`` (all taxes included) is what a kWh costs from the
+    supplier, to show the saving. Flat (``energy_eur_per_kwh``) or peak/off-peak
+    (``peak_eur_per_kwh``, ``offpeak_eur_per_kwh``, ``offpeak_hours = ["22:00-06:00"]``,
+    local time).
+    """
+
+    from_: Any = Field(alias="from", description="local date from which these prices apply")
+    energy_eur_per_kwh: float | None = Field(default=None, ge=0)
+    peak_eur_per_kwh: float | None = Field(default=None, ge=0)
+    offpeak_eur_per_kwh: float | None = Field(default=None, ge=0)
+    offpeak_hours: list[str] = Field(default_factory=list)
+    vat_percent: float = Field(default=20.0, ge=0, le=100)
+    excise_eur_per_kwh: float = Field(default=0.0, ge=0)
+    monthly_fee_eur: float = Field(default=0.0, ge=0)
+    supplier_eur_per_kwh: float = Field(default=0.1940, ge=0)
+
+    _from = field_validator("from_", mode="before")(classmethod(lambda cls, v: _check_date(v)))
+
+    @field_validator("offpeak_hours")
+    @classmethod
+    def _hours(cls, v: list[str]) -> list[str]:
+        from pvshare.billing.prices import parse_hour_ranges
+        parse_hour_ranges(v)
+        return v
+
+    @model_validator(mode="after")
+    def _flat_or_peak(self) -> PricePeriod:
+        peak = (self.peak_eur_per_kwh, self.offpeak_eur_per_kwh)
+        if self.energy_eur_per_kwh is not None:
+            if any(x is not None for x in peak) or self.offpeak_hours:
+                raise ValueError("give energy_eur_per_kwh (flat) or peak_eur_per_kwh + "
+                                 "offpeak_eur_per_kwh + offpeak_hours, not both")
+        elif any(x is None for x in peak) or not self.offpeak_hours:
+            raise ValueError("needs energy_eur_per_kwh (flat price), or peak_eur_per_kwh, "
+                             "offpeak_eur_per_kwh and offpeak_hours")
+        return self
 
 
 class Tariffs(_Section):
@@ -206,6 +260,7 @@ class Config(_Section):
     operation: Operation = Operation()
     participants: list[Participant] = Field(min_length=1)
     tariffs: Tariffs = Tariffs()
+    prices: list[PricePeriod] = Field(default_factory=list)
     meters: list[MeterSection] = Field(default_factory=list)
     mqtt: Mqtt | None = None
     store: Store = Store()
@@ -224,6 +279,11 @@ class Config(_Section):
             if ids.index(p.id) != i:
                 problems.append(f"participants[{i}].id: duplicate id {p.id!r}")
         problems += self._period_problems()
+        dates = [str(p.from_) for p in self.prices]
+        for i in range(1, len(dates)):
+            if dates[i] <= dates[i - 1]:
+                problems.append(f"prices[{i}].from: must be after prices[{i - 1}].from "
+                                f"({dates[i - 1]}), got {dates[i]}")
         if self.producer.prm in prms[:-1]:
             problems.append("producer.prm: same PRM as a participant")
         kt = self.key.type

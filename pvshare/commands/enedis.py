@@ -1,0 +1,38 @@
+"""``pvshare enedis …``: the PMO's dealings with Enedis (reconcile its monthly figures)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Enedis's files: compare its monthly figures with pvshare's.",
+                  no_args_is_help=True)
+
+
+@app.command("reconcile")
+def reconcile(
+    files: list[Path] = typer.Argument(..., help="Enedis's files for the month (R15 ACC XML "
+                                       "or per-step CSV)"),
+    config: Path = typer.Option(..., "--config", help="Site configuration (TOML)"),
+    month: str = typer.Option(..., "--month", help="YYYY-MM (local calendar month)"),
+    out: Path = typer.Option(None, "--out", help="Also write the comparison as CSV"),
+) -> None:
+    """Per PRM: Enedis's CONS and AUTOCONS beside pvshare's, the gap and its likely cause."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from pvshare.enedis.reconcile import COLUMNS, reconcile_files
+
+    result = reconcile_files(config, month, files, out)
+    table = Table(title=f"Enedis vs pvshare — {month}", title_justify="left")
+    for c in COLUMNS:
+        table.add_column(c.replace("_", " "), justify="left" if c in
+                         ("prm", "participants", "likely_cause") else "right")
+    for r in result.rows:
+        table.add_row(*["" if r[c] is None else str(r[c]) for c in COLUMNS])
+    console = Console()
+    console.print(table)
+    t = result.totals
+    console.print(f"operation: Enedis AUTOCONS {t['enedis_autocons_kwh']} kWh, pvshare "
+                  f"{t['pvshare_autocons_kwh']} kWh (gap {t['diff_autocons_kwh']} kWh)")
