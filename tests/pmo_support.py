@@ -89,10 +89,18 @@ def make_site(folder: Path, config: str = CONFIG) -> Path:
     """Write the config and a store holding the constructed month; return the config path."""
     path = folder / "site.toml"
     path.write_text(config, encoding="utf-8")
+    # Every step of June is stored (zeros), the six steps above with their values.
+    june = np.arange(np.datetime64("2025-05-31T22:00:00"), np.datetime64("2025-06-30T22:00:00"),
+                     np.timedelta64(30, "m")).astype("datetime64[s]").astype(np.int64)
+    idx = np.searchsorted(june, STEPS_S)
+    prod = np.zeros(len(june))
+    cons = np.zeros((len(june), len(IDS)))
+    alloc = np.zeros((len(june), len(IDS)))
+    prod[idx], cons[idx], alloc[idx] = PRODUCTION, CONSUMPTION, ALLOCATED
     store = Store.open(folder / "pvshare.db")
     try:
-        store.write_allocation(STEPS_S, IDS, PRODUCTION, CONSUMPTION, ALLOCATED,
-                               np.isnan(CONSUMPTION).any(axis=1), "static")
+        store.write_allocation(june, IDS, prod, cons, alloc, np.isnan(cons).any(axis=1),
+                               "static")
     finally:
         store.close()
     return path
