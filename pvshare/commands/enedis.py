@@ -22,17 +22,22 @@ def reconcile(
     from rich.console import Console
     from rich.table import Table
 
-    from pvshare.enedis.reconcile import COLUMNS, reconcile_files
+    from pvshare.enedis.reconcile import reconcile_files
 
     result = reconcile_files(config, month, files, out)
-    table = Table(title=f"Enedis vs pvshare — {month}", title_justify="left")
-    for c in COLUMNS:
-        table.add_column(c.replace("_", " "), justify="left" if c in
-                         ("prm", "participants", "likely_cause") else "right")
-    for r in result.rows:
-        table.add_row(*["" if r[c] is None else str(r[c]) for c in COLUMNS])
+    table = Table(title=f"Enedis vs pvshare — {month} (AUTOCONS, kWh)", title_justify="left")
+    for c in ("#", "PRM", "participants", "Enedis", "pvshare", "gap", "gap %"):
+        table.add_column(c, justify="left" if c in ("PRM", "participants") else "right")
+    causes = []
+    for n, r in enumerate(result.rows, start=1):
+        table.add_row(str(n), r["prm"], r["participants"],
+                      *["" if r[c] is None else str(r[c]) for c in
+                        ("enedis_autocons_kwh", "pvshare_autocons_kwh", "diff_autocons_kwh",
+                         "diff_autocons_pct")])
+        causes.append(f"{n}. {r['likely_cause']}")
     console = Console()
     console.print(table)
+    console.print("\n".join(causes))
     t = result.totals
     console.print(f"operation: Enedis AUTOCONS {t['enedis_autocons_kwh']} kWh, pvshare "
                   f"{t['pvshare_autocons_kwh']} kWh (gap {t['diff_autocons_kwh']} kWh)")

@@ -132,7 +132,7 @@ def _cause(prm, on, data, m, t_secs, missing, e_cons, e_auto, p_cons, p_auto, p_
             causes.append(f"key-file rounding ({decimals} decimals): Enedis's formula on the "
                           f"rounded keys gives {p_keys / 1000:.3f} kWh")
     if e_cons is not None and p_cons is not None and not _small(e_cons - p_cons, p_cons) \
-            and not n_missing:
+            and not causes:
         pct = 100 * (p_cons - e_cons) / e_cons if e_cons else float("inf")
         causes.append(f"meter: pvshare's CONS is {pct:+.1f} % from Enedis's")
     if not causes:
