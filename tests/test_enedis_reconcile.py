@@ -139,3 +139,18 @@ def test_bill_on_r15_totals(tmp_path):
     # 49.664 → 50; total 124 + 25 + 100 + 50 = 299.
     assert (line["kwh_selfconsumed"], line["energy_cents"], line["excise_cents"],
             line["vat_cents"], line["total_cents"]) == ("12.36", "124", "25", "50", "299")
+
+
+def test_export_allocation_keeps_each_participant_in_its_period(tmp_path):
+    config = make_site(tmp_path)
+    out = tmp_path / "alloc.csv"
+    r = subprocess.run([PVSHARE, "export", "--config", str(config), "--what", "allocation",
+                        "--from", "2025-06-15T00:00:00", "--to", "2025-06-17T00:00:00",
+                        "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    # Two local days = 96 steps; C (from 16 June local) only in the second: 48 rows.
+    c_rows = [row for row in rows if row["participant"] == "C"]
+    assert len(c_rows) == 48 and c_rows[0]["time"] == "2025-06-15T22:00:00+00:00"
+    assert len([row for row in rows if row["participant"] == "A"]) == 96

@@ -109,3 +109,24 @@ def test_bad_bounds_name_the_field(tmp_path):
                                              'id = "A02"\nfrom = 2025-09-01\nto = 2025-08-01')))
     assert problems == ["participants[1].to: must be after 'from' ('A02': from 2025-09-01 00:00 "
                         "to 2025-08-01 00:00)"]
+
+
+def test_tenant_statement_covers_the_tenants_own_days():
+    from pvshare.config import Tariffs
+    from pvshare.reports.tenant import summarise, tenant_statement
+    # June 2025, every half-hour: A all month, B from 16 June (local). Each consumes 100 Wh
+    # and receives 50 Wh a step; B's cells before it came are empty (not measured).
+    times = np.arange(np.datetime64("2025-05-31T22:00:00"), np.datetime64("2025-06-30T22:00:00"),
+                      np.timedelta64(30, "m")).astype("datetime64[s]")
+    active = active_mask(times, np.array([OPEN_START, parse_bound("2025-06-16")]),
+                         np.array([OPEN_END, OPEN_END]))
+    cons = np.where(active, 100.0, np.nan)
+    alloc = np.where(active, 50.0, 0.0)
+    s = summarise(times, np.full(len(times), 500.0), cons, alloc, ["A", "B"], active=active)
+    st = tenant_statement(s, 1, "2025-06", Tariffs())
+    # B: 15 days × 48 steps × 100 Wh = 72 kWh, all its own steps measured.
+    assert str(st.days[0]) == "2025-06-16" and len(st.days) == 15
+    assert st.consumed_kwh == pytest.approx(72.0) and st.autocons_kwh == pytest.approx(36.0)
+    assert st.completeness_percent == pytest.approx(100.0)
+    a = tenant_statement(s, 0, "2025-06", Tariffs())
+    assert len(a.days) == 30 and a.completeness_percent == pytest.approx(100.0)

@@ -156,7 +156,8 @@ def tenant_reports(cfg, data, month: str, which, out, fmt: str, progress: bool =
     from pvshare.reports.tenant import summarise, tenant_statement
     tz = cfg.site.timezone
     summary = summarise(data.times, data.production_wh, data.consumption_wh,
-                        data.allocated_wh, data.participant_ids, tz)
+                        data.allocated_wh, data.participant_ids, tz,
+                        active=cfg.active(data.times))
     by_id = {p.id: p for p in cfg.participants}
     tasks = []
     for pid in which:
