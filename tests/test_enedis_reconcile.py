@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pvshare.enedis.acc import read_enedis_file
 from pvshare.errors import InputError
@@ -154,3 +156,21 @@ def test_export_allocation_keeps_each_participant_in_its_period(tmp_path):
     c_rows = [row for row in rows if row["participant"] == "C"]
     assert len(c_rows) == 48 and c_rows[0]["time"] == "2025-06-15T22:00:00+00:00"
     assert len([row for row in rows if row["participant"] == "A"]) == 96
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(ROWS.read_text(encoding="utf-8").splitlines()
+                                + ["", ";;;", "Horodate;Valeur", "<R15>", "30000000000001;x"]),
+                max_size=8),
+       st.integers(0, 200), st.text(max_size=5))
+def test_readers_fuzz_only_clear_errors(tmp_path_factory, lines, cut, noise):
+    # Real lines shuffled, truncated and salted: either read, or an InputError naming the file.
+    from pvshare.enedis.acc import read_enedis_file
+    text = "\n".join(lines)
+    text = text[:cut] + noise + text[cut:]
+    path = tmp_path_factory.mktemp("fuzz") / "f.csv"
+    path.write_text(text, encoding="utf-8")
+    try:
+        read_enedis_file(path)
+    except InputError as exc:
+        assert "f.csv" in str(exc)

@@ -7,8 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from pvshare.allocation import allocate
 from pvshare.enedis.keyfile import (
+    build_key_files,
     coefficients_permille,
     file_name,
     format_key_file,
@@ -16,6 +20,7 @@ from pvshare.enedis.keyfile import (
     monthly_key_files,
     parse_key_file,
 )
+from pvshare.enedis.rounding import optimal_units
 from pvshare.timegrid import local_day_steps, step_range
 
 SAMPLE = Path(__file__).parent / "fixtures" / "enedis_pmo" / "ACC00000001_15_01112024_30112024.txt"
@@ -101,3 +106,36 @@ def test_parse_errors_name_the_line():
         parse_key_file("Horodate;1;2\n01/11/2024 00:00;1,0;2,0\n01/11/2024 00:15;1,0\n")
     with pytest.raises(ValueError, match="Horodate"):
         parse_key_file("time;1\n")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([1, 2]), st.sampled_from(["local", "iso"]))
+def test_files_read_back_and_applied_like_enedis_give_the_optimum(seed, decimals, style):
+    # Three days across the October change and a month end; random production and
+    # consumption; the files are parsed back and Enedis's formula min(C, k·P) applied to
+    # what they say: the result equals the optimum of the grid computed in memory.
+    rng = np.random.default_rng(seed)
+    times = step_range(np.datetime64("2025-10-25T22:00:00"), np.datetime64("2025-11-01T23:00:00"))
+    p = rng.uniform(0, 5000, len(times)) * (rng.random(len(times)) > 0.3)
+    c = rng.uniform(0, 1500, (len(times), 4))
+    res = allocate(p, c, "prorata")
+    prms = [f"{30000000000000 + i:014d}" for i in range(4)]
+    keys = build_key_files(times, prms, res.allocated, p, c, operation="1", step_s=1800,
+                           decimals=decimals, time_style=style)
+    assert [f.name.split("_")[2] for f in keys.files] == ["26102025", "01112025"]
+    pct = np.vstack([parse_key_file(f.text)[2] for f in keys.files])
+    assert len(pct) == len(times) and (pct.sum(axis=1) <= 100 + 1e-9).all()
+    enedis = np.minimum(c, pct / 100 * p[:, None])
+    assert enedis.sum(axis=0) == pytest.approx(keys.enedis_wh, abs=1e-6)
+    grid = 10 ** (decimals + 2)
+    best = np.minimum(res.allocated, optimal_units(res.allocated, p, grid) * p[:, None] / grid)
+    assert enedis.sum() >= best.sum() - 1e-6
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="Horodate;0123456789,./: \n-T+", max_size=300))
+def test_parse_key_file_fuzz_only_clear_errors(text):
+    try:
+        parse_key_file(text)
+    except ValueError as exc:
+        assert str(exc)
