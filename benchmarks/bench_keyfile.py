@@ -63,12 +63,29 @@ def main() -> bool:
             times.append(t)
             ratios.append(t / base)
     t, ratio = float(np.median(times)), float(np.median(ratios))
+    _print_losses(year)
     ok = ratio <= RATIO_TARGET and t <= SECONDS_TARGET
     print(f"{len(keys.files)} files, {len(year.times)} rows × {len(prms)} PRMs")
     print(f"key files (round + split + write): {t * 1e3:8.1f} ms   "
           f"{ratio:5.2f}× csv.writer (target ≤ {RATIO_TARGET}×, ≤ {SECONDS_TARGET} s)"
           + ("" if ok else "  MISSED"))
     return ok
+
+
+def _print_losses(year) -> None:
+    """Self-consumption lost to the key files' rounding (what Enedis computes from them)."""
+    from pvshare.allocation import allocate
+    from pvshare.enedis.rounding import enedis_allocation, floor_units, optimal_units
+    print("self-consumption lost to the key files' rounding (Enedis's min(C, k·P)):")
+    for key in ("prorata", "reallocated"):
+        r = allocate(year.production_wh, year.consumption_wh, key)
+        exact = r.allocated.sum()
+        for name, fn in (("floor", floor_units), ("optimal", optimal_units)):
+            for grid in (1000, 10000):
+                got = enedis_allocation(fn(r.allocated, r.production, grid), r.production,
+                                        r.consumption, grid).sum()
+                print(f"  {key:<12} {name:<8} {len(str(grid)) - 3} decimal(s): "
+                      f"{(exact - got) / 1000:9.2f} kWh  {100 * (exact - got) / exact:7.4f} %")
 
 
 if __name__ == "__main__":

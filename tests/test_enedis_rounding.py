@@ -111,3 +111,20 @@ def test_bad_decimals():
     import pytest
     with pytest.raises(ValueError, match="1 or 2"):
         grid_units(3)
+
+
+def test_sample_year_losses_meet_the_targets():
+    # The bundled year (48 tenants): flooring to 0.1 % loses about 3.8 % of the
+    # self-consumption (issue 12); the optimal rounding at most 0.2 % (1 decimal) and
+    # 0.02 % (2 decimals), for both keys.
+    from pvshare.data.sample import load_sample_year
+    y = load_sample_year()
+    for key in ("prorata", "reallocated"):
+        r = allocate(y.production_wh, y.consumption_wh, key)
+        exact = r.allocated.sum()
+
+        def lost(units, grid, r=r, exact=exact):
+            return 1 - enedis_allocation(units, r.production, r.consumption, grid).sum() / exact
+        assert 0.037 < lost(floor_units(r.allocated, r.production, 1000), 1000) < 0.039
+        assert lost(optimal_units(r.allocated, r.production, 1000), 1000) <= 0.002
+        assert lost(optimal_units(r.allocated, r.production, 10000), 10000) <= 0.0002
