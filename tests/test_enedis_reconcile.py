@@ -174,3 +174,25 @@ def test_readers_fuzz_only_clear_errors(tmp_path_factory, lines, cut, noise):
         read_enedis_file(path)
     except InputError as exc:
         assert "f.csv" in str(exc)
+
+
+def test_month_key_file_from_the_store(tmp_path):
+    # The constructed June (tests/pmo_support.py), 1 decimal from the config. Step s1
+    # (2 June 12:00 local): P = 20 kWh; A 12 345 Wh = 61.725 %, B 5.005 %, E 0.205 %:
+    # floors 617 + 50 + 2 = 669 tenths, every remainder rounded up → 61,8 / 5,1 / 0,3.
+    # C (from 16 June) and F are in the file (active this month); D is not a participant.
+    config = make_site(tmp_path)
+    out = tmp_path / "keys"
+    r = subprocess.run([PVSHARE, "enedis", "keys", "--config", str(config), "--month",
+                        "2025-06", "--out", str(out)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    (name,) = [p.name for p in out.iterdir()]
+    assert name == "ACC00000001_30_01062025_30062025.txt"
+    lines = (out / name).read_text().splitlines()
+    assert lines[0] == ("Horodate;30000000000001;30000000000002;30000000000003;"
+                        "30000000000005;30000000000006")
+    assert len(lines) == 1 + 30 * 48
+    row = next(line for line in lines if line.startswith("02/06/2025 12:00;"))
+    assert row == "02/06/2025 12:00;61,8;5,1;0,0;0,3;0,0"
+    assert "lost to rounding" in " ".join(r.stdout.split())

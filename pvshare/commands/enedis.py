@@ -41,3 +41,36 @@ def reconcile(
     t = result.totals
     console.print(f"operation: Enedis AUTOCONS {t['enedis_autocons_kwh']} kWh, pvshare "
                   f"{t['pvshare_autocons_kwh']} kWh (gap {t['diff_autocons_kwh']} kWh)")
+
+
+@app.command("keys")
+def keys(
+    config: Path = typer.Option(..., "--config", help="Site configuration (TOML)"),
+    month: str = typer.Option(..., "--month", help="YYYY-MM (local calendar month)"),
+    out: Path = typer.Option(..., "--out", help="Folder for the key file"),
+    operation: str = typer.Option(None, "--operation", help="Enedis operation id (default: "
+                                  "[operation] id of the config)"),
+    enedis_time: str = typer.Option(None, "--enedis-time", help="local | iso (default: "
+                                    "[operation] key_time)"),
+    enedis_decimals: int = typer.Option(None, "--enedis-decimals", help="1 | 2 (default: "
+                                        "[operation] key_decimals)"),
+) -> None:
+    """Write the month's key file from what the daemon stored (rounded without loss)."""
+    from rich.console import Console
+
+    from pvshare.config import load_config
+    from pvshare.enedis.keyfile import write_month_key_files
+    from pvshare.enedis.summary import rounding_table
+    from pvshare.errors import InputError
+
+    if enedis_time not in (None, "local", "iso"):
+        raise InputError(f"must be local or iso, got {enedis_time!r}", field="--enedis-time")
+    if enedis_decimals not in (None, 1, 2):
+        raise InputError(f"must be 1 or 2, got {enedis_decimals!r}", field="--enedis-decimals")
+    cfg = load_config(config)
+    done = write_month_key_files(cfg, month, out, operation=operation,
+                                 decimals=enedis_decimals, time_style=enedis_time)
+    console = Console()
+    console.print(rounding_table(done, cfg.participant_ids,
+                                 [p.prm for p in cfg.participants]))
+    console.print("written: " + ", ".join(str(out / f.name) for f in done.files))

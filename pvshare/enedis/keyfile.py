@@ -232,3 +232,49 @@ def build_key_files(times, prms: list[str], allocated_wh: np.ndarray, production
                               decimals=decimals, time_style=time_style, tz=tz, active=active)
     enedis = enedis_allocation(units, production_wh, consumption_wh, grid).sum(axis=0)
     return KeyFiles(files, np.asarray(allocated_wh, dtype=float).sum(axis=0), enedis, decimals)
+
+
+def write_month_key_files(cfg, month: str, out_dir, *, operation: str | None = None,
+                          decimals: int | None = None, time_style: str | None = None
+                          ) -> KeyFiles:
+    """The key file of a local month from the store's allocation (what the daemon computed).
+
+    Options default to the config's ``[operation]``; the file is written atomically into
+    ``out_dir``. Raises :class:`pvshare.errors.InputError` when the operation id is missing
+    or the store has no step of the month.
+    """
+    from pathlib import Path
+
+    from pvshare.billing.month import month_from_store
+    from pvshare.errors import InputError
+    from pvshare.files import csvio
+    from pvshare.timegrid import step_seconds
+    op = operation or cfg.operation.id
+    if not op:
+        raise InputError("no operation id: set [operation] id in the config or give "
+                         "--operation", source=cfg.source, field="operation.id")
+    try:
+        normalise_operation(op)
+    except ValueError as exc:
+        raise InputError(str(exc), field="--operation") from None
+    m = month_from_store(cfg, month)
+    if not m.stored.any():
+        raise InputError(f"the store has no allocation for {month}", field="--month")
+    if not m.stored.all():
+        missing = int((~m.stored).sum())
+        raise InputError(f"the store lacks {missing} step(s) of {month}: the key file must "
+                         f"cover the whole month (is the daemon behind?)", field="--month")
+    prod = np.nan_to_num(m.production_wh)
+    keys = build_key_files(m.times, m.prms, np.nan_to_num(m.allocated_wh), prod,
+                           m.consumption_wh, operation=op,
+                           step_s=step_seconds(cfg.site.step),
+                           decimals=decimals or cfg.operation.key_decimals,
+                           time_style=time_style or cfg.operation.key_time,
+                           tz=cfg.site.timezone, active=m.active)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError("is a file; give a folder", source=str(out))
+    with csvio.atomic_writes(*[out / f.name for f in keys.files]) as temps:
+        for tmp, f in zip(temps, keys.files):
+            tmp.write_text(f.text, encoding="utf-8")
+    return keys
