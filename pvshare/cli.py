@@ -45,6 +45,7 @@ app.command("status")(_daemon.status)
 app.command("demo")(_daemon.demo)
 app.add_typer(__import__("pvshare.commands.meters", fromlist=["app"]).app, name="meters")
 app.add_typer(__import__("pvshare.commands.enedis", fromlist=["app"]).app, name="enedis")
+app.command("bill")(__import__("pvshare.commands.bill", fromlist=["bill"]).bill)
 # --- end of command groups ---------------------------------------------------------------
 
 

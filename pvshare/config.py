@@ -13,7 +13,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -94,15 +94,40 @@ class Array(_Section):
         default=None, description="[[azimuth_deg, elevation_deg], ...]")
 
 
+def _check_date(value: Any) -> Any:
+    import datetime as dt
+    if isinstance(value, dt.datetime) or not isinstance(value, dt.date | str):
+        raise ValueError(f"must be a date like 2025-09-01, got {value!r}")
+    if isinstance(value, str):
+        try:
+            dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"must be a date like 2025-09-01, got {value!r}") from None
+    return value
+
+
+def _check_bound(value: Any) -> Any:
+    from pvshare.allocation.periods import parse_bound
+    parse_bound(value)                      # format only; the site's zone is applied later
+    return value
+
+
 class Participant(_Section):
+    """A participant; ``from`` (included) / ``to`` (excluded): its period, open if omitted."""
+
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     prm: str
     name: str | None = None
     coefficient: float | None = Field(default=None, ge=0, le=1)
     rank: int | None = Field(default=None, ge=1)
     meter: str | None = Field(default=None, description="id of the meter of this flat")
+    from_: Any = Field(default=None, alias="from",
+                       description="local date or ISO time with offset; included")
+    to: Any = Field(default=None, description="local date or ISO time with offset; excluded")
 
     _prm = field_validator("prm", mode="before")(classmethod(lambda cls, v: _check_prm(v)))
+    _bounds = field_validator("from_", "to", mode="before")(
+        classmethod(lambda cls, v: _check_bound(v)))
 
 
 class Key(_Section):
@@ -111,6 +136,57 @@ class Key(_Section):
                               validate_default=True)
     type: KeyName = KeyName.PRORATA
     file: str | None = Field(default=None, description="custom: per-step coefficients CSV")
+
+
+class Operation(_Section):
+    """The Enedis operation: its id (key files are named ``ACC<id>_…``) and key-file options."""
+
+    id: str | None = Field(default=None, pattern=r"^(ACC)?[A-Za-z0-9_-]+$",
+                           description="Enedis operation id, e.g. 00000001")
+    key_decimals: Literal[1, 2] = 2
+    key_time: Literal["local", "iso"] = "local"
+
+
+class PricePeriod(_Section):
+    """The PMO's prices from a date (local, included) until the next entry's date.
+
+    Energy prices, the excise duty and the monthly fee are **before tax**; VAT is applied on
+    their sum. ``supplier_eur_per_kwh`` (all taxes included) is what a kWh costs from the
+    supplier, to show the saving. Flat (``energy_eur_per_kwh``) or peak/off-peak
+    (``peak_eur_per_kwh``, ``offpeak_eur_per_kwh``, ``offpeak_hours = ["22:00-06:00"]``,
+    local time).
+    """
+
+    from_: Any = Field(alias="from", description="local date from which these prices apply")
+    energy_eur_per_kwh: float | None = Field(default=None, ge=0)
+    peak_eur_per_kwh: float | None = Field(default=None, ge=0)
+    offpeak_eur_per_kwh: float | None = Field(default=None, ge=0)
+    offpeak_hours: list[str] = Field(default_factory=list)
+    vat_percent: float = Field(default=20.0, ge=0, le=100)
+    excise_eur_per_kwh: float = Field(default=0.0, ge=0)
+    monthly_fee_eur: float = Field(default=0.0, ge=0)
+    supplier_eur_per_kwh: float = Field(default=0.1940, ge=0)
+
+    _from = field_validator("from_", mode="before")(classmethod(lambda cls, v: _check_date(v)))
+
+    @field_validator("offpeak_hours")
+    @classmethod
+    def _hours(cls, v: list[str]) -> list[str]:
+        from pvshare.billing.prices import parse_hour_ranges
+        parse_hour_ranges(v)
+        return v
+
+    @model_validator(mode="after")
+    def _flat_or_peak(self) -> PricePeriod:
+        peak = (self.peak_eur_per_kwh, self.offpeak_eur_per_kwh)
+        if self.energy_eur_per_kwh is not None:
+            if any(x is not None for x in peak) or self.offpeak_hours:
+                raise ValueError("give energy_eur_per_kwh (flat) or peak_eur_per_kwh + "
+                                 "offpeak_eur_per_kwh + offpeak_hours, not both")
+        elif any(x is None for x in peak) or not self.offpeak_hours:
+            raise ValueError("needs energy_eur_per_kwh (flat price), or peak_eur_per_kwh, "
+                             "offpeak_eur_per_kwh and offpeak_hours")
+        return self
 
 
 class Tariffs(_Section):
@@ -184,8 +260,10 @@ class Config(_Section):
     producer: Producer
     array: Array
     key: Key = Key()
+    operation: Operation = Operation()
     participants: list[Participant] = Field(min_length=1)
     tariffs: Tariffs = Tariffs()
+    prices: list[PricePeriod] = Field(default_factory=list)
     meters: list[MeterSection] = Field(default_factory=list)
     mqtt: Mqtt | None = None
     store: Store = Store()
@@ -203,8 +281,12 @@ class Config(_Section):
         for i, p in enumerate(self.participants):
             if ids.index(p.id) != i:
                 problems.append(f"participants[{i}].id: duplicate id {p.id!r}")
-            if prms.index(p.prm) != i:
-                problems.append(f"participants[{i}].prm: duplicate PRM {p.prm!r}")
+        problems += self._period_problems()
+        dates = [str(p.from_) for p in self.prices]
+        for i in range(1, len(dates)):
+            if dates[i] <= dates[i - 1]:
+                problems.append(f"prices[{i}].from: must be after prices[{i - 1}].from "
+                                f"({dates[i - 1]}), got {dates[i]}")
         if self.producer.prm in prms[:-1]:
             problems.append("producer.prm: same PRM as a participant")
         kt = self.key.type
@@ -230,7 +312,43 @@ class Config(_Section):
             raise ValueError("\n".join(problems))
         return self
 
+    def _period_problems(self) -> list[str]:
+        """Periods in order; one PRM shared only by participants whose periods do not overlap
+        (a flat's successive tenants).
+        """
+        from pvshare.allocation.periods import describe, overlapping_pairs
+        starts, ends = self.participant_bounds()
+        problems = []
+        for i, p in enumerate(self.participants):
+            if starts[i] >= ends[i]:
+                problems.append(f"participants[{i}].to: must be after 'from' ({p.id!r}: "
+                                f"{describe(starts[i], ends[i], self.site.timezone)})")
+        prms = [p.prm for p in self.participants]
+        for i, j in overlapping_pairs(prms, starts, ends):
+            a, b = self.participants[i], self.participants[j]
+            problems.append(
+                f"participants[{j}].prm: duplicate PRM {b.prm!r} (also participants[{i}], "
+                f"{a.id!r}) over overlapping periods ({a.id} "
+                f"{describe(starts[i], ends[i], self.site.timezone)}, {b.id} "
+                f"{describe(starts[j], ends[j], self.site.timezone)}); for a flat's new tenant, "
+                f"set the new participant's 'from' to the former one's 'to'")
+        return problems
+
     # -- derived views -------------------------------------------------------------------
+    def participant_bounds(self):
+        """Each participant's period as (N,) int64 Unix seconds (start included, end
+        excluded; open bounds are the int64 extremes).
+        """
+        from pvshare.allocation.periods import bounds_array, parse_bound
+        tz = self.site.timezone
+        return bounds_array([parse_bound(p.from_, tz) for p in self.participants],
+                            [parse_bound(p.to, tz) for p in self.participants])
+
+    def active(self, times):
+        """(T, N) bool: which participant takes part in which step (UTC ``times``)."""
+        from pvshare.allocation.periods import active_mask
+        return active_mask(times, *self.participant_bounds())
+
     @property
     def participant_ids(self) -> list[str]:
         return [p.id for p in self.participants]

@@ -58,10 +58,11 @@ def read_out(path: Path) -> list[dict]:
 
 
 def test_reallocated_end_to_end(files, tmp_path):
-    out, keys = tmp_path / "out.csv", tmp_path / "keys.csv"
+    out, keys = tmp_path / "out.csv", tmp_path / "keys"
     r = run("--production", "p.csv", "--consumption", "c.csv", "--key", "reallocated",
             "--coefficients", "k.csv", "--out", str(out), "--enedis-keys", str(keys),
-            "--prm-map", "m.csv", cwd=tmp_path)
+            "--prm-map", "m.csv", "--operation", "00000042", "--enedis-time", "iso",
+            "--enedis-decimals", "1", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     rows = read_out(out)
     assert [list(rows[0])] == [["time", "participant", "consumption_wh", "allocated_wh",
@@ -80,11 +81,16 @@ def test_reallocated_end_to_end(files, tmp_path):
     assert float(b2["allocated_wh"]) == 0
     assert rows[0]["time"] == "2025-03-30T00:30:00+00:00"
     assert "incomplete" in r.stdout and "self-sufficiency" in r.stdout
+    assert "lost to rounding" in " ".join(r.stdout.split())
 
-    lines = keys.read_text().splitlines()
+    # One month (local): one file named like Enedis's ACC files, 30-min steps, 30 March.
+    assert [p.name for p in keys.iterdir()] == ["ACC00000042_30_30032025_30032025.txt"]
+    lines = next(keys.iterdir()).read_text().splitlines()
     assert lines[0] == "Horodate;30001234560001;30001234560002;30001234560003"
     # 2025-03-30 is the spring-forward day: clocks jump at 01:00 UTC (02:00 → 03:00 local).
-    assert lines[1] == "2025-03-30T01:30:00+01:00;11,1;33,3;55,5"
+    # Shares 100/900, 300/900, 500/900 = 11.11…, 33.33…, 55.55…: floors 111+333+555 = 999,
+    # the spare 0.1 % to the largest remainder (0.555… of C, by hand) → 55,6.
+    assert lines[1] == "2025-03-30T01:30:00+01:00;11,1;33,3;55,6"
     assert lines[2] == "2025-03-30T03:00:00+02:00;0,0;0,0;0,0"
     assert lines[3].startswith("2025-03-30T03:30:00+02:00;")
     for line in lines[1:]:
@@ -165,7 +171,7 @@ def test_bad_input_clear_error_and_no_output(files, tmp_path, name, old, new, ke
     if key != "prorata":
         args += ["--coefficients", "k.csv"]
     if name == "m.csv":
-        args += ["--enedis-keys", str(keys), "--prm-map", "m.csv"]
+        args += ["--enedis-keys", str(keys), "--prm-map", "m.csv", "--operation", "1"]
     r = run(*args, cwd=tmp_path)
     assert r.returncode == 2, (r.stdout, r.stderr)
     message = " ".join(r.stderr.split())
@@ -173,6 +179,7 @@ def test_bad_input_clear_error_and_no_output(files, tmp_path, name, old, new, ke
         assert part in message, message
     assert "Traceback" not in r.stderr
     assert not out.exists() and not keys.exists()
+    assert not list(tmp_path.glob("ACC*"))
     assert not list(tmp_path.glob(".*.tmp")), "temporary files left behind"
 
 
@@ -194,3 +201,116 @@ def test_failed_run_keeps_previous_output(files, tmp_path):
             "--out", str(out), cwd=tmp_path)
     assert r.returncode == 2
     assert out.read_text() == "previous results\n"
+
+
+def test_key_files_need_an_operation_id(files, tmp_path):
+    r = run("--production", "p.csv", "--consumption", "c.csv", "--key", "prorata",
+            "--out", str(tmp_path / "o.csv"), "--enedis-keys", str(tmp_path / "keys"),
+            "--prm-map", "m.csv", cwd=tmp_path)
+    assert r.returncode == 2 and "--operation" in r.stderr
+    assert not (tmp_path / "o.csv").exists() and not (tmp_path / "keys").exists()
+
+
+def test_participants_over_time_and_a_flat_changing_tenant(tmp_path):
+    # Two months, four half-hours each side of the local month change (31 May → 1 June,
+    # summer time: local midnight of 1 June is 2025-05-31T22:00Z). Flat 1 (PRM …01) has
+    # tenant A until 1 June, then tenant A2; B is there all along; C joins mid-step on
+    # 31 May 23:10 local (21:10Z): it takes part from the step starting 21:30Z.
+    write(tmp_path / "p.csv", """
+time,production_wh
+2025-05-31T21:00:00+00:00,1000
+2025-05-31T21:30:00+00:00,1000
+2025-05-31T22:00:00+00:00,1000
+2025-05-31T22:30:00+00:00,1000
+""")
+    # A's cells after it left and A2's before it came are empty: they must not count as
+    # missing (no incomplete step).
+    write(tmp_path / "c.csv", """
+time,A,A2,B,C
+2025-05-31T21:00:00+00:00,300,,300,999
+2025-05-31T21:30:00+00:00,300,,300,300
+2025-05-31T22:00:00+00:00,,200,300,300
+2025-05-31T22:30:00+00:00,,200,300,300
+""")
+    write(tmp_path / "parts.csv", """
+participant,prm,from,to
+A,30001234560001,,2025-06-01
+A2,30001234560001,2025-06-01,
+B,30001234560002,,
+C,30001234560003,2025-05-31T23:10:00+02:00,
+""")
+    out, keys = tmp_path / "out.csv", tmp_path / "keys"
+    r = run("--production", "p.csv", "--consumption", "c.csv", "--key", "prorata",
+            "--out", str(out), "--participants", "parts.csv", "--enedis-keys", str(keys),
+            "--operation", "00000001", "--enedis-decimals", "1", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "incomplete" not in r.stdout
+    rows = read_out(out)
+    by_step = {}
+    for row in rows:
+        by_step.setdefault(row["time"], {})[row["participant"]] = float(row["allocated_wh"])
+    # Step 1: A, B present (C not yet): 300 + 300 ≤ 1000, each gets its consumption.
+    assert by_step["2025-05-31T21:00:00+00:00"] == {"A": 300, "B": 300}
+    # Step 2: A, B, C present: 900 ≤ 1000.
+    assert by_step["2025-05-31T21:30:00+00:00"] == {"A": 300, "B": 300, "C": 300}
+    # Steps 3-4: A2, B, C: 200 + 300 + 300.
+    assert by_step["2025-05-31T22:30:00+00:00"] == {"A2": 200, "B": 300, "C": 300}
+    names = sorted(p.name for p in keys.iterdir())
+    assert names == ["ACC00000001_30_01062025_01062025.txt", "ACC00000001_30_31052025_31052025.txt"]
+    may = (keys / names[1]).read_text().splitlines()
+    june = (keys / names[0]).read_text().splitlines()
+    # Each month lists the PRMs active that month; flat 1 is one column in both.
+    assert may[0] == "Horodate;30001234560001;30001234560002;30001234560003"
+    assert may[1:] == ["31/05/2025 23:00;30,0;30,0;0,0", "31/05/2025 23:30;30,0;30,0;30,0"]
+    assert june[0] == "Horodate;30001234560001;30001234560002;30001234560003"
+    assert june[1] == "01/06/2025 00:00;20,0;30,0;30,0"
+
+
+def test_participants_overlapping_periods_of_one_prm(files, tmp_path):
+    write(tmp_path / "parts.csv", """
+participant,prm,from,to
+A,30001234560001,,2025-06-01
+B,30001234560001,2025-05-15,
+C,30001234560003,,
+""")
+    r = run("--production", "p.csv", "--consumption", "c.csv", "--key", "prorata",
+            "--out", str(tmp_path / "o.csv"), "--participants", "parts.csv", cwd=tmp_path)
+    assert r.returncode == 2
+    message = " ".join(r.stderr.split())
+    assert "parts.csv" in message and "line 3" in message and "overlapping" in message
+
+
+def test_coefficients_that_change_on_a_date(tmp_path):
+    # Static key: A 0.6 / B 0.4 until 1 June (local), then A 0.2 / B 0.8.
+    write(tmp_path / "p.csv", """
+time,production_wh
+2025-05-31T21:30:00+00:00,1000
+2025-05-31T22:00:00+00:00,1000
+""")
+    write(tmp_path / "c.csv", """
+time,A,B
+2025-05-31T21:30:00+00:00,900,900
+2025-05-31T22:00:00+00:00,900,900
+""")
+    write(tmp_path / "k.csv", """
+participant,coefficient,from,to
+A,0.6,,2025-06-01
+B,0.4,,2025-06-01
+A,0.2,2025-06-01,
+B,0.8,2025-06-01,
+""")
+    out = tmp_path / "out.csv"
+    r = run("--production", "p.csv", "--consumption", "c.csv", "--key", "static",
+            "--coefficients", "k.csv", "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    got = [(row["participant"], float(row["allocated_wh"])) for row in read_out(out)]
+    assert got == [("A", 600), ("B", 400), ("A", 200), ("B", 800)]
+    write(tmp_path / "k.csv", """
+participant,coefficient,from,to
+A,0.6,,2025-06-01
+A,0.2,2025-05-01,
+B,0.4,,
+""")
+    r = run("--production", "p.csv", "--consumption", "c.csv", "--key", "static",
+            "--coefficients", "k.csv", "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 2 and "overlapping" in r.stderr and "line 3" in " ".join(r.stderr.split())

@@ -114,7 +114,9 @@ def test_parse_config_from_a_mapping():
     ([('id = "A05"', 'id = "A04"')],
      ["participants[4].id: duplicate id 'A04'"]),
     ([('prm = "25460000000005"', 'prm = "25460000000004"')],
-     ["participants[4].prm: duplicate PRM '25460000000004'"]),
+     ["participants[4].prm: duplicate PRM '25460000000004' (also participants[3], 'A04') "
+      "over overlapping periods (A04 from the start to no end, A05 from the start to no end); "
+      "for a flat's new tenant, set the new participant's 'from' to the former one's 'to'"]),
     ([('prm = "25460000000005"', 'prm = "25460000009001"')],
      ["producer.prm: same PRM as a participant"]),
     ([('type = "reallocated"', 'type = "custom"')],
@@ -198,7 +200,10 @@ def test_several_problems_are_reported_at_once(tmp_path):
     two = problems_of(tmp_path, fixed.replace('prm = "25460000000040"',
                                               'prm = "25460000000001"'))
     assert two == ["participants[30].id: duplicate id 'B06'",
-                   "participants[39].prm: duplicate PRM '25460000000001'"]
+                   "participants[39].prm: duplicate PRM '25460000000001' (also participants[0], "
+                   "'A01') over overlapping periods (A01 from the start to no end, B16 from the "
+                   "start to no end); for a flat's new tenant, set the new participant's 'from' "
+                   "to the former one's 'to'"]
 
 
 def test_invalid_toml_names_the_line(tmp_path):

@@ -11,31 +11,52 @@ from pathlib import Path
 
 import numpy as np
 
-from pvshare.allocation import AllocationResult
+from pvshare.allocation import AllocationResult, periods
 from pvshare.allocation.spec import KeySpec
-from pvshare.enedis.keyfile import coefficients_permille, format_key_file
+from pvshare.enedis.keyfile import TIME_STYLES, KeyFiles, build_key_files, normalise_operation
 from pvshare.errors import InputError
 from pvshare.files import csvio
 from pvshare.files.atomic import atomic_writes
+from pvshare.timegrid import step_seconds
+
+
+def _check_key_options(operation: str, time_style: str, decimals: int) -> None:
+    try:
+        normalise_operation(operation)
+    except ValueError as exc:
+        raise InputError(str(exc), field="--operation") from None
+    if time_style not in TIME_STYLES:
+        raise InputError(f"must be one of {', '.join(TIME_STYLES)}, got {time_style!r}",
+                         field="--enedis-time")
+    if decimals not in (1, 2):
+        raise InputError(f"must be 1 or 2, got {decimals!r}", field="--enedis-decimals")
 
 
 @dataclass(frozen=True)
 class FileAllocation:
-    """What :func:`allocate_files` computed: the result, the steps and the participants."""
+    """What ``pvshare allocate`` computed and wrote (``key_files``: the Enedis key files)."""
 
     result: AllocationResult
     times: np.ndarray
     participants: list[str]
+    key_files: KeyFiles | None = None
+    key_dir: Path | None = None
+    prms: list[str] | None = None
 
 
 def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
                    coefficients: Path | None = None, step: str = "PT30M",
                    enedis_keys: Path | None = None, prm_map: Path | None = None,
-                   tz: str = "Europe/Paris") -> FileAllocation:
+                   tz: str = "Europe/Paris", operation: str | None = None,
+                   enedis_time: str = "local", enedis_decimals: int = 2,
+                   participants: Path | None = None) -> FileAllocation:
     """Allocate the production of ``production`` among the participants of ``consumption``.
 
     Writes ``out`` (``time,participant,consumption_wh,allocated_wh,complement_wh``) and,
-    when asked, the Enedis key file ``enedis_keys`` (needs ``prm_map``).
+    only the steps of each participant's period when ``participants`` gives periods
+    (``participant,prm,from,to``: absent = zero consumption, see
+    :mod:`pvshare.allocation.periods`) and, when asked, the monthly Enedis key files into the folder ``enedis_keys`` (needs
+    ``prm_map`` and ``operation``; see :mod:`pvshare.enedis.keyfile`).
 
     Raises
     ------
@@ -43,27 +64,51 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
         Naming the file, line and column of the first problem found.
     """
     spec = KeySpec.from_options(key, coefficients)
-    if (enedis_keys is None) != (prm_map is None):
-        raise InputError("--enedis-keys and --prm-map go together", field="--enedis-keys")
+    if participants is not None and prm_map is not None:
+        raise InputError("give --participants (participant,prm,from,to) or --prm-map, not both",
+                         field="--participants")
+    if enedis_keys is not None and prm_map is None and participants is None:
+        raise InputError("--enedis-keys needs the PRMs: --participants or --prm-map",
+                         field="--enedis-keys")
+    if enedis_keys is not None:
+        if not operation:
+            raise InputError("--enedis-keys needs the operation id (--operation, e.g. "
+                             "00000001): it names the files ACC<operation>_…", field="--operation")
+        _check_key_options(operation, enedis_time, enedis_decimals)
+        if enedis_keys.exists() and not enedis_keys.is_dir():
+            raise InputError("--enedis-keys is a folder (one file per month is written in it), "
+                             "and this is a file", source=str(enedis_keys))
 
     prod = csvio.read_production(production, step)
     cons = csvio.read_consumption(consumption, step)
     csvio.check_same_steps(prod, cons)
-    spec = spec.read_file(cons.columns, cons.times, step)
+    spec = spec.read_file(cons.columns, cons.times, step, tz)
     prms = csvio.read_prm_map(prm_map, cons.columns) if prm_map is not None else None
+    active = None
+    consumption_wh = cons.values
+    if participants is not None:
+        parts = csvio.read_participants(participants, cons.columns, cons.times, tz)
+        prms, active = parts.prms, periods.active_mask(cons.times, parts.starts, parts.ends)
+        consumption_wh = periods.absent_as_zero(cons.values, active)
 
     try:
-        result = spec.allocate(prod.values[:, 0], cons.values)
+        result = spec.allocate(prod.values[:, 0], consumption_wh)
     except ValueError as exc:       # inputs were checked above; this names what is left
         raise InputError(str(exc)) from None
 
-    targets = [out] + ([enedis_keys] if enedis_keys is not None else [])
+    key_files = None
+    targets = [out]
+    if enedis_keys is not None:
+        assert prms is not None and operation  # checked above
+        key_files = build_key_files(cons.times, prms, result.allocated, result.production,
+                                    result.consumption, operation=operation,
+                                    step_s=step_seconds(step), decimals=enedis_decimals,
+                                    time_style=enedis_time, tz=tz, active=active)
+        targets += [enedis_keys / f.name for f in key_files.files]
     with atomic_writes(*targets, mode=None) as temps:   # mode: as open() would
-        frame = csvio.allocation_frame(cons.times, cons.columns, cons.values, result.allocated)
+        frame = csvio.allocation_frame(cons.times, cons.columns, consumption_wh,
+                                       result.allocated, active=active)
         csvio.write_allocation_csv(temps[0], frame)
-        if enedis_keys is not None:
-            assert prms is not None  # --enedis-keys goes with --prm-map (checked above)
-            text = format_key_file(cons.times, prms,
-                                   coefficients_permille(result.allocated, result.production), tz)
-            temps[1].write_text(text, encoding="utf-8")
-    return FileAllocation(result, cons.times, cons.columns)
+        for tmp, f in zip(temps[1:], key_files.files if key_files else []):
+            tmp.write_text(f.text, encoding="utf-8")
+    return FileAllocation(result, cons.times, cons.columns, key_files, enedis_keys, prms)

@@ -112,7 +112,7 @@ class KeySpec:
         return cls(name, file=None if coefficients is None else Path(coefficients))
 
     def read_file(self, participants: list[str], times: np.ndarray | None = None,
-                  step: str = "PT30M") -> KeySpec:
+                  step: str = "PT30M", tz: str = "Europe/Paris") -> KeySpec:
         """The same key with its coefficients (and ranks) read from :attr:`file` for the given
         participants (and, for ``custom``, the given steps); itself when it has no file.
 
@@ -124,7 +124,7 @@ class KeySpec:
         if self.file is None:
             return self
         from pvshare.files.csvio import read_coefficients
-        c = read_coefficients(self.file, participants, self.name.value, times, step)
+        c = read_coefficients(self.file, participants, self.name.value, times, step, tz)
         return KeySpec(self.name, c.coefficients, c.ranks, self.file)
 
     @property
@@ -147,5 +147,10 @@ class KeySpec:
         pvshare.allocation.AllocationResult
         """
         from pvshare.allocation import allocate
+        k = self.coefficients
+        if k is not None and np.ndim(k) == 2 and self.name is not KeyName.CUSTOM:
+            # static/reallocated/priority coefficients that change on dates (from,to columns)
+            from pvshare.allocation.periods import allocate_by_periods
+            return allocate_by_periods(production, consumption, self.name.value, k, self.ranks)
         return allocate(production, consumption, self.name.value,
-                        coefficients=self.coefficients, ranks=self.ranks)
+                        coefficients=k, ranks=self.ranks)

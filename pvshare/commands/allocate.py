@@ -14,6 +14,16 @@ from pvshare.timegrid import STEPS
 Step = enum.StrEnum("Step", {s: s for s in STEPS})
 
 
+class EnedisTime(enum.StrEnum):
+    local = "local"
+    iso = "iso"
+
+
+class EnedisDecimals(enum.StrEnum):
+    one = "1"
+    two = "2"
+
+
 def allocate(
     production: Path = typer.Option(..., "--production", help="CSV: time,production_wh"),
     consumption: Path = typer.Option(..., "--consumption",
@@ -27,8 +37,19 @@ def allocate(
     step: Step = typer.Option("PT30M", "--step", case_sensitive=False,
                               help="Step length of the files."),
     enedis_keys: Path = typer.Option(None, "--enedis-keys",
-                                     help="Also write the Enedis key file here (needs --prm-map)"),
+                                     help="Also write the Enedis key files, one per month, in "
+                                     "this folder (needs --prm-map and --operation)"),
     prm_map: Path = typer.Option(None, "--prm-map", help="CSV: participant,prm"),
+    participants: Path = typer.Option(None, "--participants",
+                                      help="CSV: participant,prm,from,to (from included, to "
+                                      "excluded; local dates or ISO times; empty = open)"),
+    operation: str = typer.Option(None, "--operation",
+                                  help="Enedis operation id, e.g. 00000001 (files ACC<id>_…)"),
+    enedis_time: EnedisTime = typer.Option(EnedisTime.local, "--enedis-time",
+                                           help="Horodate: local (01/11/2024 00:00) or iso "
+                                           "(with UTC offset)"),
+    enedis_decimals: EnedisDecimals = typer.Option(EnedisDecimals.two, "--enedis-decimals",
+                                                   help="decimals of a percent in key files"),
 ) -> None:
     """Allocate each step's production among the participants with an ACC key."""
     from rich.console import Console
@@ -37,7 +58,16 @@ def allocate(
     from pvshare.allocation.summary import summary_table
 
     done = allocate_files(production, consumption, key.value, out, coefficients=coefficients,
-                          step=step.value, enedis_keys=enedis_keys, prm_map=prm_map)
+                          step=step.value, enedis_keys=enedis_keys, prm_map=prm_map,
+                          operation=operation, enedis_time=enedis_time.value,
+                          enedis_decimals=int(enedis_decimals.value),
+                          participants=participants)
     console = Console()
-    console.print(summary_table(done.result, done.participants, title=f"Allocation — key '{key.value}'"))
-    console.print(f"written: {out}" + (f", {enedis_keys}" if enedis_keys else ""))
+    console.print(summary_table(done.result, done.participants,
+                                title=f"Allocation — key '{key.value}'"))
+    written = [str(out)]
+    if done.key_files is not None:
+        from pvshare.enedis.summary import rounding_table
+        console.print(rounding_table(done.key_files, done.participants, done.prms))
+        written += [str(Path(enedis_keys) / f.name) for f in done.key_files.files]
+    console.print("written: " + ", ".join(written))

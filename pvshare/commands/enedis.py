@@ -1,7 +1,11 @@
-"""``pvshare enedis …``: Enedis files for the energy advisor.
+"""``pvshare enedis …``: Enedis files for the energy advisor and the PMO.
 
-``pvshare enedis curves FILE... --out consumption.csv``: households' load-curve exports (one
-per meter) → the consumption CSV that ``pvshare allocate`` reads.
+- ``pvshare enedis curves FILE... --out consumption.csv``: households' load-curve exports (one
+  per meter) → the consumption CSV that ``pvshare allocate`` reads;
+- ``pvshare enedis keys --config F --month YYYY-MM --out DIR``: the month's key file from the
+  store;
+- ``pvshare enedis reconcile --config F --month YYYY-MM FILE...``: Enedis's monthly figures
+  beside pvshare's.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Enedis files: households' load curves, key files.",
+app = typer.Typer(help="Enedis files: households' load curves, key files, reconciliation.",
                   no_args_is_help=True)
 
 
@@ -48,3 +52,69 @@ def curves(
         for w in s.warnings:
             typer.echo(f"  warning: {w}")
     typer.echo(f"written: {out}")
+
+
+@app.command("reconcile")
+def reconcile(
+    files: list[Path] = typer.Argument(..., help="Enedis's files for the month (R15 ACC XML "
+                                       "or per-step CSV)"),
+    config: Path = typer.Option(..., "--config", help="Site configuration (TOML)"),
+    month: str = typer.Option(..., "--month", help="YYYY-MM (local calendar month)"),
+    out: Path = typer.Option(None, "--out", help="Also write the comparison as CSV"),
+) -> None:
+    """Per PRM: Enedis's CONS and AUTOCONS beside pvshare's, the gap and its likely cause."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from pvshare.enedis.reconcile import reconcile_files
+
+    result = reconcile_files(config, month, files, out)
+    table = Table(title=f"Enedis vs pvshare — {month} (AUTOCONS, kWh)", title_justify="left")
+    for c in ("#", "PRM", "participants", "Enedis", "pvshare", "gap", "gap %"):
+        table.add_column(c, justify="left" if c in ("PRM", "participants") else "right")
+    causes = []
+    for n, r in enumerate(result.rows, start=1):
+        table.add_row(str(n), r["prm"], r["participants"],
+                      *["" if r[c] is None else str(r[c]) for c in
+                        ("enedis_autocons_kwh", "pvshare_autocons_kwh", "diff_autocons_kwh",
+                         "diff_autocons_pct")])
+        causes.append(f"{n}. {r['likely_cause']}")
+    console = Console()
+    console.print(table)
+    console.print("\n".join(causes))
+    t = result.totals
+    console.print(f"operation: Enedis AUTOCONS {t['enedis_autocons_kwh']} kWh, pvshare "
+                  f"{t['pvshare_autocons_kwh']} kWh (gap {t['diff_autocons_kwh']} kWh)")
+
+
+@app.command("keys")
+def keys(
+    config: Path = typer.Option(..., "--config", help="Site configuration (TOML)"),
+    month: str = typer.Option(..., "--month", help="YYYY-MM (local calendar month)"),
+    out: Path = typer.Option(..., "--out", help="Folder for the key file"),
+    operation: str = typer.Option(None, "--operation", help="Enedis operation id (default: "
+                                  "[operation] id of the config)"),
+    enedis_time: str = typer.Option(None, "--enedis-time", help="local | iso (default: "
+                                    "[operation] key_time)"),
+    enedis_decimals: int = typer.Option(None, "--enedis-decimals", help="1 | 2 (default: "
+                                        "[operation] key_decimals)"),
+) -> None:
+    """Write the month's key file from what the daemon stored (rounded without loss)."""
+    from rich.console import Console
+
+    from pvshare.config import load_config
+    from pvshare.enedis.keyfile import write_month_key_files
+    from pvshare.enedis.summary import rounding_table
+    from pvshare.errors import InputError
+
+    if enedis_time not in (None, "local", "iso"):
+        raise InputError(f"must be local or iso, got {enedis_time!r}", field="--enedis-time")
+    if enedis_decimals not in (None, 1, 2):
+        raise InputError(f"must be 1 or 2, got {enedis_decimals!r}", field="--enedis-decimals")
+    cfg = load_config(config)
+    done = write_month_key_files(cfg, month, out, operation=operation,
+                                 decimals=enedis_decimals, time_style=enedis_time)
+    console = Console()
+    console.print(rounding_table(done, cfg.participant_ids,
+                                 [p.prm for p in cfg.participants]))
+    console.print("written: " + ", ".join(str(out / f.name) for f in done.files))

@@ -1,67 +1,280 @@
-"""The Enedis key file a PMO sends for dynamic keys (docs/design.md §2).
+"""The Enedis key files a PMO sends for dynamic keys, one per calendar month (docs/design.md §2).
 
-A ``;``-separated CSV: header ``Horodate;<PRM 1>;<PRM 2>…``, one row per step, each
-coefficient in percent with one decimal and a comma (``12,3``), each **floored** to 0.1 % so
-that a row sums to at most 100. The coefficient of a participant is what it was allocated
-divided by the production of the step; a step with no production writes zeros.
+Conventions (see ``docs/pmo-month.md`` for the evidence behind each one; no official Enedis
+template could be found, the one public sample is
+``vrogeon/RepartKey:Courbes/ACC00000001_15_01112024_30112024.txt``, kept in
+``tests/fixtures/enedis_pmo/``):
 
-``Horodate`` is the step start in local time (Europe/Paris) with its UTC offset
-(``2025-03-30T03:00:00+02:00``), unambiguous across the October change.
+* name ``ACC<operation>_<step minutes>_<first day ddmmyyyy>_<last day ddmmyyyy>.txt``, one
+  file per calendar month in local time (Europe/Paris), covering the steps of that month;
+* ``;``-separated, header ``Horodate;<PRM 1>;<PRM 2>…`` (the PRMs active that month), one row
+  per step;
+* ``Horodate`` is the step start in local time, by default ``01/11/2024 00:00`` with no
+  offset (``time_style="local"``, as in the sample). On the October change the repeated hour
+  is written as two rows with the same label, in time order; ``time_style="iso"`` writes
+  ``2025-10-26T02:00:00+02:00`` / ``…+01:00`` instead, unambiguous;
+* each coefficient in percent with a comma and 1 or 2 decimals (``50,81``), every row
+  summing to at most 100, rounded without loss (:mod:`pvshare.enedis.rounding`); a step
+  with no production writes zeros.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from pvshare.timegrid import format_local
+from pvshare.enedis.rounding import floor_units, grid_units
+from pvshare.files.atomic import atomic_writes
+from pvshare.timegrid import format_local, to_epoch_seconds, utc_offsets
 
-#: Guard against floating-point noise just below a tenth (e.g. 12.299999999 → 12,3).
-_EPS = 1e-9
+TIME_STYLES = ("local", "iso")
 
 
 def coefficients_permille(allocated_wh: np.ndarray, production_wh: np.ndarray) -> np.ndarray:
-    """Each participant's share of each step's production, in tenths of a percent, floored.
+    """Each share floored to 0.1 % (pvshare's former rule; kept to measure what it lost)."""
+    return floor_units(allocated_wh, production_wh, 1000)
+
+
+def _local_seconds(times, tz: str) -> np.ndarray:
+    secs = to_epoch_seconds(times)
+    return secs + utc_offsets(secs, tz)
+
+
+def format_times(times, style: str = "local", tz: str = "Europe/Paris") -> np.ndarray:
+    """``Horodate`` labels of UTC step starts: ``dd/mm/yyyy HH:MM`` local, or ISO with offset.
+
+    Vectorised: the local labels are rearranged from numpy's ISO strings as bytes.
+    """
+    if style == "iso":
+        return np.asarray(format_local(times, tz), dtype=str)
+    if style != "local":
+        raise ValueError(f"time style must be one of {', '.join(TIME_STYLES)}, got {style!r}")
+    local = _local_seconds(times, tz).astype("datetime64[s]")
+    iso = np.datetime_as_string(local, unit="m").astype("S16")     # YYYY-MM-DDTHH:MM
+    b = iso.view(np.uint8).reshape(-1, 16)
+    out = np.empty((len(iso), 16), dtype=np.uint8)
+    out[:, 0:2], out[:, 2], out[:, 3:5], out[:, 5] = b[:, 8:10], ord("/"), b[:, 5:7], ord("/")
+    out[:, 6:10], out[:, 10], out[:, 11:16] = b[:, 0:4], ord(" "), b[:, 11:16]
+    return out.view("S16").ravel().astype(str)
+
+
+def _cell_table(decimals: int) -> np.ndarray:
+    """Text of every grid value, ``0,00`` … ``100,00`` (index = grid units)."""
+    grid = grid_units(decimals)
+    scale = grid // 100
+    return np.array([f"{u // scale},{u % scale:0{decimals}d}" for u in range(grid + 1)],
+                    dtype=object)
+
+
+def format_key_file(times, prms: list[str], units: np.ndarray, *, decimals: int = 2,
+                    time_style: str = "local", tz: str = "Europe/Paris") -> str:
+    """The text of one key file (newline line ends, a final newline).
 
     Parameters
     ----------
-    allocated_wh : ndarray, shape (T, N)
-        Allocated energy (AUTOCONS), Wh.
-    production_wh : ndarray, shape (T,)
-        Production, Wh.
-
-    Returns
-    -------
-    ndarray of int64, shape (T, N)
-        ``floor(1000 · a / P)`` (0 where ``P = 0``); every row sums to at most 1000.
+    times : array of datetime64, shape (T,)
+        UTC step starts.
+    prms : list of str
+        The N PRMs, in column order.
+    units : ndarray of int, shape (T, N)
+        Coefficients in grid units (``10**(decimals+2)`` in 100 %).
     """
-    p = np.asarray(production_wh, dtype=float)[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(p > 0, np.asarray(allocated_wh, dtype=float) / p, 0.0)
-    permille = np.floor(ratio * 1000.0 + _EPS).astype(np.int64)
-    np.clip(permille, 0, 1000, out=permille)
-    # Σa ≤ P holds, so Σ floor ≤ 1000 unless rounding noise crept in: take it back from the
-    # largest coefficient of such a row (never happens with exact inputs).
-    over = permille.sum(axis=1) - 1000
-    for t in np.flatnonzero(over > 0):
-        permille[t, np.argmax(permille[t])] -= over[t]
-    return permille
-
-
-def format_key_file(times, prms: list[str], permille: np.ndarray, tz: str = "Europe/Paris") -> str:
-    r"""The key file's text (``\\r\\n`` line ends are not required; ``\\n`` is written)."""
-    permille = np.asarray(permille, dtype=np.int64)
-    whole, tenth = np.divmod(permille, 10)
-    cells = np.char.add(np.char.add(whole.astype(str), ","), tenth.astype(str))
-    stamps = np.asarray(format_local(times, tz), dtype=str)
-    rows = np.column_stack([stamps, cells]) if cells.size else stamps[:, None]
+    units = np.asarray(units, dtype=np.int64)
+    stamps = format_times(times, time_style, tz).astype(object)
+    rows = np.empty((len(stamps), units.shape[1] + 1), dtype=object)
+    rows[:, 0] = stamps
+    rows[:, 1:] = _cell_table(decimals)[units]
     lines = [";".join(["Horodate", *prms])]
     lines += [";".join(r) for r in rows.tolist()]
     return "\n".join(lines) + "\n"
 
 
-def write_key_file(path, times, prms: list[str], allocated_wh: np.ndarray,
-                   production_wh: np.ndarray, tz: str = "Europe/Paris") -> None:
-    """Write the key file for an allocation (see the module docstring)."""
-    text = format_key_file(times, prms, coefficients_permille(allocated_wh, production_wh), tz)
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
+@dataclass(frozen=True)
+class KeyFile:
+    """One month's key file: its name, its text and what it covers."""
+
+    name: str
+    text: str
+    prms: list[str]
+    steps: int
+
+
+def file_name(operation: str, step_minutes: int, first: np.datetime64, last: np.datetime64) -> str:
+    """``ACC<operation>_<step minutes>_<ddmmyyyy>_<ddmmyyyy>.txt`` (``first``/``last`` days)."""
+    def ddmmyyyy(day: np.datetime64) -> str:
+        y, m, d = str(day)[:10].split("-")
+        return f"{d}{m}{y}"
+    return f"ACC{operation}_{step_minutes}_{ddmmyyyy(first)}_{ddmmyyyy(last)}.txt"
+
+
+def normalise_operation(operation: str) -> str:
+    """The operation id as it goes after ``ACC`` in file names (a leading ``ACC`` dropped)."""
+    op = str(operation).strip()
+    if op.upper().startswith("ACC"):
+        op = op[3:]
+    if not op or not op.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(f"operation id must be letters or digits (e.g. 00000001), got "
+                         f"{operation!r}")
+    return op
+
+
+def monthly_key_files(times, prms: list[str], units: np.ndarray, *, operation: str,
+                      step_s: int, decimals: int = 2, time_style: str = "local",
+                      tz: str = "Europe/Paris", active: np.ndarray | None = None
+                      ) -> list[KeyFile]:
+    """Split the key rows into one file per local calendar month.
+
+    Parameters
+    ----------
+    times : array of datetime64, shape (T,)
+        UTC step starts, increasing.
+    prms : list of str
+        N PRMs, in column order (the same PRM may appear twice for two participants with
+        non-overlapping periods: their coefficients are added in the column of that PRM).
+    units : ndarray of int, shape (T, N)
+        Coefficients in grid units.
+    operation : str
+        Operation id (``ACC`` prefix optional).
+    step_s : int
+        Step length, seconds.
+    active : ndarray of bool, shape (T, N), optional
+        Participation of each participant per step; a month's file lists the PRMs active at
+        least once that month. Default: everyone, always.
+    """
+    op = normalise_operation(operation)
+    units = np.asarray(units, dtype=np.int64)
+    t_count, n = units.shape
+    if active is None:
+        active = np.ones((t_count, n), dtype=bool)
+    local_days = (_local_seconds(times, tz) // 86400).astype("datetime64[D]")
+    months = local_days.astype("datetime64[M]")
+    cuts = np.flatnonzero(months[1:] != months[:-1]) + 1
+    files = []
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, t_count]):
+        if hi <= lo:
+            continue
+        on = np.flatnonzero(active[lo:hi].any(axis=0))
+        month_prms = list(dict.fromkeys(prms[i] for i in on))   # first-seen order, unique
+        cols = np.zeros((hi - lo, len(month_prms)), dtype=np.int64)
+        index = {p: j for j, p in enumerate(month_prms)}
+        for i in on:
+            cols[:, index[prms[i]]] += units[lo:hi, i]
+        text = format_key_file(times[lo:hi], month_prms, cols, decimals=decimals,
+                               time_style=time_style, tz=tz)
+        files.append(KeyFile(file_name(op, step_s // 60, local_days[lo], local_days[hi - 1]),
+                             text, month_prms, int(hi - lo)))
+    return files
+
+
+def parse_key_file(text: str) -> tuple[list[str], list[str], np.ndarray]:
+    """Read a key file's text back: (time labels, PRMs, coefficients in percent (T, N)).
+
+    Accepts both time styles and either decimal mark; used by tests and by reconciliation
+    to apply Enedis's formula to what was sent.
+    """
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    head = lines[0].lstrip("\ufeff").split(";") if lines else [""]
+    if head[0] != "Horodate":
+        raise ValueError("a key file starts with 'Horodate;<PRM>;…'")
+    labels, values = [], []
+    for number, ln in enumerate(lines[1:], start=2):
+        cells = ln.split(";")
+        if len(cells) != len(head):
+            raise ValueError(f"line {number}: {len(cells)} cells, expected {len(head)}")
+        labels.append(cells[0])
+        try:
+            values.append([float(c.replace(",", ".")) for c in cells[1:]])
+        except ValueError:
+            raise ValueError(f"line {number}: a coefficient is not a number") from None
+    return labels, head[1:], np.array(values, dtype=float).reshape(len(labels), len(head) - 1)
+
+
+@dataclass(frozen=True)
+class KeyFiles:
+    """The monthly key files of an allocation and what Enedis would give back from them.
+
+    Attributes
+    ----------
+    files : list of KeyFile
+        One per local calendar month.
+    exact_wh : ndarray, shape (N,)
+        The exact allocation per participant, Wh.
+    enedis_wh : ndarray, shape (N,)
+        What Enedis computes from the files (``Σ min(C, k·P)``), Wh.
+    decimals : int
+        Decimals of a percent written.
+    """
+
+    files: list[KeyFile]
+    exact_wh: np.ndarray
+    enedis_wh: np.ndarray
+    decimals: int
+
+    @property
+    def lost_wh(self) -> np.ndarray:
+        """Per participant, lost to rounding (negative: rounded up, gained), Wh, (N,)."""
+        return self.exact_wh - self.enedis_wh
+
+
+def build_key_files(times, prms: list[str], allocated_wh: np.ndarray, production_wh: np.ndarray,
+                    consumption_wh: np.ndarray, *, operation: str, step_s: int,
+                    decimals: int = 2, time_style: str = "local", tz: str = "Europe/Paris",
+                    active: np.ndarray | None = None) -> KeyFiles:
+    """Round an allocation to the grid without loss and split it into monthly key files.
+
+    Shapes: ``times`` (T,), ``allocated_wh``/``consumption_wh`` (T, N), ``production_wh``
+    (T,). See :func:`monthly_key_files` for ``active``.
+    """
+    from pvshare.enedis.rounding import enedis_allocation, optimal_units
+    grid = grid_units(decimals)
+    units = optimal_units(allocated_wh, production_wh, grid)
+    files = monthly_key_files(times, prms, units, operation=operation, step_s=step_s,
+                              decimals=decimals, time_style=time_style, tz=tz, active=active)
+    enedis = enedis_allocation(units, production_wh, consumption_wh, grid).sum(axis=0)
+    return KeyFiles(files, np.asarray(allocated_wh, dtype=float).sum(axis=0), enedis, decimals)
+
+
+def write_month_key_files(cfg, month: str, out_dir, *, operation: str | None = None,
+                          decimals: int | None = None, time_style: str | None = None
+                          ) -> KeyFiles:
+    """The key file of a local month from the store's allocation (what the daemon computed).
+
+    Options default to the config's ``[operation]``; the file is written atomically into
+    ``out_dir``. Raises :class:`pvshare.errors.InputError` when the operation id is missing
+    or the store has no step of the month.
+    """
+    from pathlib import Path
+
+    from pvshare.billing.month import month_from_store
+    from pvshare.errors import InputError
+    from pvshare.timegrid import step_seconds
+    op = operation or cfg.operation.id
+    if not op:
+        raise InputError("no operation id: set [operation] id in the config or give "
+                         "--operation", source=cfg.source, field="operation.id")
+    try:
+        normalise_operation(op)
+    except ValueError as exc:
+        raise InputError(str(exc), field="--operation") from None
+    m = month_from_store(cfg, month)
+    if not m.stored.any():
+        raise InputError(f"the store has no allocation for {month}", field="--month")
+    if not m.stored.all():
+        missing = int((~m.stored).sum())
+        raise InputError(f"the store lacks {missing} step(s) of {month}: the key file must "
+                         f"cover the whole month (is the daemon behind?)", field="--month")
+    prod = np.nan_to_num(m.production_wh)
+    keys = build_key_files(m.times, m.prms, np.nan_to_num(m.allocated_wh), prod,
+                           m.consumption_wh, operation=op,
+                           step_s=step_seconds(cfg.site.step),
+                           decimals=decimals or cfg.operation.key_decimals,
+                           time_style=time_style or cfg.operation.key_time,
+                           tz=cfg.site.timezone, active=m.active)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError("is a file; give a folder", source=str(out))
+    with atomic_writes(*[out / f.name for f in keys.files]) as temps:
+        for tmp, f in zip(temps, keys.files):
+            tmp.write_text(f.text, encoding="utf-8")
+    return keys

@@ -192,12 +192,17 @@ class Coefficients:
 
 
 def read_coefficients(path: str | os.PathLike, participants: list[str], key: str,
-                      times: np.ndarray | None = None, step: str = "PT30M") -> Coefficients:
+                      times: np.ndarray | None = None, step: str = "PT30M",
+                      tz: str = "Europe/Paris") -> Coefficients:
     """Read the key's coefficients for the given participants.
 
     ``participant,coefficient[,rank]`` for ``static``, ``reallocated`` and ``priority``
     (every participant of the consumption file must be listed, once); for ``custom``,
     ``time,<participant>,…`` covering the same steps as the consumption.
+
+    With ``from,to`` columns (keys that change; local dates or ISO times, ``from`` included,
+    ``to`` excluded, empty = open), a participant may be listed once per period; the result
+    is then per step, (T, N), 0 outside every listed period (needs ``times``).
     """
     source = str(path)
     frame = _read_raw(Path(path))
@@ -225,11 +230,13 @@ def read_coefficients(path: str | os.PathLike, participants: list[str], key: str
         return Coefficients(k, None)
 
     _require_columns(frame, source, "participant", "participant,coefficient[,rank]")
-    allowed = ["participant", "coefficient", "rank"]
+    allowed = ["participant", "coefficient", "rank", "from", "to"]
     extra = [c for c in frame.columns if c not in allowed]
     if extra or "coefficient" not in frame.columns:
-        raise InputError(f"the header must be 'participant,coefficient[,rank]', got "
+        raise InputError(f"the header must be 'participant,coefficient[,rank][,from,to]', got "
                          f"'{','.join(frame.columns)}'", source=source, line=1)
+    if "from" in frame.columns or "to" in frame.columns:
+        return _read_dated_coefficients(frame, source, participants, key, times, tz)
     names = frame["participant"].str.strip().tolist()
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
@@ -290,21 +297,142 @@ def read_prm_map(path: str | os.PathLike, participants: list[str]) -> list[str]:
     return chosen
 
 
+def _bounds_column(frame: pd.DataFrame, column: str, source: str, tz: str) -> list[int | None]:
+    from pvshare.allocation.periods import parse_bound
+    if column not in frame.columns:
+        return [None] * len(frame)
+    out = []
+    for i, text in enumerate(frame[column].str.strip()):
+        try:
+            out.append(parse_bound(text, tz))
+        except ValueError as exc:
+            raise InputError(str(exc), source=source, line=i + 2, field=column) from None
+    return out
+
+
+def _read_dated_coefficients(frame: pd.DataFrame, source: str, participants: list[str],
+                             key: str, times: np.ndarray | None, tz: str) -> Coefficients:
+    """``participant,coefficient[,rank],from,to``: per-step coefficients (T, N)."""
+    from pvshare.allocation.periods import active_mask, bounds_array, describe
+    if times is None:
+        raise InputError("coefficients with from,to need the steps of the consumption file",
+                         source=source)
+    names = frame["participant"].str.strip().tolist()
+    for i, name in enumerate(names):
+        if name not in participants:
+            raise InputError(f"participant {name!r} is not in the consumption file",
+                             source=source, line=i + 2, field="participant")
+    starts, ends = bounds_array(_bounds_column(frame, "from", source, tz),
+                                _bounds_column(frame, "to", source, tz))
+    for i in range(len(names)):
+        if starts[i] >= ends[i]:
+            raise InputError(f"'to' must be after 'from' ({describe(starts[i], ends[i], tz)})",
+                             source=source, line=i + 2, field="to")
+        for j in range(i):
+            if names[j] == names[i] and starts[j] < ends[i] and starts[i] < ends[j]:
+                raise InputError(f"participant {names[i]!r} has two coefficients over "
+                                 f"overlapping periods (also line {j + 2})", source=source,
+                                 line=i + 2, field="from")
+    values = _parse_numbers(frame, ["coefficient"], source, allow_empty=False, high=1.0)[:, 0]
+    on = active_mask(times, starts, ends)                       # (T, rows)
+    col = np.array([participants.index(n) for n in names])
+    k = np.zeros((len(times), len(participants)))
+    for r in range(len(names)):                                  # rows of the file, not steps
+        k[on[:, r], col[r]] = values[r]
+    ranks = None
+    if "rank" in frame.columns:
+        r_values = _parse_numbers(frame, ["rank"], source, allow_empty=False, low=1.0)[:, 0]
+        ranks = np.ones(len(participants), dtype=int)
+        for r, c in zip(r_values.astype(int), col):
+            ranks[c] = r
+    if key == "priority" and ranks is None:
+        raise InputError("the 'priority' key needs a 'rank' column", source=source, line=1)
+    over = k.sum(axis=1) > 1 + 1e-9
+    if key != "priority" and over.any():
+        t = int(np.flatnonzero(over)[0])
+        raise InputError(f"coefficients sum to {k[t].sum():.6g} at {format_utc(times[t:t + 1])[0]}"
+                         f", must be at most 1", source=source)
+    return Coefficients(k, ranks)
+
+
+@dataclass(frozen=True)
+class Participants:
+    """``participant,prm,from,to`` read for the columns of a consumption file."""
+
+    prms: list[str]              # (N,) in the order of the consumption columns
+    starts: np.ndarray           # (N,) int64 Unix seconds (open = int64 min)
+    ends: np.ndarray             # (N,) int64 Unix seconds (open = int64 max)
+
+
+def read_participants(path: str | os.PathLike, participants: list[str],
+                      times: np.ndarray, tz: str = "Europe/Paris") -> Participants:
+    """Read ``participant,prm,from,to`` (``from`` included, ``to`` excluded; local dates or
+    ISO times with an offset; empty = open) for the participants of a consumption file.
+
+    Every consumption column must be listed once; a listed participant that takes part in
+    any of ``times`` must have a consumption column; one PRM may be shared by participants
+    whose periods do not overlap (a flat's successive tenants).
+    """
+    from pvshare.allocation.periods import active_mask, bounds_array, describe, overlapping_pairs
+    source = str(path)
+    frame = _read_raw(Path(path))
+    if list(frame.columns) not in (["participant", "prm", "from", "to"], ["participant", "prm"]):
+        raise InputError(f"the header must be 'participant,prm,from,to', got "
+                         f"'{','.join(frame.columns)}'", source=source, line=1)
+    names = frame["participant"].str.strip().tolist()
+    prms = frame["prm"].str.strip().tolist()
+    seen: dict[str, int] = {}
+    for i, (name, prm) in enumerate(zip(names, prms)):
+        if not re.fullmatch(r"\d{14}", prm):
+            raise InputError(f"PRM must be 14 digits, got {prm!r}", source=source, line=i + 2,
+                             field="prm")
+        if name in seen:
+            raise InputError(f"participant {name!r} is listed twice (also on line {seen[name]})",
+                             source=source, line=i + 2, field="participant")
+        seen[name] = i + 2
+    starts, ends = bounds_array(_bounds_column(frame, "from", source, tz),
+                                _bounds_column(frame, "to", source, tz))
+    for i in range(len(names)):
+        if starts[i] >= ends[i]:
+            raise InputError(f"'to' must be after 'from' ({describe(starts[i], ends[i], tz)})",
+                             source=source, line=i + 2, field="to")
+    for i, j in overlapping_pairs(prms, starts, ends):
+        raise InputError(f"PRM {prms[j]} is also participant {names[i]!r}'s (line {i + 2}) over "
+                         f"an overlapping period: a flat's new tenant starts ('from') when the "
+                         f"former one leaves ('to')", source=source, line=j + 2, field="from")
+    absent = [p for p in participants if p not in seen]
+    if absent:
+        raise InputError(f"participant {absent[0]!r} of the consumption file is not listed",
+                         source=source)
+    on = active_mask(times, starts, ends).any(axis=0)
+    for i, name in enumerate(names):
+        if on[i] and name not in participants:
+            raise InputError(f"participant {name!r} takes part during these steps but has no "
+                             f"column in the consumption file", source=source, line=i + 2,
+                             field="participant")
+    order = [names.index(p) for p in participants]
+    return Participants([prms[i] for i in order], starts[order], ends[order])
+
+
 def allocation_frame(times: np.ndarray, participants: list[str], consumption_wh: np.ndarray,
-                     allocated_wh: np.ndarray) -> pd.DataFrame:
+                     allocated_wh: np.ndarray, active: np.ndarray | None = None) -> pd.DataFrame:
     """The long allocation table: one row per step and participant (step-major), with
     ``time,participant,consumption_wh,allocated_wh,complement_wh``; missing consumption and
-    its complement are NaN (written as empty cells).
+    its complement are NaN (written as empty cells). With ``active`` (T, N) bool, only the
+    rows of participants taking part in the step.
     """
     T, N = consumption_wh.shape
     stamps = np.asarray(format_utc(times), dtype=object)
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "time": np.repeat(stamps, N),
         "participant": np.tile(np.asarray(participants, dtype=object), T),
         "consumption_wh": consumption_wh.reshape(-1),
         "allocated_wh": allocated_wh.reshape(-1),
         "complement_wh": (consumption_wh - allocated_wh).reshape(-1),
     })
+    if active is not None:
+        frame = frame[np.asarray(active, dtype=bool).reshape(-1)].reset_index(drop=True)
+    return frame
 
 
 def write_allocation_csv(path: str | os.PathLike, frame: pd.DataFrame) -> None:

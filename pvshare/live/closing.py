@@ -51,6 +51,10 @@ class SitePlan:
     key: KeySpec
     grace_s: float
     window_s: float
+    #: Participants' periods, UTC Unix seconds (N,) each, start included, end excluded
+    #: (``pvshare.allocation.periods``); None = everyone, always.
+    period_starts_s: np.ndarray | None = None
+    period_ends_s: np.ndarray | None = None
 
     @property
     def meters(self) -> tuple[str, ...]:
@@ -78,6 +82,8 @@ def plan_from_config(cfg) -> SitePlan:
         key=key,
         grace_s=cfg.daemon.grace_s,
         window_s=cfg.daemon.recompute_window_h * 3600.0,
+        period_starts_s=cfg.participant_bounds()[0],
+        period_ends_s=cfg.participant_bounds()[1],
     )
 
 
@@ -191,6 +197,12 @@ def _close_chunk(store, plan: SitePlan, starts: np.ndarray, dirty: dict, full_wi
         columns.append(e)
     production = columns[0]
     consumption = np.column_stack(columns[1:])
+    if plan.period_starts_s is not None and plan.period_ends_s is not None:
+        # Outside its period a participant is absent: exactly zero, never missing.
+        from pvshare.allocation.periods import absent_as_zero, active_mask
+        active = active_mask(starts.astype("datetime64[s]"), plan.period_starts_s,
+                             plan.period_ends_s)
+        consumption = absent_as_zero(consumption, active)
     known = np.isfinite(production)
     report.pending_steps += int((~known).sum())
     if not known.any():

@@ -84,7 +84,8 @@ def write_tenant_reports(cfg, data, month: str, participants: Sequence[str],
     """
     from pvshare.reports.tenant import summarise, tenant_statement
     summary = summarise(data.times, data.production_wh, data.consumption_wh,
-                        data.allocated_wh, data.participant_ids, cfg.site.timezone)
+                        data.allocated_wh, data.participant_ids, cfg.site.timezone,
+                        active=cfg.active(data.times))
     by_id = {p.id: p for p in cfg.participants}
     tasks = []
     for pid in participants:

@@ -41,23 +41,35 @@ class Summary:
     month_cons_steps: np.ndarray  # (M, N) measured steps
     month_prod_steps: np.ndarray  # (M,)
     month_steps: np.ndarray     # (M,) steps on the grid in the data
+    #: Steps each participant took part in (its period), (D, N) and (M, N); None = always.
+    day_active_steps: np.ndarray | None = None
+    month_active_steps: np.ndarray | None = None
 
 
 def summarise(times, production_wh, consumption_wh, allocated_wh, participant_ids,
-              tz: str = DEFAULT_TZ) -> Summary:
+              tz: str = DEFAULT_TZ, active: np.ndarray | None = None) -> Summary:
     """Sum production (T,), consumption (T, N) and allocation (T, N), in Wh, by local day and
     month; NaN consumption counts as not measured (and its allocation as nothing).
+
+    ``active`` (T, N) bool: the participants' periods; outside it a participant is left out
+    (neither measured nor missing) and its statement covers its own days only.
     """
     times = np.asarray(times, dtype="datetime64[s]")
     prod = np.asarray(production_wh, dtype=float)
     cons = np.asarray(consumption_wh, dtype=float)
+    if active is not None:
+        cons = np.where(active, cons, np.nan)
     auto = np.where(np.isnan(cons), np.nan, np.asarray(allocated_wh, dtype=float))
     loc = local_steps(times, tz)
-    both = np.concatenate([cons, auto, prod[:, None], np.zeros((prod.size, 1))], axis=1) / 1000.0
     n = cons.shape[1]
-    days, dsum, _ = group_sum(loc.date, both)
+    extra = [] if active is None else [np.where(active, 0.0, np.nan)]
+    both = np.concatenate([cons, auto, prod[:, None], np.zeros((prod.size, 1)), *extra],
+                          axis=1) / 1000.0
+    days, dsum, dcount = group_sum(loc.date, both)
     months, msum, mcount = group_sum(loc.month, both)
-    return Summary(
+    act = {} if active is None else {"day_active_steps": dcount[:, 2 * n + 2:],
+                                     "month_active_steps": mcount[:, 2 * n + 2:]}
+    return Summary(**act,
         participant_ids=list(participant_ids), days=days,
         day_cons_kwh=dsum[:, :n], day_auto_kwh=dsum[:, n:2 * n], day_prod_kwh=dsum[:, 2 * n],
         months=months, month_cons_kwh=msum[:, :n], month_auto_kwh=msum[:, n:2 * n],
@@ -119,6 +131,8 @@ def tenant_statement(summary: Summary, participant: int, month, tariffs) -> Tena
     supplier = float(tariffs.supplier_eur_per_kwh)
     internal = float(tariffs.internal_eur_per_kwh)
     in_month = summary.days.astype("datetime64[M]") == m
+    if summary.day_active_steps is not None:           # the tenant's own days only
+        in_month &= summary.day_active_steps[:, i] > 0
     first = max(0, k - 11)
     # The trend shows the months this tenant was measured (and always this one).
     seen = summary.month_cons_steps[first:k + 1, i] > 0
@@ -134,7 +148,8 @@ def tenant_statement(summary: Summary, participant: int, month, tariffs) -> Tena
         with np.errstate(invalid="ignore", divide="ignore"):
             ss = np.where(c > 0, 100.0 * a / np.where(c > 0, c, 1.0), 0.0)
         med_ss = float(np.median(ss))
-    steps = float(summary.month_steps[k])
+    steps = float(summary.month_steps[k] if summary.month_active_steps is None
+                  else summary.month_active_steps[k, i])
     return TenantStatement(
         participant_id=summary.participant_ids[i], month=m, consumed_kwh=cons,
         autocons_kwh=auto, complement_kwh=cons - auto,

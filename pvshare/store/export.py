@@ -51,7 +51,8 @@ def parse_time(text: str, tz: str, option: str) -> int:
     return int(t.timestamp())
 
 
-def export_frame(store, what: str, from_s: int, to_s: int, meters: list[str] | None = None):
+def export_frame(store, what: str, from_s: int, to_s: int, meters: list[str] | None = None,
+                 cfg=None):
     """The table to export, as a pandas DataFrame (long format, times as UTC strings).
 
     Parameters
@@ -62,6 +63,8 @@ def export_frame(store, what: str, from_s: int, to_s: int, meters: list[str] | N
         Window ``from_s <= time < to_s``, UTC Unix seconds.
     meters : list of str, optional
         Only these meters (readings and steps); default every meter of the store.
+    cfg : pvshare.config.Config, optional
+        With it, the allocation keeps each participant's rows within its period only.
     """
     import pandas as pd
 
@@ -71,8 +74,15 @@ def export_frame(store, what: str, from_s: int, to_s: int, meters: list[str] | N
     if what == "allocation":
         a = store.allocation(from_s, to_s)
         # Same table as `pvshare allocate` writes.
-        return allocation_frame(from_epoch_seconds(a.step_starts_s), a.participant_ids,
-                                a.consumption_wh, a.allocated_wh)
+        times = from_epoch_seconds(a.step_starts_s)
+        active = None
+        if cfg is not None and a.participant_ids:
+            known = cfg.active(times)
+            cols = {p: i for i, p in enumerate(cfg.participant_ids)}
+            active = np.column_stack([known[:, cols[p]] if p in cols else
+                                      np.ones(len(times), bool) for p in a.participant_ids])
+        return allocation_frame(times, a.participant_ids, a.consumption_wh, a.allocated_wh,
+                                active=active)
     ids = meters or store.meter_ids()
     parts = []
     for mid in ids:
@@ -154,6 +164,6 @@ def export_store(config: str | os.PathLike, what: str, from_: str, to: str,
     if to_s <= from_s:
         raise InputError(f"--to ({to}) must be after --from ({from_})", field="--to")
     with Store.from_config(cfg, create=False) as store:
-        frame = export_frame(store, what, from_s, to_s, meters or None)
+        frame = export_frame(store, what, from_s, to_s, meters or None, cfg=cfg)
     write_frame(frame, what, fmt, Path(out))
     return len(frame)

@@ -1,0 +1,145 @@
+"""Bills: one line per participant and period, in integer cents that add up.
+
+Rounding (documented in ``docs/pmo-month.md``):
+
+1. every amount of every line is first computed exactly (floating point, in cents): energy
+   = kWh × price, excise = kWh × duty, fee = monthly fee × the share of the month's steps
+   the participant took part in, VAT = rate × (energy + excise + fee), supplier = kWh × the
+   supplier's price (all taxes included);
+2. the operation's total of each amount is rounded to the nearest cent (half up);
+3. each line gets the floor of its exact amount, and the cents still missing to reach the
+   operation's total go one each to the lines with the largest remainders (ties: the
+   earlier line). So the lines add up exactly to the operation's total and no line is more
+   than one cent away from its exact amount;
+4. before tax = energy + excise + fee; total = before tax + VAT; saving = supplier − total.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from pvshare.billing.prices import Price, local_seconds, offpeak_mask, price_index
+
+COLUMNS = ["participant", "prm", "from", "to", "source", "kwh_selfconsumed", "kwh_peak",
+           "kwh_offpeak", "energy_cents", "excise_cents", "fee_cents", "before_tax_cents",
+           "vat_cents", "total_cents", "supplier_cents", "saving_cents"]
+
+
+def largest_remainder(exact_cents: np.ndarray) -> np.ndarray:
+    """Integer cents adding up to the rounded total (half up) of ``exact_cents`` (K,).
+
+    Each value is the floor or the ceiling of its exact amount; the spare cents go to the
+    largest remainders, ties to the lower index.
+    """
+    exact = np.asarray(exact_cents, dtype=float)
+    if exact.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    total = int(np.floor(exact.sum() + 0.5 + 1e-9))
+    floor = np.floor(exact + 1e-9).astype(np.int64)
+    spare = total - int(floor.sum())
+    frac = exact - floor
+    order = np.argsort(-frac, kind="stable")
+    out = floor.copy()
+    if spare > 0:
+        out[order[:spare]] += 1
+    elif spare < 0:                       # only through float noise; take from the smallest
+        out[order[::-1][:-spare]] -= 1
+    return out
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """What one bill line charges for: a participant over one price period of the month."""
+
+    participant: int                      # index into the participants
+    price: int                            # index into the prices
+    wh_peak: float
+    wh_offpeak: float
+    fee_share: float                      # share of the month's monthly fee, 0..1
+    first_day: dt.date
+    last_day: dt.date                     # included
+
+
+def quantities_from_steps(times, autocons_wh: np.ndarray, active: np.ndarray,
+                          prices: list[Price], month_steps: int, tz: str = "Europe/Paris"
+                          ) -> list[Quantity]:
+    """Per-step self-consumption (T, N) → one :class:`Quantity` per participant and price.
+
+    ``times`` are the month's steps the data covers; ``active`` (T, N) the participation;
+    ``month_steps`` the number of steps in the whole month (for the fee's share).
+    A step before the first price raises ValueError.
+    """
+    a = np.where(active, np.nan_to_num(np.asarray(autocons_wh, dtype=float)), 0.0)
+    pidx = price_index(times, prices, tz)
+    if (pidx < 0).any() and active[pidx < 0].any():
+        first = prices[0].start if prices else None
+        raise ValueError(f"no price for the steps before {first}: add a [[prices]] entry "
+                         f"whose 'from' is on or before the month's first day")
+    days = (local_seconds(times, tz) // 86400).astype("datetime64[D]")
+    out = []
+    for k, price in enumerate(prices):
+        in_k = pidx == k
+        if not in_k.any():
+            continue
+        off = offpeak_mask(times, price.offpeak_hours, tz) & in_k
+        peak = in_k & ~off
+        wh_off = a[off].sum(axis=0)
+        wh_peak = a[peak].sum(axis=0)
+        on = active & in_k[:, None]
+        steps_on = on.sum(axis=0)
+        for i in np.flatnonzero(steps_on):
+            d = days[on[:, i]]
+            out.append(Quantity(int(i), k, float(wh_peak[i]), float(wh_off[i]),
+                                float(steps_on[i]) / month_steps, d.min().item(),
+                                d.max().item()))
+    out.sort(key=lambda q: (q.participant, q.first_day))
+    return out
+
+
+@dataclass(frozen=True)
+class Bills:
+    """The bill lines (dicts with :data:`COLUMNS`) and the operation's totals."""
+
+    lines: list[dict]
+    totals: dict
+
+
+def compute_bills(quantities: list[Quantity], prices: list[Price], participants: list[str],
+                  prms: list[str], source: str) -> Bills:
+    """Amounts of every line in integer cents (see the module docstring for the rounding)."""
+    q = quantities
+    kwh_peak = np.array([x.wh_peak for x in q]) / 1000
+    kwh_off = np.array([x.wh_offpeak for x in q]) / 1000
+    kwh = kwh_peak + kwh_off
+    pr = [prices[x.price] for x in q]
+    energy = 100 * (kwh_peak * np.array([p.peak_eur_per_kwh for p in pr])
+                    + kwh_off * np.array([p.offpeak_eur_per_kwh for p in pr]))
+    excise = 100 * kwh * np.array([p.excise_eur_per_kwh for p in pr])
+    fee = 100 * np.array([x.fee_share * p.monthly_fee_eur for x, p in zip(q, pr)])
+    vat = (energy + excise + fee) * np.array([p.vat_percent / 100 for p in pr])
+    supplier = 100 * kwh * np.array([p.supplier_eur_per_kwh for p in pr])
+    cents = {name: largest_remainder(v) for name, v in
+             [("energy", energy), ("excise", excise), ("fee", fee), ("vat", vat),
+              ("supplier", supplier)]}
+    before = cents["energy"] + cents["excise"] + cents["fee"]
+    total = before + cents["vat"]
+    lines = []
+    for j, x in enumerate(q):
+        lines.append({
+            "participant": participants[x.participant], "prm": prms[x.participant],
+            "from": x.first_day.isoformat(),
+            "to": (x.last_day + dt.timedelta(days=1)).isoformat(), "source": source,
+            "kwh_selfconsumed": round(float(kwh[j]), 3), "kwh_peak": round(float(kwh_peak[j]), 3),
+            "kwh_offpeak": round(float(kwh_off[j]), 3),
+            "energy_cents": int(cents["energy"][j]), "excise_cents": int(cents["excise"][j]),
+            "fee_cents": int(cents["fee"][j]), "before_tax_cents": int(before[j]),
+            "vat_cents": int(cents["vat"][j]), "total_cents": int(total[j]),
+            "supplier_cents": int(cents["supplier"][j]),
+            "saving_cents": int(cents["supplier"][j] - total[j]),
+        })
+    totals = {k: int(sum(line[k] for line in lines)) for k in COLUMNS if k.endswith("_cents")}
+    totals["kwh_selfconsumed"] = round(float(kwh.sum()), 3)
+    return Bills(lines, totals)

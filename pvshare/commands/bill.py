@@ -1,0 +1,36 @@
+"""``pvshare bill``: the month's bills, one line per participant and period."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def bill(
+    config: Path = typer.Option(..., "--config", help="Site configuration (TOML) with [[prices]]"),
+    month: str = typer.Option(..., "--month", help="YYYY-MM (local calendar month)"),
+    out: Path = typer.Option(..., "--out", help="Output CSV, one line per participant and period"),
+    enedis: list[Path] = typer.Option(None, "--enedis",
+                                      help="Enedis's files for the month (bill on Enedis's "
+                                      "AUTOCONS instead of pvshare's store); repeatable"),
+) -> None:
+    """Bill the participants for a month, in integer cents that add up to the total."""
+    from rich.console import Console
+
+    from pvshare.billing.month import bill_month
+    from pvshare.config import load_config
+
+    cfg = load_config(config)
+    bills = bill_month(cfg, month, out, enedis_files=list(enedis or []))
+    t = bills.totals
+    source = bills.lines[0]["source"] if bills.lines else "-"
+
+    def eur(c: int) -> str:
+        return f"{c / 100:,.2f} €".replace(",", " ").replace(".", ",")
+
+    Console().print(
+        f"{month}: {len(bills.lines)} lines from {source}'s figures, "
+        f"{t['kwh_selfconsumed']:.3f} kWh; before tax {eur(t['before_tax_cents'])}, "
+        f"VAT {eur(t['vat_cents'])}, total {eur(t['total_cents'])}, "
+        f"saving {eur(t['saving_cents'])}\nwritten: {out}")
