@@ -37,7 +37,7 @@ def collect(cfg, now_s: float | None = None) -> dict:
         except (OSError, ValueError):
             daemon = {}
     now_s = now_s if now_s is not None else daemon.get("now_s") or time.time()
-    with Store.open(cfg.relative(cfg.store.path), create=False) as store:
+    with Store.from_config(cfg, create=False, readonly=True) as store:
         latest = store.latest_reading_times()
         last = store.last_allocated_step()
         day = 86400

@@ -10,10 +10,8 @@ write random bytes over pages of that copy and assert that no command changes th
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import shutil
-import sqlite3
 import tempfile
 from pathlib import Path
 

@@ -1,0 +1,117 @@
+"""The store's integrity on real damaged files: random bytes written into pages of a real
+store; no command changes the file, every command stops with exit code 2, `store check`
+names the damage and `store salvage` copies out what is readable."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.badinput.corpus import CONFIG, real_store
+
+PVSHARE = str(Path(sys.executable).with_name("pvshare"))
+
+
+def sha(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def pvshare(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([PVSHARE, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def damaged_store(tmp: Path, seed: int, pages: int = 3) -> Path:
+    db = tmp / "pvshare.db"
+    shutil.copyfile(real_store(), db)
+    rnd = random.Random(seed)
+    n = db.stat().st_size // 4096
+    with open(db, "r+b") as fh:
+        for _ in range(pages):
+            fh.seek(rnd.randrange(2, n) * 4096 + rnd.randrange(0, 3000))
+            fh.write(rnd.randbytes(1000))
+    (tmp / "site.toml").write_text(CONFIG)
+    return db
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_no_command_changes_a_damaged_store(tmp_path, seed):
+    db = damaged_store(tmp_path, seed)
+    before = sha(db)
+    commands = [
+        ["export", "--what", "allocation", "--from", "2025-06-01T00:00:00+00:00",
+         "--to", "2025-06-08T00:00:00+00:00", "--out", "a.csv"],
+        ["store", "stats"], ["status"], ["store", "requeue", "--from", "2025-06-01",
+                                         "--to", "2025-06-02"],
+        ["store", "check"],
+    ]
+    for cmd in commands:
+        r = pvshare(*cmd[:2] if cmd[0] == "store" else cmd[:1], "--config", "site.toml",
+                    *(cmd[2:] if cmd[0] == "store" else cmd[1:]), cwd=tmp_path)
+        assert r.returncode == 2, (cmd, r.stdout, r.stderr)
+        assert "Traceback" not in r.stderr
+        assert "damaged" in (r.stderr + r.stdout)
+        assert sha(db) == before, cmd
+        assert not (tmp_path / "a.csv").exists()
+    assert not Path(str(db) + "-wal").exists() or Path(str(db) + "-wal").stat().st_size == 0
+
+
+def test_store_check_names_the_damaged_table_and_salvage_copies_the_rest(tmp_path):
+    db = damaged_store(tmp_path, 23, pages=1)
+    before = sha(db)
+    r = pvshare("store", "check", "--config", "site.toml", cwd=tmp_path)
+    assert r.returncode == 2 and "DAMAGED" in r.stdout, r.stdout + r.stderr
+    r = pvshare("store", "salvage", "--config", "site.toml", "--out", "new.db", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert sha(db) == before
+    new = sqlite3.connect(tmp_path / "new.db")
+    assert new.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    good = sqlite3.connect(real_store())
+    for table in ("readings", "allocation", "outbox", "step_energy"):
+        n_new = new.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+        n_all = good.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+        # One damaged page holds at most a few hundred rows of one table.
+        assert n_all - 400 <= n_new <= n_all, table
+    # the copy is a working store: the checks pass and an export reads it
+    (tmp_path / "site2.toml").write_text(CONFIG.replace('"pvshare.db"', '"new.db"'))
+    r = pvshare("store", "check", "--config", "site2.toml", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_salvage_of_a_sound_store_copies_every_row(tmp_path):
+    shutil.copyfile(real_store(), tmp_path / "pvshare.db")
+    (tmp_path / "site.toml").write_text(CONFIG)
+    r = pvshare("store", "salvage", "--config", "site.toml", "--out", "copy.db", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    a, b = sqlite3.connect(real_store()), sqlite3.connect(tmp_path / "copy.db")
+    for table in ("readings", "allocation", "allocation_step", "outbox", "step_energy",
+                  "meters", "participants"):
+        q = f"SELECT * FROM {table} ORDER BY 1, 2"
+        assert a.execute(q).fetchall() == b.execute(q).fetchall(), table
+
+
+def test_a_store_cut_short_is_refused_untouched(tmp_path):
+    db = tmp_path / "pvshare.db"
+    data = real_store().read_bytes()
+    db.write_bytes(data[: len(data) // 2])
+    (tmp_path / "site.toml").write_text(CONFIG)
+    before = sha(db)
+    r = pvshare("status", "--config", "site.toml", cwd=tmp_path)
+    assert r.returncode == 2 and "cut short" in r.stderr, r.stderr
+    assert sha(db) == before
+
+
+def test_new_store_and_side_files_are_private(tmp_path):
+    from pvshare.store import Store
+    with Store.open(tmp_path / "p.db") as s:
+        s.write_step_energy("m", [0], [1.0])
+        modes = {f.name: f.stat().st_mode & 0o777 for f in tmp_path.iterdir()}
+    assert modes["p.db"] == 0o600
+    assert modes["p.db-wal"] == 0o600 and modes["p.db-shm"] == 0o600
