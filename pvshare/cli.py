@@ -53,7 +53,10 @@ def main() -> None:
     except PvshareError as exc:
         from rich.console import Console
         from rich.markup import escape
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
+
+        from pvshare.secrets import redact
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(redact(str(exc)))}",
+                                   highlight=False,
                                    soft_wrap=True)
         sys.exit(exc.exit_code)
 

@@ -29,6 +29,8 @@ def run(config: Path = typer.Option(..., "--config", help="The site's TOML confi
     from pvshare.live.daemon import Daemon, run_simulated
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    from pvshare.secrets import install_log_redaction
+    install_log_redaction()
     for noisy in ("pymodbus", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     cfg = load_config(config)

@@ -138,6 +138,8 @@ def export(
     to_s = parse_time(to, cfg.site.timezone, "--to")
     if to_s <= from_s:
         raise InputError(f"--to ({to}) must be after --from ({from_})", field="--to")
+    if out.is_dir():
+        raise InputError("is a folder: give a file name", source=str(out), field="--out")
     with Store.from_config(cfg, create=False, readonly=True) as store:
         frame = export_frame(store, what, from_s, to_s, meter or None)
     write_frame(frame, what, fmt, out)

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from pvshare.errors import PvshareError
+from pvshare.secrets import redact_url
 
 app = typer.Typer(help="The embedded store (SQLite) and its outbox towards InfluxDB.",
                   no_args_is_help=True)
@@ -58,7 +59,7 @@ def stats(config: Path = CONFIG) -> None:
     sizes = s["size_bytes"]
     console.print(f"size on disk: {_size(sum(sizes.values()))} ("
                   + ", ".join(f"{k} {_size(v)}" for k, v in sizes.items()) + ")")
-    console.print("InfluxDB: " + (f"{cfg.influxdb.url}, bucket {cfg.influxdb.bucket!r}"
+    console.print("InfluxDB: " + (f"{redact_url(cfg.influxdb.url)}, bucket {cfg.influxdb.bucket!r}"
                                   if cfg.influxdb else "not configured (no [influxdb] section)"))
 
 
@@ -145,7 +146,7 @@ def push(config: Path = CONFIG,
                 err.print(f"attempt {fw.failures} of {attempts} failed: {fw.last_error}; "
                           f"trying again in {fw.backoff_s:.1f} s", highlight=False)
                 time.sleep(fw.backoff_s)
-    typer.echo(f"delivered {fw.delivered:,} points to {cfg.influxdb.url} "
+    typer.echo(f"delivered {fw.delivered:,} points to {redact_url(cfg.influxdb.url)} "
                f"(bucket {cfg.influxdb.bucket!r}); the outbox is empty")
 
 

@@ -70,9 +70,20 @@ class Daemon:
 
     def __init__(self, cfg, *, clock: Callable[[], float] = time.time, forecast: bool = True):
         self.cfg = cfg
+        from pvshare.config import check_references
+        check_references(cfg)
         self.plan = plan_from_config(cfg)
         self.clock = clock
-        self.store = Store.from_config(cfg)
+        from pvshare.store.lock import StoreLock
+        self._store_lock = StoreLock(cfg.relative(cfg.store.path)).acquire()   # one daemon
+        try:
+            self.store = Store.from_config(cfg)
+        except BaseException:
+            self._store_lock.release()
+            raise
+        from pvshare.secrets import plain_text_warnings
+        for warning in plain_text_warnings(cfg):
+            log.warning("%s", warning)
         self.status_file = status_path(cfg)
         self._buffer: collections.deque = collections.deque()   # thread-safe appends
         self._lock = threading.Lock()            # one job at a time touches the store
@@ -133,6 +144,7 @@ class Daemon:
             self.forwarder.close()
         self.write_status(now)
         self.store.close()
+        self._store_lock.release()
         log.info("stopped")
 
     # -- jobs ---------------------------------------------------------------------------------
