@@ -22,12 +22,14 @@ class FileAllocation:
     result: AllocationResult
     times: np.ndarray
     participants: list[str]
+    notes: tuple[str, ...] = ()     # warnings about the inputs, for a person
 
 
 def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
                    coefficients: Path | None = None, step: str = "PT30M",
                    enedis_keys: Path | None = None, prm_map: Path | None = None,
-                   tz: str = "Europe/Paris") -> FileAllocation:
+                   tz: str = "Europe/Paris", kwp: float | None = None,
+                   kva: float | None = None) -> FileAllocation:
     """Allocate the production of ``production`` among the participants of ``consumption``.
 
     Writes ``out`` (``time,participant,consumption_wh,allocated_wh,complement_wh``) and,
@@ -38,6 +40,18 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
     InputError
         Naming the file, line and column of the first problem found.
     """
+    from pvshare.timegrid import STEPS
+    if step not in STEPS:
+        raise InputError(f"must be one of {', '.join(STEPS)}, got {step!r}", field="--step")
+    for name, p in (("--out", out), ("--enedis-keys", enedis_keys)):
+        if p is not None and Path(p).is_dir():
+            raise InputError("is a folder: give a file name", source=str(p), field=name)
+    step_h = STEPS[step] / 3600
+    # Physical plausibility: the array cannot make more than its peak power (with a 30 %
+    # margin for cold bright days and rounding); a flat cannot draw more than its meter
+    # lets through (subscribed kVA, same margin).
+    max_prod = kwp * 1000 * step_h * 1.3 if kwp else None
+    max_cons = kva * 1000 * step_h * 1.3 if kva else None
     if key not in KEYS:
         raise InputError(f"unknown key {key!r}: use one of {', '.join(KEYS)}", field="--key")
     if (enedis_keys is None) != (prm_map is None):
@@ -49,8 +63,8 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
         raise InputError("the 'priority' key needs --coefficients with a rank column "
                          "(participant,coefficient,rank)", field="--coefficients")
 
-    prod = csvio.read_production(production, step)
-    cons = csvio.read_consumption(consumption, step)
+    prod = csvio.read_production(production, step, max_wh=max_prod)
+    cons = csvio.read_consumption(consumption, step, max_wh=max_cons)
     csvio.check_same_steps(prod, cons)
     k = ranks = None
     if coefficients is not None:
@@ -72,4 +86,4 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
             text = format_key_file(cons.times, prms,
                                    coefficients_permille(result.allocated, result.production), tz)
             temps[1].write_text(text, encoding="utf-8")
-    return FileAllocation(result, cons.times, cons.columns)
+    return FileAllocation(result, cons.times, cons.columns, prod.notes + cons.notes)

@@ -22,6 +22,12 @@ def allocate(
     enedis_keys: Path = typer.Option(None, "--enedis-keys",
                                      help="Also write the Enedis key file here (needs --prm-map)"),
     prm_map: Path = typer.Option(None, "--prm-map", help="CSV: participant,prm"),
+    kwp: float = typer.Option(None, "--kwp", min=0.001, max=100_000,
+                              help="Peak power of the array, kW: a production above what it "
+                              "can make in a step is refused"),
+    kva: float = typer.Option(None, "--kva", min=0.1, max=250,
+                              help="Subscribed power of the flats, kVA: a consumption above "
+                              "what it allows in a step is refused"),
 ) -> None:
     """Allocate each step's production among the participants with an ACC key."""
     from rich.console import Console
@@ -30,7 +36,11 @@ def allocate(
     from pvshare.allocation.summary import summary_table
 
     done = allocate_files(production, consumption, key, out, coefficients=coefficients,
-                          step=step, enedis_keys=enedis_keys, prm_map=prm_map)
+                          step=step, enedis_keys=enedis_keys, prm_map=prm_map, kwp=kwp,
+                          kva=kva)
     console = Console()
+    for note in done.notes:
+        Console(stderr=True).print(f"[yellow]warning:[/] {note}", highlight=False,
+                                   soft_wrap=True)
     console.print(summary_table(done.result, done.participants, title=f"Allocation — key '{key}'"))
     console.print(f"written: {out}" + (f", {enedis_keys}" if enedis_keys else ""))
