@@ -223,7 +223,7 @@ def _render_tenant(statement, site_name: str, flat_label: str, out: str, base: s
 def building(
     config: Path = typer.Option(..., "--config", help="The site's TOML configuration."),
     month: str = typer.Option(None, "--month", help="A month, YYYY-MM."),
-    year: int = typer.Option(None, "--year", min=1970, max=2200, help="A whole year, YYYY."),
+    year: int = typer.Option(None, "--year", help="A whole year, YYYY."),
     out: Path = typer.Option(Path("."), "--out", help="Folder for the report files."),
     format: str = typer.Option("both", "--format", help=_FORMAT_HELP),
     sample_year: bool = typer.Option(False, "--sample-year", help="Use the bundled sample "
@@ -234,6 +234,8 @@ def building(
     _check_format(format)
     if (month is None) == (year is None):
         raise PvshareError("give either --month YYYY-MM or --year YYYY")
+    if year is not None and not 1970 <= year <= 2200:
+        raise PvshareError(f"--year: expected a year from 1970 to 2200, got {year}")
     from pvshare.config import load_config
     from pvshare.reports.building import analyse_building
     from pvshare.reports.fmt import month_name

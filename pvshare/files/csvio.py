@@ -68,7 +68,8 @@ def excerpt(text: str, n: int = 40) -> str:
 
 def _read_lines(path: Path, source: str) -> list[str]:
     """The file's lines, each checked for length, NUL bytes and UTF-8, in bounded memory
-    (a line longer than MAX_LINE_BYTES stops the reading there)."""
+    (a line longer than MAX_LINE_BYTES stops the reading there).
+    """
     if path.is_dir():
         raise InputError("is a folder, not a CSV file", source=source)
     try:
@@ -254,7 +255,8 @@ def _require_columns(frame: pd.DataFrame, source: str, first: str, expected: str
 def read_production(path: str | os.PathLike, step: str = "PT30M",
                     max_wh: float | None = None) -> StepSeries:
     """Read ``time,production_wh`` (Wh per step, ≥ 0, no empty cell, at most ``max_wh``:
-    what the array can make in a step; default :data:`MAX_WH_PER_STEP`)."""
+    what the array can make in a step; default :data:`MAX_WH_PER_STEP`).
+    """
     source = str(path)
     frame = _read_raw(Path(path))
     _require_columns(frame, source, "time", "time,production_wh")
@@ -272,7 +274,8 @@ def read_production(path: str | os.PathLike, step: str = "PT30M",
 def read_consumption(path: str | os.PathLike, step: str = "PT30M",
                      max_wh: float | None = None) -> StepSeries:
     """Read ``time,<participant>,…`` (Wh per step, ≥ 0, at most ``max_wh``: what the
-    subscribed power allows in a step; an empty cell = missing)."""
+    subscribed power allows in a step; an empty cell = missing).
+    """
     source = str(path)
     frame = _read_raw(Path(path))
     _require_columns(frame, source, "time", "time,<participant>,<participant>,…")
