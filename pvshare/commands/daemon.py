@@ -45,19 +45,26 @@ def run(config: Path = typer.Option(..., "--config", help="The site's TOML confi
 
 def status(config: Path = typer.Option(..., "--config", help="The site's TOML configuration."),
            as_json: bool = typer.Option(False, "--json", help="Print JSON instead.")) -> None:
-    """How the daemon is doing: meters' last readings, steps closed, outbox, last error."""
+    """How the daemon is doing: meters' last readings, steps closed, outbox, last error.
+
+    Exit code: 0 all well, 3 a meter is stale, 4 steps pending past their grace, 5 the
+    outbox is backing up (see docs/troubleshooting.md).
+    """
     import json
 
     from rich.console import Console
 
     from pvshare.config import load_config
-    from pvshare.live.status import collect, render
+    from pvshare.live.status import collect, exit_code, render
     cfg = load_config(config)
     s = collect(cfg)
+    code, reason = exit_code(cfg, s)
     if as_json:
-        typer.echo(json.dumps(s, indent=1))
+        typer.echo(json.dumps({**s, "exit_code": code, "reason": reason}, indent=1))
     else:
         Console().print(render(cfg, s))
+        Console(stderr=True).print(f"status: {reason} (exit code {code})", highlight=False)
+    raise typer.Exit(code)
 
 
 def demo(speed: float = typer.Option(1440.0, "--speed", help="Simulated seconds per second."),

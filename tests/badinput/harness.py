@@ -46,6 +46,7 @@ class Case:
     mention: tuple[str, ...] = ()
     absent: tuple[str, ...] = ()
     check: Callable[[Path], str | None] | None = None   # extra check after a run: a problem or None
+    codes: tuple[int, ...] = (0,)                        # exit codes of a clean success
 
 
 @dataclass
@@ -92,7 +93,7 @@ def classify(case: Case, o: Outcome, tmp: Path) -> Outcome:
     leaked = [s for s in case.absent if s in text]
     extra = case.check(tmp) if case.check else None
     if case.expect == "ok":
-        if o.code != 0:
+        if o.code not in case.codes:
             o.verdict, o.why = "refused", o.stderr.strip()[:300]
         elif leaked or extra:
             o.verdict, o.why = "unclear", f"leaked {leaked}" if leaked else extra
