@@ -115,3 +115,55 @@ def test_new_store_and_side_files_are_private(tmp_path):
         modes = {f.name: f.stat().st_mode & 0o777 for f in tmp_path.iterdir()}
     assert modes["p.db"] == 0o600
     assert modes["p.db-wal"] == 0o600 and modes["p.db-shm"] == 0o600
+
+
+def _as_other_user(argv: list[str]) -> list[str]:
+    """Run as 'nobody' when we are root (root reads and writes everything); otherwise the
+    permissions set by the test already apply to us."""
+    import os
+    if os.getuid() == 0:
+        return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv]
+    return argv
+
+
+def test_read_only_store_reads_but_refuses_writes_clearly():
+    import tempfile
+    # Not under pytest's tmp_path: its folders are 0700, so the other user could not reach
+    # the store at all.
+    top = Path(tempfile.mkdtemp(prefix="pvshare-ro-"))
+    folder = top / "ro"
+    folder.mkdir()
+    shutil.copyfile(real_store(), folder / "pvshare.db")
+    (folder / "site.toml").write_text(CONFIG)
+    for f in folder.iterdir():
+        f.chmod(0o444)
+    folder.chmod(0o555)
+    top.chmod(0o755)
+    try:
+        before = sha(folder / "pvshare.db")
+        r = subprocess.run(_as_other_user([PVSHARE, "store", "stats", "--config", "site.toml"]),
+                           cwd=folder, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert "allocation" in r.stdout
+        r = subprocess.run(_as_other_user([PVSHARE, "store", "requeue", "--config", "site.toml",
+                                           "--from", "2025-06-01", "--to", "2025-06-02"]),
+                           cwd=folder, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and "read-only for this user" in r.stderr, r.stderr
+        assert "unable to open database file" not in r.stderr
+        assert sha(folder / "pvshare.db") == before
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(top)
+
+
+def test_store_group_makes_files_0640(tmp_path):
+    import grp
+    import os
+    group = grp.getgrgid(os.getgroups()[-1] if os.getgroups() else os.getgid()).gr_name
+    from pvshare.store import Store
+    with Store.open(tmp_path / "g.db", group=group) as s:
+        s.write_step_energy("m", [0], [1.0])
+        for suffix in ("", "-wal", "-shm"):
+            st = Path(str(tmp_path / "g.db") + suffix).stat()
+            assert st.st_mode & 0o777 == 0o640
+            assert grp.getgrgid(st.st_gid).gr_name == group

@@ -910,6 +910,9 @@ def _store_error(path: Path, exc: sqlite3.Error, busy_timeout_s: float) -> Store
                           f"{busy_timeout_s:g} s); is another pvshare running on it?")
     if "not a database" in low or "malformed" in low or "corrupt" in low:
         return _damaged(path, msg)
+    if "unable to open" in low:
+        return StoreError(f"{path}: cannot open the store ({msg}): check that this user may "
+                          "read the file and write in its folder")
     if "readonly" in low or "read-only" in low:
         return StoreError(f"{path}: cannot write ({msg}): check the file's permissions")
     return StoreError(f"{path}: {msg}")

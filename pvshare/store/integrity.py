@@ -27,11 +27,28 @@ TABLES = ("schema_version", "meters", "participants", "readings", "step_energy",
 
 
 def connect_readonly(path: Path, timeout_s: float = 10.0) -> sqlite3.Connection:
-    """A connection that cannot write to ``path`` (SQLite ``mode=ro``)."""
-    uri = "file:" + _quote(os.path.abspath(path)) + "?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
+    """A connection that cannot write to ``path`` (SQLite ``mode=ro``).
+
+    A WAL store read by a user who may not create its ``-shm`` file (a read-only folder)
+    is opened ``immutable`` when no ``-wal`` holds pending pages (then no writer is active
+    and the main file is the whole store).
+    """
+    base = "file:" + _quote(str(path)) + "?mode=ro"
+    conn = sqlite3.connect(base, uri=True, isolation_level=None, check_same_thread=False,
                            timeout=timeout_s)
     conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        wal = Path(str(path) + "-wal")
+        low = str(exc).lower()
+        if not ("readonly" in low or "unable to open" in low) or \
+                (wal.exists() and wal.stat().st_size > 0):
+            conn.close()
+            raise
+        conn.close()
+        conn = sqlite3.connect(base + "&immutable=1", uri=True, isolation_level=None,
+                               check_same_thread=False, timeout=timeout_s)
     return conn
 
 
