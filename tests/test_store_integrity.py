@@ -167,3 +167,51 @@ def test_store_group_makes_files_0640(tmp_path):
             st = Path(str(tmp_path / "g.db") + suffix).stat()
             assert st.st_mode & 0o777 == 0o640
             assert grp.getgrgid(st.st_gid).gr_name == group
+
+
+def test_daemon_refuses_a_damaged_store_and_leaves_it_untouched(tmp_path):
+    from tests.badinput.corpus import RUN_CONFIG
+    db = damaged_store(tmp_path, 21)
+    (tmp_path / "site.toml").write_text(RUN_CONFIG)
+    before = sha(db)
+    r = subprocess.run([PVSHARE, "run", "--config", "site.toml", "--no-forecast"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "damaged" in r.stderr, r.stderr[-2000:]
+    assert sha(db) == before
+    wal = Path(str(db) + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0       # nothing waiting to be folded in
+
+
+def test_a_store_that_found_damage_writes_nothing_more(tmp_path):
+    """Damage found while open (a read fails): every later write is refused at once."""
+    from pvshare.store import Store, StoreError
+    db = tmp_path / "pvshare.db"
+    shutil.copyfile(real_store(), db)
+    store = Store.open(db)
+    try:
+        rnd = random.Random(5)
+        size = db.stat().st_size
+        with open(db, "r+b") as fh:                       # damage under the open store
+            for k in range(2, size // 4096):
+                fh.seek(k * 4096)
+                fh.write(rnd.randbytes(4096))
+        with pytest.raises(StoreError):
+            store.allocation(0, 2**40)
+        assert store.damaged is not None
+        before = sha(db)
+        with pytest.raises(StoreError, match="damaged"):
+            store.write_step_energy("m", [0], [1.0])
+        assert sha(db) == before
+    finally:
+        store._conn.close()
+
+
+def test_side_files_a_reader_creates_are_private(tmp_path):
+    from pvshare.store import Store
+    db = tmp_path / "pvshare.db"
+    shutil.copyfile(real_store(), db)
+    with Store.open(db, readonly=True) as s:
+        assert s.meter_ids() == ["A", "inverter"]
+        for f in tmp_path.iterdir():
+            if f.name.startswith("pvshare.db-"):
+                assert f.stat().st_mode & 0o777 == 0o600, f

@@ -35,12 +35,17 @@ def run(config: Path = typer.Option(..., "--config", help="The site's TOML confi
         logging.getLogger(noisy).setLevel(logging.WARNING)
     cfg = load_config(config)
     if start is None and speed == 1.0 and clock_origin is None and until is None:
-        Daemon(cfg, forecast=not no_forecast).run_forever()
+        daemon = Daemon(cfg, forecast=not no_forecast)
+        daemon.run_forever()
+        if daemon.fatal is not None:
+            raise daemon.fatal
         return
     from pvshare_simulators.clock import SimClock, parse_start
     clock = SimClock(parse_start(start), speed, origin=clock_origin)
     daemon = Daemon(cfg, clock=clock.now, forecast=not no_forecast)
     run_simulated(daemon, clock, until_s=parse_start(until) if until else None)
+    if daemon.fatal is not None:
+        raise daemon.fatal
 
 
 def status(config: Path = typer.Option(..., "--config", help="The site's TOML configuration."),

@@ -95,6 +95,8 @@ class Daemon:
         self._due: dict[str, float] = {}
         self.forecast_enabled = forecast
         self.last_error: dict | None = None
+        #: The error that stopped the daemon (a damaged store), raised by ``pvshare run``.
+        self.fatal: Exception | None = None
         self.last_close: dict | None = None
         self.started_s = clock()
         self.counters: collections.Counter = collections.Counter()
@@ -149,6 +151,11 @@ class Daemon:
 
     # -- jobs ---------------------------------------------------------------------------------
     def _error(self, job: str, exc: BaseException) -> None:
+        if getattr(self.store, "damaged", None) is not None and self.fatal is None:
+            # A damaged store: write nothing more, stop (the command exits with code 2).
+            self.fatal = self.store.damaged
+            log.critical("%s; stopping", self.fatal)
+            os.kill(os.getpid(), signal.SIGTERM)
         self.counters[f"{job}_errors"] += 1
         self.last_error = {"time_s": self.clock(), "job": job, "message": str(exc)[:300]}
         log.error("%s failed: %s", job, exc, exc_info=log.isEnabledFor(logging.DEBUG))

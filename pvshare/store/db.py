@@ -143,6 +143,9 @@ class Store:
         self._meter_keys: dict[str, int] = {}
         self._participant_keys: dict[str, int] = {}
         self._last_warn_s = -1e18
+        #: Set to the error when damage was found while the store was open: from then on
+        #: nothing more is written (every write raises it at once).
+        self.damaged: StoreError | None = None
         #: Points refused by this process because the outbox was full (also persisted in
         #: the ``counters`` table as ``outbox_refused_points``).
         self.refused_points = 0
@@ -304,11 +307,13 @@ class Store:
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE … COMMIT), errors as StoreError."""
         with self._lock:
+            if self.damaged is not None:
+                raise self.damaged
             c = self._conn
             try:
                 c.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise _store_error(self.path, exc, self._busy_timeout_s()) from None
+                raise self._noted(_store_error(self.path, exc, self._busy_timeout_s())) from None
             try:
                 yield c
                 c.execute("COMMIT")
@@ -318,7 +323,8 @@ class Store:
                 except sqlite3.Error:
                     pass
                 if isinstance(exc, sqlite3.Error):
-                    raise _store_error(self.path, exc, self._busy_timeout_s()) from None
+                    raise self._noted(_store_error(self.path, exc, self._busy_timeout_s())) \
+                        from None
                 raise
 
     @contextmanager
@@ -327,7 +333,13 @@ class Store:
             try:
                 yield self._conn
             except sqlite3.Error as exc:
-                raise _store_error(self.path, exc, self._busy_timeout_s()) from None
+                raise self._noted(_store_error(self.path, exc, self._busy_timeout_s())) from None
+
+    def _noted(self, err: StoreError) -> StoreError:
+        """Remember a damage error: no later write is attempted."""
+        if "the store is damaged" in str(err):
+            self.damaged = err
+        return err
 
     def _busy_timeout_s(self) -> float:
         try:

@@ -37,6 +37,7 @@ def connect_readonly(path: Path, timeout_s: float = 10.0) -> sqlite3.Connection:
     conn = sqlite3.connect(base, uri=True, isolation_level=None, check_same_thread=False,
                            timeout=timeout_s)
     conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+    old = os.umask(0o077)       # the -wal/-shm a reader may create: private, like the store
     try:
         conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
     except sqlite3.OperationalError as exc:
@@ -49,6 +50,8 @@ def connect_readonly(path: Path, timeout_s: float = 10.0) -> sqlite3.Connection:
         conn.close()
         conn = sqlite3.connect(base + "&immutable=1", uri=True, isolation_level=None,
                                check_same_thread=False, timeout=timeout_s)
+    finally:
+        os.umask(old)
     return conn
 
 
