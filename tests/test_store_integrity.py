@@ -108,6 +108,17 @@ def test_a_store_cut_short_is_refused_untouched(tmp_path):
     assert sha(db) == before
 
 
+def test_an_old_0644_store_becomes_private_when_opened_for_writing(tmp_path):
+    from pvshare.store import Store
+    db = tmp_path / "old.db"
+    shutil.copyfile(real_store(), db)
+    db.chmod(0o644)
+    with Store.open(db) as s:
+        s.write_step_energy("m", [0], [1.0])
+        assert {f.name: f.stat().st_mode & 0o777 for f in tmp_path.iterdir()} == {
+            "old.db": 0o600, "old.db-wal": 0o600, "old.db-shm": 0o600}
+
+
 def test_new_store_and_side_files_are_private(tmp_path):
     from pvshare.store import Store
     with Store.open(tmp_path / "p.db") as s:
@@ -210,6 +221,7 @@ def test_side_files_a_reader_creates_are_private(tmp_path):
     from pvshare.store import Store
     db = tmp_path / "pvshare.db"
     shutil.copyfile(real_store(), db)
+    db.chmod(0o600)                   # as pvshare creates it (SQLite gives side files its mode)
     with Store.open(db, readonly=True) as s:
         assert s.meter_ids() == ["A", "inverter"]
         for f in tmp_path.iterdir():
