@@ -188,7 +188,7 @@ def salvage(config: Path = CONFIG,
     file; the original is opened read-only and never changed.
     """
     from pvshare.store import StoreError
-    from pvshare.store.integrity import salvage as do_salvage
+    from pvshare.store.salvage import salvage as do_salvage
     path = _store_path(config)
     if not path.is_file():
         raise StoreError(f"{path}: no pvshare store here")
