@@ -29,6 +29,9 @@ def test_second_daemon_on_the_same_store_exits_2_naming_the_first(mosquitto, tmp
         lock = (tmp_path / "pvshare.db.lock")
         assert lock.stat().st_mode & 0o777 == 0o600
         assert first.terminate() == 0
+        # the store, its side files, the lock and the status file: private
+        for name in ("pvshare.db", "pvshare.db.lock", "pvshare.db.status.json"):
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
     finally:
         first.kill()
     # the lock went with the first daemon: a new one starts

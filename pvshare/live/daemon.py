@@ -157,7 +157,9 @@ class Daemon:
             log.critical("%s; stopping", self.fatal)
             os.kill(os.getpid(), signal.SIGTERM)
         self.counters[f"{job}_errors"] += 1
-        self.last_error = {"time_s": self.clock(), "job": job, "message": str(exc)[:300]}
+        from pvshare.secrets import redact
+        self.last_error = {"time_s": self.clock(), "job": job,
+                           "message": redact(str(exc))[:300]}
         log.error("%s failed: %s", job, exc, exc_info=log.isEnabledFor(logging.DEBUG))
 
     def poll(self, now: float) -> int:
@@ -333,6 +335,11 @@ class Daemon:
         tmp = self.status_file.with_name(self.status_file.name + ".tmp")
         try:
             tmp.write_text(json.dumps(status, indent=1))
+            group = getattr(self.cfg.store, "group", None)       # private, like the store
+            if group:
+                import shutil
+                shutil.chown(tmp, group=group)
+            os.chmod(tmp, 0o640 if group else 0o600)
             os.replace(tmp, self.status_file)
         except OSError as exc:
             log.warning("cannot write %s: %s", self.status_file, exc)
