@@ -28,12 +28,19 @@ def allocate(
     kva: float = typer.Option(None, "--kva", min=0.1, max=250,
                               help="Subscribed power of the flats, kVA: a consumption above "
                               "what it allows in a step is refused"),
+    config: Path = typer.Option(None, "--config", help="Site TOML: --kwp from [array] kwp and "
+                                "--kva from [tariffs] subscribed_kva (the plausibility limits)"),
 ) -> None:
     """Allocate each step's production among the participants with an ACC key."""
     from rich.console import Console
 
     from pvshare.allocation.files import allocate_files
     from pvshare.allocation.summary import summary_table
+    if config is not None:
+        from pvshare.config import load_config
+        cfg = load_config(config)
+        kwp = kwp if kwp is not None else cfg.array.kwp
+        kva = kva if kva is not None else cfg.tariffs.subscribed_kva
 
     done = allocate_files(production, consumption, key, out, coefficients=coefficients,
                           step=step, enedis_keys=enedis_keys, prm_map=prm_map, kwp=kwp,

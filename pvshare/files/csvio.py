@@ -230,7 +230,8 @@ def _parse_numbers(frame: pd.DataFrame, columns: list[str], source: str, *,
         if low is not None and (values < low).any():
             problems.append((values < low, lambda r, c: f"must be >= {low:g}, got {text.iat[r, c]}"))
         if high is not None and (values > high).any():
-            problems.append((values > high, lambda r, c: f"must be <= {high:g}{why}, got "
+            shown = f"{high:,.0f}" if high >= 1000 else f"{high:g}"
+            problems.append((values > high, lambda r, c: f"must be <= {shown}{why}, got "
                                                          f"{excerpt(text.iat[r, c])}"))
     if problems:
         # Report the problem that comes first in the file.

@@ -284,6 +284,12 @@ ALLOCATE: list[Case] = [
     Case("allocate-production-above-kwp", alloc(
         prod_rows("9000", "30000", "600", "0"), CONS, "--kwp", "36"),
          mention=("p.csv", "line 3")),
+    Case("allocate-production-above-site-kwp", lambda tmp: alloc(
+        prod_rows("9000", "30000", "600", "0"))(tmp) + ["--config", w(tmp, "site.toml", CONFIG)],
+         mention=("p.csv", "line 3", "array")),
+    Case("allocate-valid-with-site", lambda tmp: alloc()(tmp) + ["--config",
+                                                                 w(tmp, "site.toml", CONFIG)],
+         "ok"),
     Case("allocate-consumption-1e308", alloc(PROD, cons_line(1, f"{T[0]},1e308,1,1\n")),
          mention=("c.csv", "line 2")),
     Case("allocate-consumption-above-kva", alloc(PROD, cons_line(1, f"{T[0]},9000,1,1\n"),
