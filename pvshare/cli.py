@@ -17,6 +17,7 @@ app = typer.Typer(
     help="Collective solar self-consumption (ACC): meters, allocation keys, Enedis files, reports.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,      # usage errors as click prints them: short, plain, exit 2
     add_completion=False,
 )
 
@@ -56,7 +57,10 @@ def main() -> None:
     except PvshareError as exc:
         from rich.console import Console
         from rich.markup import escape
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
+
+        from pvshare.secrets import redact
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(redact(str(exc)))}",
+                                   highlight=False,
                                    soft_wrap=True)
         sys.exit(exc.exit_code)
 

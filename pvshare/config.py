@@ -34,7 +34,8 @@ PRM_RE = re.compile(r"^\d{14}$")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: `kwp = inf` or `nan` anywhere is an error, never a silent value.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _check_prm(value: Any) -> str:
@@ -52,7 +53,7 @@ class Site(_Section):
     timezone: str = "Europe/Paris"
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
-    altitude_m: float = 0.0
+    altitude_m: float = Field(default=0.0, ge=-500, le=9000)
     step: str = "PT30M"
 
     @field_validator("step")
@@ -84,10 +85,11 @@ class Producer(_Section):
 class Array(_Section):
     """The PV array as pvlib sees it. Azimuth in degrees from north (180 = south)."""
 
-    kwp: float = Field(gt=0, description="DC peak power, kW")
+    kwp: float = Field(gt=0, le=100_000, description="DC peak power, kW")
     tilt_deg: float = Field(ge=0, le=90)
     azimuth_deg: float = Field(ge=0, lt=360)
-    inverter_kw: float | None = Field(default=None, gt=0, description="AC limit, kW")
+    inverter_kw: float | None = Field(default=None, gt=0, le=100_000,
+                                      description="AC limit, kW")
     losses_percent: float = Field(default=14.0, ge=0, lt=100)
     temperature_coefficient_per_c: float = Field(default=-0.0037, ge=-0.02, le=0)
     horizon: list[tuple[float, float]] | None = Field(
@@ -199,7 +201,7 @@ class Tariffs(_Section):
                                         description="price of the roof's kWh inside the operation")
     subscription_eur_per_year: dict[str, float] = Field(
         default_factory=lambda: {"3": 140.0, "6": 185.0, "9": 231.0, "12": 277.0})
-    subscribed_kva: float = Field(default=6, gt=0)
+    subscribed_kva: float = Field(default=6, gt=0, le=250)
 
 
 class Mqtt(_Section):
@@ -209,19 +211,39 @@ class Mqtt(_Section):
     password: SecretStr | None = None
     tls: bool = False
     ca_file: str | None = None
-    client_id: str = "pvshare"
+    client_id: str | None = Field(
+        default=None, min_length=1, max_length=64,
+        description="default: pvshare-<host>-<hash of the store path>, unique per store and host")
     publish_results: bool = True
     topic_prefix: str = "pvshare"
 
 
 class Store(_Section):
-    path: str = "pvshare.db"
+    path: str = Field(default="pvshare.db", min_length=1)
+    group: str | None = Field(default=None, min_length=1,
+                              description="group that may read the store (files 0640); "
+                                          "default: the owner only (0600)")
     raw_retention_days: int = Field(default=90, ge=1)
     outbox_max_points: int = Field(default=5_000_000, ge=1000)
 
 
 class InfluxDB(_Section):
     url: str
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        from urllib.parse import urlsplit
+        try:
+            parts = urlsplit(v.strip())
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ValueError("not a URL (write e.g. http://127.0.0.1:8086)") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            from pvshare.secrets import redact_url
+            raise ValueError(f"must be http://HOST:PORT or https://HOST:PORT, got "
+                             f"{redact_url(v)[:80]!r}")
+        return v.strip()
     org: str = ""
     bucket: str = "pvshare"
     token: SecretStr | None = None
@@ -391,22 +413,125 @@ def parse_config(data: dict, source: str = "<config>") -> Config:
             problems.append(f"site.{'latitude' if i == 0 else 'longitude'}: must be a number")
     if problems:
         raise ConfigError(source, problems)
+    if cfg.mqtt is not None and cfg.mqtt.client_id is None:
+        cfg = cfg.model_copy(update={"mqtt": cfg.mqtt.model_copy(
+            update={"client_id": default_client_id(cfg)})})
     return cfg
 
 
+def check_references(cfg: Config) -> None:
+    """What ``config check`` and the daemon add to :func:`load_config`: ids that must name a
+    meter, and paths that must exist (relative to the config). Raises :class:`ConfigError`.
+    """
+    problems = _reference_checks(cfg)
+    if problems:
+        raise ConfigError(cfg.source or "<config>", problems)
+
+
+def _reference_checks(cfg: Config) -> list[str]:
+    problems = []
+    ids = {m.id for m in cfg.meters}
+    expanded = set(ids)
+    for m in cfg.meters:
+        if "{participant}" in m.id:
+            expanded |= {m.id.replace("{participant}", p.id) for p in cfg.participants}
+    if cfg.meters and cfg.producer.meter and cfg.producer.meter not in ids:
+        problems.append(f"producer.meter: no [[meters]] section has id {cfg.producer.meter!r} "
+                        f"(ids: {', '.join(sorted(ids))})")
+    for i, p in enumerate(cfg.participants):
+        if cfg.meters and p.meter and p.meter not in expanded:
+            problems.append(f"participants[{i}].meter: no [[meters]] section has id "
+                            f"{p.meter!r}")
+    store = cfg.relative(cfg.store.path)
+    if store is not None:
+        if store.is_dir():
+            problems.append(f"store.path: {store} is a folder; give a file name "
+                            "(e.g. pvshare.db)")
+        elif not store.parent.is_dir():
+            problems.append(f"store.path: the folder {store.parent} does not exist")
+    if cfg.influxdb is not None and cfg.influxdb.token_file:
+        tf = cfg.relative(cfg.influxdb.token_file)
+        if tf is not None and not tf.is_file():
+            problems.append(f"influxdb.token_file: {tf} " + (
+                "is a folder" if tf.is_dir() else "does not exist"))
+    if cfg.mqtt is not None and cfg.mqtt.ca_file:
+        ca = cfg.relative(cfg.mqtt.ca_file)
+        if ca is not None and not ca.is_file():
+            problems.append(f"mqtt.ca_file: {ca} does not exist")
+    return problems
+
+
+def default_client_id(cfg: Config) -> str:
+    """``pvshare-<host>-<8 hex of the store's absolute path>``: two daemons (two stores, or
+    two hosts) never share an MQTT client id, so the broker never disconnects one for the
+    other.
+    """
+    import hashlib
+    import socket
+    store = str(cfg.relative(cfg.store.path).resolve())
+    host = re.sub(r"[^A-Za-z0-9_-]", "", socket.gethostname().split(".")[0])[:20] or "host"
+    return f"pvshare-{host}-{hashlib.sha256(store.encode()).hexdigest()[:8]}"
+
+
+#: Largest configuration file read, bytes (a 48-flat building's is about 6 kB).
+MAX_CONFIG_BYTES = 1 << 20
+#: Deepest nesting of brackets/braces accepted in the TOML (tomllib recurses on each).
+MAX_CONFIG_NESTING = 32
+
+
+def _nesting(text: str) -> int:
+    """Deepest bracket nesting outside strings and comments (a cheap scan, no recursion)."""
+    depth = deepest = 0
+    quote = None
+    comment = False
+    for ch in text:
+        if comment:
+            comment = ch != "\n"
+        elif quote:
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            comment = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 def load_config(path: str | os.PathLike) -> Config:
-    """Read and validate a TOML configuration file."""
+    """Read and validate a TOML configuration file (at most 1 MB, brackets nested at most
+    32 deep; a UTF-8 byte-order mark at the start is ignored).
+    """
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        if p.is_dir():
+            raise ConfigError(str(p), ["is a folder, not a configuration file"])
+        with open(p, "rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(str(p), ["file not found"]) from None
     except OSError as exc:
         raise ConfigError(str(p), [f"cannot read: {exc.strerror}"]) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(str(p), [f"larger than {MAX_CONFIG_BYTES >> 20} MB: not a pvshare "
+                                   "configuration (one is a few kB)"])
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(str(p), ["not UTF-8 text"]) from None
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(str(p), [f"line {line}: not UTF-8 text (save the file as UTF-8)"]
+                          ) from None
+    if _nesting(text) > MAX_CONFIG_NESTING:
+        raise ConfigError(str(p), [f"brackets nested more than {MAX_CONFIG_NESTING} deep: "
+                                   "not a pvshare configuration"])
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(p), [f"not valid TOML: {exc}"]) from None
+    except RecursionError:
+        raise ConfigError(str(p), ["nested too deeply: not a pvshare configuration"]) from None
     return parse_config(data, str(p))

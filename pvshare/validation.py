@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+#: Fields whose value is never repeated in an error message.
+SECRET_FIELDS = frozenset({"password", "token", "secret", "api_key", "apikey", "key_file"})
+
 
 def _loc(loc: tuple) -> str:
     out = ""
@@ -46,7 +49,8 @@ def validation_messages(err: ValidationError, prefix: str = "") -> list[str]:
         elif e["type"] == "missing":
             msg = "required field is missing"
         elif "input" in e and e["type"] not in ("value_error", "assertion_error") \
-                and not isinstance(e["input"], (dict, list)):
+                and not isinstance(e["input"], (dict, list)) \
+                and not any(str(part).lower() in SECRET_FIELDS for part in loc):
             msg += f", got {e['input']!r}"
         for line in msg.split("\n"):
             if line.startswith(("participants", "producer", "key.", "meters")):

@@ -161,7 +161,8 @@ def test_status_names_every_meter_and_the_outbox_depth(mosquitto, tmp_path):
     env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(ds.ROOT)}
     out = subprocess.run(ds.pvshare_cmd("status", "--config", path), capture_output=True,
                          text=True, env=env, timeout=60)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 3, out.stderr           # a stale meter (issue 13: exit codes)
+    assert "stale meter" in out.stderr
     text = out.stdout
     for m in ["inverter", *[f"linky-{p.id}" for p in cfg.participants]]:
         assert m in text
@@ -170,6 +171,7 @@ def test_status_names_every_meter_and_the_outbox_depth(mosquitto, tmp_path):
     js = subprocess.run(ds.pvshare_cmd("status", "--config", path, "--json"),
                         capture_output=True, text=True, env=env, timeout=60)
     s = json.loads(js.stdout)
+    assert js.returncode == 3 and s["exit_code"] == 3
     assert s["outbox_depth"] == depth
     assert s["meters"]["linky-A06"] is None
     assert s["last_step_s"] == t0 + 1800

@@ -42,6 +42,7 @@ class FileAllocation:
     key_files: KeyFiles | None = None
     key_dir: Path | None = None
     prms: list[str] | None = None
+    notes: tuple[str, ...] = ()     # warnings about the inputs, for a person
 
 
 def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
@@ -49,7 +50,8 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
                    enedis_keys: Path | None = None, prm_map: Path | None = None,
                    tz: str = "Europe/Paris", operation: str | None = None,
                    enedis_time: str = "local", enedis_decimals: int = 2,
-                   participants: Path | None = None) -> FileAllocation:
+                   participants: Path | None = None, kwp: float | None = None,
+                   kva: float | None = None) -> FileAllocation:
     """Allocate the production of ``production`` among the participants of ``consumption``.
 
     Writes ``out`` (``time,participant,consumption_wh,allocated_wh,complement_wh``) and,
@@ -63,6 +65,17 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
     InputError
         Naming the file, line and column of the first problem found.
     """
+    from pvshare.timegrid import STEPS
+    if step not in STEPS:
+        raise InputError(f"must be one of {', '.join(STEPS)}, got {step!r}", field="--step")
+    if Path(out).is_dir():
+        raise InputError("is a folder: give a file name", source=str(out), field="--out")
+    step_h = STEPS[step] / 3600
+    # Physical plausibility: the array cannot make more than its peak power (with a 30 %
+    # margin for cold bright days and rounding); a flat cannot draw more than its meter
+    # lets through (subscribed kVA, same margin).
+    max_prod = kwp * 1000 * step_h * 1.3 if kwp else None
+    max_cons = kva * 1000 * step_h * 1.3 if kva else None
     spec = KeySpec.from_options(key, coefficients)
     if participants is not None and prm_map is not None:
         raise InputError("give --participants (participant,prm,from,to) or --prm-map, not both",
@@ -79,8 +92,8 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
             raise InputError("--enedis-keys is a folder (one file per month is written in it), "
                              "and this is a file", source=str(enedis_keys))
 
-    prod = csvio.read_production(production, step)
-    cons = csvio.read_consumption(consumption, step)
+    prod = csvio.read_production(production, step, max_wh=max_prod)
+    cons = csvio.read_consumption(consumption, step, max_wh=max_cons)
     csvio.check_same_steps(prod, cons)
     spec = spec.read_file(cons.columns, cons.times, step, tz)
     prms = csvio.read_prm_map(prm_map, cons.columns) if prm_map is not None else None
@@ -105,10 +118,11 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
                                     step_s=step_seconds(step), decimals=enedis_decimals,
                                     time_style=enedis_time, tz=tz, active=active)
         targets += [enedis_keys / f.name for f in key_files.files]
-    with atomic_writes(*targets, mode=None) as temps:   # mode: as open() would
+    with atomic_writes(*targets) as temps:   # per-tenant data: private (0600)
         frame = csvio.allocation_frame(cons.times, cons.columns, consumption_wh,
                                        result.allocated, active=active)
         csvio.write_allocation_csv(temps[0], frame)
         for tmp, f in zip(temps[1:], key_files.files if key_files else []):
             tmp.write_text(f.text, encoding="utf-8")
-    return FileAllocation(result, cons.times, cons.columns, key_files, enedis_keys, prms)
+    return FileAllocation(result, cons.times, cons.columns, key_files, enedis_keys, prms,
+                          prod.notes + cons.notes)

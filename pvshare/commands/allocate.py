@@ -50,19 +50,36 @@ def allocate(
                                            "(with UTC offset)"),
     enedis_decimals: EnedisDecimals = typer.Option(EnedisDecimals.two, "--enedis-decimals",
                                                    help="decimals of a percent in key files"),
+    kwp: float = typer.Option(None, "--kwp", min=0.001, max=100_000,
+                              help="Peak power of the array, kW: a production above what it "
+                              "can make in a step is refused"),
+    kva: float = typer.Option(None, "--kva", min=0.1, max=250,
+                              help="Subscribed power of the flats, kVA: a consumption above "
+                              "what it allows in a step is refused"),
+    config: Path = typer.Option(None, "--config", help="Site TOML: --kwp from [array] kwp and "
+                                "--kva from [tariffs] subscribed_kva (the plausibility limits)"),
 ) -> None:
     """Allocate each step's production among the participants with an ACC key."""
     from rich.console import Console
+    from rich.markup import escape
 
     from pvshare.allocation.files import allocate_files
     from pvshare.allocation.summary import summary_table
+    if config is not None:
+        from pvshare.config import load_config
+        cfg = load_config(config)
+        kwp = kwp if kwp is not None else cfg.array.kwp
+        kva = kva if kva is not None else cfg.tariffs.subscribed_kva
 
     done = allocate_files(production, consumption, key.value, out, coefficients=coefficients,
                           step=step.value, enedis_keys=enedis_keys, prm_map=prm_map,
                           operation=operation, enedis_time=enedis_time.value,
                           enedis_decimals=int(enedis_decimals.value),
-                          participants=participants)
+                          participants=participants, kwp=kwp, kva=kva)
     console = Console()
+    for note in done.notes:
+        Console(stderr=True).print(f"[yellow]warning:[/] {escape(note)}", highlight=False,
+                                   soft_wrap=True)
     console.print(summary_table(done.result, done.participants,
                                 title=f"Allocation — key '{key.value}'"))
     written = [str(out)]

@@ -29,33 +29,47 @@ def run(config: Path = typer.Option(..., "--config", help="The site's TOML confi
     from pvshare.live.daemon import Daemon, run_simulated
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    from pvshare.secrets import install_log_redaction
+    install_log_redaction()
     for noisy in ("pymodbus", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     cfg = load_config(config)
     if start is None and speed == 1.0 and clock_origin is None and until is None:
-        Daemon(cfg, forecast=not no_forecast).run_forever()
+        daemon = Daemon(cfg, forecast=not no_forecast)
+        daemon.run_forever()
+        if daemon.fatal is not None:
+            raise daemon.fatal
         return
     from pvshare_simulators.clock import SimClock, parse_start
     clock = SimClock(parse_start(start), speed, origin=clock_origin)
     daemon = Daemon(cfg, clock=clock.now, forecast=not no_forecast)
     run_simulated(daemon, clock, until_s=parse_start(until) if until else None)
+    if daemon.fatal is not None:
+        raise daemon.fatal
 
 
 def status(config: Path = typer.Option(..., "--config", help="The site's TOML configuration."),
            as_json: bool = typer.Option(False, "--json", help="Print JSON instead.")) -> None:
-    """How the daemon is doing: meters' last readings, steps closed, outbox, last error."""
+    """How the daemon is doing: meters' last readings, steps closed, outbox, last error.
+
+    Exit code: 0 all well, 3 a meter is stale, 4 steps pending past their grace, 5 the
+    outbox is backing up (see docs/troubleshooting.md).
+    """
     import json
 
     from rich.console import Console
 
     from pvshare.config import load_config
-    from pvshare.live.status import collect, render
+    from pvshare.live.status import collect, exit_code, render
     cfg = load_config(config)
     s = collect(cfg)
+    code, reason = exit_code(cfg, s)
     if as_json:
-        typer.echo(json.dumps(s, indent=1))
+        typer.echo(json.dumps({**s, "exit_code": code, "reason": reason}, indent=1))
     else:
         Console().print(render(cfg, s))
+        Console(stderr=True).print(f"status: {reason} (exit code {code})", highlight=False)
+    raise typer.Exit(code)
 
 
 def demo(speed: float = typer.Option(1440.0, "--speed", help="Simulated seconds per second."),

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from pvshare.secrets import redact_url
+
 app = typer.Typer(help="The embedded store (SQLite) and its outbox towards InfluxDB.",
                   no_args_is_help=True)
 
@@ -52,7 +54,7 @@ def stats(config: Path = CONFIG) -> None:
     sizes = s["size_bytes"]
     console.print(f"size on disk: {_size(sum(sizes.values()))} ("
                   + ", ".join(f"{k} {_size(v)}" for k, v in sizes.items()) + ")")
-    console.print("InfluxDB: " + (f"{cfg.influxdb.url}, bucket {cfg.influxdb.bucket!r}"
+    console.print("InfluxDB: " + (f"{redact_url(cfg.influxdb.url)}, bucket {cfg.influxdb.bucket!r}"
                                   if cfg.influxdb else "not configured (no [influxdb] section)"))
 
 
@@ -99,5 +101,55 @@ def push(config: Path = CONFIG,
         done = push_outbox(config, attempts,
                            progress=lambda n, total: bar.update(task, completed=n, total=total),
                            on_retry=retry)
-    typer.echo(f"delivered {done.delivered:,} points to {done.url} "
+    typer.echo(f"delivered {done.delivered:,} points to {redact_url(done.url)} "
                f"(bucket {done.bucket!r}); the outbox is empty")
+
+
+def _store_path(config: Path) -> Path:
+    from pvshare.config import load_config
+    cfg = load_config(config)
+    return cfg.relative(cfg.store.path)
+
+
+@app.command("check")
+def check(config: Path = CONFIG) -> None:
+    """Check the whole store (read-only, never changes it): exit code 0 when sound, 2 when
+    damaged, naming the damaged tables and the rows each still gives.
+    """
+    from pvshare.store import StoreError
+    from pvshare.store.integrity import full_check
+    path = _store_path(config)
+    if not path.is_file():
+        raise StoreError(f"{path}: no pvshare store here")
+    rep = full_check(path)
+    rows = ", ".join(f"{t} {'unreadable' if n is None else f'{n:,}'}" for t, n in rep.rows.items())
+    if rep.ok:
+        typer.echo(f"{path}: sound (checked in {rep.seconds:.1f} s); rows: {rows}")
+        return
+    where = ", ".join(rep.damaged_tables) or "unknown tables"
+    typer.echo(f"{path}: DAMAGED ({len(rep.problems)} problem(s), in: {where})")
+    for p in rep.problems[:10]:
+        typer.echo(f"  {p[:200]}")
+    typer.echo(f"rows still readable: {rows}")
+    raise StoreError(f"{path}: the store is damaged; nothing was changed. Copy out what is "
+                     f"readable with `pvshare store salvage --config {config} --out NEW.db`")
+
+
+@app.command("salvage")
+def salvage(config: Path = CONFIG,
+            out: Path = typer.Option(..., "--out", help="The new store file to write (must "
+                                     "not exist).")) -> None:
+    """Copy everything readable of the store (readings, results, outbox…) into a new store
+    file; the original is opened read-only and never changed.
+    """
+    from pvshare.store import StoreError
+    from pvshare.store.salvage import salvage as do_salvage
+    path = _store_path(config)
+    if not path.is_file():
+        raise StoreError(f"{path}: no pvshare store here")
+    rep = do_salvage(path, out)
+    typer.echo(f"{out}: " + ", ".join(f"{t} {n:,}" for t, n in rep.copied.items()))
+    for t, why in rep.incomplete.items():
+        typer.echo(f"  {t}: read from both ends up to the damage ({why[:120]})")
+    typer.echo(f"the original {path} was not changed; check the copy with `pvshare store "
+               "check`, then point [store] path at it")

@@ -639,6 +639,9 @@ def _csv_layout(lines: list[str], first: int, source: str) -> _Rows:
         if len(parts) < 2:
             raise InputError(f"expected 'time{sep}power_w', got {_ex(ln)}{_cut_hint(j, lines)}",
                              source=source, line=j + 1)
+        if len(parts) > len(cols):
+            raise InputError(f"{len(parts)} cells where the header has {len(cols)}: "
+                             f"{_ex(ln)}", source=source, line=j + 1)
         rows.line_no.append(j + 1)
         rows.stamps.append(parts[0].strip().strip('"'))
         rows.values.append(parts[1].strip().strip('"'))

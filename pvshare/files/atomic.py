@@ -9,11 +9,11 @@ On any error the temporary file is deleted and the target keeps its old content.
 Permissions (``mode``)
 ----------------------
 ``mode`` is the permission of the new file, set exactly (the umask does not apply). The
-default :data:`PRIVATE` (``0o600``, the owner only) is meant for files holding per-tenant
-data. ``mode=None`` gives the permissions a plain :func:`open` would (``0o666`` minus the
-process umask, usually ``0o644``): that is what ``pvshare allocate`` and ``pvshare export``
-outputs and the status file get today, so callers that wrote with :func:`open` before pass
-``mode=None`` to keep their behaviour.
+default :data:`PRIVATE` (``0o600``, the owner only) is for every file holding per-tenant
+data: allocation CSVs, Enedis key files, exports, reports, bills, the status file. With a
+``group`` (the config's ``[store] group``) such files are ``0o640`` and belong to that group
+(:func:`private_mode`). ``mode=None`` gives the permissions a plain :func:`open` would
+(``0o666`` minus the process umask, usually ``0o644``), for files that hold nobody's data.
 
 The data is not ``fsync``-ed: an atomic rename protects against a crash of pvshare, not a
 power cut (a Raspberry Pi's SD card would wear out under a status file synced every poll).
@@ -31,7 +31,12 @@ from pathlib import Path
 PRIVATE = 0o600
 
 
-def _create_temp(target: Path, mode: int | None) -> tuple[int, Path]:
+def private_mode(group: str | None) -> int:
+    """``0o640`` when the files are shared with ``group``, else ``0o600``."""
+    return 0o640 if group else PRIVATE
+
+
+def _create_temp(target: Path, mode: int | None, group: str | None = None) -> tuple[int, Path]:
     """Create (exclusively) and open a new temporary file beside ``target``."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     while True:
@@ -41,9 +46,13 @@ def _create_temp(target: Path, mode: int | None) -> tuple[int, Path]:
             fd = os.open(tmp, flags, 0o666 if mode is None else mode)
         except FileExistsError:   # pragma: no cover - 32 random bits already taken
             continue
-        if mode is not None:
+        if mode is not None or group:
             try:
-                os.fchmod(fd, mode)   # exactly ``mode``, whatever the umask
+                if group:
+                    import grp
+                    os.fchown(fd, -1, grp.getgrnam(group).gr_gid)
+                if mode is not None:
+                    os.fchmod(fd, mode)   # exactly ``mode``, whatever the umask
             except BaseException:
                 os.close(fd)
                 tmp.unlink(missing_ok=True)
@@ -52,7 +61,8 @@ def _create_temp(target: Path, mode: int | None) -> tuple[int, Path]:
 
 
 @contextlib.contextmanager
-def atomic_writes(*paths: str | os.PathLike, mode: int | None = PRIVATE) -> Iterator[list[Path]]:
+def atomic_writes(*paths: str | os.PathLike, mode: int | None = PRIVATE,
+                  group: str | None = None) -> Iterator[list[Path]]:
     r"""Write several files all or nothing.
 
     Yields one temporary path beside each target (created empty, with ``mode``); the block
@@ -66,6 +76,8 @@ def atomic_writes(*paths: str | os.PathLike, mode: int | None = PRIVATE) -> Iter
     mode : int or None
         Permissions of the new files (default :data:`PRIVATE`); ``None``: as :func:`open`
         would create them (``0o666`` minus the umask). See the module docstring.
+    group : str, optional
+        A group name the new files are given to (``[store] group``).
 
     Yields
     ------
@@ -86,7 +98,7 @@ def atomic_writes(*paths: str | os.PathLike, mode: int | None = PRIVATE) -> Iter
     try:
         for p in targets:
             p.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = _create_temp(p, mode)
+            fd, tmp = _create_temp(p, mode, group)
             os.close(fd)
             temps.append(tmp)
         yield temps
@@ -99,7 +111,7 @@ def atomic_writes(*paths: str | os.PathLike, mode: int | None = PRIVATE) -> Iter
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str, *,
-                 mode: int | None = PRIVATE) -> Path:
+                 mode: int | None = PRIVATE, group: str | None = None) -> Path:
     """Replace ``path`` with ``data`` atomically (see :func:`atomic_writes`).
 
     Parameters
@@ -111,6 +123,8 @@ def write_atomic(path: str | os.PathLike, data: bytes | str, *,
     mode : int or None
         Permissions of the new file (default :data:`PRIVATE`); ``None``: as :func:`open`
         would create it.
+    group : str, optional
+        A group name the new file is given to.
 
     Returns
     -------
@@ -126,7 +140,7 @@ def write_atomic(path: str | os.PathLike, data: bytes | str, *,
     target = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _create_temp(target, mode)
+    fd, tmp = _create_temp(target, mode, group)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)

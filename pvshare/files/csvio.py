@@ -16,6 +16,7 @@ Formats (docs/design.md §2 and §3, issue 2):
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 from dataclasses import dataclass
@@ -40,41 +41,147 @@ class StepSeries:
     columns: list[str]           # value column names
     values: np.ndarray           # (T, K) float; NaN = empty cell
     source: str
+    notes: tuple[str, ...] = ()  # warnings for a person (e.g. a last line without line end)
+
+
+#: Longest line read, bytes: a year of 48 flats is about 400 bytes a line.
+MAX_LINE_BYTES = 1 << 20
+#: Largest file read, bytes.
+MAX_FILE_BYTES = 512 << 20
+#: Most columns, and longest column name.
+MAX_COLUMNS = 10_000
+MAX_NAME = 64
+#: Latest year accepted in a time column (the earliest is 1970).
+MAX_YEAR = 2200
+#: No step of a building holds more energy than this, Wh (20 MW for 30 min).
+MAX_WH_PER_STEP = 1e7
+
+def excerpt(text: str, n: int = 40) -> str:
+    """At most ``n`` characters of ``text``, quoted, with the length when cut."""
+    text = str(text)
+    if len(text) <= n:
+        return repr(text)
+    return repr(text[:n]) + f"… ({len(text):,} characters)"
+
+
+def _read_lines(path: Path, source: str) -> list[str]:
+    """The file's lines, each checked for length, NUL bytes and UTF-8, in bounded memory
+    (a line longer than MAX_LINE_BYTES stops the reading there).
+    """
+    if path.is_dir():
+        raise InputError("is a folder, not a CSV file", source=source)
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        raise InputError("file not found", source=source) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", source=source) from None
+    lines: list[str] = []
+    total = 0
+    with fh:
+        while True:
+            raw = fh.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                break
+            n = len(lines) + 1
+            if len(raw) > MAX_LINE_BYTES:
+                raise InputError(f"line longer than {MAX_LINE_BYTES >> 20} MB (starts with "
+                                 f"{excerpt(raw[:40].decode('utf-8', 'replace'))}): not a "
+                                 "pvshare CSV file", source=source, line=n)
+            total += len(raw)
+            if total > MAX_FILE_BYTES:
+                raise InputError(f"larger than {MAX_FILE_BYTES >> 20} MB", source=source,
+                                 line=n)
+            if b"\0" in raw:
+                raise InputError("contains NUL bytes: a binary file, not CSV text",
+                                 source=source, line=n)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputError("not UTF-8 text (save the file as CSV UTF-8)", source=source,
+                                 line=n) from None
+            if n == 1:
+                text = text.removeprefix("\ufeff")
+            lines.append(text)
+    return lines
 
 
 def _read_raw(path: Path) -> pd.DataFrame:
     path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", source=str(path))
+    source = str(path)
+    lines = _read_lines(path, source)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise InputError("the file is empty", source=source)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise InputError("the file is empty", source=str(path)) from None
-    except pd.errors.ParserError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        raise InputError(f"not a valid CSV table ({exc})".replace("\n", " "), source=str(path),
-                         line=int(m.group(1)) if m else None) from None
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", source=str(path)) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
+        rows = list(csv.reader(lines, skipinitialspace=True))
+    except csv.Error as exc:
+        raise InputError(f"not a valid CSV table ({exc})", source=source) from None
+    header = [c.strip() for c in rows[0]]
+    if len(header) > MAX_COLUMNS:
+        raise InputError(f"{len(header):,} columns: at most {MAX_COLUMNS:,}", source=source,
+                         line=1)
+    for name in header:
+        if not name:
+            raise InputError("a column has no name in the header", source=source, line=1)
+        if len(name) > MAX_NAME:
+            raise InputError(f"column name {excerpt(name)} is longer than {MAX_NAME} "
+                             "characters", source=source, line=1)
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise InputError(f"column {name!r} appears twice in the header", source=source,
+                             line=1)
+        seen.add(name)
+    width = len(header)
+    body = []
+    for i, row in enumerate(rows[1:], start=2):
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if len(row) > width:
+            raise InputError(f"{len(row)} cells where the header has {width} columns "
+                             f"(extra cell {excerpt(row[width])})", source=source, line=i)
+        if len(row) < width:
+            if i == len(rows) and not lines[-1].endswith(("\n", "\r")):
+                raise InputError(f"the last line has {len(row)} of {width} cells and no line "
+                                 "end: the file was cut short", source=source, line=i)
+            row = row + [""] * (width - len(row))
+        body.append(row)
+    frame = pd.DataFrame(body, columns=header, dtype=str) if body else \
+        pd.DataFrame({c: pd.Series([], dtype=str) for c in header})
+    frame.attrs["notes"] = []
+    if not lines[-1].endswith(("\n", "\r")):
+        frame.attrs["notes"].append(
+            f"{source}, line {len(rows)}: the last line has no line end: the file may have "
+            "been cut short (check its last value)")
     return frame
 
 
 def _parse_times(raw: pd.Series, source: str, step: str, column: str = "time") -> np.ndarray:
-    step_s = step_seconds(step)
+    try:
+        step_s = step_seconds(step)
+    except ValueError as exc:
+        raise InputError(str(exc), field="--step") from None
     text = raw.str.strip()
     no_offset = ~text.str.contains(_OFFSET_RE)
     if no_offset.any():
         i = int(np.flatnonzero(no_offset.to_numpy())[0])
-        raise InputError(f"time {text.iloc[i]!r} has no UTC offset (write e.g. "
+        raise InputError(f"time {excerpt(text.iloc[i])} has no UTC offset (write e.g. "
                          f"2025-06-01T12:00:00+00:00)", source=source, line=i + 2, field=column)
     parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
     bad = parsed.isna().to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"not an ISO 8601 time: {text.iloc[i]!r}", source=source,
+        raise InputError(f"not an ISO 8601 time: {excerpt(text.iloc[i])}", source=source,
                          line=i + 2, field=column)
     secs = parsed.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
+    limit = int(np.datetime64(f"{MAX_YEAR}-01-01", "s").astype(np.int64))
+    out = (secs < 0) | (secs >= limit)
+    if out.any():
+        i = int(np.flatnonzero(out)[0])
+        raise InputError(f"time {excerpt(text.iloc[i])} is outside 1970–{MAX_YEAR}",
+                         source=source, line=i + 2, field=column)
     misaligned = secs % step_s != 0
     if misaligned.any():
         i = int(np.flatnonzero(misaligned)[0])
@@ -92,12 +199,16 @@ def _parse_times(raw: pd.Series, source: str, step: str, column: str = "time") -
             raise InputError(f"time {text.iloc[i]!r} is earlier than the line before: "
                              "rows must be in increasing time order", source=source,
                              line=i + 2, field=column)
+        if d.min() > step_s:
+            raise InputError(f"the rows are at least {int(d.min()) // 60} minutes apart but "
+                             f"the step is {step} ({step_s // 60} min): give --step to match "
+                             "the file", source=source, line=3, field=column)
     return secs.astype("datetime64[s]")
 
 
 def _parse_numbers(frame: pd.DataFrame, columns: list[str], source: str, *,
                    allow_empty: bool, low: float | None = 0.0,
-                   high: float | None = None) -> np.ndarray:
+                   high: float | None = None, why: str = "") -> np.ndarray:
     """Vectorised conversion of text cells to floats, with the first bad cell reported."""
     if not columns:
         return np.zeros((len(frame), 0))
@@ -107,17 +218,19 @@ def _parse_numbers(frame: pd.DataFrame, columns: list[str], source: str, *,
     problems = []
     bad_text = np.isnan(values) & ~empty
     if bad_text.any():
-        problems.append((bad_text, lambda r, c: f"not a number: {text.iat[r, c]!r}"))
+        problems.append((bad_text, lambda r, c: f"not a number: {excerpt(text.iat[r, c])}"))
     if not allow_empty and empty.any():
         problems.append((empty, lambda r, c: "empty cell: a value is required here"))
     inf = np.isinf(values)
     if inf.any():
-        problems.append((inf, lambda r, c: f"not a finite number: {text.iat[r, c]!r}"))
+        problems.append((inf, lambda r, c: f"not a finite number: {excerpt(text.iat[r, c])}"))
     with np.errstate(invalid="ignore"):
         if low is not None and (values < low).any():
             problems.append((values < low, lambda r, c: f"must be >= {low:g}, got {text.iat[r, c]}"))
         if high is not None and (values > high).any():
-            problems.append((values > high, lambda r, c: f"must be <= {high:g}, got {text.iat[r, c]}"))
+            shown = f"{high:,.0f}" if high >= 1000 else f"{high:g}"
+            problems.append((values > high, lambda r, c: f"must be <= {shown}{why}, got "
+                                                         f"{excerpt(text.iat[r, c])}"))
     if problems:
         # Report the problem that comes first in the file.
         firsts = [(tuple(np.argwhere(mask)[0]), msg) for mask, msg in problems]
@@ -138,8 +251,11 @@ def _require_columns(frame: pd.DataFrame, source: str, first: str, expected: str
         raise InputError("no data rows after the header", source=source, line=2)
 
 
-def read_production(path: str | os.PathLike, step: str = "PT30M") -> StepSeries:
-    """Read ``time,production_wh`` (Wh per step, ≥ 0, no empty cell)."""
+def read_production(path: str | os.PathLike, step: str = "PT30M",
+                    max_wh: float | None = None) -> StepSeries:
+    """Read ``time,production_wh`` (Wh per step, ≥ 0, no empty cell, at most ``max_wh``:
+    what the array can make in a step; default :data:`MAX_WH_PER_STEP`).
+    """
     source = str(path)
     frame = _read_raw(Path(path))
     _require_columns(frame, source, "time", "time,production_wh")
@@ -147,12 +263,18 @@ def read_production(path: str | os.PathLike, step: str = "PT30M") -> StepSeries:
         raise InputError(f"the header must be 'time,production_wh', got "
                          f"'{','.join(frame.columns)}'", source=source, line=1)
     times = _parse_times(frame["time"], source, step)
-    values = _parse_numbers(frame, ["production_wh"], source, allow_empty=False)
-    return StepSeries(times, ["production_wh"], values, source)
+    values = _parse_numbers(frame, ["production_wh"], source, allow_empty=False,
+                            high=max_wh or MAX_WH_PER_STEP,
+                            why=" (more than the array can make in a step)" if max_wh
+                            else " (not a building's production)")
+    return StepSeries(times, ["production_wh"], values, source, tuple(frame.attrs["notes"]))
 
 
-def read_consumption(path: str | os.PathLike, step: str = "PT30M") -> StepSeries:
-    """Read ``time,<participant>,…`` (Wh per step, ≥ 0; an empty cell = missing)."""
+def read_consumption(path: str | os.PathLike, step: str = "PT30M",
+                     max_wh: float | None = None) -> StepSeries:
+    """Read ``time,<participant>,…`` (Wh per step, ≥ 0, at most ``max_wh``: what the
+    subscribed power allows in a step; an empty cell = missing).
+    """
     source = str(path)
     frame = _read_raw(Path(path))
     _require_columns(frame, source, "time", "time,<participant>,<participant>,…")
@@ -160,8 +282,11 @@ def read_consumption(path: str | os.PathLike, step: str = "PT30M") -> StepSeries
     if not participants:
         raise InputError("no participant column after 'time'", source=source, line=1)
     times = _parse_times(frame["time"], source, step)
-    values = _parse_numbers(frame, participants, source, allow_empty=True)
-    return StepSeries(times, participants, values, source)
+    values = _parse_numbers(frame, participants, source, allow_empty=True,
+                            high=max_wh or MAX_WH_PER_STEP,
+                            why=" (more than the subscribed power allows in a step)" if max_wh
+                            else " (not a flat's consumption)")
+    return StepSeries(times, participants, values, source, tuple(frame.attrs["notes"]))
 
 
 def check_same_steps(a: StepSeries, b: StepSeries) -> None:
@@ -256,7 +381,8 @@ def read_coefficients(path: str | os.PathLike, participants: list[str], key: str
     k = values[order]
     ranks = None
     if "rank" in frame.columns:
-        r = _parse_numbers(frame, ["rank"], source, allow_empty=False, low=1.0)[:, 0]
+        r = _parse_numbers(frame, ["rank"], source, allow_empty=False, low=1.0,
+                           high=1e6)[:, 0]
         frac = r != np.round(r)
         if frac.any():
             i = int(np.flatnonzero(frac)[0])

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pvshare.files.atomic import write_atomic
+from pvshare.files.atomic import private_mode, write_atomic
 from pvshare.live import sdnotify
 from pvshare.live.closing import close_steps, plan_from_config
 from pvshare.meters import registry
@@ -72,9 +72,20 @@ class Daemon:
 
     def __init__(self, cfg, *, clock: Callable[[], float] = time.time, forecast: bool = True):
         self.cfg = cfg
+        from pvshare.config import check_references
+        check_references(cfg)
         self.plan = plan_from_config(cfg)
         self.clock = clock
-        self.store = Store.from_config(cfg)
+        from pvshare.store.lock import StoreLock
+        self._store_lock = StoreLock(cfg.relative(cfg.store.path)).acquire()   # one daemon
+        try:
+            self.store = Store.from_config(cfg)
+        except BaseException:
+            self._store_lock.release()
+            raise
+        from pvshare.secrets import plain_text_warnings
+        for warning in plain_text_warnings(cfg):
+            log.warning("%s", warning)
         self.status_file = status_path(cfg)
         self._buffer: collections.deque = collections.deque()   # thread-safe appends
         self._lock = threading.Lock()            # one job at a time touches the store
@@ -86,6 +97,8 @@ class Daemon:
         self._due: dict[str, float] = {}
         self.forecast_enabled = forecast
         self.last_error: dict | None = None
+        #: The error that stopped the daemon (a damaged store), raised by ``pvshare run``.
+        self.fatal: Exception | None = None
         self.last_close: dict | None = None
         self.started_s = clock()
         self.counters: collections.Counter = collections.Counter()
@@ -131,12 +144,20 @@ class Daemon:
             self.forwarder.close()
         self.write_status(now)
         self.store.close()
+        self._store_lock.release()
         log.info("stopped")
 
     # -- jobs ---------------------------------------------------------------------------------
     def _error(self, job: str, exc: BaseException) -> None:
+        if getattr(self.store, "damaged", None) is not None and self.fatal is None:
+            # A damaged store: write nothing more, stop (the command exits with code 2).
+            self.fatal = self.store.damaged
+            log.critical("%s; stopping", self.fatal)
+            os.kill(os.getpid(), signal.SIGTERM)
         self.counters[f"{job}_errors"] += 1
-        self.last_error = {"time_s": self.clock(), "job": job, "message": str(exc)[:300]}
+        from pvshare.secrets import redact
+        self.last_error = {"time_s": self.clock(), "job": job,
+                           "message": redact(str(exc))[:300]}
         log.error("%s failed: %s", job, exc, exc_info=log.isEnabledFor(logging.DEBUG))
 
     def poll(self, now: float) -> int:
@@ -308,7 +329,9 @@ class Daemon:
                   "last_close": self.last_close, "last_error": self.last_error,
                   "counters": dict(self.counters), "meters": meters}
         try:
-            write_atomic(self.status_file, json.dumps(status, indent=1), mode=None)
+            group = getattr(self.cfg.store, "group", None)       # private, like the store
+            write_atomic(self.status_file, json.dumps(status, indent=1),
+                         mode=private_mode(group), group=group)
         except OSError as exc:
             log.warning("cannot write %s: %s", self.status_file, exc)
 

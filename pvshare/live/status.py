@@ -37,7 +37,7 @@ def collect(cfg, now_s: float | None = None) -> dict:
         except (OSError, ValueError):
             daemon = {}
     now_s = now_s if now_s is not None else daemon.get("now_s") or time.time()
-    with Store.open(cfg.relative(cfg.store.path), create=False) as store:
+    with Store.from_config(cfg, create=False, readonly=True) as store:
         latest = store.latest_reading_times()
         last = store.last_allocated_step()
         day = 86400
@@ -94,3 +94,44 @@ def render(cfg, s: dict):
         meters.add_row(m, _age(age), "[red]silent[/]" if late else "[green]ok[/]")
     summary = f"{len(s['meters']) - silent} of {len(s['meters'])} meters reported in the last 15 min"
     return Group(top, summary, meters)
+
+
+#: ``pvshare status`` exit codes (for cron or a monitoring agent); the first that applies.
+EXIT_OK, EXIT_STALE_METER, EXIT_PENDING_STEPS, EXIT_OUTBOX = 0, 3, 4, 5
+#: A meter whose last reading is older than this is stale, s.
+STALE_AFTER_S = 900
+#: The outbox is backing up when its oldest point is older than this, s, or when it holds
+#: more than this share of its cap.
+OUTBOX_MAX_AGE_S = 3600
+OUTBOX_MAX_SHARE = 0.5
+
+
+def exit_code(cfg, s: dict) -> tuple[int, str]:
+    """The exit code of ``pvshare status`` and why, from :func:`collect`'s dict.
+
+    Returns
+    -------
+    code : int
+        0 all well; 3 a meter is stale (no reading for 15 min); 4 steps are pending past
+        their grace (the last closed step is older than one step plus ``daemon.grace_s``);
+        5 the outbox is backing up (oldest unsent point older than 1 h, or more than half
+        the cap).
+    reason : str
+    """
+    now = s["now_s"]
+    stale = [m for m, age in s["meters"].items() if age is None or age > STALE_AFTER_S]
+    if stale:
+        return EXIT_STALE_METER, f"stale meter(s): {', '.join(stale[:5])}"
+    from pvshare.timegrid import step_seconds
+    step = step_seconds(cfg.site.step)
+    last = s["last_step_s"]
+    due = (now - cfg.daemon.grace_s) // step * step - step     # the last step that should be closed
+    if last is None or last < due:
+        return EXIT_PENDING_STEPS, "steps pending past their grace (last closed: " + (
+            "none" if last is None else time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(last))
+        ) + ")"
+    oldest = s["oldest_unsent_s"]
+    if s["influxdb"] and ((oldest is not None and now - oldest > OUTBOX_MAX_AGE_S)
+                          or s["outbox_depth"] > OUTBOX_MAX_SHARE * cfg.store.outbox_max_points):
+        return EXIT_OUTBOX, f"the outbox is backing up ({s['outbox_depth']} point(s) waiting)"
+    return EXIT_OK, "ok"

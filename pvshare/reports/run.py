@@ -196,6 +196,8 @@ def building_report(config: str | os.PathLike, out: str | os.PathLike, fmt: str 
     """
     if (month is None) == (year is None):
         raise PvshareError("give either --month YYYY-MM or --year YYYY")
+    if year is not None and not 1970 <= year <= 2200:
+        raise PvshareError(f"--year: expected a year from 1970 to 2200, got {year}")
     from pvshare.config import load_config
     from pvshare.reports.building import analyse_building
     from pvshare.reports.fmt import month_name

@@ -56,7 +56,7 @@ def from_store(cfg, from_s: int, to_s: int) -> BuildingData:
     if not path.exists():
         raise PvshareError(f"{path}: no pvshare store yet (it is filled by the daemon; to try "
                            "the reports without one, add --sample-year)")
-    with Store.from_config(cfg, create=False) as store:
+    with Store.from_config(cfg, create=False, readonly=True) as store:
         al = store.allocation(int(from_s), int(to_s))
         fc = None
         for kind in ("dayahead", "intraday"):

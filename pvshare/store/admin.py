@@ -34,7 +34,7 @@ def store_stats(config: str | os.PathLike) -> tuple[object, dict]:
     from pvshare.config import load_config
     from pvshare.store import Store
     cfg = load_config(config)
-    with Store.from_config(cfg, create=False) as store:
+    with Store.from_config(cfg, create=False, readonly=True) as store:
         return cfg, store.stats()
 
 

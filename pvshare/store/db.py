@@ -87,6 +87,8 @@ class Allocation:
     allocated_wh: np.ndarray
     incomplete: np.ndarray
     key: np.ndarray
+    #: Rows of the ``allocation`` table read (exports compare it with the table's count).
+    rows_read: int = -1
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,9 @@ class Store:
         self._meter_keys: dict[str, int] = {}
         self._participant_keys: dict[str, int] = {}
         self._last_warn_s = -1e18
+        #: Set to the error when damage was found while the store was open: from then on
+        #: nothing more is written (every write raises it at once).
+        self.damaged: StoreError | None = None
         #: Points refused by this process because the outbox was full (also persisted in
         #: the ``counters`` table as ``outbox_refused_points``).
         self.refused_points = 0
@@ -134,8 +139,14 @@ class Store:
     # -- opening -------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | os.PathLike, *, create: bool = True, busy_timeout_s: float = 10.0,
-             raw_retention_days: int = 90, outbox_max_points: int = 5_000_000) -> Store:
+             raw_retention_days: int = 90, outbox_max_points: int = 5_000_000,
+             readonly: bool = False, check: bool = True, group: str | None = None) -> Store:
         """Open (and create or migrate) a store.
+
+        An existing file is first opened **read-only** and checked (its header, then
+        ``PRAGMA quick_check`` for at most
+        :data:`pvshare.store.integrity.OPEN_CHECK_BUDGET_S`); only a sound file is then
+        opened for writing. A damaged file is never written to.
 
         Parameters
         ----------
@@ -149,35 +160,80 @@ class Store:
             Raw readings older than this are removed by :meth:`purge_readings`.
         outbox_max_points : int
             Cap of the outbox; beyond it new points are refused (logged ERROR and counted).
+        readonly : bool
+            Keep the read-only connection (exports, reports, status): nothing is written.
+        check : bool
+            Run the check on open (False only for a file this process has just created).
+        group : str, optional
+            Group that may read the store (files 0640); default: the owner only (0600).
 
         Raises
         ------
         StoreError
-            The file is not an SQLite database, is corrupt, is locked by another process
+            The file is not an SQLite database, is damaged, is locked by another process
             for longer than ``busy_timeout_s``, or was written by a newer pvshare. The file
             is never modified in those cases.
         """
+        from pvshare.store import integrity
         p = Path(path)
-        if p.exists():
+        exists = p.exists()
+        if exists:
             if p.is_dir():
                 raise StoreError(f"{p}: is a folder, not a pvshare store")
-            size = p.stat().st_size
-            if size:
-                with open(p, "rb") as fh:
-                    head = fh.read(len(SQLITE_MAGIC))
-                if head != SQLITE_MAGIC:
+            if p.stat().st_size:
+                problem = integrity.header_problem(p)
+                if problem == "not an SQLite database":
                     raise StoreError(f"{p}: not an SQLite database (the file was left "
                                      "untouched; move it away or set [store] path)")
+                if problem:
+                    raise _damaged(p, problem)
+            if not os.access(p, os.R_OK):
+                raise StoreError(f"{p}: cannot read the store (permission denied): run "
+                                 "pvshare as the user that owns it")
         elif not create:
             raise StoreError(f"{p}: no pvshare store here (set [store] path in the config, "
                              "or run the daemon first)")
         elif not p.parent.exists():
             raise StoreError(f"{p}: the folder {p.parent} does not exist")
+        elif readonly:
+            raise StoreError(f"{p}: no pvshare store here")
+        if exists and p.stat().st_size:
+            try:
+                ro = integrity.connect_readonly(p, busy_timeout_s)
+            except sqlite3.Error as exc:
+                raise _store_error(p, exc, busy_timeout_s) from None
+            try:
+                version = current_version(ro)
+                if version > SCHEMA_VERSION:
+                    raise StoreError(f"{p}: written by a newer pvshare (schema version "
+                                     f"{version}, this one knows up to {SCHEMA_VERSION}); "
+                                     "upgrade pvshare")
+                if check:
+                    _complete, problems = integrity.quick_check(
+                        ro, integrity.OPEN_CHECK_BUDGET_S)
+                    if problems:
+                        raise _damaged(p, problems[0])
+            except StoreError:
+                ro.close()
+                raise
+            except sqlite3.Error as exc:
+                ro.close()
+                raise _store_error(p, exc, busy_timeout_s) from None
+            if readonly and version == SCHEMA_VERSION:
+                return cls(ro, p, raw_retention_days=raw_retention_days,
+                           outbox_max_points=outbox_max_points)
+            ro.close()
+            if not os.access(p, os.W_OK) or not os.access(p.parent, os.W_OK):
+                raise StoreError(f"{p}: the store is read-only for this user (pvshare needs "
+                                 "to write the file and its -wal/-shm beside it): check the "
+                                 "permissions of the file and of its folder")
+        old_mask = os.umask(0o027 if group else 0o077)   # the store and its side files: private
         try:
             conn = sqlite3.connect(str(p), isolation_level=None, check_same_thread=False,
                                    timeout=busy_timeout_s)
         except sqlite3.Error as exc:
-            raise StoreError(f"{p}: cannot open: {exc}") from None
+            os.umask(old_mask)
+            raise _store_error(p, exc, busy_timeout_s) from None
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
             # Read before anything writes: a corrupt first page fails here.
@@ -193,12 +249,15 @@ class Store:
             applied = migrate(conn)
             if applied:
                 log.info("%s: schema migrated to version %d", p, applied[-1])
+            private_files(p, group)
         except StoreError:
             conn.close()
             raise
         except sqlite3.Error as exc:
             conn.close()
             raise _store_error(p, exc, busy_timeout_s) from None
+        finally:
+            os.umask(old_mask)
         return cls(conn, p, raw_retention_days=raw_retention_days,
                    outbox_max_points=outbox_max_points)
 
@@ -209,7 +268,8 @@ class Store:
         """
         return cls.open(cfg.relative(cfg.store.path), create=create,
                         raw_retention_days=cfg.store.raw_retention_days,
-                        outbox_max_points=cfg.store.outbox_max_points, **kw)
+                        outbox_max_points=cfg.store.outbox_max_points,
+                        group=getattr(cfg.store, "group", None), **kw)
 
     def close(self) -> None:
         """Close the database (checkpoints the WAL when this is the last connection)."""
@@ -233,11 +293,13 @@ class Store:
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE … COMMIT), errors as StoreError."""
         with self._lock:
+            if self.damaged is not None:
+                raise self.damaged
             c = self._conn
             try:
                 c.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise _store_error(self.path, exc, self._busy_timeout_s()) from None
+                raise self._noted(_store_error(self.path, exc, self._busy_timeout_s())) from None
             try:
                 yield c
                 c.execute("COMMIT")
@@ -247,7 +309,8 @@ class Store:
                 except sqlite3.Error:
                     pass
                 if isinstance(exc, sqlite3.Error):
-                    raise _store_error(self.path, exc, self._busy_timeout_s()) from None
+                    raise self._noted(_store_error(self.path, exc, self._busy_timeout_s())) \
+                        from None
                 raise
 
     @contextmanager
@@ -256,7 +319,13 @@ class Store:
             try:
                 yield self._conn
             except sqlite3.Error as exc:
-                raise _store_error(self.path, exc, self._busy_timeout_s()) from None
+                raise self._noted(_store_error(self.path, exc, self._busy_timeout_s())) from None
+
+    def _noted(self, err: StoreError) -> StoreError:
+        """Remember a damage error: no later write is attempted."""
+        if "the store is damaged" in str(err):
+            self.damaged = err
+        return err
 
     def _busy_timeout_s(self) -> float:
         try:
@@ -561,7 +630,7 @@ class Store:
             alloc[ti, pi] = rows[:, 3]
         return Allocation(t, [names[k] for k in pkeys.tolist()],
                           steps[:, 1].astype(np.float64), cons, alloc,
-                          steps[:, 2].astype(bool), keys)
+                          steps[:, 2].astype(bool), keys, len(rows))
 
     # -- forecasts and live power ----------------------------------------------------------
     def write_forecast(self, step_starts_s, p50_w, p10_w=None, p90_w=None, *,
@@ -739,6 +808,36 @@ class Store:
                 "outbox_oldest_s": oldest, "outbox_max_points": self.outbox_max_points,
                 "counters": self.counters(), "size_bytes": sizes}
 
+    def row_count(self, table: str, from_s: float, to_s: float,
+                  meter_ids: Sequence[str] | None = None) -> int:
+        """Rows of ``readings``, ``step_energy`` or ``allocation`` in a window, as SQLite
+        counts them (exports compare it with the rows they read).
+        """
+        col, scale = {"readings": ("time_ms", 1000), "step_energy": ("step_s", 1),
+                      "allocation": ("step_s", 1)}[table]
+        lo, hi = round(from_s * scale), round(to_s * scale)
+        with self._read() as c:
+            if table == "allocation" or meter_ids is None:
+                return c.execute(f"SELECT COUNT(*) FROM {table} WHERE {col} >= ? AND {col} < ?",
+                                 (lo, hi)).fetchone()[0]
+            n = 0
+            for m in meter_ids:
+                k = self._meter_key(c, m)
+                if k is not None:
+                    n += c.execute(f"SELECT COUNT(*) FROM {table} WHERE meter = ? AND {col} >= ? "
+                                   f"AND {col} < ?", (k, lo, hi)).fetchone()[0]
+            return n
+
+    def verify(self, *tables: str) -> None:
+        """Run ``PRAGMA quick_check`` on ``tables`` to the end; raise :class:`StoreError`
+        naming the damage (exports call it before reading).
+        """
+        with self._read() as c:
+            for t in tables:
+                rows = [r[0] for r in c.execute(f"PRAGMA quick_check({t})").fetchall()]
+                if rows != ["ok"]:
+                    raise _damaged(self.path, f"table {t}: {rows[0]}")
+
     def checkpoint(self) -> None:
         """Fold the WAL back into the main file (e.g. before copying the file)."""
         with self._read() as c:
@@ -762,6 +861,39 @@ def _eq(a, b) -> np.ndarray:
     return (a == b) | (np.isnan(a) & np.isnan(b))
 
 
+def private_files(path: Path, group: str | None = None) -> None:
+    """Make the store and its side files (-wal, -shm) private: 0600, or 0640 with ``group``
+    (the files this process owns; another user's files are left as they are).
+    """
+    gid = None
+    if group:
+        import grp
+        try:
+            gid = grp.getgrnam(group).gr_gid
+        except KeyError:
+            raise StoreError(f"[store] group: no group {group!r} on this machine") from None
+    for suffix in ("", "-wal", "-shm", ".lock"):
+        f = Path(str(path) + suffix)
+        try:
+            st = f.stat()
+            if st.st_uid != os.getuid():
+                continue
+            if gid is not None and st.st_gid != gid:
+                os.chown(f, -1, gid)
+            os.chmod(f, 0o640 if gid is not None else 0o600)
+        except FileNotFoundError:
+            continue
+
+
+def _damaged(path: Path, what: str) -> StoreError:
+    lines = [x for x in str(what).splitlines() if x.strip() and not x.startswith("***")]
+    what = lines[0] if lines else str(what)
+    what = what if len(what) < 120 else what[:120] + "…"
+    return StoreError(f"{path}: the store is damaged, corrupt ({what}). It was left untouched: "
+                      f"`pvshare store check` says what is damaged, `pvshare store salvage "
+                      f"--out NEW.db` copies out what is readable (see docs/troubleshooting.md)")
+
+
 def _store_error(path: Path, exc: sqlite3.Error, busy_timeout_s: float) -> StoreError:
     msg = str(exc)
     low = msg.lower()
@@ -769,8 +901,10 @@ def _store_error(path: Path, exc: sqlite3.Error, busy_timeout_s: float) -> Store
         return StoreError(f"{path}: the database is locked by another process (waited "
                           f"{busy_timeout_s:g} s); is another pvshare running on it?")
     if "not a database" in low or "malformed" in low or "corrupt" in low:
-        return StoreError(f"{path}: the database file is corrupt ({msg}); it was left "
-                          "untouched: restore a backup or move it away")
+        return _damaged(path, msg)
+    if "unable to open" in low:
+        return StoreError(f"{path}: cannot open the store ({msg}): check that this user may "
+                          "read the file and write in its folder")
     if "readonly" in low or "read-only" in low:
         return StoreError(f"{path}: cannot write ({msg}): check the file's permissions")
     return StoreError(f"{path}: {msg}")

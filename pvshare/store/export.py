@@ -71,8 +71,12 @@ def export_frame(store, what: str, from_s: int, to_s: int, meters: list[str] | N
     from pvshare.files.csvio import allocation_frame
     from pvshare.timegrid import format_utc, from_epoch_seconds
 
+    table = {"readings": "readings", "steps": "step_energy", "allocation": "allocation"}[what]
+    store.verify(table)
+    expected = store.row_count(table, from_s, to_s, meters)
     if what == "allocation":
         a = store.allocation(from_s, to_s)
+        _check_count(store, what, a.rows_read, expected)
         # Same table as `pvshare allocate` writes.
         times = from_epoch_seconds(a.step_starts_s)
         active = None
@@ -98,6 +102,7 @@ def export_frame(store, what: str, from_s: int, to_s: int, meters: list[str] | N
             parts.append(pd.DataFrame({
                 "time": format_utc(from_epoch_seconds(e.step_starts_s)), "meter": mid,
                 "energy_wh": e.energy_wh, "flags": e.flags}))
+    _check_count(store, what, sum(len(p) for p in parts), expected)
     cols = (["time", "meter", "import_wh", "export_wh", "power_w", "quality"]
             if what == "readings" else ["time", "meter", "energy_wh", "flags"])
     if not parts:
@@ -106,11 +111,20 @@ def export_frame(store, what: str, from_s: int, to_s: int, meters: list[str] | N
     return frame.sort_values(["time", "meter"], kind="stable", ignore_index=True)[cols]
 
 
+def _check_count(store, what: str, read: int, expected: int) -> None:
+    """Fail rather than export fewer rows than the store holds (a damaged store)."""
+    from pvshare.store import StoreError
+    if read != expected:
+        raise StoreError(f"{store.path}: read {read:,} {what} rows where the store counts "
+                         f"{expected:,}: the store is damaged, nothing was exported "
+                         "(`pvshare store check`, then `pvshare store salvage --out NEW.db`)")
+
+
 def write_frame(frame, what: str, fmt: str, out: Path) -> None:
     """Write atomically as CSV (3 decimals for Wh/W, empty = missing) or Parquet."""
     from pvshare.files.atomic import atomic_writes
     from pvshare.files.csvio import write_allocation_csv
-    with atomic_writes(out, mode=None) as (tmp,):
+    with atomic_writes(out) as (tmp,):   # per-tenant data: private (0600)
         if fmt == "parquet":
             try:
                 import pyarrow  # noqa: F401
@@ -163,7 +177,9 @@ def export_store(config: str | os.PathLike, what: str, from_: str, to: str,
     to_s = parse_time(to, cfg.site.timezone, "--to")
     if to_s <= from_s:
         raise InputError(f"--to ({to}) must be after --from ({from_})", field="--to")
-    with Store.from_config(cfg, create=False) as store:
+    if Path(out).is_dir():
+        raise InputError("is a folder: give a file name", source=str(out), field="--out")
+    with Store.from_config(cfg, create=False, readonly=True) as store:
         frame = export_frame(store, what, from_s, to_s, meters or None, cfg=cfg)
     write_frame(frame, what, fmt, Path(out))
     return len(frame)

@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from pvshare.secrets import redact_url
 from pvshare.store.lineproto import site_tag, to_lines
 
 log = logging.getLogger("pvshare.store.forwarder")
@@ -124,7 +125,7 @@ class Forwarder:
         except ApiException as exc:
             raise DeliveryError(_http_reason(exc, self.cfg)) from None
         except Exception as exc:  # urllib3/socket errors: unreachable, timeout, reset
-            raise DeliveryError(f"cannot reach {self.cfg.url}: {_short(exc)}") from None
+            raise DeliveryError(f"cannot reach {redact_url(self.cfg.url)}: {_short(exc)}") from None
 
     def deliver(self, max_batches: int | None = None, *, wait: bool = False) -> int:
         """Send pending points in batches of ``batch_size``, oldest first.
@@ -169,7 +170,7 @@ class Forwarder:
             self.store.outbox_ack(first, last)
             if self.failures:
                 log.info("InfluxDB at %s reachable again after %d failed attempt(s)",
-                         self.cfg.url, self.failures)
+                         redact_url(self.cfg.url), self.failures)
             self.failures = 0
             self.last_error = None
             self.next_attempt = -float("inf")
@@ -205,9 +206,9 @@ def _http_reason(exc, cfg) -> str:
         body = body.decode("utf-8", "replace")
     body = str(body).strip()[:300]
     if status in (401, 403):
-        return (f"InfluxDB at {cfg.url} refused the token (HTTP {status}): check "
+        return (f"InfluxDB at {redact_url(cfg.url)} refused the token (HTTP {status}): check "
                 "PVSHARE_INFLUX_TOKEN, [influxdb] token_file or token")
     if status == 404:
-        return (f"InfluxDB at {cfg.url}: bucket {cfg.bucket!r} or org {cfg.org!r} not found "
+        return (f"InfluxDB at {redact_url(cfg.url)}: bucket {cfg.bucket!r} or org {cfg.org!r} not found "
                 f"(HTTP 404) {body}")
-    return f"InfluxDB at {cfg.url} answered HTTP {status}: {body}"
+    return f"InfluxDB at {redact_url(cfg.url)} answered HTTP {status}: {body}"
