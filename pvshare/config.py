@@ -35,7 +35,9 @@ PRM_RE = re.compile(r"^\d{14}$")
 
 class _Section(BaseModel):
     # allow_inf_nan=False: `kwp = inf` or `nan` anywhere is an error, never a silent value.
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # serialize_by_alias: model_dump() gives the names of the file ("from"), so it parses back.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False,
+                              serialize_by_alias=True)
 
 
 def _check_prm(value: Any) -> str:
