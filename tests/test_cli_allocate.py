@@ -314,3 +314,28 @@ B,0.4,,
     r = run("--production", "p.csv", "--consumption", "c.csv", "--key", "static",
             "--coefficients", "k.csv", "--out", str(out), cwd=tmp_path)
     assert r.returncode == 2 and "overlapping" in r.stderr and "line 3" in " ".join(r.stderr.split())
+
+
+def test_gzipped_inputs_read_as_their_plain_text(tmp_path):
+    """The bundled sample year is gzipped: `allocate` reads .csv.gz as it reads the same text
+    uncompressed (the README's first example), and a damaged gzip file is a clean error."""
+    import gzip
+    plain_p, plain_c = tmp_path / "p.csv", tmp_path / "c.csv"
+    text_p = "time,production_wh\n2025-06-21T10:00:00+00:00,900\n2025-06-21T10:30:00+00:00,450\n"
+    text_c = ("time,A,B\n2025-06-21T10:00:00+00:00,100,500\n"
+              "2025-06-21T10:30:00+00:00,300,300\n")
+    plain_p.write_text(text_p)
+    plain_c.write_text(text_c)
+    (tmp_path / "p.csv.gz").write_bytes(gzip.compress(text_p.encode()))
+    (tmp_path / "c.csv.gz").write_bytes(gzip.compress(text_c.encode()))
+    a = run("--production", "p.csv", "--consumption", "c.csv", "--key", "prorata",
+            "--out", "plain.csv", cwd=tmp_path)
+    b = run("--production", "p.csv.gz", "--consumption", "c.csv.gz", "--key", "prorata",
+            "--out", "gz.csv", cwd=tmp_path)
+    assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
+    assert (tmp_path / "gz.csv").read_text() == (tmp_path / "plain.csv").read_text()
+    (tmp_path / "bad.csv.gz").write_bytes(gzip.compress(text_p.encode())[:-12])
+    c = run("--production", "bad.csv.gz", "--consumption", "c.csv", "--key", "prorata",
+            "--out", "bad.csv", cwd=tmp_path)
+    assert c.returncode == 2 and "bad.csv.gz" in c.stderr and "Traceback" not in c.stderr
+    assert not (tmp_path / "bad.csv").exists()

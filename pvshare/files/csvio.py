@@ -64,10 +64,11 @@ def excerpt(text: str, n: int = 40) -> str:
     return repr(text[:n]) + f"… ({len(text):,} characters)"
 
 
-def _read_lines(path: Path, source: str) -> list[str]:
-    """The file's lines, each checked for length, NUL bytes and UTF-8, in bounded memory
-    (a line longer than MAX_LINE_BYTES stops the reading there).
+def _open_text_bytes(path: Path, source: str):
+    """The file opened for reading bytes; a gzip-compressed file (``.csv.gz``, recognised by
+    its first bytes) is decompressed as it is read, so its limits apply to what it unpacks to.
     """
+    import gzip
     if path.is_dir():
         raise InputError("is a folder, not a CSV file", source=source)
     try:
@@ -76,11 +77,29 @@ def _read_lines(path: Path, source: str) -> list[str]:
         raise InputError("file not found", source=source) from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", source=source) from None
+    if fh.read(2) == b"\x1f\x8b":
+        fh.seek(0)
+        return gzip.GzipFile(fileobj=fh, mode="rb")
+    fh.seek(0)
+    return fh
+
+
+def _read_lines(path: Path, source: str) -> list[str]:
+    """The file's lines, each checked for length, NUL bytes and UTF-8, in bounded memory
+    (a line longer than MAX_LINE_BYTES stops the reading there). Plain or gzip-compressed.
+    """
+    import gzip
+    import zlib
+    fh = _open_text_bytes(path, source)
     lines: list[str] = []
     total = 0
     with fh:
         while True:
-            raw = fh.readline(MAX_LINE_BYTES + 1)
+            try:
+                raw = fh.readline(MAX_LINE_BYTES + 1)
+            except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+                raise InputError(f"damaged gzip file ({excerpt(str(exc))})", source=source,
+                                 line=len(lines) + 1) from None
             if not raw:
                 break
             n = len(lines) + 1
