@@ -43,6 +43,7 @@ app.add_typer(_report.app, name="report")
 app.command("run")(_daemon.run)
 app.command("status")(_daemon.status)
 app.command("demo")(_daemon.demo)
+app.add_typer(__import__("pvshare.commands.web", fromlist=["app"]).app, name="web")
 # --- end of command groups ---------------------------------------------------------------
 
 
