@@ -35,7 +35,7 @@ TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 #: A snapshot older than this is rebuilt (in the background: pages never wait for it), s.
 SNAPSHOT_TTL_S = 20.0
 #: Failed links allowed per client address within :data:`FAIL_WINDOW_S`, then 429.
-MAX_FAILURES = 10
+MAX_FAILURES = 20
 FAIL_WINDOW_S = 600.0
 #: Client addresses tracked by the rate limiter at most (oldest forgotten first).
 MAX_TRACKED_CLIENTS = 4096
@@ -278,6 +278,7 @@ def create_app(site: Site, store_path: Path, links: LinkStore, *,
                             Route("/robots.txt", robots, methods=["GET", "HEAD"]),
                             Route("/healthz", healthz, methods=["GET", "HEAD"])],
                     exception_handlers={404: missing, 405: method})
+    app.router.redirect_slashes = False          # one answer per path: no redirects
     app.state.web = state
     return Guard(app)
 
