@@ -16,8 +16,8 @@ from markupsafe import Markup, escape
 from pvshare.reports import fmt
 from pvshare.web.data import STALE_AFTER_S, MonthTotals, Site, Snapshot
 
-SUN = "#a34f00"      # the roof's share (orange, 5.3:1 on white)
-GRID = "#5f6b7a"     # bought from the supplier (slate grey, 5.4:1 on white)
+SUN = "#9a4a00"      # the roof's share (dark orange, 6.3:1 on white)
+GRID = "#858b93"     # bought from the supplier (grey, 3.4:1 on white, 1.8:1 against the orange)
 
 
 def iso(t: float | None) -> str | None:
