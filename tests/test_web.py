@@ -375,3 +375,27 @@ def test_links_command_checks_its_input(site, tmp_path):
     assert r.returncode == 2 and "no participant 'Z99'" in r.stderr
     assert not (tmp_path / "l.csv").exists()
 
+
+
+def test_demo_prints_a_working_link(site, tmp_path):
+    """What ``pvshare demo`` ends with: the command that serves its pages, and a tenant's
+    link that this very command then serves (on a copy of the store)."""
+    import shlex
+    import shutil
+
+    from pvshare.config import load_config
+    from pvshare.web.links import demo_links
+    for f in ("pvshare.toml", "pvshare.db"):
+        shutil.copy(site.folder / f, tmp_path / f)
+    lines = demo_links(load_config(tmp_path / "pvshare.toml"), tmp_path, AT_S)
+    command = shlex.split(lines[0].split(": ", 1)[1])
+    assert command[:2] == ["pvshare", "web"]
+    url = re.search(r"http://127\.0\.0\.1:8080(/l/\S+)", lines[1]).group(1)
+    opts = dict(zip(command[2::2], command[3::2]))
+    assert opts["--at"] == "2025-06-21T15:10+02:00"
+    server = WebServer(Path(opts["--config"]), at=opts["--at"])
+    try:
+        status, _, body = server.get(url + "?format=json")
+        assert status == 200 and json.loads(body)["participant"] == "A01"
+    finally:
+        server.stop()

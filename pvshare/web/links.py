@@ -256,3 +256,25 @@ def render_sheet(site, rows: list[tuple[str, str]]) -> str:
         cards.append({"pid": pid, "name": labels.get(pid) or names.get(pid, pid), "url": url,
                       "qr": qr.svg_inline(scale=4, border=2, title=f"Lien de {pid}")})
     return templates().get_template("sheet.html").render(site=site.name, cards=cards)
+
+
+def demo_links(cfg, folder: Path, at_s: float, port: int = 8080) -> list[str]:
+    """The lines ``pvshare demo`` ends with: the command serving the demo's pages as at
+    ``at_s`` and one tenant's link (issued now into ``folder/links.csv``).
+    """
+    from pvshare.web.data import site_from_config
+
+    site = site_from_config(cfg)
+    at = dt.datetime.fromtimestamp(at_s, dt.UTC).astimezone(
+        __import__("zoneinfo").ZoneInfo(site.timezone)).isoformat(timespec="minutes")
+    serve = f"pvshare web --config {cfg.source} --port {port} --at {at}"
+    try:
+        rows = issue_links(site, LinkStore(links_path(cfg.relative(cfg.store.path))),
+                           f"http://127.0.0.1:{port}", [site.participant_ids[0], PMO],
+                           folder / "links.csv")
+    except ImportError:                     # the `web` extra is not installed
+        return ["the tenants' pages need the web extra: pip install 'pvshare[web]'"]
+    return [f"the tenants' pages: {serve}",
+            f"  then open {site.participant_ids[0]}'s page: {rows[0][1]}",
+            f"  (the landlord's: {rows[1][1]}; every link: pvshare web links --config "
+            f"{cfg.source} --base-url URL --out links.csv)"]
