@@ -318,6 +318,9 @@ def test_a_reader_never_blocks_the_daemon(tmp_path):
             snap = reader.snapshot(AT_S)                                 # not blocked
             assert snap.last_step_s == t0 + 1800
             assert snap.months[0].allocated_wh["A"] == pytest.approx(9.0)
+        # shown as at a moment before that step closed (--at): neither now nor the month has it
+        early = reader.snapshot(t0 + 1800 + 1799)
+        assert early.last_step_s == t0 and early.months[0].steps == 1
         reader.close()
 
 

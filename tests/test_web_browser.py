@@ -161,7 +161,7 @@ def test_stylesheet_colours_meet_wcag_aa():
     """The colour pairs the stylesheet and the charts use, computed from their hex values:
     text at least 4.5:1 on both backgrounds, chart marks at least 3:1 (WCAG 1.4.11)."""
     from pvshare.web import views
-    from pvshare.web.app import css
+    from pvshare.web.templating import css
     var = dict(re.findall(r"--([a-z]+):(#[0-9a-f]{6})", css()))
     link = re.search(r"a\{color:(#[0-9a-f]{6})\}", css()).group(1)
     for bg in ("bg", "card"):

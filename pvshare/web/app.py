@@ -13,8 +13,6 @@ caching of private pages). Only GET and HEAD are served, without a request body.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import json
 import logging
 import re
@@ -22,15 +20,14 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from functools import lru_cache
 from pathlib import Path
 
 from pvshare.web.data import Site, Snapshot, StoreReader, WebStoreError
 from pvshare.web.links import PMO, SPECIAL, LinkStore
+from pvshare.web.templating import csp, templates
 
 log = logging.getLogger("pvshare.web")
 
-TEMPLATES = Path(__file__).parent / "templates"
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 #: A snapshot older than this is rebuilt (in the background: pages never wait for it), s.
 SNAPSHOT_TTL_S = 20.0
@@ -40,30 +37,6 @@ FAIL_WINDOW_S = 600.0
 #: Client addresses tracked by the rate limiter at most (oldest forgotten first).
 MAX_TRACKED_CLIENTS = 4096
 MAX_URL_BYTES = 2048
-
-
-@lru_cache(maxsize=1)
-def templates():
-    """The Jinja2 environment of the pages (autoescaped)."""
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                             autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    env.globals["css"] = css()
-    return env
-
-
-@lru_cache(maxsize=1)
-def css() -> str:
-    """The one stylesheet, inlined in every page (its hash is in the CSP)."""
-    return (TEMPLATES / "style.css").read_text(encoding="utf-8").strip()
-
-
-def csp() -> str:
-    """Content-Security-Policy: nothing but the inline stylesheet (by hash) and data: images."""
-    digest = base64.b64encode(hashlib.sha256(css().encode("utf-8")).digest()).decode()
-    return ("default-src 'none'; style-src 'sha256-" + digest + "'; img-src 'self' data:; "
-            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
 class FailureLimiter:

@@ -397,8 +397,10 @@ class StoreReader:
         issued = max((r[2] for r in rows if r[2] is not None), default=None)
         return out, issued
 
-    def _month(self, c, year: int, month: int, zone: ZoneInfo, names, ids) -> MonthTotals:
+    def _month(self, c, year: int, month: int, zone: ZoneInfo, names, ids,
+               upto: int) -> MonthTotals:
         a, b = month_bounds(year, month, zone)
+        b = min(b, upto)                        # closed steps only (`now` may be in the past)
         cons: dict[str, float | None] = dict.fromkeys(ids)
         alloc: dict[str, float | None] = dict.fromkeys(ids)
         for k, cw, aw in c.execute(
@@ -423,7 +425,7 @@ class StoreReader:
             key = (yy, mm)
             tot = self._final_months.get(key)
             if tot is None:
-                tot = self._month(c, yy, mm, zone, names, ids)
+                tot = self._month(c, yy, mm, zone, names, ids, int(now_s) - self.site.step_s + 1)
                 if b < now_s - FINAL_AFTER_S:
                     self._final_months[key] = tot
             if back == 0 or tot.steps:

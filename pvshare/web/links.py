@@ -246,7 +246,7 @@ def render_sheet(site, rows: list[tuple[str, str]]) -> str:
     """The printable sheet: one card per flat with its QR code (SVG, by segno) and address."""
     import segno
 
-    from pvshare.web.app import templates
+    from pvshare.web.templating import templates
 
     names = dict(zip(site.participant_ids, site.participant_names))
     labels = {BUILDING: "Page de l'immeuble (association)", PMO: "Page de l'immeuble (bailleur)"}
