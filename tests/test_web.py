@@ -249,6 +249,7 @@ def test_only_get_bounded_requests_and_security_headers(site):
     assert srv.get(site.links[TENANT], method="PUT")[0] == 405
     assert srv.get(site.links[TENANT], headers={"Content-Length": "5"}, body=b"hello")[0] == 413
     assert srv.get("/l/" + "a" * 5000)[0] == 414
+    assert srv.get("/l/" + "a" * 1000, headers={"X-Big": "b" * 20_000})[0] == 431
     for path in ("/", "/static/", "/templates/", "/l/", "/l/../pvshare.toml", "/pvshare.db"):
         status, headers, body = srv.get(path)
         assert status == 404 and "content-security-policy" in headers, path

@@ -37,6 +37,7 @@ FAIL_WINDOW_S = 600.0
 #: Client addresses tracked by the rate limiter at most (oldest forgotten first).
 MAX_TRACKED_CLIENTS = 4096
 MAX_URL_BYTES = 2048
+MAX_HEADER_BYTES = 8192
 
 
 class FailureLimiter:
@@ -141,8 +142,8 @@ SECURITY_HEADERS = [
 
 
 class Guard:
-    """ASGI middleware: only GET/HEAD without a body, bounded URL, security headers on every
-    answer (errors included).
+    """ASGI middleware: only GET/HEAD without a body, bounded URL and headers, security
+    headers on every answer (errors included).
     """
 
     def __init__(self, app):
@@ -162,11 +163,15 @@ class Guard:
             await send(message)
 
         headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length", b"0").strip() or b"0"
         status = None
         if scope["method"] not in ("GET", "HEAD"):
             status = 405
-        elif int(headers.get(b"content-length", b"0") or 0) > 0 \
-                or b"transfer-encoding" in headers:
+        elif not length.isdigit():
+            status = 400
+        elif sum(len(k) + len(v) for k, v in scope.get("headers") or []) > MAX_HEADER_BYTES:
+            status = 431
+        elif int(length) > 0 or b"transfer-encoding" in headers:
             status = 413
         elif len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") \
                 > MAX_URL_BYTES:
