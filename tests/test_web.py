@@ -403,3 +403,29 @@ def test_demo_prints_a_working_link(site, tmp_path):
         assert status == 200 and json.loads(body)["participant"] == "A01"
     finally:
         server.stop()
+
+
+def test_any_path_gets_a_clean_answer(site):
+    """Fuzz: random paths and queries never crash the server (no 5xx) and never show a page
+    without a valid token."""
+    from urllib.parse import quote
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    seen = []
+
+    @settings(max_examples=150, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(st.text(min_size=0, max_size=80), st.sampled_from(["", "/l/", "/l/x/", "/static/"]),
+           st.text(max_size=30), st.integers(1, 250))
+    def one(text, prefix, query, client):
+        path = prefix + quote(text, safe="/%?&=.") + ("?" + quote(query, safe="=&") if query
+                                                        else "")
+        status, headers, _ = site.server.get(path or "/",
+                                             headers={"X-Forwarded-For": f"198.51.100.{client}"})
+        seen.append(status)
+        assert status in (404, 414, 429), (path, status)
+        assert "content-security-policy" in headers
+    one()
+    assert 404 in seen and site.server.proc.poll() is None
