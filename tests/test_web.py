@@ -227,8 +227,8 @@ def test_links_sheet_carries_each_link_and_its_qr_code(site):
     for row in rows[:5]:
         url = row["url"]
         assert url in sheet
-        expected = segno.make(url, error="m").svg_inline(scale=4, border=2,
-                                                          title=f"Lien de {row['participant']}")
+        expected = segno.make(url, error="m").svg_inline(
+            scale=4, border=2, omitsize=True, title=f"Lien de {row['participant']}")
         assert expected in sheet
 
 

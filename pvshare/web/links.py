@@ -254,7 +254,8 @@ def render_sheet(site, rows: list[tuple[str, str]]) -> str:
     for pid, url in rows:
         qr = segno.make(url, error="m")
         cards.append({"pid": pid, "name": labels.get(pid) or names.get(pid, pid), "url": url,
-                      "qr": qr.svg_inline(scale=4, border=2, title=f"Lien de {pid}")})
+                      "qr": qr.svg_inline(scale=4, border=2, omitsize=True,
+                                                title=f"Lien de {pid}")})
     return templates().get_template("sheet.html").render(site=site.name, cards=cards)
 
 
