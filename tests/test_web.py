@@ -429,3 +429,36 @@ def test_any_path_gets_a_clean_answer(site):
         assert "content-security-policy" in headers
     one()
     assert 404 in seen and site.server.proc.poll() is None
+
+
+@pytest.mark.parametrize("day, steps, six_am_step", [("2025-03-30", 46, 10),
+                                                      ("2025-10-26", 50, 14),
+                                                      ("2025-06-21", 48, 12)])
+def test_days_of_the_clock_change(tmp_path, day, steps, six_am_step):
+    """A local day has 46, 48 or 50 half-hours: all of them are today's, and the chart's
+    '6 h' tick sits where 6:00 local is."""
+    from zoneinfo import ZoneInfo
+
+    import numpy as np
+
+    from pvshare.store import Store
+    from pvshare.web.data import Site, StoreReader
+    from pvshare.web.views import bars_svg
+    zone = ZoneInfo("Europe/Paris")
+    d = dt.date.fromisoformat(day)
+    start = int(dt.datetime(d.year, d.month, d.day, tzinfo=zone).timestamp())
+    end = int(dt.datetime.combine(d + dt.timedelta(days=1), dt.time(), zone).timestamp())
+    t = np.arange(start - 3600, end + 3600, 1800)
+    with Store.open(tmp_path / "s.db") as s:
+        s.write_allocation(t, ["A"], np.full(len(t), 100.0), np.full((len(t), 1), 50.0),
+                           np.full((len(t), 1), 40.0), np.zeros(len(t), bool), "prorata")
+    reader = StoreReader(tmp_path / "s.db", Site("t", "Europe/Paris", 1800, ("A",), ("A",),
+                                                 None, 0.2, 0.1))
+    snap = reader.snapshot(end - 1)             # at 23:59:59 local
+    reader.close()
+    assert (snap.today_start_s, snap.today_end_s) == (start, end)
+    assert len(snap.today_steps) == steps - 1   # the last step closes at midnight
+    svg = str(bars_svg(start, end, 1800, snap.today_steps, [40.0] * (steps - 1),
+                       [50.0] * (steps - 1), "x", zone))
+    assert svg.count("<rect") == 2 * (steps - 1)
+    assert f'<text x="{six_am_step * 6 + 1}" ' in svg.split("6 h</text>")[0][-60:]

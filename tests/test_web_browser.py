@@ -80,20 +80,26 @@ def served(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(served):
+def browser():
     from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def page(served, browser):
     folder, cfg, links, server = served
     requests, console = [], []
-    with sync_playwright() as p:
-        browser = launch(p)
-        ctx = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True,
-                                  has_touch=True, locale="fr-FR")
-        pg = ctx.new_page()
-        pg.on("request", lambda r: requests.append(r.url))
-        pg.on("console", lambda m: console.append((m.type, m.text)))
-        pg.goto(server.base + links[TENANT], wait_until="load")
-        yield pg, requests, console, folder, cfg
-        browser.close()
+    ctx = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True,
+                              has_touch=True, locale="fr-FR")
+    pg = ctx.new_page()
+    pg.on("request", lambda r: requests.append(r.url))
+    pg.on("console", lambda m: console.append((m.type, m.text)))
+    pg.goto(server.base + links[TENANT], wait_until="load")
+    yield pg, requests, console, folder, cfg
+    ctx.close()
 
 
 def test_figures_in_the_browser_match_pvshare_export(page):
@@ -173,28 +179,25 @@ def test_stylesheet_colours_meet_wcag_aa():
     assert contrast(hex_rgb(views.SUN), hex_rgb(views.GRID)) >= 1.5   # told apart
 
 
-def test_printed_qr_codes_read_back_as_the_links(served, tmp_path):
+def test_printed_qr_codes_read_back_as_the_links(served, browser, tmp_path):
     """The printable sheet as Chromium draws it: each card's QR code, photographed and decoded
     by an independent reader (zxing-cpp), gives back that card's link from the CSV."""
     import zxingcpp
     from PIL import Image
-    from playwright.sync_api import sync_playwright
     folder = served[0]
     with open(folder / "links.csv", newline="", encoding="utf-8") as fh:
         urls = [r["url"] for r in csv.DictReader(fh)]
-    with sync_playwright() as p:
-        browser = launch(p)
-        pg = browser.new_page(viewport={"width": 900, "height": 1200})
-        pg.goto((folder / "links.html").as_uri())
-        cards = pg.query_selector_all(".card")
-        assert len(cards) == len(urls) == 2
-        for i, (card, url) in enumerate(zip(cards, urls)):
-            shot = tmp_path / f"qr{i}.png"
-            card.query_selector("svg").screenshot(path=str(shot))
-            found = [b.text for b in zxingcpp.read_barcodes(Image.open(shot))]
-            assert found == [url]
-            assert url in card.inner_text().replace("\n", "")
-        browser.close()
+    pg = browser.new_page(viewport={"width": 900, "height": 1200})
+    pg.goto((folder / "links.html").as_uri())
+    cards = pg.query_selector_all(".card")
+    assert len(cards) == len(urls) == 2
+    for i, (card, url) in enumerate(zip(cards, urls)):
+        shot = tmp_path / f"qr{i}.png"
+        card.query_selector("svg").screenshot(path=str(shot))
+        found = [b.text for b in zxingcpp.read_barcodes(Image.open(shot))]
+        assert found == [url]
+        assert url in card.inner_text().replace("\n", "")
+    pg.close()
 
 
 def test_phone_screenshot(page, tmp_path):
