@@ -462,3 +462,19 @@ def test_days_of_the_clock_change(tmp_path, day, steps, six_am_step):
                        [50.0] * (steps - 1), "x", zone))
     assert svg.count("<rect") == 2 * (steps - 1)
     assert f'<text x="{six_am_step * 6 + 1}" ' in svg.split("6 h</text>")[0][-60:]
+
+
+@pytest.mark.parametrize("content", [b"", b"{", b"\xff\xfe", b'{"links": 3}', b"[]",
+                                     b'{"links": [{"participant": "A"}]}'])
+def test_a_damaged_links_file_is_named_and_opens_nothing(tmp_path, content):
+    from pvshare.web.app import WebState
+    from pvshare.web.data import Site
+    from pvshare.web.links import LinksError, LinkStore
+    links = LinkStore(tmp_path / "l.json")
+    token = links.issue(["A"])["A"]
+    (tmp_path / "l.json").write_bytes(content)
+    with pytest.raises(LinksError, match="l.json: not a pvshare links file"):
+        links.lookup(token)
+    state = WebState(Site("t", "Europe/Paris", 1800, ("A",), ("A",), None, 0.2, 0.1),
+                     tmp_path / "none.db", links)
+    assert state.who(token) is None

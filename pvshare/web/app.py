@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pvshare.web.data import Site, Snapshot, StoreReader, WebStoreError
-from pvshare.web.links import PMO, SPECIAL, LinkStore
+from pvshare.web.links import PMO, SPECIAL, LinksError, LinkStore
 from pvshare.web.templating import csp, templates
 
 log = logging.getLogger("pvshare.web")
@@ -118,7 +118,11 @@ class WebState:
         """Whom a valid token is for, after revocation and the end of periods."""
         if not TOKEN_RE.match(token):
             return None
-        who = self.links.lookup(token)
+        try:
+            who = self.links.lookup(token)
+        except LinksError as exc:                # a damaged links file: no page, say why
+            log.error("%s", exc)
+            return None
         if who is None or who in SPECIAL:
             return who
         if who not in self.site.participant_ids:
