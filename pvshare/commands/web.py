@@ -84,7 +84,7 @@ def links(config: Path = typer.Option(..., "--config", help="The site's TOML con
     from pvshare.web.links import LinkStore, issue_links, links_path
 
     cfg = load_config(config)
-    store = LinkStore(links_path(cfg.relative(cfg.store.path)))
+    store = LinkStore(links_path(cfg.relative(cfg.store.path) or cfg.store.path))
     rows = issue_links(site_from_config(cfg), store, base_url, participant or None, out, sheet)
     typer.echo(f"{out}: {len(rows)} link(s); printable sheet: "
                f"{sheet or out.with_suffix('.html')}; hashes kept in {store.path}")
@@ -99,7 +99,7 @@ def revoke(config: Path = typer.Option(..., "--config", help="The site's TOML co
     from pvshare.web.links import LinkStore, links_path
 
     cfg = load_config(config)
-    store = LinkStore(links_path(cfg.relative(cfg.store.path)))
+    store = LinkStore(links_path(cfg.relative(cfg.store.path) or cfg.store.path))
     n = store.revoke(participant)
     if n == 0:
         raise InputError(f"no valid link for {participant!r} in {store.path}",

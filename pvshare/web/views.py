@@ -9,6 +9,7 @@ values and the building's totals only: nothing else of the snapshot reaches them
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
@@ -94,7 +95,8 @@ def building_figures(snap: Snapshot, site: Site, *, names: bool) -> dict:
     shares = []
     for i, pid in enumerate(ids):
         a, c = m.allocated_wh.get(pid), m.consumption_wh.get(pid)
-        row = {"autocons_kwh": _kwh(a), "consumption_kwh": _kwh(c), "share_pct": _pct(a, c)}
+        row: dict[str, Any] = {"autocons_kwh": _kwh(a), "consumption_kwh": _kwh(c),
+                               "share_pct": _pct(a, c)}
         if names:
             row = {"participant": pid, "name": site.participant_names[i], **row}
         shares.append(row)
@@ -103,7 +105,7 @@ def building_figures(snap: Snapshot, site: Site, *, names: bool) -> dict:
     fresh = [(mid, t) for mid, t in snap.meters
              if t is not None and snap.now_s - t <= STALE_AFTER_S]
     stale = [(mid, t) for mid, t in snap.meters if (mid, t) not in fresh]
-    out = {
+    out: dict[str, Any] = {
         "site": site.name, "now": {
             "time": iso(snap.now_s), "production_w": _r(snap.power_w, 1),
             "step_start": iso(snap.last_step_s),
@@ -196,9 +198,9 @@ def bars_svg(day0: int, day1: int, step_s: int, steps: list[int], low: list, hig
                          f' height="{rest * scale:.1f}" fill="{GRID}"/>')
     day = dt.datetime.fromtimestamp(day0, zone).date()
     for hh in (0, 6, 12, 18):
-        t = dt.datetime(day.year, day.month, day.day, hh, tzinfo=zone).timestamp()
-        x = (t - day0) / step_s * w
-        parts.append(f'<text x="{x + 1:.0f}" y="{h - 4}" font-size="11" '
+        tick = dt.datetime(day.year, day.month, day.day, hh, tzinfo=zone).timestamp()
+        tx = (tick - day0) / step_s * w
+        parts.append(f'<text x="{tx + 1:.0f}" y="{h - 4}" font-size="11" '
                      f'fill="#333333">{hh} h</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
