@@ -47,6 +47,7 @@ app.command("demo")(_daemon.demo)
 app.add_typer(__import__("pvshare.commands.meters", fromlist=["app"]).app, name="meters")
 app.add_typer(__import__("pvshare.commands.enedis", fromlist=["app"]).app, name="enedis")
 app.command("bill")(__import__("pvshare.commands.bill", fromlist=["bill"]).bill)
+app.add_typer(__import__("pvshare.commands.web", fromlist=["app"]).app, name="web")
 # --- end of command groups ---------------------------------------------------------------
 
 
