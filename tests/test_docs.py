@@ -307,6 +307,11 @@ def test_every_toml_snippet_parses_and_names_real_fields(page):
 
 
 def test_the_example_config_passes_its_check():
-    from pvshare.config import load_config
+    """What `pvshare config check config/example.toml` does: load, cross-references, no
+    plain-text warning (the example's broker and store are local)."""
+    from pvshare.config import check_references, load_config
+    from pvshare.secrets import plain_text_warnings
     cfg = load_config(ROOT / "config" / "example.toml")
+    check_references(cfg)
+    assert plain_text_warnings(cfg) == []
     assert len(cfg.participants) == 48 and cfg.operation.id == "00000001"
