@@ -22,12 +22,8 @@ PAGES = [README, *sorted(DOCS.glob("*.md"))]
 #: of them is accepted while the file is missing, and only then. Once a page lands, its
 #: links and anchors are checked like any other. Nothing else may be missing.
 PENDING = {
-    "docs/devices.md",         # every supported bridge, tariff option, SunSpec model, profile
-    "docs/pmo-month.md",       # the PMO's monthly routine
-    "docs/troubleshooting.md",  # when things go wrong
     "docs/install.md",         # installing in the building: Pi, service, Home Assistant, Grafana
-    "docs/web.md",             # the tenants' page
-    "docs/enedis-curves.md",   # Enedis load-curve exports
+    "docs/web.md",             # the tenants' page (branch web, not merged yet)
 }
 
 README_MAX_BYTES = 16_000
@@ -126,7 +122,7 @@ def test_slugs_follow_github():
     assert slug("Les relevés mensuels des locataires") == "les-relevés-mensuels-des-locataires"
 
 
-def test_pending_pages_are_only_the_six_announced():
+def test_pending_pages_are_only_the_announced_ones():
     # an allow-list entry must name a page of docs/ that some page links to
     linked = {((p.parent / t.partition("#")[0]).resolve()).relative_to(ROOT).as_posix()
               for p in PAGES for t in links(p) if _relative(t) and t.partition("#")[0]}
@@ -149,3 +145,173 @@ def test_readme_is_short_and_starts_with_the_two_commands():
     first_screen = "\n".join(text.splitlines()[:40])
     assert "make demo" in first_screen and "make test" in first_screen
     assert "docs/index.md" in first_screen
+
+
+# --- the docs say what the code does ---------------------------------------------------------
+
+METER_TYPES = {"`sunspec`", "`modbus`", "`mqtt`", "`tic`"}   # rows of the [[meters]] table
+TOML_BLOCK = re.compile(r"^```toml\n(.*?)^```", re.M | re.S)
+
+
+def _cli():
+    import typer
+
+    from pvshare.cli import app
+    return typer.main.get_command(app)
+
+
+def _commands(cmd=None, path=()):
+    """Every command of the CLI, as a tuple path ('store', 'check'), groups included."""
+    cmd = cmd or _cli()
+    yield path, cmd
+    for name, sub in getattr(cmd, "commands", {}).items():
+        yield from _commands(sub, path + (name,))
+
+
+def documented_commands(text: str):
+    """(path, options, line) of every `pvshare …` command line in the code of a page."""
+    code = [m.group(1) for m in re.finditer(r"^```[^\n]*\n(.*?)^```", text, re.M | re.S)]
+    code += re.findall(r"`([^`\n]+)`", _prose(text))
+    for block in code:
+        for line in block.splitlines():
+            for m in re.finditer(r"(?:^|[\s$|(])(?:\.venv/bin/)?pvshare((?: [a-z][a-z-]*)+)"
+                                 r"([^|;&)]*)", line):
+                yield m.group(1).split(), re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)",
+                                                     m.group(2)), line.strip()
+
+
+def test_every_documented_command_and_option_exists():
+    cmds = dict(_commands())
+    problems = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        name = page.relative_to(ROOT).as_posix()
+        for words, opts, line in documented_commands(text):
+            path: tuple[str, ...] = ()
+            while words and path + (words[0],) in cmds:
+                path += (words.pop(0),)
+            cmd = cmds[path]
+            if path and hasattr(cmd, "commands") and words and cmd.commands:
+                problems.append(f"{name}: no command 'pvshare {' '.join(path)} {words[0]}': {line}")
+            known = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)} | {"--help"}
+            problems += [f"{name}: 'pvshare {' '.join(path)}' has no option {o}: {line}"
+                         for o in opts if o not in known]
+        problems += [f"{name}: {m} (the protocol modules have no command line any more)"
+                     for m in re.findall(r"python -m pvshare\.meters\.\w+", text)]
+    assert problems == []
+
+
+def test_the_checker_catches_a_command_that_does_not_exist():
+    found = list(documented_commands("```\n$ pvshare store vacuum --now\n```\n"
+                                     "and `pvshare allocate --nope`\n"))
+    assert [(w, o) for w, o, _ in found] == [(["store", "vacuum"], ["--now"]),
+                                           (["allocate"], ["--nope"])]
+
+
+def test_the_index_lists_every_command():
+    """docs/index.md's table "The commands at a glance" names every command of the CLI."""
+    text = (DOCS / "index.md").read_text(encoding="utf-8")
+    table = text[text.index("## The commands at a glance"):]
+    listed = set()
+    for row in re.findall(r"^\| (`pvshare .*?) \|", table, re.M):
+        names = re.findall(r"`([^`]+)`", row)
+        first = names[0].split()[1:]
+        listed.add(tuple(first))
+        for other in names[1:]:
+            words = other.split()
+            listed.add(tuple(words) if len(words) > 1 else tuple(first[:-1] + words))
+    leaves = {path for path, cmd in _commands()
+              if path and (not getattr(cmd, "commands", None) or cmd.callback is not None
+                           and getattr(cmd, "invoke_without_command", False))}
+    assert leaves - listed == set()
+    assert listed - {p for p, _ in _commands()} == set()
+
+
+def _config_tables(text: str) -> dict[str, set[str]]:
+    """Field names of each "### `[section]`" table of docs/configuration.md."""
+    out: dict[str, set[str]] = {}
+    parts = re.split(r"^### (.+)$", _prose(text), flags=re.M)
+    for title, body in zip(parts[1::2], parts[2::2], strict=True):
+        body = body.split("\n## ")[0]
+        for section in re.findall(r"`\[\[?(\w+)\]\]?`", title):
+            rows = re.findall(r"^\| (`[^|]*`) \| (?!-)", body, re.M)
+            out[section] = {f for r in rows if r not in METER_TYPES
+                            for f in re.findall(r"`(\w+)`", r)}
+    return out
+
+
+def _model_fields(model) -> set[str]:
+    return {(f.alias or n) for n, f in model.model_fields.items()
+            if not f.exclude}
+
+
+def test_configuration_md_documents_every_field_and_no_other():
+    from pvshare import config as c
+    text = (DOCS / "configuration.md").read_text(encoding="utf-8")
+    tables = _config_tables(text)
+    sections = {"site": c.Site, "producer": c.Producer, "array": c.Array, "key": c.Key,
+                "operation": c.Operation, "participants": c.Participant,
+                "tariffs": c.Tariffs, "prices": c.PricePeriod, "mqtt": c.Mqtt,
+                "store": c.Store, "influxdb": c.InfluxDB, "daemon": c.Daemon}
+    assert set(sections) | {"meters"} == _model_fields(c.Config)
+    for name, model in sections.items():
+        assert tables.get(name) == _model_fields(model), name
+    # the [[meters]] types: one row each, every option of the type
+    from pvshare.meters import registry
+    rows = dict(re.findall(r"^\| `(\w+)` \| (`.*) \|$", text, re.M))
+    for mtype in ("sunspec", "modbus", "mqtt", "tic"):
+        documented = set(re.findall(r"(?:^|, )`(\w+)`", rows[mtype]))
+        assert documented == set(registry.lookup(mtype).options.model_fields), mtype
+
+
+def _toml_blocks(page: Path) -> list[str]:
+    return TOML_BLOCK.findall(page.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if _toml_blocks(p)],
+                         ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_toml_snippet_parses_and_names_real_fields(page):
+    """Each ```toml block of the docs is valid TOML whose sections and fields exist; a block
+    that is a whole configuration (it has [site]) passes the checks of `pvshare config check`.
+    """
+    import tomllib
+
+    from pvshare import config as c
+    from pvshare.meters import registry
+    from pvshare.meters.profiles import Profile
+    models = {n: f.annotation for n, f in c.Config.model_fields.items()}
+    problems = []
+    for block in _toml_blocks(page):
+        data = tomllib.loads(block)
+        if "kind" in data and "registers" in data:      # a device profile (devices.md)
+            Profile.model_validate(data)
+            continue
+        if "site" in data:
+            c.parse_config(data, source=page.name)
+            continue
+        for section, value in data.items():
+            if section == "meters":
+                for m in value:
+                    opts = {k: v for k, v in m.items() if k not in ("id", "type")}
+                    fields = set(registry.lookup(m["type"]).options.model_fields)
+                    problems += [f"meters.{k}" for k in opts if k not in fields]
+                continue
+            model = {"participants": c.Participant, "prices": c.PricePeriod}.get(section)
+            if model is None:
+                assert section in models, f"{page.name}: no section [{section}]"
+                model = next(a for a in getattr(models[section], "__args__",
+                                                 (models[section],)) if a is not type(None))
+            for entry in value if isinstance(value, list) else [value]:
+                problems += [f"{section}.{k}" for k in entry if k not in _model_fields(model)]
+    assert problems == []
+
+
+def test_the_example_config_passes_its_check():
+    """What `pvshare config check config/example.toml` does: load, cross-references, no
+    plain-text warning (the example's broker and store are local)."""
+    from pvshare.config import check_references, load_config
+    from pvshare.secrets import plain_text_warnings
+    cfg = load_config(ROOT / "config" / "example.toml")
+    check_references(cfg)
+    assert plain_text_warnings(cfg) == []
+    assert len(cfg.participants) == 48 and cfg.operation.id == "00000001"

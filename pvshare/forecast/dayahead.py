@@ -5,7 +5,7 @@ temperature and the wind. The array needs the beam and the diffuse parts: they a
 from GHI with the Erbs decomposition (:func:`pvlib.irradiance.erbs`), then the model
 (:mod:`pvshare.forecast.model`) transposes them to the plane of the array and gives AC power.
 
-Weather file (CSV, documented in the README)::
+Weather file (CSV, documented in docs/forecast.md)::
 
     time,ghi[,temp_air,wind_speed]
     2026-06-01T06:00:00Z,212.0,14.5,2.1

@@ -10,7 +10,7 @@ A point is the row ``(measurement, tags, time_s, fields)``:
   A missing (NaN or infinite) value is left out, never sent as zero; a point whose fields
   are all missing is not produced at all.
 
-Measurements (documented for users in the README):
+Measurements (documented for users in docs/formats.md):
 
 =====================  ===================  =================================================
 measurement            tags                 fields
