@@ -50,7 +50,8 @@ class Month:
 
 def month_from_store(cfg, month: str, store=None) -> Month:
     """Read a month's allocation from ``store`` (an open :class:`pvshare.store.Store`, e.g.
-    the daemon's), or from the store named in the config (opened read-only)."""
+    the daemon's), or from the store named in the config (opened read-only).
+    """
     tz = cfg.site.timezone
     a, b = _bounds(month, tz)
     times = step_range(np.datetime64(a, "s"), np.datetime64(b, "s"), cfg.site.step)
