@@ -198,7 +198,7 @@ def test_through_the_daemon_and_an_incomplete_month(october, tmp_path):
         update={"key_dir": str(tmp_path / "daemon")})})
     daemon = Daemon(cfg, clock=lambda: FINAL, forecast=False)
     try:
-        daemon.housekeeping(FINAL)
+        assert "housekeeping" in daemon.tick(FINAL)          # due at the first tick
     finally:
         daemon.stop()
     assert daemon.last_error is None
