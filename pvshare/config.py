@@ -149,6 +149,16 @@ class Operation(_Section):
                            description="Enedis operation id, e.g. 00000001")
     key_decimals: Literal[1, 2] = 2
     key_time: Literal["local", "iso"] = "local"
+    key_dir: str | None = Field(default=None, min_length=1,
+                                description="folder where the daemon writes each closed "
+                                            "month's key file (off when unset)")
+
+    @model_validator(mode="after")
+    def _key_dir_needs_id(self) -> Operation:
+        if self.key_dir and not self.id:
+            raise ValueError("key_dir needs the operation id (set [operation] id): the key "
+                             "files are named ACC<id>_…")
+        return self
 
 
 class PricePeriod(_Section):

@@ -51,9 +51,18 @@ def test_statement_figures_match_an_independent_computation(sample, a03):
     assert got["autocons_kwh"] == pytest.approx(a["A03"], abs=0.051)
     assert got["complement_kwh"] == pytest.approx(c["A03"] - a["A03"], abs=0.051)
     assert got["self_sufficiency_percent"] == pytest.approx(100 * a["A03"] / c["A03"], abs=0.051)
-    assert got["saved_eur"] == pytest.approx(a["A03"] * (0.194 - 0.100), abs=0.0051)
-    assert got["cost_eur"] == pytest.approx(a["A03"] * 0.1 + (c["A03"] - a["A03"]) * 0.194,
-                                            abs=0.0051)
+    # The example config has [[prices]] (0.10 €/kWh before tax, VAT 20 %, no excise, no
+    # fee; supplier 0.194 €/kWh): the page shows the bill's amounts, each within a cent of
+    # its exact value (largest-remainder rounding over the 48 lines), and the bill's saving.
+    kwh = a["A03"]
+    assert got["bill_kwh"] == pytest.approx(kwh, abs=0.0006)
+    assert got["bill_before_tax_eur"] == pytest.approx(kwh * 0.10, abs=0.0101)
+    assert got["bill_vat_eur"] == pytest.approx(kwh * 0.02, abs=0.0101)
+    assert got["bill_total_eur"] == pytest.approx(kwh * 0.12, abs=0.0201)
+    assert got["bill_saving_eur"] == pytest.approx(kwh * (0.194 - 0.12), abs=0.0301)
+    assert got["saved_eur"] == got["bill_saving_eur"]
+    assert "cost_eur" not in got                      # no second estimate beside the bill
+    assert "mesures de pvshare" in html
     assert got["median_consumed_kwh"] == pytest.approx(np.median(c), abs=0.051)
     assert got["median_self_sufficiency_percent"] == pytest.approx(np.median(100 * a / c),
                                                                    abs=0.051)

@@ -99,12 +99,40 @@ def quantities_from_steps(times, autocons_wh: np.ndarray, active: np.ndarray,
     return out
 
 
+#: The amounts of a line that a participant's statement shows and adds up.
+PARTICIPANT_SUMS = ("energy_cents", "excise_cents", "fee_cents", "before_tax_cents",
+                    "vat_cents", "total_cents", "supplier_cents", "saving_cents")
+
+
+@dataclass(frozen=True)
+class ParticipantBill:
+    """One participant's lines of the month's bills, as the bill CSV has them, and their sums.
+
+    ``sums`` holds the integer cents of :data:`PARTICIPANT_SUMS` added over the lines and
+    ``kwh_selfconsumed``; ``source`` is ``"enedis"`` or ``"pvshare"``.
+    """
+
+    participant: str
+    source: str
+    lines: list[dict]
+    sums: dict
+
+
 @dataclass(frozen=True)
 class Bills:
     """The bill lines (dicts with :data:`COLUMNS`) and the operation's totals."""
 
     lines: list[dict]
     totals: dict
+
+    def of(self, participant: str) -> ParticipantBill | None:
+        """The lines of ``participant`` (None when it has none this month)."""
+        mine = [line for line in self.lines if line["participant"] == participant]
+        if not mine:
+            return None
+        sums: dict = {k: int(sum(line[k] for line in mine)) for k in PARTICIPANT_SUMS}
+        sums["kwh_selfconsumed"] = round(sum(line["kwh_selfconsumed"] for line in mine), 3)
+        return ParticipantBill(participant, mine[0]["source"], mine, sums)
 
 
 def compute_bills(quantities: list[Quantity], prices: list[Price], participants: list[str],

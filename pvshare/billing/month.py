@@ -48,19 +48,20 @@ class Month:
     prms: list[str]
 
 
-def month_from_store(cfg, month: str) -> Month:
-    """Read a month's allocation from the store named in the config."""
-    from pvshare.store.db import Store
+def month_from_store(cfg, month: str, store=None) -> Month:
+    """Read a month's allocation from ``store`` (an open :class:`pvshare.store.Store`, e.g.
+    the daemon's), or from the store named in the config (opened read-only).
+    """
     tz = cfg.site.timezone
     a, b = _bounds(month, tz)
     times = step_range(np.datetime64(a, "s"), np.datetime64(b, "s"), cfg.site.step)
     ids = cfg.participant_ids
-    path = cfg.relative(cfg.store.path)
-    store = Store.open(path, create=False)
-    try:
+    if store is not None:
         alloc = store.allocation(a, b)
-    finally:
-        store.close()
+    else:
+        from pvshare.store.db import Store
+        with Store.from_config(cfg, create=False, readonly=True) as own:
+            alloc = own.allocation(a, b)
     t_count, n = len(times), len(ids)
     prod = np.full(t_count, np.nan)
     cons = np.full((t_count, n), np.nan)
@@ -147,13 +148,54 @@ def _quantities_from_enedis(data, m: Month, prices: list[Price], tz: str) -> lis
     return quantities
 
 
-def bill_month(cfg, month: str, out: Path, enedis_files: list[Path] | None = None) -> Bills:
-    """Compute the month's bills and write them to ``out`` (CSV, atomically).
+def month_from_data(cfg, month: str, times, production_wh, consumption_wh, allocated_wh
+                    ) -> Month:
+    """A month cut from arrays on a step grid (the reports' bundled sample year).
+
+    ``times`` (T,) UTC step starts; ``production_wh`` (T,); the others (T, N) in the
+    config's participant order.
+    """
+    tz = cfg.site.timezone
+    a, b = _bounds(month, tz)
+    grid = step_range(np.datetime64(a, "s"), np.datetime64(b, "s"), cfg.site.step)
+    secs = np.asarray(times, dtype="datetime64[s]").astype(np.int64)
+    g = grid.astype(np.int64)
+    ti = np.searchsorted(g, secs)
+    ok = (ti < len(g)) & (g[np.minimum(ti, len(g) - 1)] == secs)
+    n = len(cfg.participant_ids)
+    stored = np.zeros(len(g), dtype=bool)
+    stored[ti[ok]] = True
+    prod = np.full(len(g), np.nan)
+    cons = np.full((len(g), n), np.nan)
+    got = np.full((len(g), n), np.nan)
+    prod[ti[ok]] = np.asarray(production_wh, dtype=float)[ok]
+    cons[ti[ok]] = np.asarray(consumption_wh, dtype=float)[ok]
+    got[ti[ok]] = np.asarray(allocated_wh, dtype=float)[ok]
+    active = cfg.active(grid)
+    return Month(month, grid, stored, prod, np.where(active, cons, 0.0),
+                 np.where(active, got, 0.0), active, cfg.participant_ids,
+                 [p.prm for p in cfg.participants])
+
+
+def has_prices(cfg) -> bool:
+    """True when the config has ``[[prices]]`` (bills can be computed)."""
+    return bool(cfg.prices)
+
+
+def month_bills(cfg, month: str, enedis_files: list[Path] | None = None, *,
+                m: Month | None = None) -> Bills:
+    """The month's bills, one line per participant and price period (not written).
 
     From Enedis's figures when ``enedis_files`` are given (their AUTOCONS), else from
-    pvshare's store; the ``source`` column says which.
+    pvshare's: ``m`` when given (e.g. :func:`month_from_data`), else the store. This is the
+    one computation behind ``pvshare bill`` and the tenants' statements.
+
+    Raises
+    ------
+    InputError
+        No ``[[prices]]``, no data for the month, a step before the first price, or an
+        Enedis file that cannot be used.
     """
-    from pvshare.files.atomic import atomic_writes
     tz = cfg.site.timezone
     prices = _prices(cfg)
     if enedis_files:
@@ -168,7 +210,8 @@ def bill_month(cfg, month: str, out: Path, enedis_files: list[Path] | None = Non
         quantities = _quantities_from_enedis(data, m, prices, tz)
         source = "enedis"
     else:
-        m = month_from_store(cfg, month)
+        if m is None:
+            m = month_from_store(cfg, month)
         if not m.stored.any():
             raise InputError(f"the store has no allocation for {month}", field="--month")
         try:
@@ -177,7 +220,15 @@ def bill_month(cfg, month: str, out: Path, enedis_files: list[Path] | None = Non
         except ValueError as exc:
             raise InputError(str(exc), source=cfg.source, field="prices") from None
         source = "pvshare"
-    bills = compute_bills(quantities, prices, m.participants, m.prms, source)
+    return compute_bills(quantities, prices, m.participants, m.prms, source)
+
+
+def bill_month(cfg, month: str, out: Path, enedis_files: list[Path] | None = None) -> Bills:
+    """Compute the month's bills (:func:`month_bills`) and write them to ``out`` (CSV,
+    atomically, private). The ``source`` column says whose figures they come from.
+    """
+    from pvshare.files.atomic import atomic_writes
+    bills = month_bills(cfg, month, enedis_files)
     with atomic_writes(out) as (tmp,):
         import csv
         with open(tmp, "w", newline="", encoding="utf-8") as f:

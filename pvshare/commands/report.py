@@ -6,6 +6,7 @@ Thin: the work is :mod:`pvshare.reports.run` (and :mod:`pvshare.reports.batch` f
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 
 import typer
@@ -17,6 +18,15 @@ app = typer.Typer(help="Reports in French for the energy advisor, the tenants an
                        "(self-contained HTML and PDF).", no_args_is_help=True)
 
 _FORMAT_HELP = "html, pdf or both."
+
+
+class TenantFormat(enum.StrEnum):
+    """What ``pvshare report tenant`` writes: the pages, or the figures as JSON."""
+
+    HTML = "html"
+    PDF = "pdf"
+    BOTH = "both"
+    JSON = "json"
 
 
 def _echo_written(paths) -> None:
@@ -61,11 +71,16 @@ def tenant(
     participant: str = typer.Option(None, "--participant", help="Participant id (see the config)."),
     all_: bool = typer.Option(False, "--all", help="Every participant (with a progress bar)."),
     out: Path = typer.Option(Path("."), "--out", help="Folder for the report files."),
-    format: ReportFormat = typer.Option(ReportFormat.BOTH, "--format", help=_FORMAT_HELP),
+    format: TenantFormat = typer.Option(TenantFormat.BOTH, "--format",
+                                        help="html, pdf, both, or json (the figures and the "
+                                             "bill amounts, for other tools)."),
     sample_year: bool = typer.Option(False, "--sample-year", help="Use the bundled sample "
                                      "year (allocated with the config's key) instead of "
                                      "the store."),
     jobs: int = typer.Option(2, "--jobs", min=1, help="Reports rendered in parallel (--all)."),
+    enedis: list[Path] = typer.Option(None, "--enedis", help="Enedis's files for the month: "
+                                      "the bill amounts shown are then computed on Enedis's "
+                                      "figures, as `pvshare bill --enedis` does; repeatable."),
 ) -> None:
     """Monthly statement of a tenant (or of every tenant with --all)."""
     from pvshare.reports.run import tenant_reports
@@ -73,7 +88,7 @@ def tenant(
     try:
         paths = tenant_reports(config, month, out, format.value, participant=participant,
                                all_participants=all_, sample_year=sample_year, jobs=jobs,
-                               progress=bar)
+                               progress=bar, enedis_files=list(enedis or []))
     finally:
         if bar is not None:
             bar.stop()

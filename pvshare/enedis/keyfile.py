@@ -236,13 +236,14 @@ def build_key_files(times, prms: list[str], allocated_wh: np.ndarray, production
 
 
 def write_month_key_files(cfg, month: str, out_dir, *, operation: str | None = None,
-                          decimals: int | None = None, time_style: str | None = None
-                          ) -> KeyFiles:
+                          decimals: int | None = None, time_style: str | None = None,
+                          store=None) -> KeyFiles:
     """The key file of a local month from the store's allocation (what the daemon computed).
 
     Options default to the config's ``[operation]``; the file is written atomically into
-    ``out_dir``. Raises :class:`pvshare.errors.InputError` when the operation id is missing
-    or the store has no step of the month.
+    ``out_dir``. ``store``: an open store (the daemon's); default: the config's, read-only.
+    Raises :class:`pvshare.errors.InputError` when the operation id is missing or the store
+    lacks a step of the month.
     """
     from pathlib import Path
 
@@ -257,7 +258,7 @@ def write_month_key_files(cfg, month: str, out_dir, *, operation: str | None = N
         normalise_operation(op)
     except ValueError as exc:
         raise InputError(str(exc), field="--operation") from None
-    m = month_from_store(cfg, month)
+    m = month_from_store(cfg, month, store)
     if not m.stored.any():
         raise InputError(f"the store has no allocation for {month}", field="--month")
     if not m.stored.all():
@@ -278,3 +279,84 @@ def write_month_key_files(cfg, month: str, out_dir, *, operation: str | None = N
         for tmp, f in zip(temps, keys.files):
             tmp.write_text(f.text, encoding="utf-8")
     return keys
+
+
+# -- the daemon's monthly job ---------------------------------------------------------------
+
+def last_final_month(now_s: float, *, step_s: int, grace_s: float, window_s: float,
+                     tz: str = "Europe/Paris") -> str:
+    """The latest local month (``YYYY-MM``) whose every step is final at ``now_s``.
+
+    A step is closed ``grace_s`` after its end and may be recomputed (late data) during the
+    daemon's recompute window (:mod:`pvshare.live.closing`); steps that started before
+    ``closable_until - window`` never change again. The month before the one holding that
+    instant is therefore final.
+    """
+    end = int((now_s - grace_s) // step_s * step_s)
+    final = int((end - window_s) // step_s * step_s)
+    local = int(_local_seconds(np.array([final], dtype=np.int64).astype("datetime64[s]"),
+                               tz)[0])
+    month = np.datetime64(local, "s").astype("datetime64[M]") - np.timedelta64(1, "M")
+    return str(month)
+
+
+@dataclass(frozen=True)
+class KeyJob:
+    """What :func:`monthly_key_job` did: ``written`` is False when the file was already
+    there (it is never rewritten).
+    """
+
+    month: str
+    path: object                     # pathlib.Path
+    written: bool
+
+
+def monthly_key_job(cfg, store, now_s: float) -> KeyJob | None:
+    """The daemon's monthly key file: once a local month is final, write its Enedis key file
+    into ``[operation] key_dir``, exactly once.
+
+    The same code as ``pvshare enedis keys`` (:func:`write_month_key_files`) on the daemon's
+    open ``store``. The memory is the file itself: when a file of that name is already in
+    the folder (written by this job or by hand), nothing is written, so a file once written
+    is never modified. Returns None when the job is off (no ``key_dir``) or the store's
+    first reading is after the month's start (the daemon was installed during the month).
+
+    Raises
+    ------
+    pvshare.errors.InputError
+        The store lacks some steps of the month (the daemon was stopped, or the inverter
+        silent, for hours): no file is written; the PMO must build that month's keys otherwise (``pvshare allocate
+        --enedis-keys`` from the meters' curves).
+    """
+    import logging
+    from pathlib import Path
+
+    from pvshare.billing.prices import month_bounds
+    from pvshare.timegrid import step_seconds
+    if not cfg.operation.key_dir:
+        return None
+    tz = cfg.site.timezone
+    step_s = step_seconds(cfg.site.step)
+    month = last_final_month(now_s, step_s=step_s, grace_s=cfg.daemon.grace_s,
+                             window_s=cfg.daemon.recompute_window_h * 3600.0, tz=tz)
+    a, b = month_bounds(month, tz)
+    day1 = np.datetime64(month + "-01")
+    last = (np.datetime64(month, "M") + np.timedelta64(1, "M")).astype("datetime64[D]") \
+        - np.timedelta64(1, "D")
+    folder = Path(cfg.relative(cfg.operation.key_dir))
+    target = folder / file_name(normalise_operation(cfg.operation.id), step_s // 60, day1,
+                                last)
+    if target.exists():
+        return KeyJob(month, target, False)
+    first = store.first_reading_time()
+    if first is None or first > a:
+        # The daemon started during (or after) this month: it cannot have its keys. Not an
+        # error (every installation starts so); the month's keys come from elsewhere.
+        logging.getLogger("pvshare.enedis.keyfile").info(
+            "no key file for %s: the store starts after the month's beginning", month)
+        return None
+    keys = write_month_key_files(cfg, month, folder, store=store)
+    lost = float(keys.lost_wh.sum()) / 1000
+    logging.getLogger("pvshare.enedis.keyfile").info(
+        "key file for %s written: %s (%.3f kWh lost to rounding)", month, target, lost)
+    return KeyJob(month, target, True)

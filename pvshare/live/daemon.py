@@ -11,7 +11,8 @@ Jobs, each a method over an explicit ``now`` (UTC Unix seconds):
 * :meth:`Daemon.forward` — deliver the outbox to InfluxDB (when configured);
 * :meth:`Daemon.refresh_forecast` — the 48-h forecast, in a short-lived child process (pandas
   and pvlib stay out of the long-running process);
-* :meth:`Daemon.housekeeping` — purge raw readings past their retention.
+* :meth:`Daemon.housekeeping` — purge raw readings past their retention; write the last
+  closed month's Enedis key file once (``[operation] key_dir``).
 
 :meth:`Daemon.tick` runs whatever is due at ``now``: tests and the demo drive it with a
 simulated clock. :meth:`Daemon.run_forever` drives the same jobs with APScheduler on the
@@ -265,6 +266,12 @@ class Daemon:
                 log.info("housekeeping: %d raw reading(s) past retention purged", n)
             except Exception as exc:                  # noqa: BLE001
                 self._error("housekeeping", exc)
+            if self.cfg.operation.key_dir:            # a closed month's Enedis key file
+                from pvshare.enedis.keyfile import monthly_key_job
+                try:
+                    monthly_key_job(self.cfg, self.store, now)
+                except Exception as exc:              # noqa: BLE001
+                    self._error("key file", exc)
 
     def refresh_forecast(self, now: float) -> bool:
         """Run the 48-h forecast in a child process and store it."""

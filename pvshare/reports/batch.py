@@ -46,9 +46,24 @@ def render_tenant(statement, site_name: str, flat_label: str, out: str | os.Path
     return write_report(html, out, base, fmt)
 
 
+def write_tenant_json(statement, prm: str, origin: str, out: str | os.PathLike,
+                      base: str) -> list[Path]:
+    """Write one tenant's figures as ``<out>/<base>.json`` (atomically, private 0600).
+
+    See :func:`pvshare.reports.tenant.statement_record` for the fields.
+    """
+    import json
+
+    from pvshare.files.atomic import write_atomic
+    from pvshare.reports.tenant import statement_record
+    record = statement_record(statement, prm=prm, origin=origin)
+    text = json.dumps(record, ensure_ascii=False, indent=1) + "\n"
+    return [write_atomic(Path(out) / f"{base}.json", text)]
+
+
 def write_tenant_reports(cfg, data, month: str, participants: Sequence[str],
                          out: str | os.PathLike, fmt: str, *, jobs: int = 1,
-                         progress: Progress | None = None) -> list[Path]:
+                         progress: Progress | None = None, bills=None) -> list[Path]:
     """Write the monthly statements of ``participants`` for ``month``.
 
     One pass of analysis for all of them (:func:`pvshare.reports.tenant.summarise`), then
@@ -66,11 +81,15 @@ def write_tenant_reports(cfg, data, month: str, participants: Sequence[str],
         Participant ids.
     out : str or os.PathLike
         Folder of the files.
-    fmt : {'html', 'pdf', 'both'}
+    fmt : {'html', 'pdf', 'both', 'json'}
+        ``json``: the figures for other tools (no page).
     jobs : int
         Worker processes (1: render in this process).
     progress : callable, optional
         See :data:`Progress`.
+    bills : pvshare.billing.bill.Bills, optional
+        The month's bills (:func:`pvshare.billing.month.month_bills`): each statement shows
+        its tenant's lines.
 
     Returns
     -------
@@ -90,19 +109,24 @@ def write_tenant_reports(cfg, data, month: str, participants: Sequence[str],
     tasks = []
     for pid in participants:
         try:
-            st = tenant_statement(summary, data.participant_ids.index(pid), month, cfg.tariffs)
+            st = tenant_statement(summary, data.participant_ids.index(pid), month, cfg.tariffs,
+                                  bill=None if bills is None else bills.of(pid))
         except KeyError:
             raise PvshareError(f"no data for {month} ({data.origin})") from None
-        tasks.append((st, cfg.site.name, by_id[pid].name or "", str(out),
-                      f"releve-{pid}-{month}", fmt))
+        if fmt == "json":
+            tasks.append((st, by_id[pid].prm, data.origin, str(out), f"releve-{pid}-{month}"))
+        else:
+            tasks.append((st, cfg.site.name, by_id[pid].name or "", str(out),
+                          f"releve-{pid}-{month}", fmt))
     total = len(tasks)
     report = progress or (lambda done, total: None)
     paths: list[Path] = []
     jobs = max(1, min(int(jobs), total))
-    if jobs == 1:
+    write = write_tenant_json if fmt == "json" else render_tenant
+    if jobs == 1 or fmt == "json":
         report(0, total)
         for i, t in enumerate(tasks):
-            paths.extend(render_tenant(*t))
+            paths.extend(write(*t))
             report(i + 1, total)
         return paths
     import multiprocessing

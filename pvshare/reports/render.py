@@ -40,7 +40,8 @@ def environment():
                              trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined)
     env.filters.update(number=fmt.number, kwh=fmt.kwh, eur=fmt.eur, pct=fmt.pct,
-                       watts=fmt.watts, month=_month, day=_day, kva=_kva, hour=_hour)
+                       watts=fmt.watts, month=_month, day=_day, kva=_kva, hour=_hour,
+                       day_before=_day_before)
     env.globals["css"] = (TEMPLATES / "style.css").read_text(encoding="utf-8")
     return env
 
@@ -53,6 +54,11 @@ def _month(m) -> str:
 def _day(d) -> str:
     d = np.datetime64(d, "D").astype(object)
     return f"{d.day} {fmt.MONTHS[d.month - 1]} {d.year}"
+
+
+def _day_before(d) -> str:
+    """The day before ``d`` (a period's excluded end → its last day), in French."""
+    return _day(np.datetime64(d, "D") - np.timedelta64(1, "D"))
 
 
 def _kva(x) -> str:

@@ -124,7 +124,8 @@ def household_report(load_curve: str | os.PathLike, out: str | os.PathLike, fmt:
 def tenant_reports(config: str | os.PathLike, month: str, out: str | os.PathLike,
                    fmt: str = "both", *, participant: str | None = None,
                    all_participants: bool = False, sample_year: bool = False, jobs: int = 1,
-                   progress: Progress | None = None) -> list[Path]:
+                   progress: Progress | None = None,
+                   enedis_files: list[str | os.PathLike] | None = None) -> list[Path]:
     """``pvshare report tenant``: the monthly statement of one tenant, or of all of them.
 
     The analysis covers the twelve months up to ``month`` (the statement compares them).
@@ -137,7 +138,8 @@ def tenant_reports(config: str | os.PathLike, month: str, out: str | os.PathLike
         ``YYYY-MM``.
     out : str or os.PathLike
         Folder of the files (``releve-<id>-<month>``).
-    fmt : {'html', 'pdf', 'both'}
+    fmt : {'html', 'pdf', 'both', 'json'}
+        ``json``: the statement's figures for other tools, one file per tenant.
     participant : str, optional
         One participant id; or
     all_participants : bool
@@ -148,6 +150,13 @@ def tenant_reports(config: str | os.PathLike, month: str, out: str | os.PathLike
         Worker processes for ``all_participants``.
     progress : callable, optional
         ``progress(done, total)`` (see :data:`pvshare.reports.batch.Progress`).
+    enedis_files : list of path-like, optional
+        Enedis's files for the month: the bill amounts are then computed on Enedis's
+        AUTOCONS, as ``pvshare bill --enedis`` does.
+
+    With ``[[prices]]`` in the config, each statement shows its tenant's lines of the
+    month's bills, computed by :func:`pvshare.billing.month.month_bills` (the code behind
+    ``pvshare bill``) over the whole operation, so the amounts are the bill CSV's.
 
     Returns
     -------
@@ -166,8 +175,30 @@ def tenant_reports(config: str | os.PathLike, month: str, out: str | os.PathLike
     from_s, _ = month_bounds(shift_month(month, -11), tz)
     data = building_data(cfg, from_s, to_s, sample_year, month_s, month)
     which = ids if all_participants else [participant]
+    bills = month_bills_for_reports(cfg, month, data, sample_year, enedis_files)
     return write_tenant_reports(cfg, data, month, which, out, fmt,
-                                jobs=jobs if all_participants else 1, progress=progress)
+                                jobs=jobs if all_participants else 1, progress=progress,
+                                bills=bills)
+
+
+def month_bills_for_reports(cfg, month: str, data, sample_year: bool,
+                            enedis_files=None):
+    """The month's bills for the statements (None without ``[[prices]]``).
+
+    The same function as ``pvshare bill``: from the store (or Enedis's files); with the
+    sample year, from the sample year's allocation.
+    """
+    from pvshare.billing.month import has_prices, month_bills, month_from_data
+    if not has_prices(cfg):
+        if enedis_files:
+            raise PvshareError("--enedis: the config has no [[prices]], so there is no bill "
+                               "to show")
+        return None
+    m = None
+    if sample_year and not enedis_files:
+        m = month_from_data(cfg, month, data.times, data.production_wh, data.consumption_wh,
+                            data.allocated_wh)
+    return month_bills(cfg, month, [Path(f) for f in enedis_files or []] or None, m=m)
 
 
 def building_report(config: str | os.PathLike, out: str | os.PathLike, fmt: str = "both", *,

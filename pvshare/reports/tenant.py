@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pvshare.billing.bill import PARTICIPANT_SUMS, ParticipantBill
 from pvshare.reports.localtime import group_sum, local_steps
 from pvshare.timegrid import DEFAULT_TZ
 
@@ -87,8 +88,8 @@ class TenantStatement:
     autocons_kwh: float
     complement_kwh: float
     self_sufficiency_percent: float
-    saved_eur: float
-    cost_eur: float                 # energy cost of the month (excl. subscription)
+    saved_eur: float                # the bill's saving when there is a bill
+    cost_eur: float | None          # energy cost (excl. subscription); None with a bill
     supplier_eur_per_kwh: float
     internal_eur_per_kwh: float
     completeness_percent: float
@@ -101,9 +102,13 @@ class TenantStatement:
     median_consumed_kwh: float | None
     median_self_sufficiency_percent: float | None
     group_size: int
+    #: The tenant's lines of the month's bills (:func:`pvshare.billing.month.month_bills`),
+    #: when the config has ``[[prices]]``.
+    bill: ParticipantBill | None = None
 
 
-def tenant_statement(summary: Summary, participant: int, month, tariffs) -> TenantStatement:
+def tenant_statement(summary: Summary, participant: int, month, tariffs,
+                     bill: ParticipantBill | None = None) -> TenantStatement:
     """The statement of participant index ``participant`` for local month ``month``.
 
     Parameters
@@ -114,6 +119,9 @@ def tenant_statement(summary: Summary, participant: int, month, tariffs) -> Tena
     month : str or numpy.datetime64
         ``'YYYY-MM'``.
     tariffs : pvshare.config.Tariffs
+    bill : pvshare.billing.bill.ParticipantBill, optional
+        The tenant's lines of the month's bills: the statement then shows them, and its
+        saving is the bill's (the ``[tariffs]`` estimate is not shown beside it).
 
     Raises
     ------
@@ -154,7 +162,9 @@ def tenant_statement(summary: Summary, participant: int, month, tariffs) -> Tena
         participant_id=summary.participant_ids[i], month=m, consumed_kwh=cons,
         autocons_kwh=auto, complement_kwh=cons - auto,
         self_sufficiency_percent=100.0 * auto / cons if cons > 0 else 0.0,
-        saved_eur=auto * (supplier - internal), cost_eur=auto * internal + (cons - auto) * supplier,
+        saved_eur=(auto * (supplier - internal) if bill is None
+                   else bill.sums["saving_cents"] / 100),
+        cost_eur=(auto * internal + (cons - auto) * supplier) if bill is None else None,
         supplier_eur_per_kwh=supplier, internal_eur_per_kwh=internal,
         completeness_percent=(100.0 * float(summary.month_cons_steps[k, i]) / steps
                               if steps else 0.0),
@@ -163,4 +173,40 @@ def tenant_statement(summary: Summary, participant: int, month, tariffs) -> Tena
         trend_months=summary.months[first:k + 1][seen],
         trend_cons_kwh=summary.month_cons_kwh[first:k + 1, i][seen],
         trend_auto_kwh=summary.month_auto_kwh[first:k + 1, i][seen],
-        median_consumed_kwh=med_cons, median_self_sufficiency_percent=med_ss, group_size=group)
+        median_consumed_kwh=med_cons, median_self_sufficiency_percent=med_ss, group_size=group,
+        bill=bill)
+
+
+def statement_record(s: TenantStatement, *, prm: str, origin: str) -> dict:
+    """The statement's figures as a JSON-ready dict (``pvshare report tenant --format json``).
+
+    kWh are rounded to 6 decimals (1 mWh); the bill's amounts are the integer cents of
+    the bill CSV, unchanged. ``period`` is the tenant's own days of the month (``to``
+    excluded); ``share`` is AUTOCONS / CONS (0 when nothing was consumed).
+    """
+    days = [str(d) for d in s.days]
+    last = s.days[-1] + np.timedelta64(1, "D") if len(s.days) else None
+    bill = None
+    if s.bill is not None:
+        keep = ("from", "to", "kwh_selfconsumed", "kwh_peak", "kwh_offpeak",
+                *PARTICIPANT_SUMS)
+        bill = {"source": s.bill.source,
+                "lines": [{k: line[k] for k in keep} for line in s.bill.lines],
+                **s.bill.sums}
+    return {
+        "format": "pvshare-tenant-statement", "version": 1,
+        "participant": s.participant_id, "prm": prm, "month": str(s.month),
+        "period": {"from": days[0] if days else None,
+                   "to": str(last) if last is not None else None},
+        "consumption_kwh": round(s.consumed_kwh, 6),
+        "autocons_kwh": round(s.autocons_kwh, 6),
+        "complement_kwh": round(s.complement_kwh, 6),
+        "share": round(s.autocons_kwh / s.consumed_kwh, 6) if s.consumed_kwh > 0 else 0.0,
+        "completeness_percent": round(s.completeness_percent, 3),
+        "daily": [{"date": d, "consumption_kwh": round(float(c), 6),
+                   "autocons_kwh": round(float(a), 6)}
+                  for d, c, a in zip(days, s.day_cons_kwh, s.day_auto_kwh)],
+        "measured_by": origin,
+        "source": s.bill.source if s.bill is not None else "pvshare",
+        "bill": bill,
+    }
