@@ -23,7 +23,6 @@ PAGES = [README, *sorted(DOCS.glob("*.md"))]
 #: links and anchors are checked like any other. Nothing else may be missing.
 PENDING = {
     "docs/install.md",         # installing in the building: Pi, service, Home Assistant, Grafana
-    "docs/web.md",             # the tenants' page (branch web, not merged yet)
 }
 
 README_MAX_BYTES = 16_000
