@@ -50,6 +50,7 @@ def _check_prm(value: Any) -> str:
 
 
 class Site(_Section):
+    """``[site]``: the building's name, place, time zone and step."""
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$",
                       description="short name, used in MQTT topics and InfluxDB tags")
     timezone: str = "Europe/Paris"
@@ -77,6 +78,7 @@ class Site(_Section):
 
 
 class Producer(_Section):
+    """``[producer]``: the PRM of the roof's production and the meter that measures it."""
     prm: str
     name: str = "production"
     meter: str | None = Field(default=None, description="id of the meter giving production")
@@ -135,6 +137,7 @@ class Participant(_Section):
 
 
 class Key(_Section):
+    """``[key]``: the allocation key (names in :class:`pvshare.allocation.spec.KeyName`)."""
     # use_enum_values: ``type`` holds the plain name ("static"), as it is written in the file.
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True,
                               validate_default=True)
@@ -217,6 +220,7 @@ class Tariffs(_Section):
 
 
 class Mqtt(_Section):
+    """``[mqtt]``: the broker the meters and the results go through."""
     host: str = "localhost"
     port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
@@ -231,6 +235,7 @@ class Mqtt(_Section):
 
 
 class Store(_Section):
+    """``[store]``: the SQLite file, its retention, its outbox cap and its group."""
     path: str = Field(default="pvshare.db", min_length=1)
     group: str | None = Field(default=None, min_length=1,
                               description="group that may read the store (files 0640); "
@@ -240,6 +245,7 @@ class Store(_Section):
 
 
 class InfluxDB(_Section):
+    """``[influxdb]``: where the outbox is delivered (optional)."""
     url: str
 
     @field_validator("url")
@@ -275,6 +281,7 @@ class InfluxDB(_Section):
 
 
 class Daemon(_Section):
+    """``[daemon]``: the intervals and delays of ``pvshare run``."""
     poll_interval_s: float = Field(default=10, gt=0)
     grace_s: float = Field(default=180, ge=0)
     recompute_window_h: float = Field(default=48, ge=0)
@@ -290,6 +297,7 @@ class MeterSection(BaseModel):
 
 
 class Config(_Section):
+    """The whole site configuration, validated (see :func:`load_config`)."""
     site: Site
     producer: Producer
     array: Array
@@ -385,6 +393,7 @@ class Config(_Section):
 
     @property
     def participant_ids(self) -> list[str]:
+        """The participants' ids, in the order of the file (the columns of every table)."""
         return [p.id for p in self.participants]
 
     def coefficients(self):
@@ -396,6 +405,7 @@ class Config(_Section):
         return np.asarray(coefs, dtype=float)
 
     def ranks(self):
+        """The participants' ranks for the ``priority`` key (1 when not given), (N,) int."""
         import numpy as np
         return np.asarray([p.rank or 1 for p in self.participants], dtype=int)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` now (the system picks it)."""
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
@@ -34,6 +35,7 @@ def _wait_listening(host: str, port: int, timeout_s: float) -> bool:
 
 
 def mosquitto_binary() -> str | None:
+    """The path of the system's mosquitto, or None when it is not installed."""
     found = shutil.which("mosquitto")
     if found:
         return found
@@ -54,6 +56,7 @@ class DemoBroker:
         self._tmp = None
 
     def start(self) -> DemoBroker:
+        """Start mosquitto (or amqtt in-process) and wait until it accepts connections."""
         binary = mosquitto_binary()
         if binary:
             self._tmp = tempfile.TemporaryDirectory(prefix="pvshare-broker-")
@@ -93,6 +96,7 @@ class DemoBroker:
         ready.wait(15)
 
     def stop(self) -> None:
+        """Stop the broker and remove its temporary files."""
         if self._proc is not None:
             self._proc.terminate()
             try:

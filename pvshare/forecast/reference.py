@@ -36,6 +36,7 @@ def load_weather() -> pd.DataFrame:
 
 
 def site_config():
+    """The array of the reference roof (PVDAQ system 50) as a pvshare site configuration."""
     from pvshare.forecast.evaluate import array_config
     return array_config(SITE["latitude"], SITE["longitude"], SITE["tilt_deg"],
                         SITE["azimuth_deg"], SITE["kwp"], altitude_m=SITE["altitude_m"],
