@@ -5,8 +5,16 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 APT_PKGS := mosquitto victoria-metrics chromium libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 
-.PHONY: setup demo test lint bench system-deps clean
+# Home Assistant, in a venv of its own (it is big and pins its own libraries): the tests
+# validate pvshare's MQTT discovery with its schema. 2024.3.3 is the newest release that
+# installs on Python 3.11 (2024.4 needs 3.12).
+HA_VENV    := .ha-venv
+HA_VERSION ?= 2024.3.3
+HA_STAMP   := $(HA_VENV)/.installed-$(HA_VERSION)
 
+.PHONY: setup setup-demo ha-venv demo test lint bench system-deps i18n clean
+
+# The tests need every extra ([test] includes [all]); the demo only [demo].
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -14,6 +22,20 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
+
+setup-demo: $(VENV)/.installed-demo
+
+$(VENV)/.installed-demo: pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[demo]'
+	@touch $@
+
+ha-venv: $(HA_STAMP)
+
+$(HA_STAMP):
+	@test -x $(HA_VENV)/bin/python || $(PY) -m venv $(HA_VENV)
+	@$(HA_VENV)/bin/python -m pip install -q --disable-pip-version-check 'homeassistant==$(HA_VERSION)'
+	@touch $@
 
 # Debian packages of the real servers the tests use; installed only when missing (root).
 system-deps:
@@ -25,7 +47,7 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-demo: setup
+demo: setup-demo
 	$(BIN)/pvshare demo
 
 # ruff (pyflakes, pycodestyle, imports, pyupgrade, bugbear, numpy docstrings) and mypy on the
@@ -34,11 +56,16 @@ lint: setup
 	$(BIN)/ruff check --quiet .
 	$(BIN)/mypy
 
-test: setup system-deps lint
+test: setup system-deps ha-venv lint
 	$(BIN)/python -m pytest -q
 
 bench: setup system-deps
 	$(BIN)/python -m benchmarks
 
+# The French message catalogue: pvshare/locale/fr/LC_MESSAGES/pvshare.po -> .mo (Babel, in
+# the test extra; a test checks that the committed .mo matches the .po).
+i18n: setup
+	$(BIN)/pybabel compile -D pvshare -d pvshare/locale -l fr
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) $(HA_VENV) .pytest_cache .hypothesis *.egg-info

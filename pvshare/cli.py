@@ -43,13 +43,20 @@ app.add_typer(_report.app, name="report")
 app.command("run")(_daemon.run)
 app.command("status")(_daemon.status)
 app.command("demo")(_daemon.demo)
+from pvshare.commands import service as _service  # noqa: E402
+
+app.add_typer(_service.app, name="service")
 # --- end of command groups ---------------------------------------------------------------
 
 
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        try:
+            app()
+        except ModuleNotFoundError as exc:     # a library of an extra that is not installed
+            from pvshare.extras import missing_extra
+            raise (missing_extra(exc) or exc) from None
     except PvshareError as exc:
         from rich.console import Console
         from rich.markup import escape
