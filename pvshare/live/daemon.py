@@ -82,7 +82,7 @@ class Daemon:
         self._restarted = True                   # first close recomputes the whole window
         self._last_power: dict[str, float] = {}
         self._due: dict[str, float] = {}
-        self.forecast_enabled = forecast
+        self.forecast_enabled = forecast and _forecast_installed()
         self.last_error: dict | None = None
         self.last_close: dict | None = None
         self.started_s = clock()
@@ -112,6 +112,7 @@ class Daemon:
                 self.polled.append(factory(section.id, options, self.cfg))
         if self.publisher is not None:
             self.publisher.start()
+            self._publish_totals()
         log.info("started: %d polled meter(s), %d MQTT source(s), key %s, store %s",
                  len(self.polled), len(self.pushed), self.plan.key, self.store.path)
 
@@ -228,6 +229,15 @@ class Daemon:
                                             a.allocated_wh[0])
             except Exception as exc:                  # noqa: BLE001
                 self._error("publish", exc)
+        self._publish_totals()
+
+    def _publish_totals(self) -> None:
+        """Home Assistant's running totals, summed over the store's closed steps."""
+        try:
+            self.publisher.publish_totals(self.store.allocation_totals(),
+                                          self.store.last_allocated_step())
+        except Exception as exc:                      # noqa: BLE001
+            self._error("publish", exc)
 
     def forward(self, now: float) -> int:
         """Deliver up to a few batches of the outbox (never blocks on a dead server)."""
@@ -381,6 +391,18 @@ def run_simulated(daemon: Daemon, clock, until_s: float | None = None,
             stopping.wait(pause_s)
     finally:
         daemon.stop()
+
+
+def _forecast_installed() -> bool:
+    """Whether the forecast extra is there; without it the daemon runs without a forecast
+    and says so once.
+    """
+    from pvshare.extras import installed
+    if installed("forecast"):
+        return True
+    log.warning("no forecast: the forecast extra is not installed "
+                "(pip install 'pvshare[forecast]' to have one)")
+    return False
 
 
 def _now_dt():

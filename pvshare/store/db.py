@@ -582,6 +582,29 @@ class Store:
                           steps[:, 1].astype(np.float64), cons, alloc,
                           steps[:, 2].astype(bool), keys)
 
+    def allocation_totals(self) -> dict:
+        """Sums over every stored step (the running totals Home Assistant shows), Wh.
+
+        Returns
+        -------
+        dict
+            ``{"production_wh", "self_consumed_wh", "consumption_wh", "steps",
+            "participants": {id: {"consumption_wh", "self_consumed_wh"}}}``; a missing
+            value (NULL) counts as nothing.
+        """
+        with self._read() as c:
+            steps, prod = c.execute("SELECT COUNT(*), TOTAL(production_wh) "
+                                    "FROM allocation_step").fetchone()
+            rows = c.execute("SELECT p.participant_id, TOTAL(a.consumption_wh), "
+                             "TOTAL(a.allocated_wh) FROM allocation a JOIN participants p "
+                             "USING (participant) GROUP BY a.participant").fetchall()
+        per = {pid: {"consumption_wh": float(cw), "self_consumed_wh": float(aw)}
+               for pid, cw, aw in rows}
+        return {"production_wh": float(prod), "steps": int(steps),
+                "self_consumed_wh": float(sum(v["self_consumed_wh"] for v in per.values())),
+                "consumption_wh": float(sum(v["consumption_wh"] for v in per.values())),
+                "participants": per}
+
     # -- forecasts and live power ----------------------------------------------------------
     def write_forecast(self, step_starts_s, p50_w, p10_w=None, p90_w=None, *,
                        kind: str = "intraday", issued_s: float | None = None) -> int:
