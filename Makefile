@@ -11,6 +11,10 @@ APT_PKGS := mosquitto victoria-metrics chromium libpango-1.0-0 libpangoft2-1.0-0
 HA_VENV    := .ha-venv
 HA_VERSION ?= 2024.3.3
 HA_STAMP   := $(HA_VENV)/.installed-$(HA_VERSION)
+# The requirements of the integrations the test starts (mqtt, file_upload, recorder: their
+# manifest.json in that release), installed here since Home Assistant runs with skip_pip.
+HA_REQUIREMENTS := 'paho-mqtt==1.6.1' 'janus==1.0.0' 'SQLAlchemy==2.0.27' \
+                   'fnv-hash-fast==0.5.0' 'psutil-home-assistant==0.0.1'
 
 .PHONY: setup setup-demo ha-venv demo test lint bench system-deps i18n clean
 
@@ -34,7 +38,8 @@ ha-venv: $(HA_STAMP)
 
 $(HA_STAMP):
 	@test -x $(HA_VENV)/bin/python || $(PY) -m venv $(HA_VENV)
-	@$(HA_VENV)/bin/python -m pip install -q --disable-pip-version-check 'homeassistant==$(HA_VERSION)'
+	@$(HA_VENV)/bin/python -m pip install -q --disable-pip-version-check 'homeassistant==$(HA_VERSION)' \
+	  $(HA_REQUIREMENTS)
 	@touch $@
 
 # Debian packages of the real servers the tests use; installed only when missing (root).
