@@ -288,4 +288,18 @@ def load_config(path: str | os.PathLike) -> Config:
         raise ConfigError(str(p), ["not UTF-8 text"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(p), [f"not valid TOML: {exc}"]) from None
+    _store_in_state_directory(data)
     return parse_config(data, str(p))
+
+
+def _store_in_state_directory(data: dict) -> None:
+    """Under systemd (``StateDirectory=``, which sets ``$STATE_DIRECTORY``) a relative
+    ``[store] path`` is taken in the state directory, not beside the read-only config.
+    """
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    store = data.get("store", {})
+    if not state or not isinstance(store, dict):
+        return
+    path = store.get("path", "pvshare.db")
+    if isinstance(path, str) and not Path(path).expanduser().is_absolute():
+        data["store"] = {**store, "path": str(Path(state) / path)}

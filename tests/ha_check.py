@@ -58,17 +58,16 @@ def check_schema(path: str) -> dict:
 
 
 async def run_live(config_dir: str, port: int, unique_ids: list[str]) -> dict:
-    from homeassistant import bootstrap, core, loader
+    from pathlib import Path
+
+    from homeassistant import bootstrap, config_entries, core, loader
+    from homeassistant import config as conf_util
     from homeassistant.components.energy import data as energy_data
     from homeassistant.components.energy import validate
     from homeassistant.components.recorder import get_instance
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.setup import async_setup_component
     from homeassistant.util import dt as dt_util
-
-    from homeassistant import config as conf_util
-    from homeassistant import config_entries
-    from pathlib import Path
     Path(config_dir, "configuration.yaml").write_text("")
     hass = core.HomeAssistant(config_dir)
     hass.config.skip_pip = True
