@@ -56,7 +56,8 @@ def main() -> None:
             app()
         except ModuleNotFoundError as exc:     # a library of an extra that is not installed
             from pvshare.extras import missing_extra
-            raise (missing_extra(exc) or exc) from None
+            command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+            raise (missing_extra(exc, command) or exc) from None
     except PvshareError as exc:
         from rich.console import Console
         from rich.markup import escape

@@ -14,7 +14,7 @@ from pvshare.errors import PvshareError
 
 #: Top-level import name -> the extra that installs it.
 EXTRA_OF_MODULE = {
-    "pvlib": "forecast", "scipy": "forecast",
+    "pandas": "export", "pvlib": "forecast", "scipy": "forecast",
     "matplotlib": "reports", "jinja2": "reports", "weasyprint": "reports",
     "pyarrow": "parquet",
     "amqtt": "demo", "tomli_w": "demo",
@@ -24,7 +24,13 @@ EXTRA_OF_MODULE = {
 
 #: The modules whose presence means an extra is installed.
 PROBE_OF_EXTRA = {"forecast": ("pandas", "pvlib"), "reports": ("matplotlib", "jinja2",
-                  "weasyprint"), "parquet": ("pyarrow",), "demo": ("amqtt", "tomli_w")}
+                  "weasyprint"), "export": ("pandas",), "parquet": ("pandas", "pyarrow"),
+                  "demo": ("amqtt", "tomli_w", "pandas", "pvlib"),
+                  "influx": ("influxdb_client",)}
+
+#: The extra a command group needs, preferred when it provides the missing module.
+EXTRA_OF_COMMAND = {"forecast": "forecast", "report": "reports", "export": "export",
+                    "demo": "demo", "simulate": "demo"}
 
 
 class MissingExtraError(PvshareError):
@@ -54,10 +60,17 @@ def installed(extra: str) -> bool:
     return all(importlib.util.find_spec(m) is not None for m in PROBE_OF_EXTRA[extra])
 
 
-def missing_extra(exc: ModuleNotFoundError) -> MissingExtraError | None:
-    """The :class:`MissingExtraError` that explains ``exc``, or ``None`` if no extra
-    provides the missing module (then it is a bug or a broken install).
+def missing_extra(exc: ModuleNotFoundError, command: str | None = None
+                  ) -> MissingExtraError | None:
+    """The :class:`MissingExtraError` that explains ``exc`` (raised while running the
+    command group ``command``), or ``None`` if no extra provides the missing module (then it
+    is a bug or a broken install).
     """
     top = (exc.name or "").split(".")[0]
     extra = EXTRA_OF_MODULE.get(top)
-    return MissingExtraError(extra, top) if extra else None
+    if extra is None:
+        return None
+    preferred = EXTRA_OF_COMMAND.get(command or "")
+    if preferred and top in PROBE_OF_EXTRA.get(preferred, ()):
+        extra = preferred
+    return MissingExtraError(extra, top)

@@ -52,10 +52,11 @@ def test_every_extra_is_declared_in_pyproject():
         "dependencies"])
     for lib in ("numpy", "pymodbus", "paho-mqtt", "pydantic", "apscheduler", "pyserial"):
         assert lib in base
-    for lib in ("pvlib", "matplotlib", "weasyprint", "pyarrow", "amqtt", "jinja2"):
+    for lib in ("pvlib", "matplotlib", "weasyprint", "pyarrow", "amqtt", "jinja2", "pandas",
+                "influxdb-client"):
         assert lib not in base
     # `all` names the web extra (another branch adds it) and every extra above
-    assert extras["all"] == ["pvshare[forecast,reports,parquet,demo,influx,web]"]
+    assert extras["all"] == ["pvshare[forecast,reports,export,parquet,demo,influx,web]"]
     assert "pvshare[all]" in extras["test"]
 
 
@@ -83,3 +84,50 @@ def test_daemon_runs_without_the_forecast_extra_and_says_it_once(monkeypatch, tm
 def test_the_test_environment_has_every_extra(extra):
     from pvshare.extras import installed
     assert installed(extra)
+
+
+def test_allocate_runs_without_pandas(tmp_path):
+    """`pvshare allocate` is in the base install: it reads and writes its CSV files without
+    pandas (same bytes as before, checked by tests/test_cli_allocate.py and test_export.py).
+    """
+    prod = tmp_path / "prod.csv"
+    cons = tmp_path / "cons.csv"
+    prod.write_text("time,production_wh\n2025-06-21T10:00:00+00:00,900\n"
+                    "2025-06-21T10:30:00Z,300\n")
+    cons.write_text("time,A,B\n2025-06-21T10:00:00+00:00,400,600\n"
+                    "2025-06-21T10:30:00+00:00,,500\n")
+    out = tmp_path / "out.csv"
+    done = _cli(["pandas", "pvlib"], "allocate", "--production", str(prod), "--consumption",
+                str(cons), "--key", "prorata", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "pandas" not in done.stderr
+    text = out.read_text()
+    # prorata by hand: step 1: 900 Wh for 400 + 600 -> 360 / 540; step 2: A missing, B 300
+    assert text.splitlines()[1:] == [
+        "2025-06-21T10:00:00+00:00,A,400.000,360.000,40.000",
+        "2025-06-21T10:00:00+00:00,B,600.000,540.000,60.000",
+        "2025-06-21T10:30:00+00:00,A,,0.000,",
+        "2025-06-21T10:30:00+00:00,B,500.000,300.000,200.000"]
+
+
+def test_export_without_pandas_names_the_export_extra(tmp_path):
+    from pvshare.store import Store
+    from tests.daemon_support import write_config
+    config = write_config(tmp_path, broker_port=1, inverter_port=1)
+    Store.open(tmp_path / "pvshare.db").close()
+    done = _cli(["pandas"], "export", "--config", str(config), "--what", "steps", "--from",
+                "2025-06-21", "--to", "2025-06-22", "--out", str(tmp_path / "x.csv"))
+    assert done.returncode == 2
+    assert "'export' extra (pandas is not installed)" in done.stderr
+
+
+def test_daemon_refuses_influxdb_without_its_client(monkeypatch, tmp_path):
+    from pvshare.config import load_config
+    from pvshare.extras import MissingExtraError
+    from pvshare.live.daemon import Daemon
+    from tests.daemon_support import write_config
+    cfg = load_config(write_config(tmp_path, broker_port=1, inverter_port=1,
+                                   influx_url="http://127.0.0.1:1"))
+    monkeypatch.setitem(sys.modules, "influxdb_client", None)
+    with pytest.raises(MissingExtraError, match=r"pip install 'pvshare\[influx\]'"):
+        Daemon(cfg)

@@ -65,7 +65,7 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
 
     targets = [out] + ([enedis_keys] if enedis_keys is not None else [])
     with csvio.atomic_writes(*targets) as temps:
-        frame = csvio.allocation_frame(cons.times, cons.columns, cons.values, result.allocated)
+        frame = csvio.allocation_table(cons.times, cons.columns, cons.values, result.allocated)
         csvio.write_allocation_csv(temps[0], frame)
         if enedis_keys is not None:
             assert prms is not None  # --enedis-keys goes with --prm-map (checked above)

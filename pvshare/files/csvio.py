@@ -12,11 +12,16 @@ Formats (DESIGN.md §2, issue 2):
 * allocation output: ``time,participant,consumption_wh,allocated_wh,complement_wh``
 
 ``time`` is ISO 8601 with a UTC offset and labels the step **start**.
+
+Read with the standard library's :mod:`csv` and numpy (no pandas: ``pvshare allocate`` runs
+on the base install).
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import datetime as dt
 import os
 import re
 import tempfile
@@ -24,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from pvshare.errors import InputError
 from pvshare.timegrid import format_utc, step_seconds
@@ -44,82 +48,130 @@ class StepSeries:
     source: str
 
 
-def _read_raw(path: Path) -> pd.DataFrame:
+class _Table:
+    """The cells of a CSV file as text: ``columns`` (header, stripped) and one row per
+    data line (blank lines skipped, as spreadsheets write them).
+    """
+
+    def __init__(self, columns: list[str], rows: list[list[str]]):
+        self.columns = columns
+        self.cells = np.array(rows, dtype=object).reshape(len(rows), len(columns))
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def col(self, name: str) -> np.ndarray:
+        """One column's cells, stripped of surrounding spaces (object array of str)."""
+        j = self.columns.index(name)
+        return np.array([c.strip() for c in self.cells[:, j]], dtype=object)
+
+
+def _read_raw(path: Path) -> _Table:
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", source=str(path))
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise InputError("the file is empty", source=str(path)) from None
-    except pd.errors.ParserError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        raise InputError(f"not a valid CSV table ({exc})".replace("\n", " "), source=str(path),
-                         line=int(m.group(1)) if m else None) from None
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            reader = csv.reader(f, skipinitialspace=True, strict=True)
+            header = None
+            rows: list[list[str]] = []
+            for record in reader:
+                if not record or record == [""]:
+                    continue
+                if header is None:
+                    header = [c.strip() for c in record]
+                    continue
+                if len(record) > len(header):
+                    raise InputError(f"not a valid CSV table (expected {len(header)} fields, "
+                                     f"saw {len(record)})", source=str(path),
+                                     line=reader.line_num)
+                rows.append(record + [""] * (len(header) - len(record)))
+    except csv.Error as exc:
+        raise InputError(f"not a valid CSV table ({exc})", source=str(path),
+                         line=reader.line_num) from None
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text", source=str(path)) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
+    if header is None:
+        raise InputError("the file is empty", source=str(path))
+    return _Table(header, rows)
 
 
-def _parse_times(raw: pd.Series, source: str, step: str, column: str = "time") -> np.ndarray:
+def _iso_seconds(text: str) -> float:
+    """UTC Unix seconds of an ISO 8601 time with an offset; NaN if it is not one."""
+    try:
+        t = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return np.nan
+    return t.timestamp() if t.tzinfo is not None else np.nan
+
+
+def _parse_times(text: np.ndarray, source: str, step: str, column: str = "time") -> np.ndarray:
     step_s = step_seconds(step)
-    text = raw.str.strip()
-    no_offset = ~text.str.contains(_OFFSET_RE)
+    no_offset = np.array([_OFFSET_RE.search(t) is None for t in text], dtype=bool)
     if no_offset.any():
-        i = int(np.flatnonzero(no_offset.to_numpy())[0])
-        raise InputError(f"time {text.iloc[i]!r} has no UTC offset (write e.g. "
+        i = int(np.flatnonzero(no_offset)[0])
+        raise InputError(f"time {text[i]!r} has no UTC offset (write e.g. "
                          f"2025-06-01T12:00:00+00:00)", source=source, line=i + 2, field=column)
-    parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
-    bad = parsed.isna().to_numpy()
+    parsed = np.array([_iso_seconds(t) for t in text], dtype=np.float64)
+    bad = np.isnan(parsed)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"not an ISO 8601 time: {text.iloc[i]!r}", source=source,
+        raise InputError(f"not an ISO 8601 time: {text[i]!r}", source=source,
                          line=i + 2, field=column)
-    secs = parsed.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
-    misaligned = secs % step_s != 0
+    secs = np.floor(parsed).astype(np.int64)
+    misaligned = (secs % step_s != 0) | (parsed != secs)
     if misaligned.any():
         i = int(np.flatnonzero(misaligned)[0])
-        raise InputError(f"time {text.iloc[i]!r} is not the start of a {step} step "
+        raise InputError(f"time {text[i]!r} is not the start of a {step} step "
                          f"(steps start at multiples of {step_s // 60} minutes, UTC)",
                          source=source, line=i + 2, field=column)
     if secs.size > 1:
         d = np.diff(secs)
         if (d == 0).any():
             i = int(np.flatnonzero(d == 0)[0]) + 1
-            raise InputError(f"duplicate time {text.iloc[i]!r} (also on line {i + 1})",
+            raise InputError(f"duplicate time {text[i]!r} (also on line {i + 1})",
                              source=source, line=i + 2, field=column)
         if (d < 0).any():
             i = int(np.flatnonzero(d < 0)[0]) + 1
-            raise InputError(f"time {text.iloc[i]!r} is earlier than the line before: "
+            raise InputError(f"time {text[i]!r} is earlier than the line before: "
                              "rows must be in increasing time order", source=source,
                              line=i + 2, field=column)
     return secs.astype("datetime64[s]")
 
 
-def _parse_numbers(frame: pd.DataFrame, columns: list[str], source: str, *,
+def _number(text: str) -> float:
+    if "_" in text:                     # float() takes 1_000; a CSV number does not
+        return np.nan
+    try:
+        return float(text)
+    except ValueError:
+        return np.nan
+
+
+def _parse_numbers(frame: _Table, columns: list[str], source: str, *,
                    allow_empty: bool, low: float | None = 0.0,
                    high: float | None = None) -> np.ndarray:
-    """Vectorised conversion of text cells to floats, with the first bad cell reported."""
+    """Conversion of text cells to floats, with the first bad cell reported."""
     if not columns:
         return np.zeros((len(frame), 0))
-    text = frame[columns].apply(lambda s: s.str.strip())
-    values = text.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    empty = (text == "").to_numpy()
+    text = np.stack([frame.col(c) for c in columns], axis=1).reshape(len(frame), len(columns))
+    values = np.array([[_number(t) for t in row] for row in text],
+                      dtype=float).reshape(text.shape)
+    empty = text == ""
     problems = []
     bad_text = np.isnan(values) & ~empty
     if bad_text.any():
-        problems.append((bad_text, lambda r, c: f"not a number: {text.iat[r, c]!r}"))
+        problems.append((bad_text, lambda r, c: f"not a number: {text[r, c]!r}"))
     if not allow_empty and empty.any():
         problems.append((empty, lambda r, c: "empty cell: a value is required here"))
     inf = np.isinf(values)
     if inf.any():
-        problems.append((inf, lambda r, c: f"not a finite number: {text.iat[r, c]!r}"))
+        problems.append((inf, lambda r, c: f"not a finite number: {text[r, c]!r}"))
     with np.errstate(invalid="ignore"):
         if low is not None and (values < low).any():
-            problems.append((values < low, lambda r, c: f"must be >= {low:g}, got {text.iat[r, c]}"))
+            problems.append((values < low, lambda r, c: f"must be >= {low:g}, got {text[r, c]}"))
         if high is not None and (values > high).any():
-            problems.append((values > high, lambda r, c: f"must be <= {high:g}, got {text.iat[r, c]}"))
+            problems.append((values > high, lambda r, c: f"must be <= {high:g}, got {text[r, c]}"))
     if problems:
         # Report the problem that comes first in the file.
         firsts = [(tuple(np.argwhere(mask)[0]), msg) for mask, msg in problems]
@@ -128,13 +180,13 @@ def _parse_numbers(frame: pd.DataFrame, columns: list[str], source: str, *,
     return values
 
 
-def _require_columns(frame: pd.DataFrame, source: str, first: str, expected: str) -> None:
+def _require_columns(frame: _Table, source: str, first: str, expected: str) -> None:
     if len(frame.columns) == 0 or frame.columns[0] != first:
         got = ",".join(frame.columns[:3]) if len(frame.columns) else "nothing"
         raise InputError(f"the header must start with '{first}' ({expected}), got '{got}'",
                          source=source, line=1)
-    dup = frame.columns[frame.columns.duplicated()]
-    if len(dup):
+    dup = [c for i, c in enumerate(frame.columns) if c in frame.columns[:i]]
+    if dup:
         raise InputError(f"column {dup[0]!r} appears twice in the header", source=source, line=1)
     if len(frame) == 0:
         raise InputError("no data rows after the header", source=source, line=2)
@@ -148,7 +200,7 @@ def read_production(path: str | os.PathLike, step: str = "PT30M") -> StepSeries:
     if list(frame.columns) != ["time", "production_wh"]:
         raise InputError(f"the header must be 'time,production_wh', got "
                          f"'{','.join(frame.columns)}'", source=source, line=1)
-    times = _parse_times(frame["time"], source, step)
+    times = _parse_times(frame.col("time"), source, step)
     values = _parse_numbers(frame, ["production_wh"], source, allow_empty=False)
     return StepSeries(times, ["production_wh"], values, source)
 
@@ -161,7 +213,7 @@ def read_consumption(path: str | os.PathLike, step: str = "PT30M") -> StepSeries
     participants = list(frame.columns[1:])
     if not participants:
         raise InputError("no participant column after 'time'", source=source, line=1)
-    times = _parse_times(frame["time"], source, step)
+    times = _parse_times(frame.col("time"), source, step)
     values = _parse_numbers(frame, participants, source, allow_empty=True)
     return StepSeries(times, participants, values, source)
 
@@ -210,7 +262,7 @@ def read_coefficients(path: str | os.PathLike, participants: list[str], key: str
         if absent:
             raise InputError(f"no column for participant {absent[0]!r} of the consumption file",
                              source=source, line=1)
-        series = StepSeries(_parse_times(frame["time"], source, step), cols,
+        series = StepSeries(_parse_times(frame.col("time"), source, step), cols,
                             _parse_numbers(frame, cols, source, allow_empty=False, high=1.0), source)
         if times is not None:
             check_same_steps(series, StepSeries(times, [], np.zeros((len(times), 0)), "the consumption file"))
@@ -228,7 +280,7 @@ def read_coefficients(path: str | os.PathLike, participants: list[str], key: str
     if extra or "coefficient" not in frame.columns:
         raise InputError(f"the header must be 'participant,coefficient[,rank]', got "
                          f"'{','.join(frame.columns)}'", source=source, line=1)
-    names = frame["participant"].str.strip().tolist()
+    names = frame.col("participant").tolist()
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
         if name not in participants:
@@ -251,7 +303,7 @@ def read_coefficients(path: str | os.PathLike, participants: list[str], key: str
         frac = r != np.round(r)
         if frac.any():
             i = int(np.flatnonzero(frac)[0])
-            raise InputError(f"rank must be a whole number, got {frame['rank'].iloc[i]!r}",
+            raise InputError(f"rank must be a whole number, got {frame.col('rank')[i]!r}",
                              source=source, line=i + 2, field="rank")
         ranks = r[order].astype(int)
     if key == "priority":
@@ -271,7 +323,7 @@ def read_prm_map(path: str | os.PathLike, participants: list[str]) -> list[str]:
         raise InputError(f"the header must be 'participant,prm', got '{','.join(frame.columns)}'",
                          source=source, line=1)
     prms: dict[str, str] = {}
-    for i, (name, prm) in enumerate(zip(frame["participant"].str.strip(), frame["prm"].str.strip())):
+    for i, (name, prm) in enumerate(zip(frame.col("participant"), frame.col("prm"))):
         if not re.fullmatch(r"\d{14}", prm):
             raise InputError(f"PRM must be 14 digits, got {prm!r}", source=source, line=i + 2,
                              field="prm")
@@ -317,12 +369,34 @@ def atomic_writes(*paths: str | os.PathLike):
                 tmp.unlink()
 
 
-def allocation_frame(times: np.ndarray, participants: list[str], consumption_wh: np.ndarray,
-                     allocated_wh: np.ndarray) -> pd.DataFrame:
+@dataclass(frozen=True)
+class AllocationTable:
+    """The long allocation table (see :func:`allocation_table`)."""
+
+    times: np.ndarray              # (T,) datetime64[s]
+    participants: list[str]        # N
+    consumption_wh: np.ndarray     # (T, N)
+    allocated_wh: np.ndarray       # (T, N)
+
+    def __len__(self) -> int:
+        return self.consumption_wh.size
+
+
+def allocation_table(times: np.ndarray, participants: list[str], consumption_wh: np.ndarray,
+                     allocated_wh: np.ndarray) -> AllocationTable:
     """The long allocation table: one row per step and participant (step-major), with
     ``time,participant,consumption_wh,allocated_wh,complement_wh``; missing consumption and
-    its complement are NaN (written as empty cells).
+    its complement are NaN (written as empty cells). No pandas needed.
     """
+    return AllocationTable(np.asarray(times), list(participants),
+                           np.asarray(consumption_wh, dtype=float),
+                           np.asarray(allocated_wh, dtype=float))
+
+
+def allocation_frame(times: np.ndarray, participants: list[str], consumption_wh: np.ndarray,
+                     allocated_wh: np.ndarray):
+    """:func:`allocation_table` as a pandas DataFrame (``pvshare export``: Parquet)."""
+    import pandas as pd
     T, N = consumption_wh.shape
     stamps = np.asarray(format_utc(times), dtype=object)
     return pd.DataFrame({
@@ -334,9 +408,26 @@ def allocation_frame(times: np.ndarray, participants: list[str], consumption_wh:
     })
 
 
-def write_allocation_csv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
-    """Write :func:`allocation_frame` output as CSV (Wh with 3 decimals, empty = missing).
-    Used by ``pvshare allocate`` and ``pvshare export --what allocation`` alike, so that the
-    two can be compared line by line.
+def _wh(values: np.ndarray) -> list[str]:
+    return ["" if v != v else f"{v:.{WH_DECIMALS}f}" for v in values.tolist()]
+
+
+def write_allocation_csv(path: str | os.PathLike, table) -> None:
+    """Write :func:`allocation_table` (or :func:`allocation_frame`) output as CSV (Wh with 3
+    decimals, empty = missing). Used by ``pvshare allocate`` and ``pvshare export --what
+    allocation`` alike, so that the two can be compared line by line.
     """
-    frame.to_csv(path, index=False, float_format=f"%.{WH_DECIMALS}f", na_rep="")
+    if hasattr(table, "to_csv"):                      # a DataFrame
+        table.to_csv(path, index=False, float_format=f"%.{WH_DECIMALS}f", na_rep="")
+        return
+    T, N = table.consumption_wh.shape
+    stamps = format_utc(table.times)
+    cons = table.consumption_wh.reshape(-1)
+    alloc = table.allocated_wh.reshape(-1)
+    columns = [np.repeat(np.asarray(stamps, dtype=object), N).tolist(),
+               np.tile(np.asarray(table.participants, dtype=object), T).tolist(),
+               _wh(cons), _wh(alloc), _wh(cons - alloc)]
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["time", "participant", "consumption_wh", "allocated_wh", "complement_wh"])
+        w.writerows(zip(*columns))

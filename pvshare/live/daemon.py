@@ -89,6 +89,9 @@ class Daemon:
         self.counters: collections.Counter = collections.Counter()
         self.forwarder = None
         if cfg.influxdb is not None:
+            from pvshare.extras import MissingExtraError, installed
+            if not installed("influx"):       # refuse to start rather than fail every 10 s
+                raise MissingExtraError("influx", "influxdb_client")
             from pvshare.store.forwarder import Forwarder
             self.forwarder = Forwarder(self.store, cfg.influxdb, cfg.site.name)
         self.publisher = None
