@@ -168,6 +168,25 @@ class Daemon(_Section):
     flush_interval_s: float = Field(default=5, gt=0)
 
 
+class WeatherSource(_Section):
+    """``[forecast.weather]``: the live weather forecast (pvshare.forecast.weather_source)."""
+
+    provider: Literal["open-meteo", "none"] = "open-meteo"
+    url: str = Field(default="https://api.open-meteo.com/v1/forecast",
+                     pattern=r"^https?://")
+    models: str = Field(default="best_match", pattern=r"^[a-z0-9_,]+$")
+    timeout_s: float = Field(default=10, gt=0, le=120)
+    retries: int = Field(default=3, ge=0, le=8)
+    refresh_h: float = Field(default=3, gt=0)
+    stale_h: float = Field(default=30, gt=0)
+
+
+class ForecastSection(_Section):
+    """``[forecast]``: the daemon's forecast."""
+
+    weather: WeatherSource = WeatherSource()
+
+
 class MeterSection(BaseModel):
     """A meter entry; the options beyond these are checked by the meter's own type."""
 
@@ -188,6 +207,7 @@ class Config(_Section):
     store: Store = Store()
     influxdb: InfluxDB | None = None
     daemon: Daemon = Daemon()
+    forecast: ForecastSection = ForecastSection()
 
     #: Where the file was read from (not part of the TOML).
     source: str | None = Field(default=None, exclude=True)

@@ -284,6 +284,7 @@ class Daemon:
                                           np.asarray(answer["p10_wh"], float) * to_w,
                                           np.asarray(answer["p90_wh"], float) * to_w,
                                           issued_s=now)
+            self.forecast_weather = answer.get("weather")    # shown by `pvshare status`
             green = answer.get("green") or [False] * len(t)
             self.green_hours = [int(x) for x, g in zip(t, green) if g]
             if self.publisher is not None:
@@ -323,7 +324,8 @@ class Daemon:
             meters[m.id] = {k: int(v) for k, v in dict(c).items()}
         status = {"pid": os.getpid(), "started_s": self.started_s, "now_s": now,
                   "last_close": self.last_close, "last_error": self.last_error,
-                  "counters": dict(self.counters), "meters": meters}
+                  "counters": dict(self.counters), "meters": meters,
+                  "forecast_weather": getattr(self, "forecast_weather", None)}
         tmp = self.status_file.with_name(self.status_file.name + ".tmp")
         try:
             tmp.write_text(json.dumps(status, indent=1))

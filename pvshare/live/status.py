@@ -8,6 +8,7 @@ import json
 import time
 
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -57,7 +58,8 @@ def collect(cfg, now_s: float | None = None) -> dict:
             "steps_last_7_days": int(len(steps)), "incomplete_last_7_days": int(incomplete.sum()),
             "outbox_depth": depth, "oldest_unsent_s": stats.get("outbox_oldest_s"),
             "last_error": daemon.get("last_error"), "last_close": daemon.get("last_close"),
-            "daemon_seen_s": daemon.get("now_s"), "influxdb": cfg.influxdb is not None}
+            "daemon_seen_s": daemon.get("now_s"), "influxdb": cfg.influxdb is not None,
+            "forecast_weather": daemon.get("forecast_weather")}
 
 
 def render(cfg, s: dict):
@@ -80,6 +82,18 @@ def render(cfg, s: dict):
         top.add_row("waiting for InfluxDB", f"{s['outbox_depth']} point(s)")
     else:
         top.add_row("InfluxDB", f"not configured ({s['outbox_depth']} point(s) kept in the store)")
+    wx = s.get("forecast_weather")
+    if wx:
+        if wx.get("source") in ("open-meteo", "cache") and not wx.get("reason"):
+            top.add_row("forecast weather", f"{wx['source']}, fetched "
+                        f"{_age(now - (wx.get('fetched_s') or now))}")
+        elif wx.get("source") == "cache":
+            top.add_row("forecast weather", f"offline, using the forecast fetched "
+                        f"{_age(now - (wx.get('fetched_s') or now))} "
+                        f"({escape(str(wx.get('reason')))})")
+        else:
+            top.add_row("forecast weather", "none: the forecast uses climatology "
+                        f"({escape(str(wx.get('reason') or 'no weather'))})")
     err = s["last_error"]
     top.add_row("last error", "none" if not err else
                 f"{_age(now - err['time_s'])}: {err['job']}: {err['message']}")
