@@ -17,8 +17,28 @@ app = typer.Typer(
     help="Collective solar self-consumption (ACC): meters, allocation keys, Enedis files, reports.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,                 # pvshare --install-completion (bash, zsh, fish)
+    epilog="Exit codes: 0 done; 1 `status`: something needs attention; 2 a problem you can "
+           "fix (configuration, input file, missing extra), explained in one message; "
+           "anything else is a bug.",
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            v = version("pvshare")
+        except PackageNotFoundError:       # running from a source tree
+            from pvshare import __version__ as v
+        typer.echo(f"pvshare {v}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Collective solar self-consumption (ACC): meters, allocation keys, Enedis files, reports."""
 
 # --- command groups: one module each under pvshare/commands/ --------------------------------
 from pvshare.commands import allocate as _allocate  # noqa: E402
@@ -61,8 +81,10 @@ def main() -> None:
     except PvshareError as exc:
         from rich.console import Console
         from rich.markup import escape
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
-                                   soft_wrap=True)
+
+        from pvshare.i18n import _
+        Console(stderr=True).print(f"[bold red]{escape(_('error:'))}[/] {escape(str(exc))}",
+                                   highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
 
 

@@ -161,7 +161,7 @@ def test_status_names_every_meter_and_the_outbox_depth(mosquitto, tmp_path):
     env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(ds.ROOT)}
     out = subprocess.run(ds.pvshare_cmd("status", "--config", path), capture_output=True,
                          text=True, env=env, timeout=60)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 1, out.stderr            # a silent meter needs attention
     text = out.stdout
     for m in ["inverter", *[f"linky-{p.id}" for p in cfg.participants]]:
         assert m in text
@@ -172,5 +172,6 @@ def test_status_names_every_meter_and_the_outbox_depth(mosquitto, tmp_path):
     s = json.loads(js.stdout)
     assert s["outbox_depth"] == depth
     assert s["meters"]["linky-A06"] is None
+    assert js.returncode == 1 and "linky-A06" in s["attention"][-1]
     assert s["last_step_s"] == t0 + 1800
     assert "2025-06-21 10:30 UTC" in text

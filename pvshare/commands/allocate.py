@@ -32,5 +32,8 @@ def allocate(
     done = allocate_files(production, consumption, key, out, coefficients=coefficients,
                           step=step, enedis_keys=enedis_keys, prm_map=prm_map)
     console = Console()
-    console.print(summary_table(done.result, done.participants, title=f"Allocation — key '{key}'"))
-    console.print(f"written: {out}" + (f", {enedis_keys}" if enedis_keys else ""))
+    from pvshare.i18n import _
+    console.print(summary_table(done.result, done.participants,
+                                title=_("Allocation — key '{key}'").format(key=key)))
+    console.print(_("written: {files}").format(
+        files=f"{out}" + (f", {enedis_keys}" if enedis_keys else "")), markup=False)

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 
-def run(config: Path = typer.Option(..., "--config", help="The site's TOML configuration."),
+def run(config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFIG", help="The site's TOML configuration."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logs."),
         no_forecast: bool = typer.Option(False, "--no-forecast",
                                          help="Do not run the hourly forecast."),
@@ -41,7 +41,7 @@ def run(config: Path = typer.Option(..., "--config", help="The site's TOML confi
     run_simulated(daemon, clock, until_s=parse_start(until) if until else None)
 
 
-def status(config: Path = typer.Option(..., "--config", help="The site's TOML configuration."),
+def status(config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFIG", help="The site's TOML configuration."),
            as_json: bool = typer.Option(False, "--json", help="Print JSON instead.")) -> None:
     """How the daemon is doing: meters' last readings, steps closed, outbox, last error."""
     import json
@@ -49,13 +49,16 @@ def status(config: Path = typer.Option(..., "--config", help="The site's TOML co
     from rich.console import Console
 
     from pvshare.config import load_config
-    from pvshare.live.status import collect, render
+    from pvshare.live.status import attention, collect, render
     cfg = load_config(config)
     s = collect(cfg)
+    s["attention"] = attention(s)
     if as_json:
         typer.echo(json.dumps(s, indent=1))
     else:
         Console().print(render(cfg, s))
+    if s["attention"]:           # exit codes: docs/install.md (0 fine, 1 look, 2 error)
+        raise typer.Exit(1)
 
 
 def demo(speed: float = typer.Option(1440.0, "--speed", help="Simulated seconds per second."),
@@ -65,7 +68,7 @@ def demo(speed: float = typer.Option(1440.0, "--speed", help="Simulated seconds 
                                              "2025-06-21 00:00, Paris)"),
          data_dir: Path = typer.Option(Path("demo-data"), "--data-dir",
                                        help="Where the demo's config and store go."),
-         config: Path | None = typer.Option(None, "--config",
+         config: Path | None = typer.Option(None, "--config", "-c",
                                                help="A site config (default: the example "
                                                "building)")) -> None:
     """Run the building's simulators and the daemon at high speed, with a live view."""

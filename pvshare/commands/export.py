@@ -101,7 +101,7 @@ def write_frame(frame, what: str, fmt: str, out: Path) -> None:
 
 
 def export(
-    config: Path = typer.Option(..., "--config", help="The site's TOML configuration file."),
+    config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFIG", help="The site's TOML configuration file."),
     what: str = typer.Option(..., "--what", help="readings | steps | allocation"),
     from_: str = typer.Option(..., "--from", help="Start (ISO 8601; without an offset = the "
                               "site's local time), included."),

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from pvshare.errors import InputError, PvshareError
+from pvshare.i18n import _
 
 app = typer.Typer(help="Reports in French for the energy advisor, the tenants and the PMO "
                        "(self-contained HTML and PDF).", no_args_is_help=True)
@@ -55,7 +56,7 @@ def _load(cfg, from_s: int, to_s: int, sample_year: bool, need_from_s: int, peri
 
 def _echo_written(paths) -> None:
     for p in paths:
-        typer.echo(f"written: {p}")
+        typer.echo(_("written: {files}").format(files=p))
 
 
 @app.command("household")
@@ -72,7 +73,7 @@ def household(
     heating: str = typer.Option("other", "--heating", help="electric, gas or other."),
     kva: float = typer.Option(None, "--kva", min=1,
                               help="Subscribed power, kVA (default: the tariffs' value)."),
-    config: Path = typer.Option(None, "--config", help="Take the tariffs from this site config."),
+    config: Path = typer.Option(None, "--config", "-c", envvar="PVSHARE_CONFIG", help="Take the tariffs from this site config."),
     in_operation: bool = typer.Option(False, "--in-operation", help="The household takes "
                                       "part in the building's collective self-consumption "
                                       "(with --config: solar hours from the site's array)."),
@@ -113,7 +114,7 @@ def household(
 
 @app.command("tenant")
 def tenant(
-    config: Path = typer.Option(..., "--config", help="The site's TOML configuration."),
+    config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFIG", help="The site's TOML configuration."),
     month: str = typer.Option(..., "--month", help="The month, YYYY-MM."),
     participant: str = typer.Option(None, "--participant", help="Participant id (see the config)."),
     all_: bool = typer.Option(False, "--all", help="Every participant (with a progress bar)."),
@@ -143,7 +144,7 @@ def tenant(
     if not all_:
         _echo_written(paths)
     else:
-        typer.echo(f"{len(paths)} file(s) written in {out}")
+        typer.echo(_("{n} file(s) written in {folder}").format(n=len(paths), folder=out))
 
 
 def tenant_reports(cfg, data, month: str, which, out, fmt: str, progress: bool = False,
@@ -221,7 +222,7 @@ def _render_tenant(statement, site_name: str, flat_label: str, out: str, base: s
 
 @app.command("building")
 def building(
-    config: Path = typer.Option(..., "--config", help="The site's TOML configuration."),
+    config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFIG", help="The site's TOML configuration."),
     month: str = typer.Option(None, "--month", help="A month, YYYY-MM."),
     year: int = typer.Option(None, "--year", help="A whole year, YYYY."),
     out: Path = typer.Option(Path("."), "--out", help="Folder for the report files."),

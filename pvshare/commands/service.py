@@ -10,7 +10,7 @@ app = typer.Typer(help="The daemon as a systemd service (Raspberry Pi).", no_arg
 
 
 @app.command("install")
-def install(config: Path | None = typer.Option(None, "--config", "-c",
+def install(config: Path | None = typer.Option(None, "--config", "-c",  # not $PVSHARE_CONFIG: explicit
                                                help="The site's configuration, installed as "
                                                "/etc/pvshare/pvshare.toml (default: keep the "
                                                "one there)."),

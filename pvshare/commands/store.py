@@ -12,7 +12,7 @@ from pvshare.errors import PvshareError
 app = typer.Typer(help="The embedded store (SQLite) and its outbox towards InfluxDB.",
                   no_args_is_help=True)
 
-CONFIG = typer.Option(..., "--config", help="The site's TOML configuration file.")
+CONFIG = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFIG", help="The site's TOML configuration file.")
 
 
 def _size(n: int) -> str:
@@ -24,7 +24,8 @@ def _size(n: int) -> str:
 
 
 @app.command("stats")
-def stats(config: Path = CONFIG) -> None:
+def stats(config: Path = CONFIG,
+          as_json: bool = typer.Option(False, "--json", help="Print JSON instead.")) -> None:
     """Rows per table, outbox depth, the oldest unsent point and the size of the store."""
     from rich.console import Console
     from rich.table import Table
@@ -36,6 +37,11 @@ def stats(config: Path = CONFIG) -> None:
     cfg = load_config(config)
     with Store.from_config(cfg, create=False) as store:
         s = store.stats()
+    if as_json:
+        import json
+        typer.echo(json.dumps({**s, "influxdb": cfg.influxdb.url if cfg.influxdb else None},
+                              indent=1, default=str))
+        return
     table = Table(title="rows per table", title_justify="left")
     table.add_column("table")
     table.add_column("rows", justify="right")
@@ -58,8 +64,10 @@ def stats(config: Path = CONFIG) -> None:
     sizes = s["size_bytes"]
     console.print(f"size on disk: {_size(sum(sizes.values()))} ("
                   + ", ".join(f"{k} {_size(v)}" for k, v in sizes.items()) + ")")
+    # markup=False: "[influxdb]" is text, not a rich style tag (it used to vanish)
     console.print("InfluxDB: " + (f"{cfg.influxdb.url}, bucket {cfg.influxdb.bucket!r}"
-                                  if cfg.influxdb else "not configured (no [influxdb] section)"))
+                                  if cfg.influxdb else "not configured (no [influxdb] section)"),
+                  markup=False)
 
 
 @app.command("requeue")
