@@ -16,7 +16,7 @@ HA_STAMP   := $(HA_VENV)/.installed-$(HA_VERSION)
 HA_REQUIREMENTS := 'paho-mqtt==1.6.1' 'janus==1.0.0' 'SQLAlchemy==2.0.27' \
                    'fnv-hash-fast==0.5.0' 'psutil-home-assistant==0.0.1'
 
-.PHONY: setup setup-demo ha-venv demo test lint bench system-deps i18n clean
+.PHONY: setup setup-demo ha-venv demo test lint bench system-deps i18n install-check clean
 
 # The tests need every extra ([test] includes [all]); the demo only [demo].
 setup: $(STAMP)
@@ -61,8 +61,12 @@ lint: setup
 	$(BIN)/ruff check --quiet .
 	$(BIN)/mypy
 
-test: setup system-deps ha-venv lint
+test: setup system-deps ha-venv lint install-check
 	$(BIN)/python -m pytest -q
+
+# The base install in a fresh venv: size, no heavy library, the base's commands work.
+install-check:
+	PY=$(PY) scripts/install_check.sh
 
 bench: setup system-deps
 	$(BIN)/python -m benchmarks
