@@ -268,6 +268,8 @@ class Daemon:
         hist = self.store.step_energy(self.plan.producer_meter, int(now - 56 * 86400), int(now))
         ok = np.isfinite(hist.energy_wh)
         request = {"config": str(Path(self.cfg.source).resolve()), "now": int(now),
+                   # a simulated clock (demo, tests) has no live weather for its "now"
+                   "live_weather": self.clock is time.time,
                    "production": {"time_s": hist.step_starts_s[ok].tolist(),
                                   "energy_wh": hist.energy_wh[ok].tolist()}}
         try:
