@@ -181,3 +181,41 @@ def test_totals_come_from_the_store_never_decrease_and_survive_restarts(mosquitt
     assert got[f"pvshare/residence-plaine-ain/participant/{ids[0]}/totals"][
         "self_consumed_kwh"] == 0.9
     store.close()
+
+
+def test_running_totals_are_incremental_and_equal_the_full_sum(tmp_path):
+    """The cached sum of final steps plus the window equals a full sum, after the window
+    moves, after a step recomputed inside it, and after a late step closed before it.
+    """
+    from pvshare.live.publish import RunningTotals
+    from pvshare.store import Store
+    ids = ["A", "B", "C"]
+    rng = np.random.default_rng(3)
+    store = Store.open(tmp_path / "t.db")
+    totals = RunningTotals(window_s=4 * 1800)
+    t0 = 1750500000
+
+    def write(steps):
+        t = t0 + 1800 * np.asarray(steps)
+        c = rng.uniform(0, 500, (len(t), 3))
+        store.write_allocation(t, ids, rng.uniform(0, 900, len(t)), c, c / 2,
+                               np.zeros(len(t), bool), "prorata")
+
+    def check():
+        got = totals.compute(store, store.last_allocated_step())
+        want = store.allocation_totals()
+        assert got["steps"] == want["steps"]
+        for k in ("production_wh", "self_consumed_wh", "consumption_wh"):
+            assert abs(got[k] - want[k]) < 1e-6
+        for pid in ids:
+            for k in ("consumption_wh", "self_consumed_wh"):
+                assert abs(got["participants"][pid][k] - want["participants"][pid][k]) < 1e-6
+
+    for k in range(0, 30):                      # steps closed one by one
+        write([k + 10])
+        check()
+    write([38])                                 # a step inside the window recomputed
+    check()
+    write([2])                                  # a step closed late, long before the window
+    check()
+    store.close()

@@ -95,6 +95,7 @@ class Daemon:
             from pvshare.store.forwarder import Forwarder
             self.forwarder = Forwarder(self.store, cfg.influxdb, cfg.site.name)
         self.publisher = None
+        self._totals = None
         if cfg.mqtt is not None and cfg.mqtt.publish_results:
             from pvshare.live.publish import ResultsPublisher
             self.publisher = ResultsPublisher(cfg)
@@ -236,9 +237,12 @@ class Daemon:
 
     def _publish_totals(self) -> None:
         """Home Assistant's running totals, summed over the store's closed steps."""
+        if self._totals is None:
+            from pvshare.live.publish import RunningTotals
+            self._totals = RunningTotals(self.plan.window_s)
         try:
-            self.publisher.publish_totals(self.store.allocation_totals(),
-                                          self.store.last_allocated_step())
+            last = self.store.last_allocated_step()
+            self.publisher.publish_totals(self._totals.compute(self.store, last), last)
         except Exception as exc:                      # noqa: BLE001
             self._error("publish", exc)
 

@@ -84,6 +84,51 @@ def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in text.lower()).strip("_")
 
 
+def add_totals(a: dict, b: dict) -> dict:
+    """The sum of two :meth:`pvshare.store.Store.allocation_totals` answers."""
+    keys = ("production_wh", "self_consumed_wh", "consumption_wh", "steps")
+    per = {k: dict(v) for k, v in a["participants"].items()}
+    for pid, v in b["participants"].items():
+        mine = per.setdefault(pid, {"consumption_wh": 0.0, "self_consumed_wh": 0.0})
+        for k in ("consumption_wh", "self_consumed_wh"):
+            mine[k] += v[k]
+    return {**{k: a[k] + b[k] for k in keys}, "participants": per}
+
+
+class RunningTotals:
+    """Sums over all closed steps, kept incrementally (a full sum grows with years of data).
+
+    Steps older than the recompute window are final (closing recomputes only within it), so
+    their sum is cached and extended as the window moves; the window is summed each time. A
+    step closed late before the cached horizon (after a long outage) changes the count of
+    steps there, and the cache is rebuilt.
+
+    Parameters
+    ----------
+    window_s : float
+        The daemon's recompute window, s.
+    """
+
+    def __init__(self, window_s: float):
+        self.window_s = window_s
+        self.horizon_s: int | None = None
+        self.final: dict | None = None
+
+    def compute(self, store, last_step_s: int | None) -> dict:
+        """The totals of every stored step (see :meth:`pvshare.store.Store.allocation_totals`)."""
+        if last_step_s is None:
+            return store.allocation_totals()
+        horizon = int(last_step_s - self.window_s)
+        if self.final is None or self.horizon_s is None or horizon < self.horizon_s:
+            self.final = store.allocation_totals(None, horizon)
+        elif horizon > self.horizon_s:
+            self.final = add_totals(self.final, store.allocation_totals(self.horizon_s, horizon))
+        self.horizon_s = horizon
+        if store.allocated_step_count(horizon) != self.final["steps"]:   # closed late
+            self.final = store.allocation_totals(None, horizon)
+        return add_totals(self.final, store.allocation_totals(horizon, None))
+
+
 def make_client(mqtt_cfg, client_id: str, config=None, will: str | None = None):
     """A paho client for ``[mqtt]`` (user, password, TLS), not yet connected; ``will``: a
     topic on which the broker publishes ``offline`` (retained) if the client dies.
