@@ -3,7 +3,9 @@ venv (``make ha-venv``: homeassistant 2024.3.3, the newest release for Python 3.
 pvshare's; tests/test_home_assistant.py drives it and reads its JSON answer.
 
 ``python tests/ha_check.py schema MESSAGES.json``
-    validates every discovery payload with the MQTT sensor platform's DISCOVERY_SCHEMA
+    expands each published (abbreviated) payload with Home Assistant's abbreviation tables
+    and ``~`` rule, as homeassistant/components/mqtt/discovery.py does on receipt, checks it
+    gives the full payload, and validates it with the MQTT sensor platform's DISCOVERY_SCHEMA
     (homeassistant/components/mqtt/sensor.py) and the sensor's own rules on device class,
     state class and unit (homeassistant/components/sensor/const.py: DEVICE_CLASS_UNITS,
     DEVICE_CLASS_STATE_CLASSES); reports the keys the schema dropped as unknown.
@@ -23,6 +25,29 @@ import sys
 import time
 
 
+def expand(payload: dict) -> dict:
+    """Home Assistant's expansion of a discovery payload (discovery.py, async_start)."""
+    from homeassistant.components.mqtt.abbreviations import (
+        ABBREVIATIONS,
+        DEVICE_ABBREVIATIONS,
+        ORIGIN_ABBREVIATIONS,
+    )
+    out = {ABBREVIATIONS.get(k, k): v for k, v in payload.items()}
+    if "device" in out:
+        out["device"] = {DEVICE_ABBREVIATIONS.get(k, k): v for k, v in out["device"].items()}
+    if "origin" in out:
+        out["origin"] = {ORIGIN_ABBREVIATIONS.get(k, k): v for k, v in out["origin"].items()}
+    if "~" in out:
+        base = out.pop("~")
+        for key, value in out.items():
+            if isinstance(value, str) and value and key.endswith("topic"):
+                if value[0] == "~":
+                    out[key] = f"{base}{value[1:]}"
+                if value[-1] == "~":
+                    out[key] = f"{value[:-1]}{base}"
+    return out
+
+
 def check_schema(path: str) -> dict:
     import voluptuous as vol
     from homeassistant.components.mqtt.sensor import DISCOVERY_SCHEMA
@@ -33,9 +58,11 @@ def check_schema(path: str) -> dict:
         SensorStateClass,
     )
     messages = json.load(open(path))
-    out = {"valid": 0, "errors": [], "dropped_keys": {}}
-    for topic, payload in messages:
+    out = {"valid": 0, "errors": [], "dropped_keys": {}, "expanded_equal": 0}
+    for topic, payload, published in messages:
         try:
+            if DISCOVERY_SCHEMA(expand(published)) == DISCOVERY_SCHEMA(dict(payload)):
+                out["expanded_equal"] += 1
             conf = DISCOVERY_SCHEMA(dict(payload))
         except vol.Invalid as exc:
             out["errors"].append(f"{topic}: {exc}")

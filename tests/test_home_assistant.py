@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from pvshare.config import parse_config
-from pvshare.live.publish import ResultsPublisher, discovery_messages
+from pvshare.live.publish import ResultsPublisher, abbreviate, discovery_messages
 
 ROOT = Path(__file__).resolve().parents[1]
 HA_PYTHON = ROOT / ".ha-venv" / "bin" / "python"
@@ -52,8 +52,15 @@ def test_every_discovery_payload_passes_home_assistants_schema(tmp_path):
     messages = discovery_messages(cfg)
     assert len(messages) == 7 + 6 * 48
     path = tmp_path / "messages.json"
-    path.write_text(json.dumps(messages))
+    base = "pvshare/residence-plaine-ain"
+    published = [abbreviate(p, base) for _, p in messages]
+    path.write_text(json.dumps([[t, p, a] for (t, p), a in zip(messages, published)]))
     out = _ha("schema", str(path))
+    # what is published expands, by Home Assistant's rules, to the full payload
+    assert out["expanded_equal"] == len(messages)
+    size = sum(len(json.dumps(a, separators=(",", ":"), ensure_ascii=False))
+               for a in published)
+    assert size < 0.75 * sum(len(json.dumps(p)) for _, p in messages)
     assert out["homeassistant"] == "2024.3.3"
     assert out["errors"] == []
     assert out["valid"] == len(messages)

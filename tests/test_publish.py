@@ -88,18 +88,22 @@ def test_step_results_and_discovery_are_retained(mosquitto, tmp_path):
 
     disc = _collect(mosquitto.port, "homeassistant/sensor/#", 7 + 6 * n)
     assert len(disc) == 7 + 6 * n
+    # published with Home Assistant's documented abbreviations and the "~" topic base
     sensor = disc["homeassistant/sensor/pvshare_residence_plaine_ain_a01_self_consumed_kwh/config"]
-    assert sensor["state_topic"] == "pvshare/residence-plaine-ain/participant/A01/totals"
+    assert sensor["~"] == "pvshare/residence-plaine-ain"
+    assert sensor["stat_t"] == "~/participant/A01/totals"
     assert sensor["default_entity_id"] == "sensor.pvshare_residence_plaine_ain_a01_self_consumed_kwh"
-    assert "object_id" not in sensor
-    assert (sensor["device_class"], sensor["state_class"], sensor["unit_of_measurement"]) == \
+    assert "object_id" not in sensor and "obj_id" not in sensor
+    assert (sensor["dev_cla"], sensor["stat_cla"], sensor["unit_of_meas"]) == \
         ("energy", "total_increasing", "kWh")
-    assert sensor["device"]["via_device"] == "pvshare_residence_plaine_ain"
-    assert sensor["availability_topic"] == "pvshare/residence-plaine-ain/availability"
+    assert sensor["avty_t"] == "~/availability"
+    assert sensor["dev"] == {"ids": ["pvshare_residence_plaine_ain_a01"], "name": "A01"}
+    first = disc["homeassistant/sensor/pvshare_residence_plaine_ain_a01_consumption_kwh/config"]
+    assert first["dev"]["via_device"] == "pvshare_residence_plaine_ain"   # once per device
     # no energy sensor is a measurement (Home Assistant refuses that combination)
     for payload in disc.values():
-        if payload.get("device_class") == "energy":
-            assert payload["state_class"] == "total_increasing"
+        if payload.get("dev_cla") == "energy":
+            assert payload["stat_cla"] == "total_increasing"
     # Each tenant's own topic carries only its own figures.
     assert all(set(v) == set(a01) for k, v in states.items() if k.endswith("/state")
                and "/participant/" in k)

@@ -80,6 +80,39 @@ _KINDS = {
 }
 
 
+#: Home Assistant's documented abbreviations of the discovery keys pvshare uses
+#: (https://www.home-assistant.io/integrations/mqtt/#supported-abbreviations-in-mqtt-discovery-messages):
+#: 295 messages for 48 tenants, so their size counts in the daemon's memory at connection.
+ABBREVIATIONS = {"unique_id": "uniq_id", "state_topic": "stat_t", "value_template": "val_tpl",
+                 "device_class": "dev_cla", "state_class": "stat_cla",
+                 "unit_of_measurement": "unit_of_meas",
+                 "suggested_display_precision": "sug_dsp_prc", "availability_topic": "avty_t",
+                 "device": "dev", "origin": "o"}
+DEVICE_ABBREVIATIONS = {"identifiers": "ids", "manufacturer": "mf", "model": "mdl",
+                        "sw_version": "sw"}
+ORIGIN_ABBREVIATIONS = {"sw_version": "sw"}
+
+
+def abbreviate(payload: dict, base: str) -> dict:
+    """The payload as published: documented abbreviations, topics under ``~`` = ``base``,
+    default availability payloads left out. Home Assistant expands it back to ``payload``
+    (tests/test_home_assistant.py checks it with Home Assistant's own tables).
+    """
+    out: dict = {"~": base}
+    for key, value in payload.items():
+        if key in ("payload_available", "payload_not_available") and \
+                value == {"payload_available": ONLINE}.get(key, OFFLINE):
+            continue
+        if key.endswith("_topic") and isinstance(value, str) and value.startswith(base + "/"):
+            value = "~" + value[len(base):]
+        if key == "device":
+            value = {DEVICE_ABBREVIATIONS.get(k, k): v for k, v in value.items()}
+        elif key == "origin":
+            value = {ORIGIN_ABBREVIATIONS.get(k, k): v for k, v in value.items()}
+        out[ABBREVIATIONS.get(key, key)] = value
+    return out
+
+
 def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in text.lower()).strip("_")
 
@@ -165,9 +198,13 @@ def discovery_messages(cfg) -> list[tuple[str, dict]]:
     origin = {"name": "pvshare", "sw_version": __version__}
     availability = f"{prefix}/{site}/availability"
     out = []
+    described: set[str] = set()
 
     def add(device, path, field, name, kind):
         uid = f"{device['identifiers'][0]}_{field}"
+        if device["identifiers"][0] in described:   # the device's details: once is enough
+            device = {"identifiers": device["identifiers"], "name": device["name"]}
+        described.add(device["identifiers"][0])
         payload = {"name": name, "unique_id": uid, "default_entity_id": f"sensor.{uid}",
                    "state_topic": f"{prefix}/{site}/{path}",
                    "value_template": f"{{{{ value_json.{field} }}}}",
@@ -229,8 +266,11 @@ class ResultsPublisher:
 
     def publish_discovery(self) -> None:
         """Home Assistant MQTT discovery (see :func:`discovery_messages`)."""
+        base = self.topic()
         for topic, payload in discovery_messages(self.cfg):
-            self.client.publish(topic, json.dumps(payload), qos=1, retain=True)
+            self.client.publish(topic, json.dumps(abbreviate(payload, base),
+                                                  separators=(",", ":"), ensure_ascii=False),
+                                qos=1, retain=True)
 
     # -- running totals -------------------------------------------------------------------
     def _read_floor(self) -> dict[str, float]:
