@@ -116,8 +116,9 @@ def _msgids_in_code() -> set[str]:
     ids = set()
     for path in (ROOT / "pvshare").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                    and node.func.id == "_" and node.args
+            if (isinstance(node, ast.Call) and node.args
+                    and (getattr(node.func, "id", None) == "_"
+                         or getattr(node.func, "attr", None) == "_")
                     and isinstance(node.args[0], ast.Constant)):
                 ids.add(node.args[0].value)
     return ids

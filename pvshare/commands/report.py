@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
+from pvshare import i18n
 from pvshare.errors import InputError, PvshareError
-from pvshare.i18n import _
 
 app = typer.Typer(help="Reports in French for the energy advisor, the tenants and the PMO "
                        "(self-contained HTML and PDF).", no_args_is_help=True)
@@ -56,7 +56,7 @@ def _load(cfg, from_s: int, to_s: int, sample_year: bool, need_from_s: int, peri
 
 def _echo_written(paths) -> None:
     for p in paths:
-        typer.echo(_("written: {files}").format(files=p))
+        typer.echo(i18n._("written: {files}").format(files=p))
 
 
 @app.command("household")
@@ -144,7 +144,7 @@ def tenant(
     if not all_:
         _echo_written(paths)
     else:
-        typer.echo(_("{n} file(s) written in {folder}").format(n=len(paths), folder=out))
+        typer.echo(i18n._("{n} file(s) written in {folder}").format(n=len(paths), folder=out))
 
 
 def tenant_reports(cfg, data, month: str, which, out, fmt: str, progress: bool = False,
