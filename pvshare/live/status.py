@@ -102,15 +102,17 @@ def render(cfg, s: dict):
     wx = s.get("forecast_weather")
     if wx:
         if wx.get("source") in ("open-meteo", "cache") and not wx.get("reason"):
-            top.add_row("forecast weather", f"{wx['source']}, fetched "
-                        f"{_age(now - (wx.get('fetched_s') or now))}")
+            top.add_row(_("forecast weather"), _("{source}, fetched {age}").format(
+                source=wx["source"], age=_age(now - (wx.get("fetched_s") or now))))
         elif wx.get("source") == "cache":
-            top.add_row("forecast weather", f"offline, using the forecast fetched "
-                        f"{_age(now - (wx.get('fetched_s') or now))} "
-                        f"({escape(str(wx.get('reason')))})")
+            top.add_row(_("forecast weather"),
+                        _("offline, using the forecast fetched {age} ({reason})").format(
+                            age=_age(now - (wx.get("fetched_s") or now)),
+                            reason=escape(str(wx.get("reason")))))
         else:
-            top.add_row("forecast weather", "none: the forecast uses climatology "
-                        f"({escape(str(wx.get('reason') or 'no weather'))})")
+            top.add_row(_("forecast weather"),
+                        _("none: the forecast uses climatology ({reason})").format(
+                            reason=escape(str(wx.get("reason") or _("no weather")))))
     err = s["last_error"]
     top.add_row(_("last error"), _("none") if not err else
                 escape(f"{_age(now - err['time_s'])}: {err['job']}: {err['message']}"))
