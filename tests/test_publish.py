@@ -52,6 +52,15 @@ def _collect(port: int, topic: str, want: int, timeout_s: float = 10.0) -> dict[
 
 def test_step_results_and_discovery_are_retained(mosquitto, tmp_path):
     cfg = _cfg(mosquitto.port, tmp_path)
+    # a sensor of pvshare 0.1 (energy per step as a measurement) retained in the broker
+    old = "homeassistant/sensor/pvshare_residence-plaine-ain_participant_A01_allocated_wh/config"
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="old")
+    c.connect("127.0.0.1", mosquitto.port)
+    c.loop_start()
+    c.publish(old, json.dumps({"state_class": "measurement", "device_class": "energy"}),
+              qos=1, retain=True).wait_for_publish(5)
+    c.loop_stop()
+    c.disconnect()
     pub = ResultsPublisher(cfg)
     pub.start()
     deadline = time.monotonic() + 10
@@ -86,8 +95,9 @@ def test_step_results_and_discovery_are_retained(mosquitto, tmp_path):
     assert green["next"] == [{"start": "2025-06-21T10:30:00+00:00", "end": "2025-06-21T11:30:00+00:00"},
                              {"start": "2025-06-21T12:00:00+00:00", "end": "2025-06-21T12:30:00+00:00"}]
 
-    disc = _collect(mosquitto.port, "homeassistant/sensor/#", 7 + 6 * n)
-    assert len(disc) == 7 + 6 * n
+    disc = _collect(mosquitto.port, "homeassistant/sensor/#", 8 + 6 * n, timeout_s=3.0)
+    assert len(disc) == 7 + 6 * n                # every retained config, and no other
+    assert old not in disc                       # deleted: its entity leaves Home Assistant
     # published with Home Assistant's documented abbreviations and the "~" topic base
     sensor = disc["homeassistant/sensor/pvshare_residence_plaine_ain_a01_self_consumed_kwh/config"]
     assert sensor["~"] == "pvshare/residence-plaine-ain"

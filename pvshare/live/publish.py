@@ -264,8 +264,21 @@ class ResultsPublisher:
         """``<prefix>/<site>/<parts...>``."""
         return "/".join([self.prefix, self.site, *parts])
 
+    def legacy_discovery_topics(self) -> list[str]:
+        """Discovery topics of pvshare 0.1's sensors (per-step energies as measurements,
+        which Home Assistant refuses): emptied so that their entities go away.
+        """
+        uid = f"pvshare_{self.site}"
+        out = [f"{uid}_step_production_wh", f"{uid}_step_autoprod_wh"]
+        for p in self.cfg.participants:
+            out += [f"{uid}_participant_{p.id}_allocated_wh",
+                    f"{uid}_participant_{p.id}_self_sufficiency_pct"]
+        return [f"{DISCOVERY_PREFIX}/sensor/{u}/config" for u in out]
+
     def publish_discovery(self) -> None:
         """Home Assistant MQTT discovery (see :func:`discovery_messages`)."""
+        for topic in self.legacy_discovery_topics():   # an empty retained message deletes
+            self.client.publish(topic, b"", qos=1, retain=True)
         base = self.topic()
         for topic, payload in discovery_messages(self.cfg):
             self.client.publish(topic, json.dumps(abbreviate(payload, base),
