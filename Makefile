@@ -3,10 +3,22 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-APT_PKGS := mosquitto victoria-metrics chromium libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+APT_PKGS := mosquitto victoria-metrics systemd chromium libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 
-.PHONY: setup demo test lint bench system-deps clean
+# Home Assistant, in a venv of its own (it is big and pins its own libraries): the tests
+# validate pvshare's MQTT discovery with its schema. 2024.3.3 is the newest release that
+# installs on Python 3.11 (2024.4 needs 3.12).
+HA_VENV    := .ha-venv
+HA_VERSION ?= 2024.3.3
+HA_STAMP   := $(HA_VENV)/.installed-$(HA_VERSION)
+# The requirements of the integrations the test starts (mqtt, file_upload, recorder: their
+# manifest.json in that release), installed here since Home Assistant runs with skip_pip.
+HA_REQUIREMENTS := 'paho-mqtt==1.6.1' 'janus==1.0.0' 'SQLAlchemy==2.0.27' \
+                   'fnv-hash-fast==0.5.0' 'psutil-home-assistant==0.0.1'
 
+.PHONY: setup setup-demo ha-venv demo test lint bench system-deps i18n install-check clean
+
+# The tests need every extra ([test] includes [all]); the demo only [demo].
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -14,6 +26,21 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
+
+setup-demo: $(VENV)/.installed-demo
+
+$(VENV)/.installed-demo: pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[demo]'
+	@touch $@
+
+ha-venv: $(HA_STAMP)
+
+$(HA_STAMP):
+	@test -x $(HA_VENV)/bin/python || $(PY) -m venv $(HA_VENV)
+	@$(HA_VENV)/bin/python -m pip install -q --disable-pip-version-check 'homeassistant==$(HA_VERSION)' \
+	  $(HA_REQUIREMENTS)
+	@touch $@
 
 # Debian packages of the real servers the tests use; installed only when missing (root).
 system-deps:
@@ -25,7 +52,7 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-demo: setup
+demo: setup-demo
 	$(BIN)/pvshare demo
 
 # ruff (pyflakes, pycodestyle, imports, pyupgrade, bugbear, numpy docstrings) and mypy on the
@@ -34,11 +61,20 @@ lint: setup
 	$(BIN)/ruff check --quiet .
 	$(BIN)/mypy
 
-test: setup system-deps lint
+test: setup system-deps ha-venv lint install-check
 	$(BIN)/python -m pytest -q
+
+# The base install in a fresh venv: size, no heavy library, the base's commands work.
+install-check:
+	PY=$(PY) scripts/install_check.sh
 
 bench: setup system-deps
 	$(BIN)/python -m benchmarks
 
+# The French message catalogue: pvshare/locale/fr/LC_MESSAGES/pvshare.po -> .mo (Babel, in
+# the test extra; a test checks that the committed .mo matches the .po).
+i18n: setup
+	$(BIN)/pybabel compile -D pvshare -d pvshare/locale -l fr
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) $(HA_VENV) .pytest_cache .hypothesis *.egg-info

@@ -18,8 +18,28 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,      # usage errors as click prints them: short, plain, exit 2
-    add_completion=False,
+    add_completion=True,                 # pvshare --install-completion (bash, zsh, fish)
+    epilog="Exit codes: 0 done; 2 a problem you can fix (configuration, input file, missing "
+           "extra), explained in one message; `pvshare status`: 3 a meter is stale, 4 steps "
+           "pending past their grace, 5 the outbox is backing up; anything else is a bug.",
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            v = version("pvshare")
+        except PackageNotFoundError:       # running from a source tree
+            from pvshare import __version__ as v
+        typer.echo(f"pvshare {v}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Collective solar self-consumption (ACC): meters, allocation keys, Enedis files, reports."""
 
 # --- command groups: one module each under pvshare/commands/ --------------------------------
 from pvshare.commands import allocate as _allocate  # noqa: E402
@@ -48,21 +68,27 @@ app.add_typer(__import__("pvshare.commands.meters", fromlist=["app"]).app, name=
 app.add_typer(__import__("pvshare.commands.enedis", fromlist=["app"]).app, name="enedis")
 app.command("bill")(__import__("pvshare.commands.bill", fromlist=["bill"]).bill)
 app.add_typer(__import__("pvshare.commands.web", fromlist=["app"]).app, name="web")
+app.add_typer(__import__("pvshare.commands.service", fromlist=["app"]).app, name="service")
 # --- end of command groups ---------------------------------------------------------------
 
 
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        try:
+            app()
+        except ModuleNotFoundError as exc:     # a library of an extra that is not installed
+            from pvshare.extras import missing_extra
+            command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+            raise (missing_extra(exc, command) or exc) from None
     except PvshareError as exc:
         from rich.console import Console
         from rich.markup import escape
 
+        from pvshare.i18n import _
         from pvshare.secrets import redact
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(redact(str(exc)))}",
-                                   highlight=False,
-                                   soft_wrap=True)
+        Console(stderr=True).print(f"[bold red]{escape(_('error:'))}[/] {escape(redact(str(exc)))}",
+                                   highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
 
 

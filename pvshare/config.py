@@ -51,6 +51,7 @@ def _check_prm(value: Any) -> str:
 
 class Site(_Section):
     """``[site]``: the building's name, place, time zone and step."""
+
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$",
                       description="short name, used in MQTT topics and InfluxDB tags")
     timezone: str = "Europe/Paris"
@@ -79,6 +80,7 @@ class Site(_Section):
 
 class Producer(_Section):
     """``[producer]``: the PRM of the roof's production and the meter that measures it."""
+
     prm: str
     name: str = "production"
     meter: str | None = Field(default=None, description="id of the meter giving production")
@@ -138,6 +140,7 @@ class Participant(_Section):
 
 class Key(_Section):
     """``[key]``: the allocation key (names in :class:`pvshare.allocation.spec.KeyName`)."""
+
     # use_enum_values: ``type`` holds the plain name ("static"), as it is written in the file.
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True,
                               validate_default=True)
@@ -221,6 +224,7 @@ class Tariffs(_Section):
 
 class Mqtt(_Section):
     """``[mqtt]``: the broker the meters and the results go through."""
+
     host: str = "localhost"
     port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
@@ -236,6 +240,7 @@ class Mqtt(_Section):
 
 class Store(_Section):
     """``[store]``: the SQLite file, its retention, its outbox cap and its group."""
+
     path: str = Field(default="pvshare.db", min_length=1)
     group: str | None = Field(default=None, min_length=1,
                               description="group that may read the store (files 0640); "
@@ -246,6 +251,7 @@ class Store(_Section):
 
 class InfluxDB(_Section):
     """``[influxdb]``: where the outbox is delivered (optional)."""
+
     url: str
 
     @field_validator("url")
@@ -282,10 +288,30 @@ class InfluxDB(_Section):
 
 class Daemon(_Section):
     """``[daemon]``: the intervals and delays of ``pvshare run``."""
+
     poll_interval_s: float = Field(default=10, gt=0)
     grace_s: float = Field(default=180, ge=0)
     recompute_window_h: float = Field(default=48, ge=0)
     flush_interval_s: float = Field(default=5, gt=0)
+
+
+class WeatherSource(_Section):
+    """``[forecast.weather]``: the live weather forecast (pvshare.forecast.weather_source)."""
+
+    provider: Literal["open-meteo", "none"] = "open-meteo"
+    url: str = Field(default="https://api.open-meteo.com/v1/forecast",
+                     pattern=r"^https?://")
+    models: str = Field(default="best_match", pattern=r"^[a-z0-9_,]+$")
+    timeout_s: float = Field(default=10, gt=0, le=120)
+    retries: int = Field(default=3, ge=0, le=8)
+    refresh_h: float = Field(default=3, gt=0)
+    stale_h: float = Field(default=30, gt=0)
+
+
+class ForecastSection(_Section):
+    """``[forecast]``: the daemon's forecast."""
+
+    weather: WeatherSource = WeatherSource()
 
 
 class MeterSection(BaseModel):
@@ -298,6 +324,7 @@ class MeterSection(BaseModel):
 
 class Config(_Section):
     """The whole site configuration, validated (see :func:`load_config`)."""
+
     site: Site
     producer: Producer
     array: Array
@@ -311,6 +338,7 @@ class Config(_Section):
     store: Store = Store()
     influxdb: InfluxDB | None = None
     daemon: Daemon = Daemon()
+    forecast: ForecastSection = ForecastSection()
 
     #: Where the file was read from (not part of the TOML).
     source: str | None = Field(default=None, exclude=True)
@@ -556,4 +584,18 @@ def load_config(path: str | os.PathLike) -> Config:
         raise ConfigError(str(p), [f"not valid TOML: {exc}"]) from None
     except RecursionError:
         raise ConfigError(str(p), ["nested too deeply: not a pvshare configuration"]) from None
+    _store_in_state_directory(data)
     return parse_config(data, str(p))
+
+
+def _store_in_state_directory(data: dict) -> None:
+    """Under systemd (``StateDirectory=``, which sets ``$STATE_DIRECTORY``) a relative
+    ``[store] path`` is taken in the state directory, not beside the read-only config.
+    """
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    store = data.get("store", {})
+    if not state or not isinstance(store, dict):
+        return
+    path = store.get("path", "pvshare.db")
+    if isinstance(path, str) and not Path(path).expanduser().is_absolute():
+        data["store"] = {**store, "path": str(Path(state) / path)}

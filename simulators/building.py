@@ -112,7 +112,7 @@ class Building:
 
 
 def cli_building(
-    config: Path | None = typer.Option(None, "--config", help="site config (default: the "
+    config: Path | None = typer.Option(None, "--config", "-c", help="site config (default: the "
                                           "bundled example building)"),
     start: str | None = typer.Option(None, "--start", help="simulated start, ISO 8601 "
                                         "(no offset = UTC; default: now)"),

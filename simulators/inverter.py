@@ -485,7 +485,7 @@ def cli_inverter(
     port: int = typer.Option(DEFAULT_PORT, "--port", min=1, max=65535,
                              help="TCP port (Modbus' usual 502 needs root)"),
     unit: int = typer.Option(1, "--unit", min=1, max=247, help="Modbus device id (unit id)"),
-    config: Path | None = typer.Option(None, "--config", help="site config (default: the "
+    config: Path | None = typer.Option(None, "--config", "-c", help="site config (default: the "
                                           "bundled example building)"),
     start: str | None = typer.Option(None, "--start", help="simulated start, ISO 8601 "
                                         "(no offset = UTC; default: now)"),

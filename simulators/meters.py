@@ -429,7 +429,7 @@ def _replacement(value: str) -> tuple[str, float]:
 
 
 def cli_meters(
-    config: Path | None = typer.Option(None, "--config", help="site config (default: the "
+    config: Path | None = typer.Option(None, "--config", "-c", help="site config (default: the "
                                           "bundled example building)"),
     broker: str | None = typer.Option(None, "--broker", help="host:port (default: the "
                                          "config's mqtt section, else localhost:1883)"),

@@ -171,7 +171,7 @@ def replay(fd: int, data: bytes, baud: int = 9600) -> None:
 
 
 def cli_tic(
-    config: Path | None = typer.Option(None, "--config", help="site config (default: the "
+    config: Path | None = typer.Option(None, "--config", "-c", help="site config (default: the "
                                           "bundled example building)"),
     participant: str | None = typer.Option(None, "--participant", help="whose meter "
                                               "(default: the first participant)"),

@@ -266,3 +266,32 @@ def test_grafana_dashboard_uses_only_measurements_and_fields_we_send():
             assert (m, field) in sent, (m, field, q)
         for tag in re.findall(r'GROUP BY [^;]*?"(\w+)"', q):
             assert (m, tag) in tags, (m, tag, q)
+
+
+def test_grafana_dashboard_works_imported_and_provisioned():
+    """A provisioned dashboard cannot resolve ``${DS_...}`` import inputs: every panel and
+    variable uses the ``datasource`` template variable (type datasource, InfluxDB), which
+    Grafana fills with the provisioned (or any) InfluxDB data source.
+    """
+    import json
+
+    import yaml
+    text = (ROOT / "config" / "grafana" / "pvshare.json").read_text()
+    assert "${DS_" not in text and "__inputs" not in text
+    dash = json.loads(text)
+    variables = {v["name"]: v for v in dash["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "influxdb"
+    refs = [p["datasource"] for p in dash["panels"] if "datasource" in p]
+    refs += [t["datasource"] for p in dash["panels"] for t in p.get("targets", [])
+             if "datasource" in t]
+    refs += [v["datasource"] for v in dash["templating"]["list"] if "datasource" in v]
+    assert len(refs) >= len(dash["panels"])
+    assert all(r == {"type": "influxdb", "uid": "${datasource}"} for r in refs), refs
+    prov = ROOT / "config" / "grafana" / "provisioning"
+    ds = yaml.safe_load((prov / "datasources" / "pvshare.yaml").read_text())
+    assert ds["apiVersion"] == 1 and ds["datasources"][0]["type"] == "influxdb"
+    assert "password" not in ds["datasources"][0]                 # secrets stay out
+    boards = yaml.safe_load((prov / "dashboards" / "pvshare.yaml").read_text())
+    assert boards["providers"][0]["type"] == "file"
+    assert boards["providers"][0]["options"]["path"].startswith("/var/lib/grafana/")

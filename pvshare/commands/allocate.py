@@ -77,14 +77,15 @@ def allocate(
                           enedis_decimals=int(enedis_decimals.value),
                           participants=participants, kwp=kwp, kva=kva)
     console = Console()
+    from pvshare.i18n import _
     for note in done.notes:
         Console(stderr=True).print(f"[yellow]warning:[/] {escape(note)}", highlight=False,
                                    soft_wrap=True)
     console.print(summary_table(done.result, done.participants,
-                                title=f"Allocation — key '{key.value}'"))
+                                title=_("Allocation — key '{key}'").format(key=key.value)))
     written = [str(out)]
     if done.key_files is not None:
         from pvshare.enedis.summary import rounding_table
         console.print(rounding_table(done.key_files, done.participants, done.prms))
         written += [str(Path(enedis_keys) / f.name) for f in done.key_files.files]
-    console.print("written: " + ", ".join(written))
+    console.print(_("written: {files}").format(files=", ".join(written)), markup=False)

@@ -2,21 +2,48 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
+
+from pvshare.i18n import _
 
 app = typer.Typer(help="Site configuration (TOML).", no_args_is_help=True)
 
 
 @app.command("check")
-def check(file: Path = typer.Argument(..., help="The site's TOML configuration file.")) -> None:
+def check(config: Path | None = typer.Option(None, "--config", "-c", envvar="PVSHARE_CONFIG",
+                                             help="The site's TOML configuration file."),
+          file: Path | None = typer.Argument(None, help="(deprecated: use --config)",
+                                             show_default=False),
+          as_json: bool = typer.Option(False, "--json", help="Print JSON instead.")) -> None:
     """Check a configuration file: prints every problem (exit code 2), or a short summary."""
     from pvshare.config import check_references, load_config
+    from pvshare.errors import ConfigError, InputError
     from pvshare.secrets import plain_text_warnings
-    cfg = load_config(file)
-    check_references(cfg)
-    for warning in plain_text_warnings(cfg):
-        typer.echo(f"warning: {file}: {warning}", err=True)
-    typer.echo(f"{file}: OK — site '{cfg.site.name}', {len(cfg.participants)} participants, "
-               f"key '{cfg.key.type}', step {cfg.site.step}, {len(cfg.meters)} meter section(s)")
+    path = file or config
+    if path is None:
+        raise InputError(_("give the configuration file with --config FILE"), field="--config")
+    try:
+        cfg = load_config(path)
+        check_references(cfg)
+    except ConfigError as exc:
+        if as_json:
+            typer.echo(json.dumps({"file": str(path), "ok": False, "problems": exc.problems},
+                                  ensure_ascii=False, indent=1))
+            raise typer.Exit(2) from None
+        raise
+    warnings = plain_text_warnings(cfg)
+    if as_json:
+        typer.echo(json.dumps({"file": str(path), "ok": True, "site": cfg.site.name,
+                               "participants": len(cfg.participants), "key": cfg.key.type,
+                               "step": cfg.site.step, "meters": len(cfg.meters),
+                               "warnings": warnings}, ensure_ascii=False, indent=1))
+        return
+    for warning in warnings:
+        typer.echo(f"warning: {path}: {warning}", err=True)
+    typer.echo(_("{file}: OK — site '{site}', {n} participants, key '{key}', step {step}, "
+                 "{meters} meter section(s)").format(
+        file=path, site=cfg.site.name, n=len(cfg.participants), key=cfg.key.type,
+        step=cfg.site.step, meters=len(cfg.meters)))

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 
-def run(config: Path = typer.Option(..., "--config", help="The site's TOML configuration."),
+def run(config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFIG", help="The site's TOML configuration."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logs."),
         no_forecast: bool = typer.Option(False, "--no-forecast",
                                          help="Do not run the hourly forecast."),
@@ -48,7 +48,8 @@ def run(config: Path = typer.Option(..., "--config", help="The site's TOML confi
         raise daemon.fatal
 
 
-def status(config: Path = typer.Option(..., "--config", help="The site's TOML configuration."),
+def status(config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFIG",
+                                       help="The site's TOML configuration."),
            as_json: bool = typer.Option(False, "--json", help="Print JSON instead.")) -> None:
     """How the daemon is doing: meters' last readings, steps closed, outbox, last error.
 
@@ -79,7 +80,7 @@ def demo(speed: float = typer.Option(1440.0, "--speed", help="Simulated seconds 
                                              "2025-06-21 00:00, Paris)"),
          data_dir: Path = typer.Option(Path("demo-data"), "--data-dir",
                                        help="Where the demo's config and store go."),
-         config: Path | None = typer.Option(None, "--config",
+         config: Path | None = typer.Option(None, "--config", "-c",
                                                help="A site config (default: the example "
                                                "building)")) -> None:
     """Run the building's simulators and the daemon at high speed, with a live view."""

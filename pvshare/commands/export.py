@@ -12,7 +12,8 @@ from pvshare.store.export import ExportFormat, Table
 
 
 def export(
-    config: Path = typer.Option(..., "--config", help="The site's TOML configuration file."),
+    config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFIG",
+                                help="The site's TOML configuration file."),
     what: Table = typer.Option(..., "--what", help="readings | steps | allocation"),
     from_: str = typer.Option(..., "--from", help="Start (ISO 8601; without an offset = the "
                               "site's local time), included."),

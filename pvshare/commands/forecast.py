@@ -16,7 +16,7 @@ DAYS_FR = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
 @app.callback()
 def forecast(
     ctx: typer.Context,
-    config: Path | None = typer.Option(None, "--config", "-c", help="Site TOML file."),
+    config: Path | None = typer.Option(None, "--config", "-c", envvar="PVSHARE_CONFIG", help="Site TOML file."),
     at: str | None = typer.Option(None, "--at", help="Issue time, ISO 8601 (default: now)."),
     weather: Path | None = typer.Option(
         None, "--weather", help="Irradiance forecast CSV: time,ghi[,temp_air,wind_speed]."),
@@ -28,6 +28,7 @@ def forecast(
         2000.0, "--kwh-per-year", help="Yearly consumption of one flat (kWh), for the "
                                         "green hours."),
     all_steps: bool = typer.Option(False, "--all", help="Also list the night steps."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead (every step)."),
 ) -> None:
     """The next 48 h of production, step by step, with its P10–P90 band and green hours."""
     if ctx.invoked_subcommand is not None:
@@ -44,7 +45,7 @@ def forecast(
     from pvshare.forecast import files
     from pvshare.forecast.green_hours import baseline_energy_wh, green_periods
     from pvshare.forecast.next48h import forecast_next_48h
-    from pvshare.timegrid import format_local, step_seconds
+    from pvshare.timegrid import format_local, format_utc, step_seconds
 
     cfg = load_config(config)
     step_s = step_seconds(cfg.site.step)
@@ -65,6 +66,16 @@ def forecast(
     times = fc.index.tz_localize(None).to_numpy().astype("datetime64[s]")
     local = format_local(times, tz)
     cal = fc.attrs["calibration"]
+    if as_json:
+        import json
+        typer.echo(json.dumps({
+            "site": cfg.site.name, "issued": now.isoformat(),
+            "calibration": {"factor": cal.factor, "calibrated": cal.calibrated},
+            "steps": [{"start": s, "p10_wh": round(r.p10_wh, 1), "p50_wh": round(r.p50_wh, 1),
+                       "p90_wh": round(r.p90_wh, 1), "baseline_wh": round(r.baseline_wh, 1),
+                       "green": bool(r.green), "prior": r.prior}
+                      for s, r in zip(format_utc(times), fc.itertuples())]}, indent=1))
+        return
     con = Console()
     table = Table(title=f"Prévision de production — {cfg.site.name} ({cfg.array.kwp:g} kWc)",
                   caption="kWh par pas; P10–P90: 8 chances sur 10; ★ = heure verte")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 
+from pvshare import i18n
 from pvshare.reports.household import Heating
 from pvshare.reports.render import ReportFormat
 
@@ -31,7 +32,7 @@ class TenantFormat(enum.StrEnum):
 
 def _echo_written(paths) -> None:
     for p in paths:
-        typer.echo(f"written: {p}")
+        typer.echo(i18n._("written: {files}").format(files=p))
 
 
 @app.command("household")
@@ -48,7 +49,8 @@ def household(
     heating: Heating = typer.Option(Heating.OTHER, "--heating", help="electric, gas or other."),
     kva: float = typer.Option(None, "--kva", min=1,
                               help="Subscribed power, kVA (default: the tariffs' value)."),
-    config: Path = typer.Option(None, "--config", help="Take the tariffs from this site config."),
+    config: Path = typer.Option(None, "--config", "-c", envvar="PVSHARE_CONFIG",
+                                help="Take the tariffs from this site config."),
     in_operation: bool = typer.Option(False, "--in-operation", help="The household takes "
                                       "part in the building's collective self-consumption "
                                       "(with --config: solar hours from the site's array)."),
@@ -66,7 +68,7 @@ def household(
 
 @app.command("tenant")
 def tenant(
-    config: Path = typer.Option(..., "--config", help="The site's TOML configuration."),
+    config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFIG", help="The site's TOML configuration."),
     month: str = typer.Option(..., "--month", help="The month, YYYY-MM."),
     participant: str = typer.Option(None, "--participant", help="Participant id (see the config)."),
     all_: bool = typer.Option(False, "--all", help="Every participant (with a progress bar)."),
@@ -95,7 +97,7 @@ def tenant(
     if not all_:
         _echo_written(paths)
     else:
-        typer.echo(f"{len(paths)} file(s) written in {out}")
+        typer.echo(i18n._("{n} file(s) written in {folder}").format(n=len(paths), folder=out))
 
 
 class _ProgressBar:
@@ -130,7 +132,7 @@ class _ProgressBar:
 
 @app.command("building")
 def building(
-    config: Path = typer.Option(..., "--config", help="The site's TOML configuration."),
+    config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFIG", help="The site's TOML configuration."),
     month: str = typer.Option(None, "--month", help="A month, YYYY-MM."),
     year: int = typer.Option(None, "--year", help="A whole year, YYYY."),
     out: Path = typer.Option(Path("."), "--out", help="Folder for the report files."),

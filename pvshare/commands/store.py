@@ -11,7 +11,7 @@ from pvshare.secrets import redact_url
 app = typer.Typer(help="The embedded store (SQLite) and its outbox towards InfluxDB.",
                   no_args_is_help=True)
 
-CONFIG = typer.Option(..., "--config", help="The site's TOML configuration file.")
+CONFIG = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFIG", help="The site's TOML configuration file.")
 
 
 def _size(n: int) -> str:
@@ -23,7 +23,8 @@ def _size(n: int) -> str:
 
 
 @app.command("stats")
-def stats(config: Path = CONFIG) -> None:
+def stats(config: Path = CONFIG,
+          as_json: bool = typer.Option(False, "--json", help="Print JSON instead.")) -> None:
     """Rows per table, outbox depth, the oldest unsent point and the size of the store."""
     from rich.console import Console
     from rich.table import Table
@@ -32,6 +33,11 @@ def stats(config: Path = CONFIG) -> None:
     from pvshare.timegrid import format_utc
 
     cfg, s = store_stats(config)
+    if as_json:
+        import json
+        typer.echo(json.dumps({**s, "influxdb": redact_url(cfg.influxdb.url) if cfg.influxdb
+                               else None}, indent=1, default=str))
+        return
     table = Table(title="rows per table", title_justify="left")
     table.add_column("table")
     table.add_column("rows", justify="right")
@@ -54,8 +60,10 @@ def stats(config: Path = CONFIG) -> None:
     sizes = s["size_bytes"]
     console.print(f"size on disk: {_size(sum(sizes.values()))} ("
                   + ", ".join(f"{k} {_size(v)}" for k, v in sizes.items()) + ")")
+    # markup=False: "[influxdb]" is text, not a rich style tag (it used to vanish)
     console.print("InfluxDB: " + (f"{redact_url(cfg.influxdb.url)}, bucket {cfg.influxdb.bucket!r}"
-                                  if cfg.influxdb else "not configured (no [influxdb] section)"))
+                                  if cfg.influxdb else "not configured (no [influxdb] section)"),
+                  markup=False)
 
 
 @app.command("requeue")

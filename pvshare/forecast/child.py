@@ -11,13 +11,19 @@ Request::
      "now": 1780300800,                            # issue time, Unix seconds (UTC)
      "production": {"time_s": [...], "energy_wh": [...]},   # optional, step starts + Wh
      "weather": {"time_s": [...], "ghi": [...], "temp_air": [...]},  # optional
+     "live_weather": true,                         # optional: ask [forecast.weather]
      "yearly_kwh": 96000}                          # optional, building consumption
 
 Answer::
 
     {"time_s": [...], "p10_wh": [...], "p50_wh": [...], "p90_wh": [...],
      "baseline_wh": [...], "green": [true, ...], "prior": ["climatology", ...],
-     "calibration": {"factor": 0.93, "calibrated": true, "clear_steps": 120, "reason": ""}}
+     "calibration": {"factor": 0.93, "calibrated": true, "clear_steps": 120, "reason": ""},
+     "weather": {"source": "open-meteo" | "cache" | "none", "reason": "...", ...}}
+
+Without a ``weather`` table in the request, the child asks the live weather source
+(:mod:`pvshare.forecast.weather_source`, ``[forecast.weather]``); offline, the forecast rests on
+climatology and ``weather.source`` is ``"none"`` with the reason.
 
 On bad input the child writes ``{"error": "<message>"}`` and exits with code 2.
 """
@@ -51,6 +57,12 @@ def run(request: dict) -> dict:
         hist = pd.Series(np.asarray(prod["energy_wh"], dtype=float), index=_idx(prod["time_s"]))
     wx = request.get("weather")
     weather = None
+    live = None
+    if not wx and request.get("live_weather", True):
+        from pvshare.forecast.weather_source import get_weather
+        live = get_weather(cfg, float(request["now"]))
+        if live.time_s:
+            wx = {"time_s": live.time_s, **live.columns}
     if wx:
         cols = {c: np.asarray(wx[c], dtype=float) for c in ("ghi", "temp_air", "wind_speed")
                 if c in wx}
@@ -69,10 +81,13 @@ def run(request: dict) -> dict:
         "prior": fc["prior"].astype(str).tolist(),
         "calibration": {"factor": round(cal.factor, 4), "calibrated": cal.calibrated,
                         "clear_steps": cal.clear_steps, "reason": cal.reason},
+        "weather": live.status() if live is not None else
+        {"source": "request" if request.get("weather") else "none", "reason": ""},
     }
 
 
 def main() -> int:
+    """Read the request on stdin, forecast, write the answer on stdout; the exit code."""
     from pvshare.errors import PvshareError
     try:
         request = json.load(sys.stdin)

@@ -96,7 +96,7 @@ class Daemon:
         self._restarted = True                   # first close recomputes the whole window
         self._last_power: dict[str, float] = {}
         self._due: dict[str, float] = {}
-        self.forecast_enabled = forecast
+        self.forecast_enabled = forecast and _forecast_installed()
         self.last_error: dict | None = None
         #: The error that stopped the daemon (a damaged store), raised by ``pvshare run``.
         self.fatal: Exception | None = None
@@ -105,9 +105,13 @@ class Daemon:
         self.counters: collections.Counter = collections.Counter()
         self.forwarder = None
         if cfg.influxdb is not None:
+            from pvshare.extras import MissingExtraError, installed
+            if not installed("influx"):       # refuse to start rather than fail every 10 s
+                raise MissingExtraError("influx", "influxdb_client")
             from pvshare.store.forwarder import Forwarder
             self.forwarder = Forwarder(self.store, cfg.influxdb, cfg.site.name)
         self.publisher = None
+        self._totals = None
         if cfg.mqtt is not None and cfg.mqtt.publish_results:
             from pvshare.live.publish import ResultsPublisher
             self.publisher = ResultsPublisher(cfg)
@@ -124,6 +128,7 @@ class Daemon:
                 self.polled.append(meter)
         if self.publisher is not None:
             self.publisher.start()
+            self._publish_totals()
         log.info("started: %d polled meter(s), %d MQTT source(s), key %s, store %s",
                  len(self.polled), len(self.pushed), self.plan.key.name, self.store.path)
 
@@ -248,6 +253,18 @@ class Daemon:
                                             a.allocated_wh[0])
             except Exception as exc:                  # noqa: BLE001
                 self._error("publish", exc)
+        self._publish_totals()
+
+    def _publish_totals(self) -> None:
+        """Home Assistant's running totals, summed over the store's closed steps."""
+        if self._totals is None:
+            from pvshare.live.publish import RunningTotals
+            self._totals = RunningTotals(self.plan.window_s)
+        try:
+            last = self.store.last_allocated_step()
+            self.publisher.publish_totals(self._totals.compute(self.store, last), last)
+        except Exception as exc:                      # noqa: BLE001
+            self._error("publish", exc)
 
     def forward(self, now: float) -> int:
         """Deliver up to a few batches of the outbox (never blocks on a dead server)."""
@@ -260,6 +277,7 @@ class Daemon:
             return 0
 
     def housekeeping(self, now: float) -> None:
+        """The daily chores: purge old raw readings, the month's key file (when configured)."""
         with self._lock:
             try:
                 n = self.store.purge_readings(now)
@@ -281,6 +299,8 @@ class Daemon:
         hist = self.store.step_energy(self.plan.producer_meter, int(now - 56 * 86400), int(now))
         ok = np.isfinite(hist.energy_wh)
         request = {"config": str(Path(self.cfg.source).resolve()), "now": int(now),
+                   # a simulated clock (demo, tests) has no live weather for its "now"
+                   "live_weather": self.clock is time.time,
                    "production": {"time_s": hist.step_starts_s[ok].tolist(),
                                   "energy_wh": hist.energy_wh[ok].tolist()}}
         try:
@@ -297,6 +317,7 @@ class Daemon:
                                           np.asarray(answer["p10_wh"], float) * to_w,
                                           np.asarray(answer["p90_wh"], float) * to_w,
                                           issued_s=now)
+            self.forecast_weather = answer.get("weather")    # shown by `pvshare status`
             green = answer.get("green") or [False] * len(t)
             if self.publisher is not None:
                 self.publisher.publish_green_hours(now, t, green, step, now)
@@ -307,6 +328,7 @@ class Daemon:
 
     # -- driving ------------------------------------------------------------------------------
     def intervals(self) -> dict[str, float]:
+        """Seconds between two runs of each job (poll, flush, close, forecast...)."""
         d = self.cfg.daemon
         jobs = {"poll": d.poll_interval_s, "flush": d.flush_interval_s,
                 "close": min(CLOSE_EVERY_S, self.plan.step_s / 2), "forward": FORWARD_EVERY_S,
@@ -334,7 +356,8 @@ class Daemon:
             meters[m.id] = counters_of(m)
         status = {"pid": os.getpid(), "started_s": self.started_s, "now_s": now,
                   "last_close": self.last_close, "last_error": self.last_error,
-                  "counters": dict(self.counters), "meters": meters}
+                  "counters": dict(self.counters), "meters": meters,
+                  "forecast_weather": getattr(self, "forecast_weather", None)}
         try:
             group = getattr(self.cfg.store, "group", None)       # private, like the store
             write_atomic(self.status_file, json.dumps(status, indent=1),
@@ -405,6 +428,18 @@ def run_simulated(daemon: Daemon, clock, until_s: float | None = None,
             stopping.wait(pause_s)
     finally:
         daemon.stop()
+
+
+def _forecast_installed() -> bool:
+    """Whether the forecast extra is there; without it the daemon runs without a forecast
+    and says so once.
+    """
+    from pvshare.extras import installed
+    if installed("forecast"):
+        return True
+    log.warning("no forecast: the forecast extra is not installed "
+                "(pip install 'pvshare[forecast]' to have one)")
+    return False
 
 
 def _now_dt():

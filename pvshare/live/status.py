@@ -8,20 +8,23 @@ import json
 import time
 
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
+
+from pvshare.i18n import _
 
 
 def _age(seconds: float | None) -> str:
     if seconds is None:
-        return "never"
+        return _("never")
     s = max(0, int(seconds))
     if s < 120:
-        return f"{s} s ago"
+        return _("{n} s ago").format(n=s)
     if s < 7200:
-        return f"{s // 60} min ago"
+        return _("{n} min ago").format(n=s // 60)
     if s < 172800:
-        return f"{s // 3600} h ago"
-    return f"{s // 86400} days ago"
+        return _("{n} h ago").format(n=s // 3600)
+    return _("{n} days ago").format(n=s // 86400)
 
 
 def collect(cfg, now_s: float | None = None) -> dict:
@@ -57,7 +60,8 @@ def collect(cfg, now_s: float | None = None) -> dict:
             "steps_last_7_days": int(len(steps)), "incomplete_last_7_days": int(incomplete.sum()),
             "outbox_depth": depth, "oldest_unsent_s": stats.get("outbox_oldest_s"),
             "last_error": daemon.get("last_error"), "last_close": daemon.get("last_close"),
-            "daemon_seen_s": daemon.get("now_s"), "influxdb": cfg.influxdb is not None}
+            "daemon_seen_s": daemon.get("now_s"), "influxdb": cfg.influxdb is not None,
+            "forecast_weather": daemon.get("forecast_weather")}
 
 
 def render(cfg, s: dict):
@@ -67,32 +71,49 @@ def render(cfg, s: dict):
     top.add_column(style="bold")
     top.add_column()
     seen = s["daemon_seen_s"]
-    top.add_row("daemon", "no sign of life yet" if seen is None
-                else f"last active {_age(now - seen)}")
+    top.add_row(_("daemon"), _("no sign of life yet") if seen is None
+                else _("last active {age}").format(age=_age(now - seen)))
     if s["last_step_s"] is not None:
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(s["last_step_s"]))
-        top.add_row("last step closed", stamp)
+        top.add_row(_("last step closed"), stamp)
     else:
-        top.add_row("last step closed", "none yet")
-    top.add_row("steps closed (7 days)", f"{s['steps_last_7_days']}, of which "
-                f"{s['incomplete_last_7_days']} incomplete (a meter did not report)")
+        top.add_row(_("last step closed"), _("none yet"))
+    top.add_row(_("steps closed (7 days)"),
+                _("{n}, of which {k} incomplete (a meter did not report)").format(
+                    n=s["steps_last_7_days"], k=s["incomplete_last_7_days"]))
     if s["influxdb"]:
-        top.add_row("waiting for InfluxDB", f"{s['outbox_depth']} point(s)")
+        top.add_row(_("waiting for InfluxDB"), _("{n} point(s)").format(n=s["outbox_depth"]))
     else:
-        top.add_row("InfluxDB", f"not configured ({s['outbox_depth']} point(s) kept in the store)")
+        top.add_row("InfluxDB", _("not configured ({n} point(s) kept in the store)").format(
+            n=s["outbox_depth"]))
+    wx = s.get("forecast_weather")
+    if wx:
+        if wx.get("source") in ("open-meteo", "cache") and not wx.get("reason"):
+            top.add_row(_("forecast weather"), _("{source}, fetched {age}").format(
+                source=wx["source"], age=_age(now - (wx.get("fetched_s") or now))))
+        elif wx.get("source") == "cache":
+            top.add_row(_("forecast weather"),
+                        _("offline, using the forecast fetched {age} ({reason})").format(
+                            age=_age(now - (wx.get("fetched_s") or now)),
+                            reason=escape(str(wx.get("reason")))))
+        else:
+            top.add_row(_("forecast weather"),
+                        _("none: the forecast uses climatology ({reason})").format(
+                            reason=escape(str(wx.get("reason") or _("no weather")))))
     err = s["last_error"]
-    top.add_row("last error", "none" if not err else
-                f"{_age(now - err['time_s'])}: {err['job']}: {err['message']}")
-    meters = Table(title="meters: age of the last reading", title_justify="left")
-    meters.add_column("meter")
-    meters.add_column("last reading", justify="right")
+    top.add_row(_("last error"), _("none") if not err else
+                escape(f"{_age(now - err['time_s'])}: {err['job']}: {err['message']}"))
+    meters = Table(title=_("meters: age of the last reading"), title_justify="left")
+    meters.add_column(_("meter"))
+    meters.add_column(_("last reading"), justify="right")
     meters.add_column("")
     silent = 0
     for m, age in s["meters"].items():
         late = age is None or age > 900
         silent += late
-        meters.add_row(m, _age(age), "[red]silent[/]" if late else "[green]ok[/]")
-    summary = f"{len(s['meters']) - silent} of {len(s['meters'])} meters reported in the last 15 min"
+        meters.add_row(m, _age(age), f"[red]{_('silent')}[/]" if late else "[green]ok[/]")
+    summary = _("{k} of {n} meters reported in the last 15 min").format(
+        k=len(s["meters"]) - silent, n=len(s["meters"]))
     return Group(top, summary, meters)
 
 

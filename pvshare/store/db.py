@@ -632,6 +632,39 @@ class Store:
                           steps[:, 1].astype(np.float64), cons, alloc,
                           steps[:, 2].astype(bool), keys, len(rows))
 
+    def allocation_totals(self, from_s: int | None = None, to_s: int | None = None) -> dict:
+        """Sums over the stored steps ``from_s <= start < to_s`` (default: all; the running
+        totals Home Assistant shows), Wh.
+
+        Returns
+        -------
+        dict
+            ``{"production_wh", "self_consumed_wh", "consumption_wh", "steps",
+            "participants": {id: {"consumption_wh", "self_consumed_wh"}}}``; a missing
+            value (NULL) counts as nothing.
+        """
+        lo = -(2 ** 62) if from_s is None else int(from_s)
+        hi = 2 ** 62 if to_s is None else int(to_s)
+        with self._read() as c:
+            steps, prod = c.execute("SELECT COUNT(*), TOTAL(production_wh) FROM allocation_step "
+                                    "WHERE step_s >= ? AND step_s < ?", (lo, hi)).fetchone()
+            rows = c.execute("SELECT p.participant_id, TOTAL(a.consumption_wh), "
+                             "TOTAL(a.allocated_wh) FROM allocation a JOIN participants p "
+                             "USING (participant) WHERE a.step_s >= ? AND a.step_s < ? "
+                             "GROUP BY a.participant", (lo, hi)).fetchall()
+        per = {pid: {"consumption_wh": float(cw), "self_consumed_wh": float(aw)}
+               for pid, cw, aw in rows}
+        return {"production_wh": float(prod), "steps": int(steps),
+                "self_consumed_wh": float(sum(v["self_consumed_wh"] for v in per.values())),
+                "consumption_wh": float(sum(v["consumption_wh"] for v in per.values())),
+                "participants": per}
+
+    def allocated_step_count(self, to_s: int) -> int:
+        """Number of stored steps that start before ``to_s``."""
+        with self._read() as c:
+            return int(c.execute("SELECT COUNT(*) FROM allocation_step WHERE step_s < ?",
+                                 (int(to_s),)).fetchone()[0])
+
     # -- forecasts and live power ----------------------------------------------------------
     def write_forecast(self, step_starts_s, p50_w, p10_w=None, p90_w=None, *,
                        kind: str = "intraday", issued_s: float | None = None) -> int:
