@@ -39,6 +39,7 @@ import numpy as np
 from pvshare.files.atomic import private_mode, write_atomic
 from pvshare.live import sdnotify
 from pvshare.live.closing import close_steps, plan_from_config
+from pvshare.logs import RateLimitedLog
 from pvshare.meters import registry
 from pvshare.meters.base import counters_of
 from pvshare.store import Store
@@ -51,6 +52,8 @@ FORECAST_EVERY_S = 3600.0
 HOUSEKEEPING_EVERY_S = 86400.0
 FORWARD_EVERY_S = 10.0
 CLOSE_EVERY_S = 60.0
+#: Least time between two log lines about the same failing job, s (a full disk...).
+FAULT_LOG_INTERVAL_S = 600.0
 
 
 def status_path(cfg) -> Path:
@@ -103,6 +106,9 @@ class Daemon:
         self.last_close: dict | None = None
         self.started_s = clock()
         self.counters: collections.Counter = collections.Counter()
+        #: A fault that repeats (a full disk fails every flush) is logged once, then once
+        #: every 10 minutes with a count, and one line when it clears (docs/troubleshooting.md).
+        self._faults = RateLimitedLog(log, FAULT_LOG_INTERVAL_S, level=logging.ERROR)
         self.forwarder = None
         if cfg.influxdb is not None:
             from pvshare.extras import MissingExtraError, installed
@@ -164,7 +170,15 @@ class Daemon:
         from pvshare.secrets import redact
         self.last_error = {"time_s": self.clock(), "job": job,
                            "message": redact(str(exc))[:300]}
-        log.error("%s failed: %s", job, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+        self._faults.warning(job, "%s failed: %s", job, redact(str(exc))[:300])
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s failed", job, exc_info=exc)
+
+    def _ok(self, job: str) -> None:
+        """``job`` worked: if it had been failing, say once that it works again."""
+        if self._faults.clear(job, "%s works again", job) and \
+                self.last_error is not None and self.last_error.get("job") == job:
+            self.last_error = None
 
     def poll(self, now: float) -> int:
         """Read every polled meter once; returns the number of readings."""
@@ -175,6 +189,7 @@ class Daemon:
             except Exception as exc:                  # noqa: BLE001 - a meter must not stop us
                 self._error(f"poll {meter.id}", exc)
                 continue
+            self._ok(f"poll {meter.id}")
             self._buffer.extend(readings)
             n += len(readings)
         return n
@@ -196,6 +211,7 @@ class Daemon:
             self._buffer.extendleft(reversed(batch))  # kept for the next try: nothing lost
             self._error("flush", exc)
             return 0
+        self._ok("flush")
         oldest: dict[str, float] = {}
         live: dict[str, tuple[float, float]] = {}
         for r in batch:
@@ -230,6 +246,7 @@ class Daemon:
                     self.dirty[m] = min(self.dirty.get(m, np.inf), t)
                 self._error("close", exc)
                 return None
+            self._ok("close")
             self._restarted = False
             self.last_close = {"time_s": now, "changed_steps": report.changed_steps,
                                "pending_steps": report.pending_steps,
