@@ -208,5 +208,6 @@ def run_demo(data_dir: Path, *, speed: float = 1440.0, duration_s: float = 86400
                   f"--format csv --out {data_dir / 'allocation.csv'}")
     from pvshare.web.links import demo_links
     console.print("\n".join(demo_links(cfg, data_dir, min(start_s + 15 * 3600, end_s - 60))),
-                  highlight=False, soft_wrap=True)
+                  highlight=False, soft_wrap=True, markup=False)   # "[web]" is text
+
     return result.totals()
