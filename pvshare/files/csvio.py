@@ -33,6 +33,7 @@ from pvshare.errors import InputError
 from pvshare.timegrid import format_utc, step_seconds
 
 _OFFSET_RE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+_SHORT_DATE_RE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})([T ].*)", re.DOTALL)
 #: Decimal places written for energies (Wh): a milliwatt-hour.
 WH_DECIMALS = 3
 
@@ -216,7 +217,14 @@ def _iso_seconds(text: str) -> float:
     try:
         t = dt.datetime.fromisoformat(text)
     except ValueError:
-        return np.nan
+        short = _SHORT_DATE_RE.match(text)       # 2025-6-1T…: month or day on one digit
+        if short is None:
+            return np.nan
+        y, m, d, rest = short.groups()
+        try:
+            t = dt.datetime.fromisoformat(f"{y}-{int(m):02d}-{int(d):02d}{rest}")
+        except ValueError:
+            return np.nan
     if t.tzinfo is None:
         return np.nan
     # Exact whole seconds since 1970 (datetime.timestamp() rounds through a float).
@@ -224,7 +232,7 @@ def _iso_seconds(text: str) -> float:
     return delta.days * 86400.0 + delta.seconds + delta.microseconds / 1e6
 
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def _parse_times(text: np.ndarray, source: str, step: str, column: str = "time") -> np.ndarray:
@@ -316,7 +324,7 @@ def _parse_numbers(frame: _Table, columns: list[str], source: str, *,
     problems = []
     bad_text = np.isnan(values) & ~empty
     if bad_text.any():
-        problems.append((bad_text, lambda r, c: f"not a number: {excerpt(text[r, c])}"))
+        problems.append((bad_text, lambda r, c: f"not a number: {excerpt(str(text[r, c]))}"))
     if not allow_empty and empty.any():
         problems.append((empty, lambda r, c: "empty cell: a value is required here"))
     inf = np.isinf(values)
@@ -336,7 +344,8 @@ def _parse_numbers(frame: _Table, columns: list[str], source: str, *,
         raise InputError(msg(r, c), source=source, line=int(r) + 2, field=columns[c])
     # Column-major, as the reader always gave it: the allocation's sums over participants
     # then add in the same order, so the output stays the same to the last bit.
-    return np.asfortranarray(values)
+    # (+ 0.0: a cell written -0 is zero, not a negative zero that would print as -0.000.)
+    return np.asfortranarray(values + 0.0)
 
 
 def _require_columns(frame: _Table, source: str, first: str, expected: str) -> None:
@@ -631,7 +640,7 @@ def read_participants(path: str | os.PathLike, participants: list[str],
     if absent:
         raise InputError(f"participant {absent[0]!r} of the consumption file is not listed",
                          source=source)
-    on = active_mask(times, starts, ends).any(axis=0)
+    on = np.any(active_mask(times, starts, ends), axis=0).reshape(-1)
     for i, name in enumerate(names):
         if on[i] and name not in participants:
             raise InputError(f"participant {name!r} takes part during these steps but has no "
