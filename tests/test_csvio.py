@@ -79,3 +79,18 @@ def test_minus_zero_reads_as_zero(tmp_path, cell):
 def test_what_float_alone_would_take_is_not_a_number(tmp_path, cell):
     with pytest.raises(InputError, match="not a number"):
         _consumption(tmp_path, "2025-06-01T12:00:00+00:00", cell)
+
+
+def test_a_long_cell_among_many_is_reported_in_bounded_memory(tmp_path):
+    import tracemalloc
+    rows = "".join(f"2025-01-01T{h:02d}:{m:02d}:00+00:00,{'1' * 5},{'2' * 5}\n"
+                   for h in range(24) for m in (0, 30))
+    f = tmp_path / "c.csv"
+    f.write_text("time,A,B\n" + rows + f"2025-01-02T00:00:00+00:00,1,{'x' * 100_000}\n",
+                 encoding="utf-8")
+    tracemalloc.start()
+    with pytest.raises(InputError, match="line 50, column 'B': not a number: 'xxx"):
+        csvio.read_consumption(f)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 << 20           # a few copies of the 0.1 MB cell, not 98 cells × 0.4 MB

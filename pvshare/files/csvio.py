@@ -298,13 +298,19 @@ def _number(text: str) -> float:
         return np.nan
 
 
+#: Longest cell converted by numpy at once (a number is at most about 25 characters).
+_FAST_CELL = 32
+
+
 def _to_floats(text: np.ndarray, empty: np.ndarray) -> np.ndarray:
     """Floats of stripped text cells (NaN where empty or not a number), vectorised: numpy
     converts the whole block at once; cell by cell only when some cell is not a number.
     """
     flat = text.ravel().tolist()
     joined = "".join(flat)
-    if "_" not in joined and joined.isascii():
+    # numpy's text array is as wide as the longest cell: only short cells go that way (a long
+    # one, not a number anyway, would make it cells × its length).
+    if flat and max(map(len, flat)) <= _FAST_CELL and "_" not in joined and joined.isascii():
         filled = np.where(empty, "nan", text).astype(str)
         try:
             return filled.astype(np.float64)
