@@ -119,9 +119,9 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
                                     time_style=enedis_time, tz=tz, active=active)
         targets += [enedis_keys / f.name for f in key_files.files]
     with atomic_writes(*targets) as temps:   # per-tenant data: private (0600)
-        frame = csvio.allocation_frame(cons.times, cons.columns, consumption_wh,
+        table = csvio.allocation_table(cons.times, cons.columns, consumption_wh,
                                        result.allocated, active=active)
-        csvio.write_allocation_csv(temps[0], frame)
+        csvio.write_allocation_csv(temps[0], table)
         for tmp, f in zip(temps[1:], key_files.files if key_files else []):
             tmp.write_text(f.text, encoding="utf-8")
     return FileAllocation(result, cons.times, cons.columns, key_files, enedis_keys, prms,

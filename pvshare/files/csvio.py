@@ -12,23 +12,29 @@ Formats (docs/design.md §2 and §3, issue 2):
 * allocation output: ``time,participant,consumption_wh,allocated_wh,complement_wh``
 
 ``time`` is ISO 8601 with a UTC offset and labels the step **start**.
+
+Read with the standard library's :mod:`csv` and numpy: no pandas, since ``pvshare allocate``
+runs on the base install (pandas is only imported, lazily, by :func:`allocation_frame`).
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import io
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from pvshare.errors import InputError
+from pvshare.files import atomic as _atomic
 from pvshare.timegrid import format_utc, step_seconds
 
 _OFFSET_RE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+_SHORT_DATE_RE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})([T ].*)", re.DOTALL)
 #: Decimal places written for energies (Wh): a milliwatt-hour.
 WH_DECIMALS = 3
 
@@ -125,7 +131,35 @@ def _read_lines(path: Path, source: str) -> list[str]:
     return lines
 
 
-def _read_raw(path: Path) -> pd.DataFrame:
+class _Table:
+    """The cells of a CSV file as text: ``columns`` (the header, stripped), one row per data
+    line (blank lines skipped, short rows padded with empty cells) and ``notes`` (warnings
+    for a person).
+    """
+
+    def __init__(self, columns: list[str], rows: list[list[str]], notes: list[str]):
+        self.columns = columns
+        self.notes = notes
+        self.cells = np.empty((len(rows), len(columns)), dtype=object)
+        if rows:
+            self.cells[:, :] = rows
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def col(self, name: str) -> np.ndarray:
+        """One column's cells, stripped of surrounding spaces (object array of str)."""
+        return self.block([name])[:, 0]
+
+    def block(self, names: list[str]) -> np.ndarray:
+        """The cells of these columns, stripped, as an (rows, len(names)) object array."""
+        idx = [self.columns.index(n) for n in names]
+        sub = self.cells[:, idx]
+        return np.array([c.strip() for c in sub.ravel().tolist()],
+                        dtype=object).reshape(sub.shape)
+
+
+def _read_raw(path: Path) -> _Table:
     path = Path(path)
     source = str(path)
     lines = _read_lines(path, source)
@@ -167,55 +201,82 @@ def _read_raw(path: Path) -> pd.DataFrame:
                                  "end: the file was cut short", source=source, line=i)
             row = row + [""] * (width - len(row))
         body.append(row)
-    frame = pd.DataFrame(body, columns=header, dtype=str) if body else \
-        pd.DataFrame({c: pd.Series([], dtype=str) for c in header})
-    frame.attrs["notes"] = []
+    notes = []
     if not lines[-1].endswith(("\n", "\r")):
-        frame.attrs["notes"].append(
+        notes.append(
             f"{source}, line {len(rows)}: the last line has no line end: the file may have "
             "been cut short (check its last value)")
-    return frame
+    return _Table(header, body, notes)
 
 
-def _parse_times(raw: pd.Series, source: str, step: str, column: str = "time") -> np.ndarray:
+def _iso_seconds(text: str) -> float:
+    """UTC Unix seconds of an ISO 8601 time with an offset; NaN if it is not one (a week date
+    such as 2025-W01-1 is not taken, nor a time without a date).
+    """
+    if "W" in text or "w" in text:
+        return np.nan
+    try:
+        t = dt.datetime.fromisoformat(text)
+    except ValueError:
+        short = _SHORT_DATE_RE.match(text)       # 2025-6-1T…: month or day on one digit
+        if short is None:
+            return np.nan
+        y, m, d, rest = short.groups()
+        try:
+            t = dt.datetime.fromisoformat(f"{y}-{int(m):02d}-{int(d):02d}{rest}")
+        except ValueError:
+            return np.nan
+    if t.tzinfo is None:
+        return np.nan
+    # Exact whole seconds since 1970 (datetime.timestamp() rounds through a float).
+    delta = t - _EPOCH
+    return delta.days * 86400.0 + delta.seconds + delta.microseconds / 1e6
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _parse_times(text: np.ndarray, source: str, step: str, column: str = "time") -> np.ndarray:
+    """Step starts (datetime64[s]) of a column of stripped time cells, checked."""
     try:
         step_s = step_seconds(step)
     except ValueError as exc:
         raise InputError(str(exc), field="--step") from None
-    text = raw.str.strip()
-    no_offset = ~text.str.contains(_OFFSET_RE)
+    cells = text.tolist()
+    search = _OFFSET_RE.search
+    no_offset = np.array([search(t) is None for t in cells], dtype=bool)
     if no_offset.any():
-        i = int(np.flatnonzero(no_offset.to_numpy())[0])
-        raise InputError(f"time {excerpt(text.iloc[i])} has no UTC offset (write e.g. "
+        i = int(np.flatnonzero(no_offset)[0])
+        raise InputError(f"time {excerpt(text[i])} has no UTC offset (write e.g. "
                          f"2025-06-01T12:00:00+00:00)", source=source, line=i + 2, field=column)
-    parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
-    bad = parsed.isna().to_numpy()
+    parsed = np.array([_iso_seconds(t) for t in cells], dtype=np.float64).reshape(len(cells))
+    bad = np.isnan(parsed)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"not an ISO 8601 time: {excerpt(text.iloc[i])}", source=source,
+        raise InputError(f"not an ISO 8601 time: {excerpt(text[i])}", source=source,
                          line=i + 2, field=column)
-    secs = parsed.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64)
+    secs = np.floor(parsed).astype(np.int64)
     limit = int(np.datetime64(f"{MAX_YEAR}-01-01", "s").astype(np.int64))
     out = (secs < 0) | (secs >= limit)
     if out.any():
         i = int(np.flatnonzero(out)[0])
-        raise InputError(f"time {excerpt(text.iloc[i])} is outside 1970–{MAX_YEAR}",
+        raise InputError(f"time {excerpt(text[i])} is outside 1970–{MAX_YEAR}",
                          source=source, line=i + 2, field=column)
-    misaligned = secs % step_s != 0
+    misaligned = (secs % step_s != 0) | (parsed != secs)     # a fraction of a second too
     if misaligned.any():
         i = int(np.flatnonzero(misaligned)[0])
-        raise InputError(f"time {text.iloc[i]!r} is not the start of a {step} step "
+        raise InputError(f"time {text[i]!r} is not the start of a {step} step "
                          f"(steps start at multiples of {step_s // 60} minutes, UTC)",
                          source=source, line=i + 2, field=column)
     if secs.size > 1:
         d = np.diff(secs)
         if (d == 0).any():
             i = int(np.flatnonzero(d == 0)[0]) + 1
-            raise InputError(f"duplicate time {text.iloc[i]!r} (also on line {i + 1})",
+            raise InputError(f"duplicate time {text[i]!r} (also on line {i + 1})",
                              source=source, line=i + 2, field=column)
         if (d < 0).any():
             i = int(np.flatnonzero(d < 0)[0]) + 1
-            raise InputError(f"time {text.iloc[i]!r} is earlier than the line before: "
+            raise InputError(f"time {text[i]!r} is earlier than the line before: "
                              "rows must be in increasing time order", source=source,
                              line=i + 2, field=column)
         if d.min() > step_s:
@@ -225,46 +286,82 @@ def _parse_times(raw: pd.Series, source: str, step: str, column: str = "time") -
     return secs.astype("datetime64[s]")
 
 
-def _parse_numbers(frame: pd.DataFrame, columns: list[str], source: str, *,
+def _number(text: str) -> float:
+    """A CSV number (ASCII, no ``_``: ``float()`` alone takes ``1_000`` and other digits);
+    NaN when it is not one.
+    """
+    if "_" in text or not text.isascii():
+        return np.nan
+    try:
+        return float(text)
+    except ValueError:
+        return np.nan
+
+
+#: Longest cell converted by numpy at once (a number is at most about 25 characters).
+_FAST_CELL = 32
+
+
+def _to_floats(text: np.ndarray, empty: np.ndarray) -> np.ndarray:
+    """Floats of stripped text cells (NaN where empty or not a number), vectorised: numpy
+    converts the whole block at once; cell by cell only when some cell is not a number.
+    """
+    flat = text.ravel().tolist()
+    joined = "".join(flat)
+    # numpy's text array is as wide as the longest cell: only short cells go that way (a long
+    # one, not a number anyway, would make it cells × its length).
+    if flat and max(map(len, flat)) <= _FAST_CELL and "_" not in joined and joined.isascii():
+        filled = np.where(empty, "nan", text).astype(str)
+        try:
+            return filled.astype(np.float64)
+        except ValueError:
+            pass
+    return np.array([_number(t) for t in flat], dtype=np.float64).reshape(text.shape)
+
+
+def _parse_numbers(frame: _Table, columns: list[str], source: str, *,
                    allow_empty: bool, low: float | None = 0.0,
                    high: float | None = None, why: str = "") -> np.ndarray:
     """Vectorised conversion of text cells to floats, with the first bad cell reported."""
     if not columns:
         return np.zeros((len(frame), 0))
-    text = frame[columns].apply(lambda s: s.str.strip())
-    values = text.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    empty = (text == "").to_numpy()
+    text = frame.block(columns)
+    empty = text == ""
+    values = _to_floats(text, empty)
     problems = []
     bad_text = np.isnan(values) & ~empty
     if bad_text.any():
-        problems.append((bad_text, lambda r, c: f"not a number: {excerpt(text.iat[r, c])}"))
+        problems.append((bad_text, lambda r, c: f"not a number: {excerpt(str(text[r, c]))}"))
     if not allow_empty and empty.any():
         problems.append((empty, lambda r, c: "empty cell: a value is required here"))
     inf = np.isinf(values)
     if inf.any():
-        problems.append((inf, lambda r, c: f"not a finite number: {excerpt(text.iat[r, c])}"))
+        problems.append((inf, lambda r, c: f"not a finite number: {excerpt(text[r, c])}"))
     with np.errstate(invalid="ignore"):
         if low is not None and (values < low).any():
-            problems.append((values < low, lambda r, c: f"must be >= {low:g}, got {text.iat[r, c]}"))
+            problems.append((values < low, lambda r, c: f"must be >= {low:g}, got {text[r, c]}"))
         if high is not None and (values > high).any():
             shown = f"{high:,.0f}" if high >= 1000 else f"{high:g}"
             problems.append((values > high, lambda r, c: f"must be <= {shown}{why}, got "
-                                                         f"{excerpt(text.iat[r, c])}"))
+                                                         f"{excerpt(text[r, c])}"))
     if problems:
         # Report the problem that comes first in the file.
         firsts = [(tuple(np.argwhere(mask)[0]), msg) for mask, msg in problems]
         (r, c), msg = min(firsts, key=lambda x: x[0])
         raise InputError(msg(r, c), source=source, line=int(r) + 2, field=columns[c])
-    return values
+    # Column-major, as the reader always gave it: the allocation's sums over participants
+    # then add in the same order, so the output stays the same to the last bit.
+    # (+ 0.0: a cell written -0 is zero, not a negative zero that would print as -0.000.)
+    return np.asfortranarray(values + 0.0)
 
 
-def _require_columns(frame: pd.DataFrame, source: str, first: str, expected: str) -> None:
+def _require_columns(frame: _Table, source: str, first: str, expected: str) -> None:
     if len(frame.columns) == 0 or frame.columns[0] != first:
         got = ",".join(frame.columns[:3]) if len(frame.columns) else "nothing"
         raise InputError(f"the header must start with '{first}' ({expected}), got '{got}'",
                          source=source, line=1)
-    dup = frame.columns[frame.columns.duplicated()]
-    if len(dup):
+    dup = [c for i, c in enumerate(frame.columns) if c in frame.columns[:i]]
+    if dup:
         raise InputError(f"column {dup[0]!r} appears twice in the header", source=source, line=1)
     if len(frame) == 0:
         raise InputError("no data rows after the header", source=source, line=2)
@@ -281,12 +378,12 @@ def read_production(path: str | os.PathLike, step: str = "PT30M",
     if list(frame.columns) != ["time", "production_wh"]:
         raise InputError(f"the header must be 'time,production_wh', got "
                          f"'{','.join(frame.columns)}'", source=source, line=1)
-    times = _parse_times(frame["time"], source, step)
+    times = _parse_times(frame.col("time"), source, step)
     values = _parse_numbers(frame, ["production_wh"], source, allow_empty=False,
                             high=max_wh or MAX_WH_PER_STEP,
                             why=" (more than the array can make in a step)" if max_wh
                             else " (not a building's production)")
-    return StepSeries(times, ["production_wh"], values, source, tuple(frame.attrs["notes"]))
+    return StepSeries(times, ["production_wh"], values, source, tuple(frame.notes))
 
 
 def read_consumption(path: str | os.PathLike, step: str = "PT30M",
@@ -300,12 +397,12 @@ def read_consumption(path: str | os.PathLike, step: str = "PT30M",
     participants = list(frame.columns[1:])
     if not participants:
         raise InputError("no participant column after 'time'", source=source, line=1)
-    times = _parse_times(frame["time"], source, step)
+    times = _parse_times(frame.col("time"), source, step)
     values = _parse_numbers(frame, participants, source, allow_empty=True,
                             high=max_wh or MAX_WH_PER_STEP,
                             why=" (more than the subscribed power allows in a step)" if max_wh
                             else " (not a flat's consumption)")
-    return StepSeries(times, participants, values, source, tuple(frame.attrs["notes"]))
+    return StepSeries(times, participants, values, source, tuple(frame.notes))
 
 
 def check_same_steps(a: StepSeries, b: StepSeries) -> None:
@@ -361,7 +458,7 @@ def read_coefficients(path: str | os.PathLike, participants: list[str], key: str
         if absent:
             raise InputError(f"no column for participant {absent[0]!r} of the consumption file",
                              source=source, line=1)
-        series = StepSeries(_parse_times(frame["time"], source, step), cols,
+        series = StepSeries(_parse_times(frame.col("time"), source, step), cols,
                             _parse_numbers(frame, cols, source, allow_empty=False, high=1.0), source)
         if times is not None:
             check_same_steps(series, StepSeries(times, [], np.zeros((len(times), 0)), "the consumption file"))
@@ -381,7 +478,7 @@ def read_coefficients(path: str | os.PathLike, participants: list[str], key: str
                          f"'{','.join(frame.columns)}'", source=source, line=1)
     if "from" in frame.columns or "to" in frame.columns:
         return _read_dated_coefficients(frame, source, participants, key, times, tz)
-    names = frame["participant"].str.strip().tolist()
+    names = frame.col("participant").tolist()
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
         if name not in participants:
@@ -405,7 +502,7 @@ def read_coefficients(path: str | os.PathLike, participants: list[str], key: str
         frac = r != np.round(r)
         if frac.any():
             i = int(np.flatnonzero(frac)[0])
-            raise InputError(f"rank must be a whole number, got {frame['rank'].iloc[i]!r}",
+            raise InputError(f"rank must be a whole number, got {frame.cells[i, frame.columns.index('rank')]!r}",
                              source=source, line=i + 2, field="rank")
         ranks = r[order].astype(int)
     if key == "priority":
@@ -425,7 +522,8 @@ def read_prm_map(path: str | os.PathLike, participants: list[str]) -> list[str]:
         raise InputError(f"the header must be 'participant,prm', got '{','.join(frame.columns)}'",
                          source=source, line=1)
     prms: dict[str, str] = {}
-    for i, (name, prm) in enumerate(zip(frame["participant"].str.strip(), frame["prm"].str.strip())):
+    for i, (name, prm) in enumerate(zip(frame.col("participant").tolist(),
+                                            frame.col("prm").tolist())):
         if not re.fullmatch(r"\d{14}", prm):
             raise InputError(f"PRM must be 14 digits, got {prm!r}", source=source, line=i + 2,
                              field="prm")
@@ -442,12 +540,12 @@ def read_prm_map(path: str | os.PathLike, participants: list[str]) -> list[str]:
     return chosen
 
 
-def _bounds_column(frame: pd.DataFrame, column: str, source: str, tz: str) -> list[int | None]:
+def _bounds_column(frame: _Table, column: str, source: str, tz: str) -> list[int | None]:
     from pvshare.allocation.periods import parse_bound
     if column not in frame.columns:
         return [None] * len(frame)
     out = []
-    for i, text in enumerate(frame[column].str.strip()):
+    for i, text in enumerate(frame.col(column).tolist()):
         try:
             out.append(parse_bound(text, tz))
         except ValueError as exc:
@@ -455,14 +553,14 @@ def _bounds_column(frame: pd.DataFrame, column: str, source: str, tz: str) -> li
     return out
 
 
-def _read_dated_coefficients(frame: pd.DataFrame, source: str, participants: list[str],
+def _read_dated_coefficients(frame: _Table, source: str, participants: list[str],
                              key: str, times: np.ndarray | None, tz: str) -> Coefficients:
     """``participant,coefficient[,rank],from,to``: per-step coefficients (T, N)."""
     from pvshare.allocation.periods import active_mask, bounds_array, describe
     if times is None:
         raise InputError("coefficients with from,to need the steps of the consumption file",
                          source=source)
-    names = frame["participant"].str.strip().tolist()
+    names = frame.col("participant").tolist()
     for i, name in enumerate(names):
         if name not in participants:
             raise InputError(f"participant {name!r} is not in the consumption file",
@@ -524,8 +622,8 @@ def read_participants(path: str | os.PathLike, participants: list[str],
     if list(frame.columns) not in (["participant", "prm", "from", "to"], ["participant", "prm"]):
         raise InputError(f"the header must be 'participant,prm,from,to', got "
                          f"'{','.join(frame.columns)}'", source=source, line=1)
-    names = frame["participant"].str.strip().tolist()
-    prms = frame["prm"].str.strip().tolist()
+    names = frame.col("participant").tolist()
+    prms = frame.col("prm").tolist()
     seen: dict[str, int] = {}
     for i, (name, prm) in enumerate(zip(names, prms)):
         if not re.fullmatch(r"\d{14}", prm):
@@ -549,7 +647,7 @@ def read_participants(path: str | os.PathLike, participants: list[str],
     if absent:
         raise InputError(f"participant {absent[0]!r} of the consumption file is not listed",
                          source=source)
-    on = active_mask(times, starts, ends).any(axis=0)
+    on = np.any(active_mask(times, starts, ends), axis=0).reshape(-1)
     for i, name in enumerate(names):
         if on[i] and name not in participants:
             raise InputError(f"participant {name!r} takes part during these steps but has no "
@@ -559,13 +657,47 @@ def read_participants(path: str | os.PathLike, participants: list[str],
     return Participants([prms[i] for i in order], starts[order], ends[order])
 
 
-def allocation_frame(times: np.ndarray, participants: list[str], consumption_wh: np.ndarray,
-                     allocated_wh: np.ndarray, active: np.ndarray | None = None) -> pd.DataFrame:
+#: Columns of the allocation output.
+ALLOCATION_COLUMNS = ["time", "participant", "consumption_wh", "allocated_wh", "complement_wh"]
+
+
+@dataclass(frozen=True)
+class AllocationTable:
+    """The long allocation table (see :func:`allocation_table`), kept as arrays."""
+
+    times: np.ndarray              # (T,) datetime64[s]
+    participants: list[str]        # N
+    consumption_wh: np.ndarray     # (T, N); NaN = missing
+    allocated_wh: np.ndarray       # (T, N)
+    active: np.ndarray | None = None   # (T, N) bool: the rows written; None = all
+
+    def __len__(self) -> int:
+        if self.active is None:
+            return int(self.consumption_wh.size)
+        return int(np.count_nonzero(self.active))
+
+
+def allocation_table(times: np.ndarray, participants: list[str], consumption_wh: np.ndarray,
+                     allocated_wh: np.ndarray, active: np.ndarray | None = None
+                     ) -> AllocationTable:
     """The long allocation table: one row per step and participant (step-major), with
     ``time,participant,consumption_wh,allocated_wh,complement_wh``; missing consumption and
     its complement are NaN (written as empty cells). With ``active`` (T, N) bool, only the
-    rows of participants taking part in the step.
+    rows of participants taking part in the step. No pandas needed (``pvshare allocate``).
     """
+    cons = np.asarray(consumption_wh, dtype=float)
+    return AllocationTable(np.asarray(times), list(participants), cons,
+                           np.asarray(allocated_wh, dtype=float),
+                           None if active is None else
+                           np.asarray(active, dtype=bool).reshape(cons.shape))
+
+
+def allocation_frame(times: np.ndarray, participants: list[str], consumption_wh: np.ndarray,
+                     allocated_wh: np.ndarray, active: np.ndarray | None = None):
+    """:func:`allocation_table` as a pandas DataFrame (for ``pvshare export``: Parquet, JSON;
+    pandas is imported here only, from the export extra).
+    """
+    import pandas as pd
     T, N = consumption_wh.shape
     stamps = np.asarray(format_utc(times), dtype=object)
     frame = pd.DataFrame({
@@ -580,9 +712,56 @@ def allocation_frame(times: np.ndarray, participants: list[str], consumption_wh:
     return frame
 
 
-def write_allocation_csv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
-    """Write :func:`allocation_frame` output as CSV (Wh with 3 decimals, empty = missing).
-    Used by ``pvshare allocate`` and ``pvshare export --what allocation`` alike, so that the
-    two can be compared line by line.
+def _csv_field(text: str) -> str:
+    """``text`` as the csv module writes it (quoted only when needed, as pandas does)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow([text])
+    return out.getvalue()[:-1]
+
+
+def _wh(values: np.ndarray) -> list[str]:
+    """Wh with :data:`WH_DECIMALS` decimals; NaN as an empty cell."""
+    out = list(map(f"{{:.{WH_DECIMALS}f}}".format, values.tolist()))
+    for i in np.flatnonzero(np.isnan(values)).tolist():
+        out[i] = ""
+    return out
+
+
+#: Steps formatted at once when writing (bounded memory whatever the length of the file).
+_WRITE_STEPS = 2048
+
+
+def write_allocation_csv(path: str | os.PathLike, table) -> None:
+    """Write :func:`allocation_table` (or :func:`allocation_frame`) output as CSV (Wh with 3
+    decimals, empty = missing). Used by ``pvshare allocate`` and ``pvshare export --what
+    allocation`` alike, so that the two can be compared line by line (the same bytes).
     """
-    frame.to_csv(path, index=False, float_format=f"%.{WH_DECIMALS}f", na_rep="")
+    if hasattr(table, "to_csv"):                      # a DataFrame (pvshare export)
+        table.to_csv(path, index=False, float_format=f"%.{WH_DECIMALS}f", na_rep="")
+        return
+    T, N = table.consumption_wh.shape
+    names = np.asarray([_csv_field(p) for p in table.participants], dtype=object)
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(",".join(ALLOCATION_COLUMNS) + "\n")
+        for a in range(0, T, _WRITE_STEPS):
+            b = min(a + _WRITE_STEPS, T)
+            stamps = np.asarray(format_utc(table.times[a:b]), dtype=object)
+            cons = table.consumption_wh[a:b].reshape(-1)
+            alloc = table.allocated_wh[a:b].reshape(-1)
+            time_col = np.repeat(stamps, N)
+            name_col = np.tile(names, b - a)
+            if table.active is not None:
+                keep = table.active[a:b].reshape(-1)
+                time_col, name_col = time_col[keep], name_col[keep]
+                cons, alloc = cons[keep], alloc[keep]
+            rows = zip(time_col.tolist(), name_col.tolist(), _wh(cons), _wh(alloc),
+                       _wh(cons - alloc))
+            f.write("".join([",".join(r) + "\n" for r in rows]))
+
+
+def atomic_writes(*paths: str | os.PathLike):
+    """:func:`pvshare.files.atomic.atomic_writes` with the permissions a plain :func:`open`
+    gives (``mode=None``): the name this module had before the writes moved to
+    :mod:`pvshare.files.atomic`, still imported by ``pvshare service install``.
+    """
+    return _atomic.atomic_writes(*paths, mode=None)
