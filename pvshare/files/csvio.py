@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 
 from pvshare.errors import InputError
-from pvshare.files import atomic as _atomic
 from pvshare.timegrid import format_utc, step_seconds
 
 _OFFSET_RE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
@@ -757,11 +756,3 @@ def write_allocation_csv(path: str | os.PathLike, table) -> None:
             rows = zip(time_col.tolist(), name_col.tolist(), _wh(cons), _wh(alloc),
                        _wh(cons - alloc))
             f.write("".join([",".join(r) + "\n" for r in rows]))
-
-
-def atomic_writes(*paths: str | os.PathLike):
-    """:func:`pvshare.files.atomic.atomic_writes` with the permissions a plain :func:`open`
-    gives (``mode=None``): the name this module had before the writes moved to
-    :mod:`pvshare.files.atomic`, still imported by ``pvshare service install``.
-    """
-    return _atomic.atomic_writes(*paths, mode=None)

@@ -168,11 +168,10 @@ def plan_install(config: Path | None = None, user: str | None = None, root: Path
 
 def install(plan: InstallPlan, run=None) -> list[str]:
     """Write the plan's files (atomically) and run its commands; returns what was done."""
-    from pvshare.files.csvio import atomic_writes
+    from pvshare.files.atomic import write_atomic
 
     def atomic_write_text(path: Path, text: str) -> None:
-        with atomic_writes(path) as (tmp,):
-            tmp.write_text(text, encoding="utf-8")
+        write_atomic(path, text, mode=0o644)     # read by the service's dynamic user
 
     done = []
     if plan.config_text is not None:
