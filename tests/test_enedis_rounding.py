@@ -128,3 +128,33 @@ def test_sample_year_losses_meet_the_targets():
         assert 0.037 < lost(floor_units(r.allocated, r.production, 1000), 1000) < 0.039
         assert lost(optimal_units(r.allocated, r.production, 1000), 1000) <= 0.002
         assert lost(optimal_units(r.allocated, r.production, 10000), 10000) <= 0.0002
+
+
+def test_subnormal_production_is_no_production():
+    """Regression (found by hypothesis): P = 5e-324 Wh split by the prorata key gives three
+    participants the whole 5e-324 Wh each (the float cannot hold a third of it), i.e. three
+    shares of 100 %; trimming the row used to leave a coefficient of -100 %. A production
+    below PRODUCTION_EPS_WH (1e-9 Wh) is no production: every coefficient is 0."""
+    from pvshare.enedis.rounding import PRODUCTION_EPS_WH
+    p = np.array([5e-324, 1e-10, PRODUCTION_EPS_WH, 1000.0])
+    c = np.array([[5e-324, 5e-324, 0.625, 0.625, 0.625]] + [[0.625] * 5] * 2
+                 + [[200.0] * 5])
+    res = allocate(p, c, "prorata")
+    assert (res.allocated[0].sum() > p[0])  # the float noise this is about
+    for grid in (1000, 10000):
+        for units in (optimal_units(res.allocated, p, grid), floor_units(res.allocated, p, grid)):
+            assert units[:2].tolist() == [[0] * 5] * 2
+            assert units[2].tolist() == [grid // 5] * 5  # 1e-9 Wh is still a production
+            assert units[3].tolist() == [grid // 5] * 5  # 200 of 1000 Wh each: 20 %
+
+
+@settings(max_examples=300, deadline=None)
+@given(arrays(float, (4,), elements=st.sampled_from([0.0, 5e-324, 1e-310, 1e-300, 1e-12])
+              | st.floats(0, 1e4)),
+       arrays(float, (4, 5), elements=st.floats(0, 1e4)), KEYS, st.sampled_from([1, 2]))
+def test_tiny_and_subnormal_productions_keep_rows_within_100(p, c, key, decimals):
+    grid = grid_units(decimals)
+    res = allocate(p, c, key)
+    for units in (optimal_units(res.allocated, p, grid), floor_units(res.allocated, p, grid)):
+        assert (units >= 0).all() and (units.sum(axis=1) <= grid).all()
+        assert (units[p < 1e-9] == 0).all()

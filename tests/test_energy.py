@@ -183,6 +183,12 @@ def test_integrate_power_flags_holes():
     ([1e6, 0, 0, 1e6 + 10, 1e6 + 20], [1e6, 1e6 + 10, 1e6 + 20]),       # two of them
     ([1e6, 9e9, 1e6 + 10, 1e6 + 20], [1e6, 1e6 + 10, 1e6 + 20]),        # garbled, high
     ([1e6, 0, 9e9, 1e6 + 10, 1e6 + 20], [1e6, 1e6 + 10, 1e6 + 20]),     # low then high
+    ([1e6, 9e9, 5e9, 1e6 + 10, 1e6 + 20], [1e6, 1e6 + 10, 1e6 + 20]),   # two different highs
+    ([1e6, 1e6 + 4008, 1e6 + 3007, 1e6 + 10, 1e6 + 20],                 # two near highs
+     [1e6, 1e6 + 10, 1e6 + 20]),
+    ([1e6, 9e9, 0, 5e9, 1e6 + 10, 1e6 + 20], [1e6, 1e6 + 10, 1e6 + 20]),  # high, low, high
+    ([1e6, 1e6 + 5000, 1e6 + 10, 1e6 + 20, 1e6 + 5000, 1e6 + 30],       # the same garbled
+     [1e6, 1e6 + 10, 1e6 + 20, 1e6 + 30]),                              # value twice
 ])
 def test_glitches_are_dropped_not_counted(values, kept):
     t = T0 + 60.0 * np.arange(len(values))
@@ -232,6 +238,55 @@ def test_glitch_readings_change_nothing(series, data):
     np.testing.assert_allclose(got.energy_wh, ref.energy_wh, equal_nan=True)
     np.testing.assert_array_equal(got.flags, ref.flags)
     assert got.reset_times_s.size == 0
+
+
+def test_consecutive_glitches_of_different_values_are_all_dropped():
+    """Regression (found by hypothesis): two glitch readings in a row of different values,
+    then the same value again later. The second glitch used to be taken as the level the
+    index "came back" to, so the true readings between the two 1003007 were dropped as a
+    glitch and 0.21 Wh moved from one step to the next."""
+    t = T0 + np.array([0.0, 300, 900, 1500, 2100, 2700, 3300, 3600])
+    index = 1e6 + np.r_[0.0, np.cumsum([1, 1, 2, 1, 0, 2, 0])]
+    starts = T0 + STEP * np.arange(2)
+    ref = step_energy(t, index, starts, STEP)
+    assert ref.energy_wh.tolist() == [4.5, 2.5]  # by hand: 4 + 1*(300/600); 7 - 4.5
+    gt = [T0 + 0.5, T0 + 1.0, 1_741_307_102.0]  # the last one is T0 + 1502 s
+    gv = [1_004_008.0, 1_003_007.0, 1_003_007.0]
+    tc, ic, reset = continuous_index(np.r_[t, gt], np.r_[index, gv])
+    assert tc.tolist() == t.tolist() and ic.tolist() == index.tolist() and not reset.any()
+    got = step_energy(np.r_[t, gt], np.r_[index, gv], starts, STEP)
+    assert got.energy_wh.tolist() == [4.5, 2.5]
+    assert got.flags.tolist() == ref.flags.tolist() and got.reset_times_s.size == 0
+
+
+def test_a_rise_a_meter_can_draw_is_not_a_glitch():
+    """A 2-hour hole across which a household drew 5 kWh (2.5 kW): the reading after the
+    hole is true, even with a garbled reading right after it."""
+    t = T0 + np.array([0.0, 600, 600 + 7200, 600 + 7210, 600 + 7800, 600 + 8400])
+    v = [1e6, 1e6 + 100, 1e6 + 5100, 9e9, 1e6 + 5200, 1e6 + 5300]
+    tc, ic, reset = continuous_index(t, v)
+    assert tc.tolist() == np.delete(t, 3).tolist() and not reset.any()
+    assert ic.tolist() == [1e6, 1e6 + 100, 1e6 + 5100, 1e6 + 5200, 1e6 + 5300]
+
+
+def test_a_return_beyond_what_a_meter_can_draw_is_not_a_return():
+    """0 for one reading, then 300 kWh more than before it one minute later: that is not
+    the index coming back (300 kWh in 2 min is 9 MW), so the 0 is kept as a reset."""
+    t = T0 + 60.0 * np.arange(4)
+    tc, ic, reset = continuous_index(t, [1e6, 0, 1e6 + 3e5, 1e6 + 3e5 + 10])
+    assert tc.size == 4 and reset.tolist() == [False, True, False, False]
+
+
+def test_a_glitch_lasting_hours_is_dropped():
+    """A bridge that reports 0 for 3 hours (18 readings): a glitch (under 6 h) even though
+    the household drew 4 kWh meanwhile."""
+    t = T0 + 600.0 * np.arange(24)
+    true = 1e6 + 222.0 * np.arange(24)
+    v = true.copy()
+    v[3:21] = 0.0
+    tc, ic, reset = continuous_index(t, v)
+    assert tc.tolist() == np.r_[t[:3], t[21:]].tolist() and not reset.any()
+    assert ic.tolist() == np.r_[true[:3], true[21:]].tolist()
 
 
 def test_night_gap_with_a_flat_index_is_a_known_zero():

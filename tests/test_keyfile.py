@@ -132,6 +132,22 @@ def test_files_read_back_and_applied_like_enedis_give_the_optimum(seed, decimals
     assert enedis.sum() >= best.sum() - 1e-6
 
 
+def test_subnormal_production_gives_zero_coefficients_not_two_hundreds():
+    """Regression: a production of 5e-324 Wh (a subnormal float) split by the prorata key
+    gave the whole of it to several participants, i.e. rows of 100 % + 100 %. Below 1e-9 Wh
+    a production is none: the row is all zeros, like a night step."""
+    times = step_range(np.datetime64("2025-11-03T10:00:00"), np.datetime64("2025-11-03T11:00:00"))
+    p = np.array([5e-324, 1000.0])
+    c = np.array([[5e-324, 5e-324, 0.625, 0.625], [250.0, 250.0, 250.0, 250.0]])
+    res = allocate(p, c, "prorata")
+    prms = [f"{30000000000000 + i:014d}" for i in range(4)]
+    for decimals in (1, 2):
+        keys = build_key_files(times[:2], prms, res.allocated, p, c, operation="1",
+                               step_s=1800, decimals=decimals)
+        pct = parse_key_file(keys.files[0].text)[2]
+        assert pct.tolist() == [[0.0] * 4, [25.0] * 4]
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="Horodate;0123456789,./: \n-T+", max_size=300))
 def test_parse_key_file_fuzz_only_clear_errors(text):

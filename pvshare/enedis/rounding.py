@@ -39,6 +39,11 @@ import numpy as np
 GRID = {1: 1000, 2: 10000}
 #: Guard against floating-point noise around a grid point (12.299999999 → 12,3).
 _EPS = 1e-9
+#: A production below this is no production: every coefficient of the step is 0, Wh. Meters
+#: count whole Wh; far below that (e.g. 5e-324 Wh, a subnormal float) the shares ``a*/P``
+#: have lost their precision: an allocation of 5e-324 Wh split among three participants
+#: gives each of them the whole 5e-324 Wh, i.e. three coefficients of 100 %.
+PRODUCTION_EPS_WH = 1e-9
 
 
 def grid_units(decimals: int) -> int:
@@ -50,11 +55,13 @@ def grid_units(decimals: int) -> int:
 
 
 def exact_units(allocated_wh: np.ndarray, production_wh: np.ndarray, grid: int) -> np.ndarray:
-    """The exact shares ``a* · G / P`` in grid units, shape (T, N); 0 where ``P = 0``."""
+    """The exact shares ``a* · G / P`` in grid units, shape (T, N); 0 where ``P`` is below
+    :data:`PRODUCTION_EPS_WH` (no production).
+    """
     p = np.asarray(production_wh, dtype=float)[:, None]
     a = np.asarray(allocated_wh, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(p > 0, a * grid / p, 0.0)
+        ratio = np.where(p >= PRODUCTION_EPS_WH, a * grid / p, 0.0)
     ratio[~np.isfinite(ratio)] = 0.0
     return np.clip(ratio, 0.0, grid)
 
@@ -70,11 +77,17 @@ def floor_units(allocated_wh: np.ndarray, production_wh: np.ndarray, grid: int) 
 
 
 def _trim_rows(units: np.ndarray, grid: int) -> np.ndarray:
+    """Rows over ``grid`` (only with Σa* > P by float noise: rare, tiny) trimmed from their
+    largest coefficients down, never below 0.
+    """
     over = units.sum(axis=1) - grid
-    bad = np.flatnonzero(over > 0)          # only with Σa* > P by float noise: rare, tiny
-    if bad.size:
+    bad = np.flatnonzero(over > 0)
+    while bad.size:
         cols = np.argmax(units[bad], axis=1)
-        units[bad, cols] -= over[bad]
+        cut = np.minimum(units[bad, cols], over[bad])
+        units[bad, cols] -= cut
+        over[bad] -= cut
+        bad = bad[over[bad] > 0]
     return units
 
 
@@ -100,7 +113,7 @@ def optimal_units(allocated_wh: np.ndarray, production_wh: np.ndarray, grid: int
     units = np.floor(exact + _EPS).astype(np.int64)
     units = _trim_rows(units, grid)
     frac = exact - units
-    frac[frac < _EPS] = 0.0                 # on the grid already: nothing to give back
+    frac[frac <= _EPS] = 0.0                # on the grid already: nothing to give back
     spare = grid - units.sum(axis=1)        # (T,) ≥ 0
     if units.shape[1] == 0:
         return units

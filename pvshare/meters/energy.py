@@ -37,6 +37,10 @@ RESET_DROP_WH = 1000.0
 #: A jump that comes back within this many readings (or GLITCH_S seconds) is a glitch.
 GLITCH_READINGS = 5
 GLITCH_S = 6 * 3600.0
+#: The largest power a meter can measure (a 250 kVA connection, the most a low-voltage site
+#: can have): a run of readings is a glitch when the readings around it agree within
+#: RESET_DROP_WH plus what this power can draw between them, W.
+GLITCH_MAX_POWER_W = 250_000.0
 
 
 class Flag(enum.IntEnum):
@@ -95,14 +99,26 @@ def _clean(times_s, values) -> tuple[np.ndarray, np.ndarray]:
 
 
 def glitches(times_s: np.ndarray, index_wh: np.ndarray, jump_wh: float = RESET_DROP_WH,
-             max_readings: int = GLITCH_READINGS, max_s: float = GLITCH_S) -> np.ndarray:
-    """Readings that are glitches: a jump of more than ``jump_wh`` that comes back.
+             max_readings: int = GLITCH_READINGS, max_s: float = GLITCH_S,
+             max_power_w: float = GLITCH_MAX_POWER_W) -> np.ndarray:
+    """Readings that are glitches: runs of readings that jump away and come back.
 
-    A run of readings that jumps away from the index (down, e.g. a bridge that reports 0 when
-    it restarts; or up, e.g. a garbled value) and is followed, within ``max_readings``
-    readings or ``max_s`` seconds, by a reading back at the level before the jump (within
-    ``jump_wh``) is a glitch, not a meter change. A drop that does not come back is a reset
-    or replacement (see :func:`continuous_index`).
+    Two readings *a* before *b* agree when the index between them neither fell by more than
+    ``jump_wh`` nor rose by more than ``jump_wh`` plus what ``max_power_w`` can draw in
+    ``t_b - t_a``. A run of readings that starts and ends with a jump of more than
+    ``jump_wh`` (between consecutive readings) and lasts at most ``max_readings`` readings
+    (or at most ``max_s`` from its first reading to the reading after it) may be a glitch
+    when the readings on either side of it agree: the index came back (a bridge that
+    reports 0 when it restarts; a garbled value, high or low). A drop that does not come
+    back is a reset or replacement (see :func:`continuous_index`); a rise that does not
+    come back is kept.
+
+    Of all the ways of dropping such runs, the one chosen leaves the fewest disagreements
+    between consecutive kept readings (each one a reset or an impossible rise), then drops
+    the fewest readings, then the fewest runs. Several glitches in a row, of different
+    values and on either side of the index, are thus all recognised, and a glitch is never
+    taken for the level that true readings "come back" to. The first and last readings are
+    always kept.
 
     Parameters
     ----------
@@ -111,11 +127,13 @@ def glitches(times_s: np.ndarray, index_wh: np.ndarray, jump_wh: float = RESET_D
     index_wh : numpy.ndarray
         Index at those times, Wh.
     jump_wh : float
-        Smallest jump that can start a glitch, Wh.
+        Largest change between two consecutive readings that is never suspect, Wh.
     max_readings : int
         A glitch lasts at most this many readings…
     max_s : float
         …or at most this long, s.
+    max_power_w : float
+        Largest power the meter can draw or feed, W.
 
     Returns
     -------
@@ -124,41 +142,74 @@ def glitches(times_s: np.ndarray, index_wh: np.ndarray, jump_wh: float = RESET_D
 
     Notes
     -----
-    The loop runs over the jumps larger than ``jump_wh`` only (rare), never over readings
-    or steps.
+    A shortest path whose nodes are the readings right after a jump larger than
+    ``jump_wh`` (rare): the loop runs over those jumps, never over readings or steps, and
+    each jump looks back only at the jumps within one glitch's length.
     """
-    keep = np.ones(index_wh.size, dtype=bool)
-    for _ in range(4):  # a glitch can hide another (a low reading right before a high one)
-        k = np.flatnonzero(keep)
-        bad = _glitch_pass(times_s[k], index_wh[k], jump_wh, max_readings, max_s)
-        if not bad.any():
-            break
-        keep[k[bad]] = False
-    return ~keep
-
-
-def _glitch_pass(t: np.ndarray, v: np.ndarray, jump_wh: float, max_readings: int,
-                 max_s: float) -> np.ndarray:
+    t = np.asarray(times_s, dtype=float)
+    v = np.asarray(index_wh, dtype=float)
     n = v.size
     bad = np.zeros(n, dtype=bool)
     if n < 3:
         return bad
     d = np.diff(v)
-    skip_to = -1
-    for i in np.flatnonzero(np.abs(d) > jump_wh) + 1:
-        if i <= skip_to:
-            continue
-        base, lo = v[i - 1], i + 1
-        hi = max(min(n, lo + max_readings), int(np.searchsorted(t, t[i] + max_s, "right")))
-        after = v[lo:hi]
-        back = after >= base - jump_wh
-        if d[i - 1] > 0:  # jumped up: back means below the glitch and near the old level
-            back &= after < v[i] - jump_wh
-        if back.any():
-            j = lo + int(np.argmax(back))
-            bad[i:j] = True
-            skip_to = int(j)  # the jump back into reading j is not a new event
+    ends = np.flatnonzero(np.abs(d) > jump_wh) + 1  # the reading right after each jump
+    if ends.size < 2:  # a glitch needs a jump away and a jump back
+        return bad
+    starts = ends - 1  # the reading right before each jump: the last one a run may follow
+    rate = float(max_power_w) / 3600.0
+
+    def agree(a, b):
+        dv = v[b] - v[a]
+        return (dv >= -jump_wh) & (dv <= jump_wh + rate * (t[b] - t[a]))
+
+    jump_cost = np.where(agree(starts, ends), 0, _DISAGREE_COST)
+    # A run into ends[k] starts at some ends[j], j < k, and is short in count or in time:
+    # jumps too far apart to bound one run are independent (clusters).
+    near = (np.diff(ends) <= max_readings) | (np.diff(t[ends]) <= max_s)
+    firsts = np.concatenate(([0], np.flatnonzero(~near) + 1))
+    lasts = np.concatenate((firsts[1:] - 1, [ends.size - 1]))
+    runs: list[tuple[int, int]] = []  # dropped runs: first reading, reading after the last
+    # the common case, vectorised: one jump away and one back, nothing else near
+    pair = firsts[lasts == firsts + 1]
+    drop = agree(starts[pair], ends[pair + 1]) & (jump_cost[pair] + jump_cost[pair + 1] > 0)
+    runs += zip(ends[pair[drop]].tolist(), ends[pair[drop] + 1].tolist(), strict=True)
+    # longer clusters: shortest path over their jumps
+    s_lo = np.searchsorted(starts, np.minimum(
+        ends - 1 - max_readings, np.searchsorted(t, t[ends] - max_s, side="left") - 1))
+    s_hi = np.searchsorted(starts, ends - 2, side="right")  # a run holds a reading at least
+    best = np.zeros(ends.size, dtype=np.int64)  # least cost of the kept readings up to ends[k]
+    prev = starts.copy()  # kept reading before ends[k]: starts[k] unless a run was dropped
+    for f, last in zip(firsts[lasts > firsts + 1].tolist(), lasts[lasts > firsts + 1].tolist(),
+                       strict=True):
+        total = 0  # the cost does not change between jumps (such readings always agree)
+        for k in range(f, last + 1):
+            b = int(ends[k])
+            total += int(jump_cost[k])
+            a = starts[max(int(s_lo[k]), f):s_hi[k]]
+            a = a[agree(a, b)]
+            if a.size:
+                ia = np.searchsorted(ends, a, side="right") - 1
+                c = np.where(ia >= f, best[np.maximum(ia, 0)], 0) + 1 + _READING_COST * (b - 1 - a)
+                m = int(np.argmin(c))
+                if c[m] < total:
+                    total, prev[k] = int(c[m]), a[m]
+            best[k] = total
+        k = last  # walk back from the cluster's last reading, kept
+        while k >= f:
+            if prev[k] < starts[k]:
+                runs.append((int(prev[k]) + 1, int(ends[k])))
+            k = int(np.searchsorted(ends, prev[k], side="right")) - 1
+    for lo, hi in runs:
+        bad[lo:hi] = True
     return bad
+
+
+#: Costs of the glitch search (:func:`glitches`): a disagreement between consecutive kept
+#: readings outweighs any number of dropped readings (below 2**24), a dropped reading any
+#: number of dropped runs.
+_READING_COST = 1 << 16
+_DISAGREE_COST = 1 << 40
 
 
 def continuous_index(times_s, index_wh, reset_drop_wh: float = RESET_DROP_WH,
