@@ -34,7 +34,7 @@ def test_version_and_completion():
     done = run("--version")
     assert done.returncode == 0 and done.stdout.strip() == f"pvshare {version('pvshare')}"
     assert "--install-completion" in run("--help").stdout
-    assert "Exit codes: 0 done; 1" in run("--help").stdout
+    assert "Exit codes: 0 done; 2 a problem you can fix" in run("--help").stdout
 
 
 def test_config_check_takes_config_env_and_the_old_positional():
@@ -52,7 +52,8 @@ def test_config_check_takes_config_env_and_the_old_positional():
 def test_json_outputs(tmp_path):
     ok = json.loads(run("config", "check", "-c", EXAMPLE, "--json").stdout)
     assert ok == {"file": EXAMPLE, "ok": True, "site": "residence-plaine-ain",
-                  "participants": 48, "key": "reallocated", "step": "PT30M", "meters": 1}
+                  "participants": 48, "key": "reallocated", "step": "PT30M", "meters": 1,
+                  "warnings": []}
     bad = tmp_path / "bad.toml"
     bad.write_text("[site]\nname = 'x y'\n")
     done = run("config", "check", "-c", str(bad), "--json")

@@ -232,7 +232,7 @@ def _config_tables(text: str) -> dict[str, set[str]]:
     parts = re.split(r"^### (.+)$", _prose(text), flags=re.M)
     for title, body in zip(parts[1::2], parts[2::2], strict=True):
         body = body.split("\n## ")[0]
-        for section in re.findall(r"`\[\[?(\w+)\]\]?`", title):
+        for section in re.findall(r"`\[\[?([\w.]+)\]\]?`", title):
             rows = re.findall(r"^\| (`[^|]*`) \| (?!-)", body, re.M)
             out[section] = {f for r in rows if r not in METER_TYPES
                             for f in re.findall(r"`(\w+)`", r)}
@@ -251,8 +251,11 @@ def test_configuration_md_documents_every_field_and_no_other():
     sections = {"site": c.Site, "producer": c.Producer, "array": c.Array, "key": c.Key,
                 "operation": c.Operation, "participants": c.Participant,
                 "tariffs": c.Tariffs, "prices": c.PricePeriod, "mqtt": c.Mqtt,
-                "store": c.Store, "influxdb": c.InfluxDB, "daemon": c.Daemon}
-    assert set(sections) | {"meters"} == _model_fields(c.Config)
+                "store": c.Store, "influxdb": c.InfluxDB, "daemon": c.Daemon,
+                "forecast.weather": c.WeatherSource}
+    assert set(sections) - {"forecast.weather"} | {"meters", "forecast"} == \
+        _model_fields(c.Config)
+    assert _model_fields(c.ForecastSection) == {"weather"}
     for name, model in sections.items():
         assert tables.get(name) == _model_fields(model), name
     # the [[meters]] types: one row each, every option of the type
