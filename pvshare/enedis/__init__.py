@@ -1,1 +1,4 @@
-"""Enedis file formats: the dynamic key file a PMO sends, and load-curve exports."""
+"""Enedis's files: the monthly key files a PMO sends (:mod:`.keyfile`, rounded without loss
+by :mod:`.rounding`), the monthly figures Enedis sends back (:mod:`.acc`) and their
+reconciliation with pvshare's (:mod:`.reconcile`), and households' load-curve exports
+(:mod:`.loadcurve`, :mod:`.curves`)."""
