@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
@@ -22,17 +23,21 @@ def _leftovers(folder) -> list[str]:
 
 @pytest.fixture
 def file_size_limit():
-    """Make the kernel refuse writes beyond ``limit`` bytes (EFBIG): a real failure in the
-    middle of a write, as with a full disk."""
-    old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
-    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-
-    def limit(n: int) -> None:
+    """``with file_size_limit(n):`` the kernel refuses writes beyond ``n`` bytes (EFBIG): a
+    real failure in the middle of a write, as with a full disk. The limit is lifted at the
+    end of the block, before pytest writes its report (its output may be a large file)."""
+    @contextlib.contextmanager
+    def limit(n: int):
+        old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+        old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (n, old_limit[1]))
+        try:
+            yield
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+            signal.signal(signal.SIGXFSZ, old_handler)
 
-    yield limit
-    resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
-    signal.signal(signal.SIGXFSZ, old_handler)
+    return limit
 
 
 def test_write_replaces_the_content_privately_by_default(tmp_path):
@@ -60,8 +65,7 @@ def test_mode_none_is_what_open_would_give_and_an_explicit_mode_is_exact(tmp_pat
 def test_a_failure_mid_write_keeps_the_old_file_and_leaves_no_temp(tmp_path, file_size_limit):
     target = tmp_path / "status.json"
     target.write_text("old content")
-    file_size_limit(4096)
-    with pytest.raises(OSError) as err:
+    with file_size_limit(4096), pytest.raises(OSError) as err:
         write_atomic(target, b"n" * 100_000)                  # fails after 4096 bytes
     assert err.value.errno == 27                              # EFBIG: the write really failed
     assert target.read_text() == "old content"
@@ -79,8 +83,7 @@ def test_several_files_all_or_nothing(tmp_path, file_size_limit):
     assert a.read_text() == "old a" and not b.exists()
     assert _leftovers(tmp_path) == []
     # a real write failure (file too large) inside the block: same
-    file_size_limit(1000)
-    with pytest.raises(OSError), atomic_writes(a, b) as (ta, tb):
+    with file_size_limit(1000), pytest.raises(OSError), atomic_writes(a, b) as (ta, tb):
         ta.write_text("new a")
         tb.write_text("y" * 50_000)
     assert a.read_text() == "old a" and not b.exists()
