@@ -1,2 +1,3 @@
 """The ``pvshare`` commands, one module per command group: each parses, calls one library
-function, prints (the work lives in the library)."""
+function, prints (the work lives in the library).
+"""
