@@ -552,10 +552,23 @@ def _bounds_column(frame: _Table, column: str, source: str, tz: str) -> list[int
     return out
 
 
+def _periods(frame, source: str, tz: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ``from``/``to`` columns as (N,) int64 Unix seconds (open ends: int64 min/max),
+    each ``to`` after its ``from``.
+    """
+    from pvshare.allocation.periods import bounds_array, describe
+    starts, ends = bounds_array(_bounds_column(frame, "from", source, tz),
+                                _bounds_column(frame, "to", source, tz))
+    for i in np.flatnonzero(starts >= ends)[:1]:
+        raise InputError(f"'to' must be after 'from' ({describe(starts[i], ends[i], tz)})",
+                         source=source, line=int(i) + 2, field="to")
+    return starts, ends
+
+
 def _read_dated_coefficients(frame: _Table, source: str, participants: list[str],
                              key: str, times: np.ndarray | None, tz: str) -> Coefficients:
     """``participant,coefficient[,rank],from,to``: per-step coefficients (T, N)."""
-    from pvshare.allocation.periods import active_mask, bounds_array, describe
+    from pvshare.allocation.periods import active_mask
     if times is None:
         raise InputError("coefficients with from,to need the steps of the consumption file",
                          source=source)
@@ -564,12 +577,8 @@ def _read_dated_coefficients(frame: _Table, source: str, participants: list[str]
         if name not in participants:
             raise InputError(f"participant {name!r} is not in the consumption file",
                              source=source, line=i + 2, field="participant")
-    starts, ends = bounds_array(_bounds_column(frame, "from", source, tz),
-                                _bounds_column(frame, "to", source, tz))
+    starts, ends = _periods(frame, source, tz)
     for i in range(len(names)):
-        if starts[i] >= ends[i]:
-            raise InputError(f"'to' must be after 'from' ({describe(starts[i], ends[i], tz)})",
-                             source=source, line=i + 2, field="to")
         for j in range(i):
             if names[j] == names[i] and starts[j] < ends[i] and starts[i] < ends[j]:
                 raise InputError(f"participant {names[i]!r} has two coefficients over "
@@ -615,7 +624,7 @@ def read_participants(path: str | os.PathLike, participants: list[str],
     any of ``times`` must have a consumption column; one PRM may be shared by participants
     whose periods do not overlap (a flat's successive tenants).
     """
-    from pvshare.allocation.periods import active_mask, bounds_array, describe, overlapping_pairs
+    from pvshare.allocation.periods import active_mask, overlapping_pairs
     source = str(path)
     frame = _read_raw(Path(path))
     if list(frame.columns) not in (["participant", "prm", "from", "to"], ["participant", "prm"]):
@@ -632,12 +641,7 @@ def read_participants(path: str | os.PathLike, participants: list[str],
             raise InputError(f"participant {name!r} is listed twice (also on line {seen[name]})",
                              source=source, line=i + 2, field="participant")
         seen[name] = i + 2
-    starts, ends = bounds_array(_bounds_column(frame, "from", source, tz),
-                                _bounds_column(frame, "to", source, tz))
-    for i in range(len(names)):
-        if starts[i] >= ends[i]:
-            raise InputError(f"'to' must be after 'from' ({describe(starts[i], ends[i], tz)})",
-                             source=source, line=i + 2, field="to")
+    starts, ends = _periods(frame, source, tz)
     for i, j in overlapping_pairs(prms, starts, ends):
         raise InputError(f"PRM {prms[j]} is also participant {names[i]!r}'s (line {i + 2}) over "
                          f"an overlapping period: a flat's new tenant starts ('from') when the "
