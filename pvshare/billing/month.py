@@ -227,14 +227,9 @@ def bill_month(cfg, month: str, out: Path, enedis_files: list[Path] | None = Non
     """Compute the month's bills (:func:`month_bills`) and write them to ``out`` (CSV,
     atomically, private). The ``source`` column says whose figures they come from.
     """
-    from pvshare.files.atomic import atomic_writes
+    from pvshare.files.csvio import write_rows_csv
     bills = month_bills(cfg, month, enedis_files)
-    with atomic_writes(out) as (tmp,):
-        import csv
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, fieldnames=COLUMNS)
-            w.writeheader()
-            w.writerows(bills.lines)
+    write_rows_csv(out, COLUMNS, bills.lines)
     return bills
 
 

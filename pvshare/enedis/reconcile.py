@@ -146,21 +146,15 @@ def reconcile_files(config_path, month: str, files, out=None) -> Reconciliation:
     """What ``pvshare enedis reconcile`` does: read the config, the store and Enedis's files,
     compare, and write ``out`` (CSV) when given.
     """
-    import csv
-
     from pvshare.billing.month import month_from_store
     from pvshare.config import load_config
     from pvshare.enedis.acc import read_enedis_files
-    from pvshare.files.atomic import atomic_writes
 
     cfg = load_config(config_path)
     data = read_enedis_files(files, cfg.site.timezone)
     m = month_from_store(cfg, month)
     result = reconcile(m, data, cfg.operation.key_decimals)
     if out is not None:
-        with atomic_writes(out) as (tmp,):
-            with open(tmp, "w", newline="", encoding="utf-8") as f:
-                w = csv.DictWriter(f, fieldnames=COLUMNS)
-                w.writeheader()
-                w.writerows(result.rows)
+        from pvshare.files.csvio import write_rows_csv
+        write_rows_csv(out, COLUMNS, result.rows)
     return result

@@ -760,3 +760,15 @@ def write_allocation_csv(path: str | os.PathLike, table) -> None:
             rows = zip(time_col.tolist(), name_col.tolist(), _wh(cons), _wh(alloc),
                        _wh(cons - alloc))
             f.write("".join([",".join(r) + "\n" for r in rows]))
+
+
+def write_rows_csv(path: str | os.PathLike, columns: list[str], rows: list[dict]) -> None:
+    """Write ``rows`` (dicts keyed by ``columns``) as a CSV table, atomically and privately
+    (0600: bills and reconciliations name participants).
+    """
+    from pvshare.files.atomic import atomic_writes
+    with atomic_writes(path) as (tmp,), \
+            open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=columns)
+        w.writeheader()
+        w.writerows(rows)
