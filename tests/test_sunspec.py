@@ -279,18 +279,26 @@ def test_scale_factor_changing_between_polls():
     assert seen_sf == {0, 1}
 
 
-def test_acc32_counter_rolls_over_and_reading_keeps_counting():
-    sim, clock = make_sim(energy0_wh=2**32 - 2000.0)
+def test_acc32_counter_past_its_sign_bit_in_wh_is_refused_not_stored():
+    """An acc32 in Wh (scale factor 0) past 2**31 Wh (2.1 GWh) is no building's counter:
+    the sign bit of an unsigned register (meters/counters.py). The readings keep their
+    power; the counter is refused and counted, never stored as energy, including after the
+    register rolls over (4.3 GWh).
+    """
+    sim, clock = make_sim(energy0_wh=2**31 - 2000.0)
     with ServerThread(sim) as srv:
         m = meter(srv.port)
-        values = []
+        values, powers = [], []
         for _i in range(4):
             (r,) = m.read(clock.now())
             values.append(r.export_wh)
+            powers.append(r.power_w)
             clock.t += 300   # ~20 kW x 5 min = 1.7 kWh
-    assert values[-1] > 2**32
-    assert all(b > a for a, b in zip(values, values[1:]))
-    assert sim.image.last["WH_raw"] < 10_000    # the device's register did roll over
+    assert values[0] == pytest.approx(2**31 - 2000.0, abs=1)
+    assert values[-1] is None and all(v is None or v < 2**31 for v in values)
+    assert all(p is not None and p > 0 for p in powers)
+    assert m.counters["sign_bit"] == values.count(None) >= 2
+    assert "sign_bit" in m.refused["export_wh"]
 
 
 def test_reader_never_writes():

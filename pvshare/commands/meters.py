@@ -24,6 +24,7 @@ class Role(StrEnum):
 class Format(StrEnum):
     zlinky = "zlinky"
     teleinfo2mqtt = "teleinfo2mqtt"
+    tasmota = "tasmota"
 
 
 @app.command("listen")
