@@ -16,7 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pymodbus.client import ModbusTcpClient
 from sunspec2.modbus.client import SunSpecModbusClientDeviceTCP
+from typer.testing import CliRunner
 
+from pvshare.cli import app
 from pvshare.config import parse_config
 from pvshare.errors import ConfigError
 from pvshare.meters import registry
@@ -425,6 +427,59 @@ def test_meter_model_203(role, sign):
     assert r.import_wh == mm.TotWhImp.cvalue == 25_000_000
     assert r.export_wh == mm.TotWhExp.cvalue == 1_500_000
     assert m.last_values["WphA"] is None
+
+
+KOSTAL = json.loads((Path(__file__).parent / "fixtures" / "sunspec" /
+                     "kostal_203_negative_totwhexp.json").read_text())
+
+
+def _kostal_raw() -> int:
+    hi, lo = (int(w, 16) for w in KOSTAL["points"]["TotWhExp"])
+    return hi << 16 | lo
+
+
+def test_kostal_negative_export_in_an_unsigned_counter_is_refused(capsys):
+    """The real Kostal sample: TotWhExp = 0xFFB6D9FD (-4,793,859 written into an unsigned
+    acc32). Never stored as 4,290,173,437 Wh of export: refused, counted sign_bit, said by
+    probe; the import counter and the power of the same reading are kept."""
+    raw = _kostal_raw()
+    assert raw == KOSTAL["as_acc32_wh"] and raw - 2**32 == KOSTAL["as_int32"]
+    words = image((sm.COMMON, {"Mn": "KOSTAL"}), (sm.MODELS[203], {
+        "W": 1200, "W_SF": 0, "TotWhExp": raw, "TotWhImp": 8_000_000,
+        "TotWh_SF": KOSTAL["points"]["TotWh_SF"], "Hz": 5000, "Hz_SF": -2}))
+    sim = InverterSimulator(StaticImage(words, base=40000), FixedClock(NOON_S))
+    with ServerThread(sim) as srv:
+        m = meter(srv.port, role="consumption")
+        (r,) = m.read(NOON_S)
+        res = CliRunner().invoke(app, ["meters", "probe", "--host", "127.0.0.1", "--port",
+                                       str(srv.port), "--role", "consumption", "--json"])
+    assert r.export_wh is None and r.import_wh == 8_000_000 and r.power_w == 1200
+    assert m.counters["sign_bit"] == 1 and "sign_bit" in m.refused["export_wh"]
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["reading"]["export_wh"] is None
+    assert out["refused"]["export_wh"].startswith("sign_bit: export_wh = 4290173437 Wh")
+
+
+def test_counter_going_backwards_is_refused_and_a_replacement_is_kept():
+    """A counter that falls (what a device writing minus the export does with a finer unit)
+    is refused and counted; a drop that stays for 3 readings is a meter replacement, kept
+    and counted."""
+    values = [150_000, 149_990, 149_000, 151_000, 20, 25, 30, 40]
+    img = StaticImage(image((sm.COMMON, {}), (sm.MODELS[203], {
+        "W": 100, "W_SF": 0, "TotWhExp": values[0], "TotWhImp": 1, "TotWh_SF": 0})),
+        base=40000)
+    sim = InverterSimulator(img, FixedClock(NOON_S))
+    got = []
+    with ServerThread(sim) as srv:
+        m = meter(srv.port, role="consumption")
+        for v in values:
+            img.words = image((sm.COMMON, {}), (sm.MODELS[203], {
+                "W": 100, "W_SF": 0, "TotWhExp": v, "TotWhImp": 1, "TotWh_SF": 0}))
+            (r,) = m.read(NOON_S)
+            got.append(r.export_wh)
+    assert got == [150_000, None, None, 151_000, None, None, 30, 40]
+    assert m.counters["backwards"] == 4 and m.counters["replaced"] == 1
 
 
 def test_consumption_role_needs_a_meter_model(caplog):

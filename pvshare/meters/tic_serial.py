@@ -25,10 +25,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pvshare.meters import registry
-from pvshare.meters.base import Reading
 from pvshare.logs import RateLimitedLog
-from pvshare.meters import tic_labels
+from pvshare.meters import registry, tic_labels
+from pvshare.meters.base import Reading
 from pvshare.meters.tic import Decoder, reading_from_frame
 
 log = logging.getLogger(__name__)
