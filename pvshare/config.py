@@ -295,6 +295,33 @@ class Daemon(_Section):
     flush_interval_s: float = Field(default=5, gt=0)
 
 
+class Web(_Section):
+    """``[web]``: the tenants' pages (``pvshare web``), see docs/web.md."""
+
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses (or networks, 10.0.0.0/8) of the reverse proxies whose "
+        "X-Forwarded-For is believed; empty (default): the header is ignored and the "
+        "client is the socket's peer")
+    max_connections: int = Field(default=256, ge=8, le=4096,
+                                 description="open connections at most, all clients")
+    max_connections_per_client: int = Field(default=32, ge=2, le=4096)
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300,
+                                    description="time a client has to send a whole request "
+                                    "head, s")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+        for item in v:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return [item.strip() for item in v]
+
+
 class WeatherSource(_Section):
     """``[forecast.weather]``: the live weather forecast (pvshare.forecast.weather_source)."""
 
@@ -338,6 +365,7 @@ class Config(_Section):
     store: Store = Store()
     influxdb: InfluxDB | None = None
     daemon: Daemon = Daemon()
+    web: Web = Web()
     forecast: ForecastSection = ForecastSection()
 
     #: Where the file was read from (not part of the TOML).

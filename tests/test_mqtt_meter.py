@@ -219,6 +219,44 @@ def test_warnings_are_rate_limited_but_all_counted(mosquitto, started, caplog):
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
 
 
+def test_numbers_that_break_decoders_counted_and_rate_limited(mosquitto, started, caplog):
+    """Issue 18's flood: 300 ZLinky messages with last_seen = 10**400 and 300 with a year
+    0001, through a real broker: each refused and counted bad_time, no traceback, at most 2
+    warning lines per kind; a good message after them is still decoded."""
+    meter = started(make_meter(site(mosquitto)))
+    huge = b'{"current_summ_delivered": 12.5, "last_seen": 1' + b"0" * 400 + b"}"
+    year1 = b'{"current_summ_delivered": 12.5, "last_seen": "0001-01-01T00:00:00Z"}'
+    with caplog.at_level(logging.DEBUG, logger="pvshare.meters.mqtt"):
+        pub = Publisher(mosquitto)
+        pub.send([("zigbee2mqtt/linky-A01", huge)] * 300 + [("zigbee2mqtt/linky-A01", year1)]
+                 * 300 + [("zigbee2mqtt/linky-A01", zlinky(13, T0))])
+        pub.close()
+        assert wait_for(lambda: meter.counters["received"] == 601)
+    assert meter.counters["bad_time"] == 600 and meter.counters["decoded"] == 1
+    assert meter.counters["internal_error"] == 0
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert 1 <= len(warnings) <= 2, [r.getMessage() for r in warnings]
+    assert "Traceback" not in caplog.text and not any(r.exc_info for r in caplog.records)
+
+
+def test_internal_errors_are_rate_limited(mosquitto, started, caplog):
+    """A sink that fails on every message: 300 messages, every one counted internal_error,
+    at most 2 warning lines (the traceback only at DEBUG)."""
+    def sink(reading):
+        raise RuntimeError("store full")
+
+    meter = started(make_meter(site(mosquitto), sink=sink))
+    with caplog.at_level(logging.INFO, logger="pvshare.meters.mqtt"):
+        pub = Publisher(mosquitto)
+        pub.send([("zigbee2mqtt/linky-A01", zlinky(1 + i, T0 + i)) for i in range(300)])
+        pub.close()
+        assert wait_for(lambda: meter.counters["received"] == 300)
+    assert meter.counters["internal_error"] == 300
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert 1 <= len(lines) <= 2 and "RuntimeError" in lines[0].getMessage()
+    assert not any(r.exc_info for r in lines)
+
+
 def test_duplicate_message_is_counted_once(mosquitto, started):
     meter = started(make_meter(site(mosquitto)))
     pub = Publisher(mosquitto)

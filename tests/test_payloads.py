@@ -130,7 +130,29 @@ BAD = [
     ("zlinky", enc({**ZLINKY, "apparent_power": 250_000}), payloads.IMPLAUSIBLE_POWER),
     ("zlinky", enc({**ZLINKY, "apparent_power": -5}), payloads.IMPLAUSIBLE_POWER),
     ("teleinfo2mqtt", enc({"ADSC": {"raw": "021728123456"}}), payloads.UNKNOWN_FIELDS),
-    ("teleinfo2mqtt", enc({"EAST": 12345}), payloads.NON_NUMERIC),
+    ("teleinfo2mqtt", enc({"EAST": [12345]}), payloads.NON_NUMERIC),
+    # other scripts' digits and Python's digit separators (float() takes both)
+    ("teleinfo2mqtt", enc({"EAST": {"raw": "١٢٣", "value": "١٢٣"}}), payloads.NON_NUMERIC),
+    ("teleinfo2mqtt", enc({"EAST": {"raw": "1_000", "value": "1_000"}}), payloads.NON_NUMERIC),
+    ("zlinky", enc({"current_summ_delivered": "１２３"}), payloads.NON_NUMERIC),
+    ("zlinky", enc({"current_summ_delivered": "1_000"}), payloads.NON_NUMERIC),
+    # part of a tariff option's indices is not the index
+    ("teleinfo2mqtt", enc({"HCHC": {"raw": "009058688", "value": 9058688}}),
+     payloads.INCOMPLETE),
+    ("tasmota", enc({"TIC": {"ADCO": "031961257463", "HCHP": 9752846}}), payloads.INCOMPLETE),
+    # numbers that are no time
+    ("zlinky", b'{"current_summ_delivered": 1.5, "last_seen": 1' + b"0" * 400 + b"}",
+     payloads.BAD_TIME),
+    ("zlinky", enc({**ZLINKY, "last_seen": 1e300}), payloads.BAD_TIME),
+    ("zlinky", enc({**ZLINKY, "last_seen": -1e15}), payloads.BAD_TIME),
+    ("zlinky", enc({**ZLINKY, "last_seen": "0001-01-01T00:00:00Z"}), payloads.BAD_TIME),
+    ("zlinky", enc({**ZLINKY, "last_seen": "9999-12-31T23:59:59+01:00"}), payloads.BAD_TIME),
+    ("teleinfo2mqtt", enc({**TELEINFO, "DATE": {"raw": "", "value": "", "timestamp": {
+        "date": "0001-01-01T00:00:00.000Z", "dst": "winter"}}}), payloads.BAD_TIME),
+    ("teleinfo2mqtt", enc({**TELEINFO, "DATE": {"raw": "", "value": "", "timestamp": {
+        "date": "2150-06-01T10:00:00.000Z", "dst": "summer"}}}), payloads.BAD_TIME),
+    ("zlinky", b'{"current_summ_delivered": 1' + b"0" * 400 + b"}", payloads.NON_NUMERIC),
+    ("tasmota", enc({"TIC": [1, 2]}), payloads.NOT_OBJECT),
     ("teleinfo2mqtt", enc({"EAST": {"raw": "0A1234567", "value": "0A1234567"}}),
      payloads.NON_NUMERIC),
     ("teleinfo2mqtt", enc({"EAST": {"raw": "-00000012"}}), payloads.NEGATIVE_INDEX),
@@ -236,3 +258,38 @@ def test_fuzz_meter_message_path_counts_everything(messages):
         s[r] for r in payloads.REASONS)
     assert s["received"] == len(messages) == outcomes
     assert len(meter.read()) == s["decoded"]
+
+
+def test_flat_labels_are_read_as_numbers():
+    """A label's value given directly (Tasmota's TIC object; a flat bridge) is read as the
+    number it is, not refused as non_numeric."""
+    d = decode("teleinfo2mqtt", enc({"EAST": 12345, "SINSTS": 300}), RECEIVED_S)
+    assert (d.import_wh, d.power_va) == (12345, 300)
+
+
+def test_tasmota_tic_payload():
+    """Tasmota's Teleinfo raw frame, as xnrg_15_teleinfo.ino publishes it on
+    tele/<topic>/SENSOR (historique, option HC); ADCO stays a string."""
+    msg = {"TIC": {"ADCO": "031961257463", "OPTARIF": "HC..", "ISOUSC": 30,
+                   "HCHC": 9058688, "HCHP": 9752846, "PTEC": "HP..", "IINST": 1,
+                   "IMAX": 90, "PAPP": 230, "HHPHC": "A", "MOTDETAT": "000000"}}
+    d = decode("tasmota", enc(msg), RECEIVED_S)
+    assert (d.import_wh, d.power_va) == (9058688 + 9752846, 230)
+    assert not d.time_from_payload
+    # a PRM sent as a number lost its leading zeros: not used, never compared
+    d = decode("tasmota", enc({"TIC": {"EAST": 1, "PRM": 1234567890123}}), RECEIVED_S)
+    assert d.prm is None
+
+
+def test_zlinky_single_phase_drawn_and_injected_are_two_instants():
+    """zigbee2mqtt merges apparent_power (SINSTS) and injected_v_a (SINSTI), reported
+    apart, into one state: both non-zero on one phase is two instants, no power; the
+    index is kept."""
+    d = decode("zlinky", enc({**ZLINKY, "apparent_power": 1130, "injected_v_a": 1770}),
+               RECEIVED_S)
+    assert d.power_va is None and d.import_wh == ZLINKY["current_summ_delivered"] * 1000
+    d = decode("zlinky", enc({**ZLINKY, "apparent_power": 0, "injected_v_a": 1770}),
+               RECEIVED_S)
+    assert d.power_va == -1770
+    d = decode("zlinky", enc({"apparent_power": 1130, "injected_v_a": 1770}), RECEIVED_S)
+    assert isinstance(d, Rejection) and d.reason == payloads.INCOMPLETE

@@ -31,9 +31,16 @@ VENDOR = {
     # Huawei: 32080 I32 kW gain 1000 (raw = W); 32106 U32 kWh gain 100 (raw = 10 Wh)
     "huawei_sun2000": {"power_w": ("holding", 32080, "int32", 1.0),
                        "export_wh": ("holding", 32106, "uint32", 10.0)},
+    # hybrid with LUNA2000: 32064 Input power I32 W (DC, the strings); 32108 Total DC input
+    # energy U32 kWh gain 100 (raw = 10 Wh)
+    "huawei_sun2000_hybrid": {"power_w": ("holding", 32064, "int32", 1.0),
+                              "export_wh": ("holding", 32108, "uint32", 10.0)},
     # Growatt V1.24: 35-36 Pac 0.1 W; 55-56 Eac total 0.1 kWh (raw = 100 Wh)
     "growatt": {"power_w": ("input", 35, "uint32", 0.1),
                 "export_wh": ("input", 55, "uint32", 100.0)},
+    # Growatt protocol 3.xx: 11-12 Pac 0.1 W; 28-29 Eac total 0.1 kWh
+    "growatt_v3": {"power_w": ("input", 11, "uint32", 0.1),
+                   "export_wh": ("input", 28, "uint32", 100.0)},
 }
 VALUES = {"power_w": 2345.0, "import_wh": 8_765_250.0, "export_wh": 321_500.0}
 
@@ -90,7 +97,7 @@ def test_probe_with_a_profile_prints_one_json_object():
     assert set(obj) == {"models", "reading"}
     assert obj["reading"] == {"power_w": 4200.0, "import_wh": None, "export_wh": 12_345_670.0}
     assert obj["models"] == [{"profile": "huawei_sun2000",
-                              "device": "SUN2000 inverter (SDongle)"}]
+                              "device": "SUN2000 inverter without battery (SDongle)"}]
 
 
 def test_a_profile_file_of_ones_own_and_its_errors(tmp_path):
@@ -108,3 +115,25 @@ def test_a_profile_file_of_ones_own_and_its_errors(tmp_path):
         profiles.load_profile(str(bad))
     with pytest.raises(ValueError, match="unknown profile 'nope'"):
         ModbusOptions(host="h", profile="nope")
+
+
+@pytest.mark.parametrize("name,check,raw,advice", [
+    ("growatt", 88, 315, "growatt_v3"),        # a protocol 3.15 inverter read as V1.24
+    ("growatt_v3", 73, 124, '"growatt"'),      # a V1.24 inverter read as 3.xx
+    ("huawei_sun2000", 47000, 2, "huawei_sun2000_hybrid"),   # LUNA2000 on unit 1
+    ("huawei_sun2000", 47089, 2, "huawei_sun2000_hybrid"),   # LUNA2000 on unit 2
+])
+def test_profile_refuses_a_device_that_does_not_speak_it(name, check, raw, advice):
+    """A device whose protocol version (Growatt) or battery (Huawei) does not fit the
+    profile gives no reading, counted wrong_device, and probe says which profile to use."""
+    values = {"power_w": 2000.0, "export_wh": 321_500.0}
+    with ServerThread(profile_server(name, values, checks={check: raw})) as srv:
+        m = ModbusMeter("dev", ModbusOptions(host="127.0.0.1", port=srv.port, profile=name,
+                                             role="production", timeout_s=1.0))
+        assert m.read(1.7e9) == [] and m.read(1.7e9 + 10) == []
+        m.close()
+        res = CliRunner().invoke(app, ["meters", "probe", "--host", "127.0.0.1", "--port",
+                                       str(srv.port), "--profile", name])
+    assert m.counters["wrong_device"] == 2
+    assert advice in m.refused["device"] and str(raw) in m.refused["device"]
+    assert res.exit_code != 0 and advice in str(res.exception), res.output

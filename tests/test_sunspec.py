@@ -16,7 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pymodbus.client import ModbusTcpClient
 from sunspec2.modbus.client import SunSpecModbusClientDeviceTCP
+from typer.testing import CliRunner
 
+from pvshare.cli import app
 from pvshare.config import parse_config
 from pvshare.errors import ConfigError
 from pvshare.meters import registry
@@ -279,18 +281,26 @@ def test_scale_factor_changing_between_polls():
     assert seen_sf == {0, 1}
 
 
-def test_acc32_counter_rolls_over_and_reading_keeps_counting():
-    sim, clock = make_sim(energy0_wh=2**32 - 2000.0)
+def test_acc32_counter_past_its_sign_bit_in_wh_is_refused_not_stored():
+    """An acc32 in Wh (scale factor 0) past 2**31 Wh (2.1 GWh) is no building's counter:
+    the sign bit of an unsigned register (meters/counters.py). The readings keep their
+    power; the counter is refused and counted, never stored as energy, including after the
+    register rolls over (4.3 GWh).
+    """
+    sim, clock = make_sim(energy0_wh=2**31 - 2000.0)
     with ServerThread(sim) as srv:
         m = meter(srv.port)
-        values = []
+        values, powers = [], []
         for _i in range(4):
             (r,) = m.read(clock.now())
             values.append(r.export_wh)
+            powers.append(r.power_w)
             clock.t += 300   # ~20 kW x 5 min = 1.7 kWh
-    assert values[-1] > 2**32
-    assert all(b > a for a, b in zip(values, values[1:]))
-    assert sim.image.last["WH_raw"] < 10_000    # the device's register did roll over
+    assert values[0] == pytest.approx(2**31 - 2000.0, abs=1)
+    assert values[-1] is None and all(v is None or v < 2**31 for v in values)
+    assert all(p is not None and p > 0 for p in powers)
+    assert m.counters["sign_bit"] == values.count(None) >= 2
+    assert "sign_bit" in m.refused["export_wh"]
 
 
 def test_reader_never_writes():
@@ -417,6 +427,59 @@ def test_meter_model_203(role, sign):
     assert r.import_wh == mm.TotWhImp.cvalue == 25_000_000
     assert r.export_wh == mm.TotWhExp.cvalue == 1_500_000
     assert m.last_values["WphA"] is None
+
+
+KOSTAL = json.loads((Path(__file__).parent / "fixtures" / "sunspec" /
+                     "kostal_203_negative_totwhexp.json").read_text())
+
+
+def _kostal_raw() -> int:
+    hi, lo = (int(w, 16) for w in KOSTAL["points"]["TotWhExp"])
+    return hi << 16 | lo
+
+
+def test_kostal_negative_export_in_an_unsigned_counter_is_refused(capsys):
+    """The real Kostal sample: TotWhExp = 0xFFB6D9FD (-4,793,859 written into an unsigned
+    acc32). Never stored as 4,290,173,437 Wh of export: refused, counted sign_bit, said by
+    probe; the import counter and the power of the same reading are kept."""
+    raw = _kostal_raw()
+    assert raw == KOSTAL["as_acc32_wh"] and raw - 2**32 == KOSTAL["as_int32"]
+    words = image((sm.COMMON, {"Mn": "KOSTAL"}), (sm.MODELS[203], {
+        "W": 1200, "W_SF": 0, "TotWhExp": raw, "TotWhImp": 8_000_000,
+        "TotWh_SF": KOSTAL["points"]["TotWh_SF"], "Hz": 5000, "Hz_SF": -2}))
+    sim = InverterSimulator(StaticImage(words, base=40000), FixedClock(NOON_S))
+    with ServerThread(sim) as srv:
+        m = meter(srv.port, role="consumption")
+        (r,) = m.read(NOON_S)
+        res = CliRunner().invoke(app, ["meters", "probe", "--host", "127.0.0.1", "--port",
+                                       str(srv.port), "--role", "consumption", "--json"])
+    assert r.export_wh is None and r.import_wh == 8_000_000 and r.power_w == 1200
+    assert m.counters["sign_bit"] == 1 and "sign_bit" in m.refused["export_wh"]
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["reading"]["export_wh"] is None
+    assert out["refused"]["export_wh"].startswith("sign_bit: export_wh = 4290173437 Wh")
+
+
+def test_counter_going_backwards_is_refused_and_a_replacement_is_kept():
+    """A counter that falls (what a device writing minus the export does with a finer unit)
+    is refused and counted; a drop that stays for 3 readings is a meter replacement, kept
+    and counted."""
+    values = [150_000, 149_990, 149_000, 151_000, 20, 25, 30, 40]
+    img = StaticImage(image((sm.COMMON, {}), (sm.MODELS[203], {
+        "W": 100, "W_SF": 0, "TotWhExp": values[0], "TotWhImp": 1, "TotWh_SF": 0})),
+        base=40000)
+    sim = InverterSimulator(img, FixedClock(NOON_S))
+    got = []
+    with ServerThread(sim) as srv:
+        m = meter(srv.port, role="consumption")
+        for v in values:
+            img.words = image((sm.COMMON, {}), (sm.MODELS[203], {
+                "W": 100, "W_SF": 0, "TotWhExp": v, "TotWhImp": 1, "TotWh_SF": 0}))
+            (r,) = m.read(NOON_S)
+            got.append(r.export_wh)
+    assert got == [150_000, None, None, 151_000, None, None, 30, 40]
+    assert m.counters["backwards"] == 4 and m.counters["replaced"] == 1
 
 
 def test_consumption_role_needs_a_meter_model(caplog):

@@ -24,6 +24,7 @@ class Role(StrEnum):
 class Format(StrEnum):
     zlinky = "zlinky"
     teleinfo2mqtt = "teleinfo2mqtt"
+    tasmota = "tasmota"
 
 
 @app.command("listen")
@@ -108,3 +109,5 @@ def probe(host: str = typer.Option(..., help="IP address or host name"),
     r = res.reading
     print(f"reading power_w={r['power_w']} import_wh={r['import_wh']} "
           f"export_wh={r['export_wh']}")
+    for name, why in res.refused.items():
+        print(f"refused {name}: {why}")

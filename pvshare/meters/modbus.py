@@ -47,8 +47,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pvshare.errors import InputError
-from pvshare.meters import profiles
+from pvshare.logs import RateLimitedLog
+from pvshare.meters import profiles, registers
 from pvshare.meters.base import Quality, Reading
+from pvshare.meters.counters import CounterGuard, sign_bit_set
 from pvshare.meters.modbus_client import (
     MAX_READ_COUNT,
     DeviceExceptionResponse,
@@ -186,22 +188,41 @@ class ModbusMeter:
                                      backoff_max_s=options.backoff_max_s, logger=self.log)
         self.counters: Counter = Counter()
         self.last_values: dict[str, float | None] = {}
+        self.guard = CounterGuard()
+        #: what each refused counter said last (``{"export_wh": "sign_bit: …"}``), for probe
+        self.refused: dict[str, str] = {}
+        self._faults = RateLimitedLog(self.log, 600.0)
+        self._checked_generation = -1
 
     def read(self, now_s: float) -> list[Reading]:
         """One poll: at most one :class:`Reading`, stamped ``now_s``."""
         self.counters["polls"] += 1
         values: dict[str, float | None] = {}
+        signs: dict[str, bool] = {}
         try:
+            if self.conn.generation != self._checked_generation:
+                self._check_device(now_s)
             for b in self.blocks:
                 words = self.conn.read_registers(b.address, b.count, now_s,
                                                  input_registers=b.function == "input")
                 for r in b.registers:
                     off = r.address - b.address
-                    values[r.field] = decode_register(r, words[off:off + r.count])
+                    w = words[off:off + r.count]
+                    values[r.field] = decode_register(r, w)
+                    if r.type in ("uint32", "uint64") and r.field != "power_w":
+                        signs[r.field] = sign_bit_set(registers.unpack(r.type, w, r.word_order),
+                                                      32 if r.type == "uint32" else 64)
         except (DeviceUnreachable, DeviceTimeout, DeviceExceptionResponse) as exc:
             self.counters[exc.counter] += 1
             return []
+        except profiles.ProfileMismatch as exc:
+            self.counters["wrong_device"] += 1
+            self.refused["device"] = str(exc)
+            self._faults.warning("wrong_device", "%s: %s", self.id, exc)
+            return []
         self.last_values = values
+        for name in ("import_wh", "export_wh"):
+            values[name] = self._guarded(name, values.get(name), signs.get(name, False))
         power = values.get("power_w")
         if power is not None and self.options.role == "production" \
                 and self.options.kind == "meter":
@@ -221,6 +242,50 @@ class ModbusMeter:
         self.counters["readings"] += 1
         return [Reading(self.id, now_s, import_wh=imp, export_wh=exp, power_w=power,
                         quality=quality)]
+
+    def _check_device(self, now_s: float) -> None:
+        """Read the profile's ``checks`` (once per connection): a device that does not
+        speak the profile's protocol is refused, with the profile's advice.
+
+        Raises
+        ------
+        profiles.ProfileMismatch
+        """
+        if self.options.profile is not None:
+            prof = profiles.load_profile(self.options.profile)
+            for check in prof.checks:
+                try:
+                    words = self.conn.read_registers(
+                        check.address, check.count, now_s,
+                        input_registers=check.function == "input")
+                    raw = registers.unpack(check.type, words, check.word_order)
+                except DeviceExceptionResponse as exc:
+                    if check.absent_ok and exc.code == 2:
+                        continue   # the register does not exist: what the check allows
+                    raise
+                check.verify(raw, prof.name)
+        self._checked_generation = self.conn.generation
+        self.refused.pop("device", None)
+
+    def _guarded(self, field: str, value: float | None, sign: bool) -> float | None:
+        kept, reason = self.guard.check(field, value, sign_bit=sign)
+        if reason is not None:
+            self.counters[reason] += 1
+            if kept is None:
+                detail = (f"{reason}: {field} = {value:.0f} Wh "
+                          + ("(an unsigned register with its sign bit set: the device "
+                             "wrote a negative number)" if reason == "sign_bit" else
+                             "(lower than the last value kept)"))
+                self.refused[field] = detail
+                self._faults.warning(f"{reason}:{field}", "%s: %s; not stored as energy",
+                                     self.id, detail)
+            else:
+                self.refused.pop(field, None)
+                self.log.warning("%s: %s went down and stayed down: a meter replacement, "
+                                 "continued from the old index", self.id, field)
+        elif kept is not None:
+            self.refused.pop(field, None)
+        return kept
 
     def close(self) -> None:
         """Close the Modbus connection."""

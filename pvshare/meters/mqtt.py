@@ -30,8 +30,10 @@ the ``sink`` callable given by the caller, or, without one, waits in a queue tha
 
 Bad input never stops the reader: every refused message is counted in :attr:`MqttMeter.counters`
 under its reason (see :mod:`pvshare.meters.payloads`, plus ``unknown_topic``) and logged at
-WARNING, at most once per reason every ``warn_interval_s``, with its topic and a short
-excerpt of the payload. The password is never logged.
+WARNING, at most once per reason every ``warn_interval_s`` (300 s: at most 2 lines per kind
+in 10 minutes, each saying how many were left out), with its topic and a short excerpt of
+the payload. An unexpected error while handling a message is counted ``internal_error`` and
+rate-limited the same way (its traceback only at DEBUG). The password is never logged.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ class Options(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    format: Literal["zlinky", "teleinfo2mqtt"]
+    format: Literal["zlinky", "teleinfo2mqtt", "tasmota"]
     topic: str = Field(min_length=1, description="topic pattern with one placeholder, e.g. "
                        "zigbee2mqtt/linky-{participant} or teleinfo/{adsc}")
     adsc: dict[str, str] = Field(default_factory=dict,
@@ -81,7 +83,9 @@ class Options(BaseModel):
                                   "persistent_client_expiration)")
     max_power_va: float = Field(default=payloads.DEFAULT_LIMITS.max_power_va, gt=0)
     max_index_wh: float = Field(default=payloads.DEFAULT_LIMITS.max_index_wh, gt=0)
-    warn_interval_s: float = Field(default=60.0, ge=0)
+    warn_interval_s: float = Field(
+        default=300.0, ge=0, description="least time between two log lines of one kind of "
+        "refused message, s (300: at most 2 lines per kind in 10 minutes)")
 
     @field_validator("topic")
     @classmethod
@@ -307,9 +311,13 @@ class MqttMeter:
     def _on_message(self, client, userdata, msg) -> None:
         try:
             self.handle(msg.topic, msg.payload)
-        except Exception:  # a bug must not kill the network thread
+        except Exception as exc:  # a bug must not kill the network thread, nor flood the log
             self.counters["internal_error"] += 1
-            log.exception("MQTT message on %s could not be handled", msg.topic)
+            self._warnings.warning(f"internal_error:{type(exc).__name__}",
+                                   "MQTT message on %s could not be handled: %s: %s; payload: "
+                                   "%s", msg.topic[:120], type(exc).__name__, str(exc)[:160],
+                                   payloads.excerpt(msg.payload))
+            log.debug("MQTT message on %s could not be handled", msg.topic, exc_info=True)
 
     # -- the message path -------------------------------------------------------------------
     def handle(self, topic: str, payload: bytes, received_s: float | None = None) -> Reading | None:

@@ -45,6 +45,7 @@ import datetime as dt
 import functools
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +53,7 @@ from pvshare.meters import tic_labels
 from pvshare.meters.tic import local_paris_to_utc_s, parse_horodate
 
 #: Formats understood by :func:`decode`.
-FORMATS = ("zlinky", "teleinfo2mqtt")
+FORMATS = ("zlinky", "teleinfo2mqtt", "tasmota")
 
 #: Rejection reasons (the keys of the meter's counters).
 BAD_JSON = "bad_json"
@@ -64,13 +65,25 @@ IMPLAUSIBLE_INDEX = "implausible_index"
 IMPLAUSIBLE_POWER = "implausible_power"
 PRM_MISMATCH = "prm_mismatch"
 UNCONFIGURED = "unconfigured"
+BAD_TIME = "bad_time"
+INCOMPLETE = "incomplete"
+#: Anything else a payload could raise in a decoder (a safety net: never expected).
+UNREADABLE = "unreadable"
 REASONS = (BAD_JSON, NOT_OBJECT, UNKNOWN_FIELDS, NON_NUMERIC, NEGATIVE_INDEX,
-           IMPLAUSIBLE_INDEX, IMPLAUSIBLE_POWER, PRM_MISMATCH, UNCONFIGURED)
+           IMPLAUSIBLE_INDEX, IMPLAUSIBLE_POWER, PRM_MISMATCH, UNCONFIGURED, BAD_TIME,
+           INCOMPLETE, UNREADABLE)
 
 _INF = float("inf")
 
 #: 2015-01-01T00:00:00Z: no Linky reading can be older.
 MIN_TIME_S = 1420070400.0
+#: A payload time outside 1970..2100 is no time at all: the message is rejected (``bad_time``).
+VALID_YEARS = (1970, 2100)
+_VALID_FROM_S = 0.0
+_VALID_TO_S = dt.datetime(VALID_YEARS[1] + 1, 1, 1, tzinfo=dt.UTC).timestamp()
+#: A number as a meter or a bridge writes it: ASCII digits only (``float()`` alone also takes
+#: ``1_000`` and other scripts' digits, ``١٢٣``), an optional sign, fraction and exponent.
+_ASCII_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +147,11 @@ def _number(value: Any, field: str) -> float:
         except OverflowError:
             raise _Reject(NON_NUMERIC, f"{field} is too large for a number") from None
     elif isinstance(value, str):
-        try:
-            x = float(value.strip())
-        except ValueError:
-            raise _Reject(NON_NUMERIC, f"{field} = {value[:20]!r} is not a number") from None
+        text = value.strip()
+        if len(text) > 40 or not _ASCII_NUMBER.match(text):
+            raise _Reject(NON_NUMERIC, f"{field} = {value[:20]!r} is not a number (ASCII "
+                          "digits only)")
+        x = float(text)
     else:
         raise _Reject(NON_NUMERIC, f"{field} is a {type(value).__name__}, not a number")
     if not math.isfinite(x):
@@ -178,11 +192,22 @@ def _parse_object(payload: bytes) -> dict:
 
 def _time_from(value: Any, received_s: float, limits: Limits) -> float | None:
     """Unix seconds of a payload timestamp (epoch ms or ISO 8601 with offset), or None when
-    it is absent or not trustworthy.
+    it is absent or not trustworthy (before :data:`MIN_TIME_S`, or too far in the future).
+
+    Raises
+    ------
+    _Reject
+        ``bad_time`` when it is no time at all: an overflowing or non-finite number, or a
+        year outside :data:`VALID_YEARS`.
     """
     t: float | None = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        t = float(value) / 1000.0  # zigbee2mqtt's last_seen "epoch" is in milliseconds
+        try:
+            t = float(value) / 1000.0  # zigbee2mqtt's last_seen "epoch" is in milliseconds
+        except OverflowError:
+            raise _Reject(BAD_TIME, "last_seen is too large for a time") from None
+        if not math.isfinite(t):
+            raise _Reject(BAD_TIME, f"last_seen = {value!r} is not a time")
     elif isinstance(value, str) and 10 <= len(value) <= 40:
         try:
             d = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -190,12 +215,25 @@ def _time_from(value: Any, received_s: float, limits: Limits) -> float | None:
             return None
         if d.tzinfo is None:  # local time of an unknown zone: not trustworthy
             return None
-        t = d.timestamp()
-    if t is None or not math.isfinite(t):
+        _check_year(d.year, "last_seen", value)
+        try:
+            t = d.timestamp()
+        except (OverflowError, ValueError):
+            raise _Reject(BAD_TIME, f"last_seen = {value[:40]!r} is not a time") from None
+    if t is None:
         return None
+    if not _VALID_FROM_S <= t < _VALID_TO_S:
+        raise _Reject(BAD_TIME, f"last_seen = {value!r} is outside the years "
+                      f"{VALID_YEARS[0]}..{VALID_YEARS[1]}")
     if t < MIN_TIME_S or t > received_s + limits.max_future_s:
         return None
     return t
+
+
+def _check_year(year: int, field: str, value: Any) -> None:
+    if not VALID_YEARS[0] <= year <= VALID_YEARS[1]:
+        raise _Reject(BAD_TIME, f"{field} = {str(value)[:40]!r}: year {year} is outside "
+                      f"{VALID_YEARS[0]}..{VALID_YEARS[1]}")
 
 
 def _check_prm(prm: Any, field: str) -> str | None:
@@ -286,12 +324,24 @@ def _zlinky(data: dict, received_s: float, limits: Limits) -> Decoded:
         power = total
     elif phases:
         power = phases[0] if len(phases) == 1 else sum(phases)
+    ambiguous = False
     if injected is not None:
-        power = (power or 0.0) - injected
+        if total is None and len(phases) <= 1 and injected > 0 and (power or 0.0) > 0:
+            # One phase cannot draw and inject at once: SINSTS (apparent_power, cluster
+            # haElectricalMeasurement) and SINSTI (injected_v_a, LiXee cluster 0xFF66) are
+            # reported separately (lixee.ts) and zigbee2mqtt merges the last of each into
+            # one state, so both non-zero means two instants: no power (never a difference
+            # of two moments, a power that never existed).
+            ambiguous, power = True, None
+        else:
+            power = (power or 0.0) - injected
     if power is not None and abs(power) > limits.max_power_va:
         raise _Reject(IMPLAUSIBLE_POWER, f"the phases sum to {power:g} VA, above "
                       f"{limits.max_power_va:g} VA")
     if imp is None and exp is None and power is None:
+        if ambiguous:
+            raise _Reject(INCOMPLETE, "apparent_power and injected_v_a both non-zero on a "
+                          "single-phase meter (reports of two instants) and no index")
         raise _Reject(UNKNOWN_FIELDS, "every known field is null")
     if not any_energy and (summ is not None or exp is not None or has_tier) and not power:
         raise _Reject(UNCONFIGURED, "every index is 0: a ZLinky not yet linked to its meter "
@@ -304,15 +354,22 @@ def _zlinky(data: dict, received_s: float, limits: Limits) -> Decoded:
 
 # -- teleinfo2mqtt ------------------------------------------------------------------------------
 def _label(data: dict, label: str) -> Any:
-    """The value of a teleinfo2mqtt label: ``raw`` (the string as the meter sent it)."""
+    """The value of a TIC label in a bridge's JSON.
+
+    teleinfo2mqtt: ``{"raw": "<as sent>", "value": ...}``, ``raw`` preferred (the string as
+    the meter sent it). Flat (Tasmota's ``TIC`` object, and any bridge that publishes a
+    label's value directly): the number or string itself.
+    """
     item = data.get(label)
     if item is None:
         return None
-    if not isinstance(item, dict):
-        raise _Reject(NON_NUMERIC, f"{label} is a {type(item).__name__}, expected "
-                      '{"raw": ..., "value": ...}')
-    raw = item.get("raw")
-    return item.get("value") if raw is None or raw == "" else raw
+    if isinstance(item, dict):
+        raw = item.get("raw")
+        return item.get("value") if raw is None or raw == "" else raw
+    if isinstance(item, (str, int, float)) and not isinstance(item, bool):
+        return item
+    raise _Reject(NON_NUMERIC, f"{label} is a {type(item).__name__}, expected a number, a "
+                  'string or {"raw": ..., "value": ...}')
 
 
 def _teleinfo_time(date: Any, received_s: float, limits: Limits) -> float | None:
@@ -324,7 +381,8 @@ def _teleinfo_time(date: Any, received_s: float, limits: Limits) -> float | None
     (``E`` or a blank season). The horodate is read as Europe/Paris local time, the
     ``dst`` flag choosing between the two instants of the repeated autumn hour (and the
     offset inside the spring gap). A raw horodate (``E220609060531``), when a version
-    publishes one in ``raw``, is exact and wins.
+    publishes one in ``raw``, is exact and wins. A date whose year is outside
+    :data:`VALID_YEARS` rejects the message (``bad_time``).
     """
     if not isinstance(date, dict):
         return None
@@ -345,10 +403,12 @@ def _teleinfo_time(date: Any, received_s: float, limits: Limits) -> float | None
                 as_utc = dt.datetime.fromisoformat(text)
             except ValueError:
                 return None
+            _check_year(as_utc.year, "DATE", text)
+            summer = _DST.get(dst) if isinstance(dst, str) else None
+            local_hour = as_utc.replace(tzinfo=None, minute=0, second=0, microsecond=0)
             if as_utc.tzinfo is None:
                 as_utc = as_utc.replace(tzinfo=dt.UTC)
-            summer = _DST.get(dst) if isinstance(dst, str) else None
-            t = as_utc.timestamp() - _paris_offset_s(text[:13], summer)
+            t = as_utc.timestamp() - _paris_offset_s(local_hour, summer)
     if t is None or not math.isfinite(t) or t < MIN_TIME_S or \
             t > received_s + limits.max_future_s:
         return None
@@ -359,13 +419,13 @@ _DST = {"summer": True, "winter": False}
 
 
 @functools.lru_cache(maxsize=1024)
-def _paris_offset_s(local_hour: str, summer: bool | None) -> float:
-    """UTC offset (s) of a French local hour ``YYYY-MM-DDTHH``: clock changes happen on the
-    hour, so the offset of a whole local hour is that of every second in it (cached: 48
+def _paris_offset_s(local_hour: dt.datetime, summer: bool | None) -> float:
+    """UTC offset (s) of a French local hour (naive, on the hour): clock changes happen on
+    the hour, so the offset of a whole local hour is that of every second in it (cached: 48
     meters send the same hours).
     """
-    hour = dt.datetime.fromisoformat(local_hour + ":00:00")
-    return hour.replace(tzinfo=dt.UTC).timestamp() - local_paris_to_utc_s(hour, summer)
+    return local_hour.replace(tzinfo=dt.UTC).timestamp() - \
+        local_paris_to_utc_s(local_hour, summer)
 
 
 _POWER_LABELS = frozenset({"SINSTS", "SINSTI", "PAPP"})
@@ -385,18 +445,42 @@ def _teleinfo(data: dict, received_s: float, limits: Limits) -> Decoded:
             return _power_va(v, label, limits)
         return _index_wh(v, label, 1.0, limits)
 
+    missing = tic_labels.incomplete_tariff(get)
+    if missing is not None:
+        raise _Reject(INCOMPLETE, f"{missing}: no index (a part of the tariff indices is "
+                      "not the meter's index)")
     imp = tic_labels.import_wh(get)
     exp = tic_labels.export_wh(get)
     power = tic_labels.power_va(get)
     if imp is None and exp is None and power is None:
         raise _Reject(UNKNOWN_FIELDS, "every known label is null")
-    prm = _check_prm(_label(data, "PRM"), "PRM")
+    prm_value = _label(data, "PRM")
+    # a PRM published as a JSON number lost its leading zeros (Tasmota turns every all-digit
+    # value into a number): it cannot be compared, so it is not used
+    prm = _check_prm(prm_value, "PRM") if isinstance(prm_value, str) else None
     t = _teleinfo_time(data.get("DATE"), received_s, limits)
     return Decoded(time_s=received_s if t is None else t, import_wh=imp, export_wh=exp,
                    power_va=power, prm=prm, time_from_payload=t is not None)
 
 
-_DECODERS = {"zlinky": _zlinky, "teleinfo2mqtt": _teleinfo}
+def _tasmota(data: dict, received_s: float, limits: Limits) -> Decoded:
+    """Tasmota's Teleinfo driver (``xnrg_15_teleinfo.ino``, ``NewFrameCallback`` and
+    ``ResponseAppendTInfo``, arendst/Tasmota 02d7eb1) publishes each frame on
+    ``tele/<topic>/SENSOR`` as ``{"TIC": {"ADCO": "…", "BASE": 12345678, "PAPP": 230, …}}``:
+    every all-digit value as a JSON number, the others (and ADCO/ADSC) as strings. Its "raw
+    changed" mode sends only the labels that changed (an ``HCHC`` without its ``HCHP`` is
+    then refused as ``incomplete``: use ``EnergyConfig full``). Its ``Time`` is local time
+    without an offset: the receive time is used.
+    """
+    tic = data.get("TIC")
+    if tic is not None:
+        if not isinstance(tic, dict):
+            raise _Reject(NOT_OBJECT, f"TIC is a {type(tic).__name__}, expected an object")
+        data = tic
+    return _teleinfo(data, received_s, limits)
+
+
+_DECODERS = {"zlinky": _zlinky, "teleinfo2mqtt": _teleinfo, "tasmota": _tasmota}
 
 
 def decode(fmt: str, payload: bytes, received_s: float,
@@ -405,7 +489,7 @@ def decode(fmt: str, payload: bytes, received_s: float,
 
     Parameters
     ----------
-    fmt : {"zlinky", "teleinfo2mqtt"}
+    fmt : {"zlinky", "teleinfo2mqtt", "tasmota"}
         The bridge that published it.
     payload : bytes
         The message body, as received.
@@ -425,6 +509,9 @@ def decode(fmt: str, payload: bytes, received_s: float,
         return decoder(_parse_object(payload), received_s, limits)
     except _Reject as r:
         return Rejection(r.reason, r.detail)
+    except (ArithmeticError, ValueError, TypeError, RecursionError) as exc:
+        # a value no rule above foresaw: refused, named, counted; never a traceback
+        return Rejection(UNREADABLE, f"{type(exc).__name__}: {str(exc)[:120]}")
 
 
 def excerpt(payload: bytes, limit: int = 80) -> str:

@@ -38,8 +38,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pvshare.logs import RateLimitedLog
 from pvshare.meters import sunspec_models as sm
 from pvshare.meters.base import Quality, Reading
+from pvshare.meters.counters import CounterGuard, sign_bit_set
 from pvshare.meters.modbus_client import (
     DeviceExceptionResponse,
     DeviceTimeout,
@@ -181,6 +183,9 @@ class _Device:
         self.common: dict[str, object] = {}
         self.values: dict[str, object] = {}
         self.acc_state: dict[str, tuple[int | None, int | None, int]] = {}
+        self.guard = CounterGuard()
+        #: per energy field: the unsigned register had its sign bit set (or rolled over)
+        self.sign: dict[str, bool] = {}
 
 
 class SunSpecMeter:
@@ -196,7 +201,9 @@ class SunSpecMeter:
     counters : collections.Counter
         ``polls``, ``readings``, ``unreachable``, ``timeouts``, ``exceptions``,
         ``map_errors``, ``implausible``, ``sentinel`` (poll with neither power nor energy),
-        ``partial``.
+        ``partial``, ``bad_scale`` (a scale factor outside SunSpec's -10..10), and, per
+        energy counter refused (see :mod:`pvshare.meters.counters`), ``sign_bit``,
+        ``backwards``, ``replaced``.
     last_values : dict
         The scaled values of the last block read (``W``, ``WH``, ``St``...) of the first
         device, for status.
@@ -213,6 +220,9 @@ class SunSpecMeter:
         self.devices = [_Device(u) for u in options.unit_ids]
         self.counters: Counter = Counter()
         self._warned: set[str] = set()
+        #: what each refused counter said last (``{"export_wh": "sign_bit: …"}``), for probe
+        self.refused: dict[str, str] = {}
+        self._faults = RateLimitedLog(self.log, 600.0)
 
     @property
     def map(self) -> SunSpecMap | None:
@@ -272,6 +282,7 @@ class SunSpecMeter:
         smap = discover(self.conn, now_s, bases, unit=dev.unit)
         if smap != dev.map:
             dev.acc_state.clear()
+            dev.guard.reset()
         dev.map = smap
         dev.generation = self.conn.generation
         common = smap.first((1,))
@@ -324,6 +335,16 @@ class SunSpecMeter:
             power_w = None if w is None else (w if self.options.role == "consumption" else -w)
             export_wh = self._energy(dev, "TotWhExp", model, values, raw)
             import_wh = self._energy(dev, "TotWhImp", model, values, raw)
+        bad_sf = [n for n, v in raw.items() if n.endswith("SF") and isinstance(v, int)
+                  and not sm.SF_MIN <= v <= sm.SF_MAX]
+        if bad_sf:
+            self.counters["bad_scale"] += 1
+            self._faults.warning("bad_scale", "%s: unit %d: scale factor %s = %s outside "
+                                 "%d..%d; reading dropped", self.id, dev.unit, bad_sf[0],
+                                 raw[bad_sf[0]], sm.SF_MIN, sm.SF_MAX)
+            return None
+        export_wh = self._guarded(dev, "export_wh", export_wh)
+        import_wh = self._guarded(dev, "import_wh", import_wh)
         if power_w is None and export_wh is None and import_wh is None:
             self.counters["sentinel"] += 1
             return None
@@ -333,6 +354,11 @@ class SunSpecMeter:
                             f"{self.options.max_power_w:g}); reading dropped", key="power")
             return None
         for name, v in (("export", export_wh), ("import", import_wh)):
+            if v is not None and not v < float("inf"):
+                self.counters["implausible"] += 1
+                self._warn_once(f"{name} index {v!r} is not a number; reading dropped",
+                                key=name)
+                return None
             if v is not None and v < 0:
                 self.counters["implausible"] += 1
                 self._warn_once(f"negative {name} index {v:g} Wh; reading dropped", key=name)
@@ -342,11 +368,39 @@ class SunSpecMeter:
         return Reading(self.id, now_s, import_wh=import_wh, export_wh=export_wh,
                        power_w=power_w, quality=quality)
 
+    def _guarded(self, dev: _Device, field: str, value: float | None) -> float | None:
+        """``value`` of the energy counter ``field`` after :class:`CounterGuard`; a refused
+        value is counted under its reason, logged (rate-limited) and not stored.
+        """
+        kept, reason = dev.guard.check(field, value, sign_bit=dev.sign.get(field, False))
+        if reason is not None:
+            self.counters[reason] += 1
+            if kept is None:
+                detail = (f"{reason}: {field} = {value:.0f} Wh "
+                          + ("(an unsigned register with its sign bit set: the device "
+                             "wrote a negative number)" if reason == "sign_bit" else
+                             "(lower than the last value kept)"))
+                self.refused[field] = detail
+                self._faults.warning(f"{reason}:{field}", "%s: unit %d: %s; not stored as "
+                                     "energy", self.id, dev.unit, detail)
+            else:
+                self.refused.pop(field, None)
+                self.log.warning("%s: unit %d: %s went down and stayed down: a meter "
+                                 "replacement, continued from the old index", self.id,
+                                 dev.unit, field)
+        elif kept is not None:
+            self.refused.pop(field, None)
+        return kept
+
     def _energy(self, dev: _Device, name: str, model: sm.Model, values: dict,
                 raw: dict) -> float | None:
         """An energy counter in Wh, acc32 roll-overs counted."""
         point = model.point(name)
         value = values.get(name)
+        field = {"TotWhImp": "import_wh", "TotWhAbs": "import_wh"}.get(name, "export_wh")
+        r0 = raw.get(name)
+        dev.sign[field] = isinstance(point, (sm.Acc32, sm.UInt32)) and isinstance(r0, int) \
+            and sign_bit_set(r0)
         if not isinstance(point, sm.Acc32) or value is None:
             return value  # type: ignore[return-value]
         r, sf = raw.get(name), raw.get(point.sf)
@@ -356,6 +410,10 @@ class SunSpecMeter:
         else:
             wraps = sm.acc32_wraps(prev_r, r, wraps)
         dev.acc_state[name] = (r, sf, wraps)
+        if wraps:
+            # past 2**32 raw units: with units of 1 Wh or more, 4.3 GWh, no building's
+            # counter; the CounterGuard refuses it like a sign bit (see meters/counters.py)
+            dev.sign[field] = True
         return sm.apply_scale(r + wraps * sm.ACC32_MODULUS, sf)
 
     def _warn_once(self, message: str, key: str = "map") -> None:

@@ -476,6 +476,10 @@ INVERTER_STATES = {1: "OFF", 2: "SLEEPING", 3: "STARTING", 4: "MPPT", 5: "THROTT
 
 
 # --- pure decoding -------------------------------------------------------------------------
+#: The scale factors SunSpec defines (sunssf): a value outside is no scale factor.
+SF_MIN, SF_MAX = -10, 10
+
+
 def apply_scale(raw, sf):
     """``raw * 10**sf``; ``None`` if either is ``None``.
 
@@ -484,7 +488,7 @@ def apply_scale(raw, sf):
     raw : int or None
         Raw integer value of a point.
     sf : int or None
-        Its decoded scale factor (signed, -10..10).
+        Its decoded scale factor (signed, -10..10; outside that range the value is None).
 
     Returns
     -------
@@ -492,8 +496,8 @@ def apply_scale(raw, sf):
         The value in the point's unit. Division is used for negative exponents so that
         e.g. ``123 * 10**-2`` gives exactly ``1.23``.
     """
-    if raw is None or sf is None:
-        return None
+    if raw is None or sf is None or not SF_MIN <= sf <= SF_MAX:
+        return None  # outside -10..10 it is no scale factor (and 10**32767 overflows)
     if sf >= 0:
         return float(raw * 10 ** sf)
     return raw / 10 ** (-sf)

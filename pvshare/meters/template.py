@@ -65,9 +65,7 @@ class JsonFileMeter:
             return []
         values = {}
         for name in ("import_wh", "export_wh", "power_w"):
-            v = data.get(name)
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-            values[name] = float(v) if ok else None
+            values[name] = _finite(data.get(name))
         if all(v is None for v in values.values()):
             self.counters["empty"] += 1
             return []
@@ -76,6 +74,19 @@ class JsonFileMeter:
 
     def close(self) -> None:
         """Nothing to release (a real device closes its connection here)."""
+
+
+def _finite(v) -> float | None:
+    """A finite float from a JSON number, else None (a bool, a string, NaN, infinity, or an
+    integer too large for a float such as 10**400, never an exception).
+    """
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return None
+    try:
+        x = float(v)
+    except OverflowError:
+        return None
+    return x if math.isfinite(x) else None
 
 
 def _factory(meter_id: str, options: Options, config=None, *, clock=None) -> JsonFileMeter:

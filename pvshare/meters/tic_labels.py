@@ -15,7 +15,10 @@ Rules
   tier). Historique mode: ``BASE`` (option Base), else the **sum** of the tariff indices the
   frame holds: ``HCHC + HCHP`` (Heures Creuses), ``EJPHN + EJPHPM`` (EJP), the six Tempo
   indices ``BBRHCJB + BBRHPJB + BBRHCJW + BBRHPJW + BBRHCJR + BBRHPJR`` (blue, white, red
-  days, off-peak and peak). The supplier tiers ``EASF01..EASF10`` of standard mode are
+  days, off-peak and peak). A frame holding only part of an option's indices (HCHC without
+  HCHP: a group lost on the wire, or a bridge that publishes only the labels that changed,
+  as Tasmota's "changed" raw mode does) has **no** drawn index: the sum of part of them is
+  not the meter's index (:func:`incomplete_tariff` says what is missing). The supplier tiers ``EASF01..EASF10`` of standard mode are
   not summed: EAST is their total, and a frame without EAST is incomplete.
 * **Injected index** (``export_wh``): ``EAIT`` (standard mode, producers only).
 * **Power** (apparent, VA, ≈ W for a home): standard ``SINSTS − SINSTI`` (negative while
@@ -105,6 +108,32 @@ ZLINKY_PROPERTIES: dict[str, ZlinkyProperty] = {p.name: p for p in (
 ZLINKY_TIERS = tuple(f"current_tier{i}_summ_delivered" for i in range(1, 11))
 
 
+def incomplete_tariff(get: Callable[[str], Any]) -> str | None:
+    """What is missing when a frame holds part of a tariff option's indices, else None.
+
+    Parameters
+    ----------
+    get : callable
+        ``get(label)`` -> the label's value, or None when absent.
+
+    Returns
+    -------
+    str or None
+        E.g. ``"HC frame holds HCHC but not HCHP"``; None when the frame has a total
+        (EAST, BASE) or every index of each option it names.
+    """
+    if get(STANDARD_TOTAL) is not None or get("BASE") is not None:
+        return None
+    for option, labels in HISTORIQUE_OPTIONS.items():
+        if option == "BASE":
+            continue
+        have = [lab for lab in labels if get(lab) is not None]
+        if have and len(have) < len(labels):
+            missing = [lab for lab in labels if lab not in have]
+            return f"{option} frame holds {', '.join(have)} but not {', '.join(missing)}"
+    return None
+
+
 def import_wh(get: Callable[[str], Any]) -> Any:
     """The drawn index from a frame's labels (rule in the module docstring).
 
@@ -116,6 +145,7 @@ def import_wh(get: Callable[[str], Any]) -> Any:
     Returns
     -------
     number or None
+        None also when the frame holds only part of a tariff option's indices.
     """
     v = get(STANDARD_TOTAL)
     if v is not None:
@@ -123,8 +153,18 @@ def import_wh(get: Callable[[str], Any]) -> Any:
     v = get("BASE")
     if v is not None:
         return v
-    parts = [x for x in map(get, HISTORIQUE_TIERS) if x is not None]
-    return sum(parts) if parts else None
+    total = None
+    for option, labels in HISTORIQUE_OPTIONS.items():
+        if option == "BASE":
+            continue
+        values = [get(lab) for lab in labels]
+        present = [x for x in values if x is not None]
+        if not present:
+            continue
+        if len(present) < len(labels):
+            return None  # part of an option: no index (see incomplete_tariff)
+        total = sum(present) if total is None else total + sum(present)
+    return total
 
 
 def export_wh(get: Callable[[str], Any]) -> Any:

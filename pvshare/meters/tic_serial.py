@@ -25,7 +25,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pvshare.meters import registry
+from pvshare.logs import RateLimitedLog
+from pvshare.meters import registry, tic_labels
 from pvshare.meters.base import Reading
 from pvshare.meters.tic import Decoder, reading_from_frame
 
@@ -68,6 +69,10 @@ class TicReader:
         self.max_power_va = float(max_power_va)
         #: readings rejected after decoding, by reason
         self.rejected = Counter()
+        #: one line per kind of rejection every 5 minutes at most (a bad frame every second
+        #: must not flood the journal)
+        self._warnings = RateLimitedLog(log, 300.0)
+        self._corrupted = RateLimitedLog(log, 300.0, level=logging.INFO)
         self.last_meter_serial: str | None = None
 
     def feed(self, data: bytes, now_s: float) -> list[Reading]:
@@ -75,6 +80,10 @@ class TicReader:
         out = []
         before = self.decoder.counters.rejected
         for frame in self.decoder.feed(data):
+            missing = tic_labels.incomplete_tariff(frame.value)
+            if missing is not None:
+                self._reject(f"incomplete tariff: {missing}")
+                continue
             r = reading_from_frame(frame, now_s, self.meter_id)
             if r is None:
                 self._reject("no index or power in frame")
@@ -86,13 +95,14 @@ class TicReader:
             out.append(r)
         bad = self.decoder.counters.rejected - before
         if bad:
-            log.info("tic %s: %d corrupted group(s) dropped (%s)", self.meter_id, bad,
-                     dict(self.decoder.counters.reasons))
+            self._corrupted.warning("corrupted", "tic %s: %d corrupted group(s) dropped (%s)",
+                                    self.meter_id, bad, dict(self.decoder.counters.reasons))
         return out
 
     def _reject(self, reason: str) -> None:
         self.rejected[reason] += 1
-        log.warning("tic %s: frame rejected: %s", self.meter_id, reason)
+        self._warnings.warning(reason.split(":")[0], "tic %s: frame rejected: %s",
+                               self.meter_id, reason)
 
 
 class TicMeter:

@@ -107,13 +107,18 @@ class ProbeResult:
     models: list[dict] = field(default_factory=list)
     device: dict = field(default_factory=dict)
     reading: dict = field(default_factory=dict)
+    #: counters refused in the reading, and why (``{"export_wh": "sign_bit: …"}``)
+    refused: dict = field(default_factory=dict)
 
     def as_json(self) -> dict:
-        """``{"models": [...], "reading": {...}}``; the device's name and serial are in the
-        common model's entry (id 1).
+        """``{"models": [...], "reading": {...}}`` (and ``"refused": {...}`` when a counter
+        was refused); the device's name and serial are in the common model's entry (id 1).
         """
         models = [dict(m, **self.device) if m.get("id") == 1 else m for m in self.models]
-        return {"models": models, "reading": self.reading}
+        out = {"models": models, "reading": self.reading}
+        if self.refused:
+            out["refused"] = self.refused
+        return out
 
 
 def _reading_dict(r: Reading | None) -> dict:
@@ -147,11 +152,13 @@ def probe(host: str, port: int = 502, unit: int = 1, role: str = "production",
             m.close()
         if not readings:
             problems = {k: v for k, v in m.counters.items() if k not in ("polls",)}
+            why = "; ".join(m.refused.values())
             raise ProbeError(f"{host}:{port} unit {unit}: no reading with profile {profile!r} "
-                             f"({', '.join(f'{k}={v}' for k, v in problems.items()) or 'nothing'})")
+                             f"({', '.join(f'{k}={v}' for k, v in problems.items()) or 'nothing'})"
+                             + (f": {why}" if why else ""))
         return ProbeResult(models=[{"profile": prof.name, "device": prof.device}],
                            device={"manufacturer": prof.manufacturer, "model": prof.device},
-                           reading=_reading_dict(readings[0]))
+                           reading=_reading_dict(readings[0]), refused=dict(m.refused))
 
     from pvshare.meters import sunspec_models as sm
     from pvshare.meters.modbus_client import ModbusConnection
@@ -180,7 +187,10 @@ def probe(host: str, port: int = 502, unit: int = 1, role: str = "production",
     if not readings:
         found = ", ".join(str(m["id"]) for m in models) or "none"
         problems = {k: v for k, v in meter.counters.items() if k not in ("polls",)}
+        why = "; ".join(meter.refused.values())
         raise ProbeError(f"{host}:{port} unit {unit}: SunSpec models {found}, but no reading "
-                         f"for role {role!r} ({', '.join(f'{k}={v}' for k, v in problems.items())})")
+                         f"for role {role!r} ({', '.join(f'{k}={v}' for k, v in problems.items())})"
+                         + (f": {why}" if why else ""))
     device = {k: meter.common.get(k) for k in ("Mn", "Md", "SN", "Vr")}
-    return ProbeResult(models=models, device=device, reading=_reading_dict(readings[0]))
+    return ProbeResult(models=models, device=device, reading=_reading_dict(readings[0]),
+                       refused=dict(meter.refused))

@@ -3,7 +3,10 @@
 Routes: ``/l/<token>`` (the page of whoever the token is for; ``?format=json`` for the same
 figures as JSON), ``/robots.txt`` and ``/healthz``. Everything else, a wrong token and a
 revoked one get the very same 404. A client address with too many failed links in a window
-gets 429 for a while.
+gets 429 for its wrong links for a while; a valid link is always answered (the limiter
+is consulted only once a token is found wrong, so a proxy that hides its clients' addresses
+never locks a tenant out). Failures are logged rate-limited (one line per 5 minutes, with the
+count left out).
 
 Every answer carries strict security headers (a Content-Security-Policy that allows only the
 page's own inline stylesheet, by hash; no referrer, so a link never leaks to another site; no
@@ -22,6 +25,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from pathlib import Path
 
+from pvshare.logs import RateLimitedLog
 from pvshare.web.data import Site, Snapshot, StoreReader, WebStoreError
 from pvshare.web.links import PMO, SPECIAL, LinksError, LinkStore
 from pvshare.web.templating import csp, templates
@@ -210,6 +214,7 @@ def create_app(site: Site, store_path: Path, links: LinkStore, *,
     from pvshare.web import views
 
     state = WebState(site, store_path, links, clock, ttl_s)
+    failures = RateLimitedLog(log, 300.0, level=logging.INFO)
     env = templates()
     not_found_html = env.get_template("notfound.html").render()
 
@@ -219,14 +224,18 @@ def create_app(site: Site, store_path: Path, links: LinkStore, *,
     async def page(request):
         client = request.client.host if request.client else "?"
         now = time.monotonic()
-        wait = state.limiter.blocked(client, now)
-        if wait:
-            return PlainTextResponse("Trop d'essais : réessayez plus tard.\n", status_code=429,
-                                     headers={"retry-after": str(int(wait) + 1)})
         who = state.who(request.path_params["token"])
         if who is None:
+            # a wrong link: limited per client; a valid one above never reaches this
+            wait = state.limiter.blocked(client, now)
+            if wait:
+                failures.warning("blocked", "too many wrong links from %s: answered 429",
+                                 client)
+                return PlainTextResponse("Trop d'essais : réessayez plus tard.\n",
+                                         status_code=429,
+                                         headers={"retry-after": str(int(wait) + 1)})
             state.limiter.fail(client, now)
-            log.info("unknown or revoked link from %s", client)
+            failures.warning("unknown", "unknown or revoked link from %s", client)
             return not_found()
         snap = await state.snapshot()
         if snap is None:

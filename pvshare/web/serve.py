@@ -2,9 +2,11 @@
 
 It listens on the loopback address by default (a reverse proxy with HTTPS, such as Caddy,
 faces the network: see ``docs/web.md``) and refuses any other address unless told
-``allow_public``. uvicorn's access log is off (a link's token is in its path); the proxy
-headers are trusted from the loopback only, so behind Caddy the rate limiter sees each
-client's own address.
+``allow_public``. uvicorn's access log is off (a link's token is in its path).
+``X-Forwarded-For`` is believed only from the addresses of ``[web] trusted_proxies`` (none
+by default: the client is the socket's peer), so behind Caddy the rate limiter sees each
+client's own address and nobody else can choose theirs. Idle and slow clients are bounded
+by :mod:`pvshare.web.guard`.
 """
 
 from __future__ import annotations
@@ -60,6 +62,21 @@ def build_app(cfg, *, clock: Callable[[], float] | None = None):
     return create_app(site_from_config(cfg), store, links, clock=clock or time.time)
 
 
+def uvicorn_options(cfg) -> dict:
+    """The uvicorn settings of ``pvshare web`` for a config (one place, tested)."""
+    from pvshare.web.guard import ConnectionBudget, guarded_protocol
+
+    web = cfg.web
+    budget = ConnectionBudget(web.max_connections, web.max_connections_per_client,
+                              web.header_timeout_s)
+    trusted = list(web.trusted_proxies)
+    return {"access_log": False, "server_header": False,
+            "proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or [],
+            "limit_concurrency": None, "timeout_keep_alive": 5,
+            "h11_max_incomplete_event_size": 16384, "http": guarded_protocol(budget),
+            "ws": "none", "lifespan": "off", "log_level": "info"}
+
+
 def serve(cfg, host: str = "127.0.0.1", port: int = 8080, *, allow_public: bool = False,
           clock: Callable[[], float] | None = None) -> None:
     """Serve the pages until interrupted (one process, one worker)."""
@@ -67,8 +84,4 @@ def serve(cfg, host: str = "127.0.0.1", port: int = 8080, *, allow_public: bool 
 
     check_host(host, allow_public)
     app = build_app(cfg, clock=clock)
-    uvicorn.run(app, host=host, port=port, access_log=False, server_header=False,
-                proxy_headers=True, forwarded_allow_ips="127.0.0.1,::1", log_level="info",
-                limit_concurrency=200, timeout_keep_alive=5, h11_max_incomplete_event_size=16384,
-                http="h11", ws="none", lifespan="off")
-
+    uvicorn.run(app, host=host, port=port, **uvicorn_options(cfg))

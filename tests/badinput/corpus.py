@@ -803,4 +803,83 @@ TIC_CASES: list[Case] = [
     Case("tic-nul", tic(b"\x00" * 1_000_000), mention=("cap.log",)),
 ]
 
-CASES: list[Case] = ALLOCATE + CONFIG_CASES + STORE_CASES + TIC_CASES
+# --- meters decode: numbers that break decoders (issues 18 and 21) ------------------------
+
+
+def decode_case(fmt: str, line: bytes | str) -> callable:
+    def build(tmp: Path) -> list[str]:
+        return ["meters", "decode", "--format", fmt, "--received-at", "2025-06-01T10:00:00Z",
+                w(tmp, "msgs.jsonl", line)]
+    return build
+
+
+Z = '{"current_summ_delivered": 12.5, '
+T_EAST = '"EAST": {"raw": "012345678", "value": 12345678}'
+METERS_CASES: list[Case] = [
+    # each refused message: exit 0, the reason on stdout, the detail on stderr
+    Case("meters-decode-zlinky-last-seen-10e400", decode_case(
+        "zlinky", Z + '"last_seen": 1' + "0" * 400 + "}\n"), "warn", mention=("bad_time",)),
+    Case("meters-decode-zlinky-last-seen-1e300", decode_case(
+        "zlinky", Z + '"last_seen": 1e300}\n'), "warn", mention=("bad_time",)),
+    Case("meters-decode-zlinky-last-seen-year-0001", decode_case(
+        "zlinky", Z + '"last_seen": "0001-01-01T00:00:00Z"}\n'), "warn", mention=("bad_time",)),
+    Case("meters-decode-zlinky-last-seen-year-9999", decode_case(
+        "zlinky", Z + '"last_seen": "9999-12-31T23:59:59+01:00"}\n'), "warn",
+         mention=("bad_time",)),
+    Case("meters-decode-teleinfo-date-year-0001", decode_case(
+        "teleinfo2mqtt", "{" + T_EAST + ', "DATE": {"raw": "", "value": "", "timestamp": '
+        '{"date": "0001-01-01T00:00:00.000Z", "dst": "winter"}}}\n'), "warn",
+         mention=("bad_time", "DATE")),
+    Case("meters-decode-teleinfo-date-year-2150", decode_case(
+        "teleinfo2mqtt", "{" + T_EAST + ', "DATE": {"raw": "", "value": "", "timestamp": '
+        '{"date": "2150-01-01T00:00:00.000Z", "dst": "winter"}}}\n'), "warn",
+         mention=("bad_time",)),
+    Case("meters-decode-zlinky-index-10e400", decode_case(
+        "zlinky", '{"current_summ_delivered": 1' + "0" * 400 + "}\n"), "warn",
+         mention=("non_numeric",)),
+    Case("meters-decode-zlinky-index-nan", decode_case(
+        "zlinky", '{"current_summ_delivered": NaN}\n'), "warn", mention=("non_numeric",)),
+    Case("meters-decode-zlinky-index-inf", decode_case(
+        "zlinky", '{"current_summ_delivered": 1e999}\n'), "warn", mention=("non_numeric",)),
+    Case("meters-decode-zlinky-index-minus-inf", decode_case(
+        "zlinky", '{"current_summ_delivered": -Infinity}\n'), "warn", mention=("non_numeric",)),
+    Case("meters-decode-teleinfo-arabic-indic-digits", decode_case(
+        "teleinfo2mqtt", '{"EAST": {"raw": "١٢٣", "value": "١٢٣"}}\n'), "warn",
+         mention=("non_numeric", "EAST")),
+    Case("meters-decode-teleinfo-digit-separator", decode_case(
+        "teleinfo2mqtt", '{"EAST": {"raw": "1_000", "value": "1_000"}}\n'), "warn",
+         mention=("non_numeric", "EAST")),
+    Case("meters-decode-zlinky-fullwidth-digits", decode_case(
+        "zlinky", '{"current_summ_delivered": "１２３"}\n'), "warn", mention=("non_numeric",)),
+    Case("meters-decode-teleinfo-hchc-without-hchp", decode_case(
+        "teleinfo2mqtt", '{"HCHC": {"raw": "009058688", "value": 9058688}, '
+        '"PAPP": {"raw": "01230", "value": 1230}}\n'), "warn", mention=("incomplete", "HCHP")),
+    Case("meters-decode-tasmota-changed-mode-hchp-only", decode_case(
+        "tasmota", '{"TIC": {"HCHP": 9752846}}\n'), "warn", mention=("incomplete", "HCHC")),
+    Case("meters-decode-zlinky-sinsts-sinsti-power-null", decode_case(
+        "zlinky", '{"current_summ_delivered": 1234.567, "apparent_power": 1130, '
+        '"injected_v_a": 1770}\n'), "ok",
+         check=lambda tmp: None),
+    Case("meters-decode-tasmota-flat-valid", decode_case(
+        "tasmota", '{"TIC": {"ADCO": "031961257463", "OPTARIF": "BASE", "BASE": 12345678, '
+        '"PAPP": 230}}\n'), "ok"),
+    Case("meters-decode-teleinfo-flat-valid", decode_case(
+        "teleinfo2mqtt", '{"EAST": 12345, "SINSTS": 300}\n'), "ok"),
+    Case("meters-decode-binary", decode_case("zlinky", random.Random(5).randbytes(300)
+                                             .replace(b"\n", b" ") + b"\n"), "warn",
+         mention=("bad_json",)),
+]
+
+#: What ``meters decode`` must print on stdout for a case (the value seen by the user).
+METERS_STDOUT = {
+    "meters-decode-zlinky-last-seen-10e400": '"rejected": "bad_time"',
+    "meters-decode-teleinfo-date-year-0001": '"rejected": "bad_time"',
+    "meters-decode-teleinfo-arabic-indic-digits": '"rejected": "non_numeric"',
+    "meters-decode-teleinfo-digit-separator": '"rejected": "non_numeric"',
+    "meters-decode-teleinfo-hchc-without-hchp": '"rejected": "incomplete"',
+    "meters-decode-zlinky-sinsts-sinsti-power-null": '"power_w": null',
+    "meters-decode-tasmota-flat-valid": '"import_wh": 12345678.0',
+    "meters-decode-teleinfo-flat-valid": '"import_wh": 12345.0',
+}
+
+CASES: list[Case] = ALLOCATE + CONFIG_CASES + STORE_CASES + TIC_CASES + METERS_CASES

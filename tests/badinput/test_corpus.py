@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.badinput.corpus import CASES
+from tests.badinput.corpus import CASES, METERS_STDOUT
 from tests.badinput.harness import run_case
 
 
@@ -14,3 +14,5 @@ from tests.badinput.harness import run_case
 def test_case(case, tmp_path):
     o = run_case(case, tmp_path)
     assert o.verdict == "clean", f"{case.id}: {o.verdict}: {o.why}\n{o.stderr[:600]}"
+    if case.id in METERS_STDOUT:
+        assert METERS_STDOUT[case.id] in o.stdout, o.stdout[:300]

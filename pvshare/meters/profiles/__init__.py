@@ -19,6 +19,17 @@ generic Modbus meter (:mod:`pvshare.meters.modbus`)::
     scale = 1.0               # multiplier of the raw value
     unit = "W"                # Wh kWh MWh | W kW
 
+    [[checks]]                # optional: read once per connection, before any value
+    what = "protocol version (holding 88, x100)"
+    address = 88
+    type = "uint16"
+    function = "holding"
+    min = 120                 # the raw value must lie in min..max, else the device is
+    max = 199                 # refused with `otherwise` (counted ``wrong_device``)
+    absent_ok = false         # true: a register the device does not have (Modbus
+                              # exception 2) passes the check
+    otherwise = "use profile growatt_v3 for an inverter speaking protocol 3.xx"
+
 Every file here is checked by the tests against its vendor register list (cited in the file)
 and served by a real Modbus TCP server built from the same profile.
 """
@@ -92,6 +103,38 @@ class RegisterSpec(BaseModel):
         return registers.pack(self.type, raw, self.word_order)
 
 
+class ProfileMismatch(Exception):
+    """The device does not speak the profile's protocol (a ``checks`` entry failed)."""
+
+
+class Check(BaseModel):
+    """A register that tells whether the device speaks the profile's protocol."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    what: str = Field(min_length=1, description="what the register holds, for the message")
+    address: int = Field(ge=0, le=65535)
+    type: Literal["int16", "uint16", "int32", "uint32"]
+    function: Literal["holding", "input"] = "holding"
+    word_order: Literal["big", "little"] = "big"
+    min: int
+    max: int
+    absent_ok: bool = False
+    otherwise: str = Field(min_length=1, description="what to do when the check fails")
+
+    @property
+    def count(self) -> int:
+        """Size of the register's type, in registers."""
+        return registers.TYPES[self.type].size
+
+    def verify(self, raw: int, profile: str) -> None:
+        """Raise :class:`ProfileMismatch` unless ``min <= raw <= max``."""
+        if not self.min <= raw <= self.max:
+            raise ProfileMismatch(
+                f"profile {profile!r}: {self.what} is {raw}, expected {self.min}..{self.max}: "
+                f"{self.otherwise}")
+
+
 class Profile(BaseModel):
     """A device profile (one TOML file)."""
 
@@ -105,6 +148,8 @@ class Profile(BaseModel):
         "inverter: power + when producing")
     sources: list[str] = Field(min_length=1, description="vendor register list and checks")
     registers: list[RegisterSpec] = Field(min_length=1)
+    checks: list[Check] = Field(default_factory=list, description="registers read once per "
+                                "connection that tell whether the device speaks this profile")
 
     @model_validator(mode="after")
     def _one_register_per_field(self) -> Profile:
