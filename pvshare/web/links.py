@@ -281,23 +281,28 @@ def render_sheet(site, rows: list[tuple[str, str]]) -> str:
     return templates().get_template("sheet.html").render(site=site.name, cards=cards)
 
 
-def demo_links(cfg, folder: Path, at_s: float, port: int = 8080) -> list[str]:
+def demo_links(cfg, folder: Path, at_s: float, port: int = 8080, *, pvshare: str = "pvshare",
+               config_shown: str | None = None, out_shown: str = "links.csv") -> list[str]:
     """The lines ``pvshare demo`` ends with: the command serving the demo's pages as at
-    ``at_s`` and one tenant's link (issued now into ``folder/links.csv``).
+    ``at_s`` and one tenant's link (issued now into ``folder/links.csv``), then the command
+    issuing every other link (it keeps these two: :func:`issue_links`).
     """
     from pvshare.web.data import site_from_config
 
     site = site_from_config(cfg)
     at = dt.datetime.fromtimestamp(at_s, dt.UTC).astimezone(
         __import__("zoneinfo").ZoneInfo(site.timezone)).isoformat(timespec="minutes")
-    serve = f"pvshare web --config {cfg.source} --port {port} --at {at}"
+    config = config_shown or cfg.source
+    base = f"http://127.0.0.1:{port}"
+    serve = f"{pvshare} web --config {config} --port {port} --at {at}"
     try:
         rows = issue_links(site, LinkStore(links_path(cfg.relative(cfg.store.path))),
-                           f"http://127.0.0.1:{port}", [site.participant_ids[0], PMO],
+                           base, [site.participant_ids[0], PMO],
                            folder / "links.csv", replace=True).rows
     except ImportError:                     # the `web` extra is not installed
         return ["the tenants' pages need the web extra: pip install 'pvshare[web]'"]
     return [f"the tenants' pages: {serve}",
             f"  then open {site.participant_ids[0]}'s page: {rows[0][1]}",
-            f"  (the landlord's: {rows[1][1]}; every link: pvshare web links --config "
-            f"{cfg.source} --base-url URL --out links.csv)"]
+            f"  the landlord's: {rows[1][1]}",
+            f"  every other tenant's link (these two are kept): {pvshare} web links --config "
+            f"{config} --base-url {base} --out {out_shown}"]
