@@ -89,9 +89,11 @@ def test_the_demo_prints_what_the_readme_shows_and_its_suggestions_work(tmp_path
     print(f"demo: {took:.0f} s")
 
     suggested = r.stdout[r.stdout.index("next, try"):].splitlines()
-    commands = [line.strip() for line in suggested if line.strip().startswith(".venv/bin/")]
-    serve = next(line.split(": ", 1)[1] for line in suggested
-                 if line.startswith("the tenants' pages: "))
+    # every command it suggests, as printed (alone on its line, or after "…: ")
+    printed = [m.group(1) for line in suggested
+               for m in [re.search(r"(?:^\s*|: )(\.venv/bin/pvshare .*)$", line)] if m]
+    (serve,) = [c for c in printed if " web --config " in c]
+    commands = [c for c in printed if c != serve]
     links = {m.group(1): m.group(2) for m in re.finditer(
         r"(A01's page|the landlord's): (http://127\.0\.0\.1:8080/l/\S+)", r.stdout)}
     assert len(commands) == 4 and len(links) == 2
@@ -147,5 +149,5 @@ def test_the_figures_do_not_depend_on_wall_time(tmp_path):
                   "--speed", speed)
         assert r.returncode == 0, r.stdout
         runs.append(_allocation(folder))
-    assert len(runs[0]) == 6 * 48 and runs[0] == runs[1]
+    assert len(runs[0]) >= 6 * 48 and runs[0] == runs[1]   # the 6 steps and the 2 closed after
     assert sum(row[3] for row in runs[0]) > 10_000          # a sunny morning: shared Wh
