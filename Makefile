@@ -18,7 +18,8 @@ HA_REQUIREMENTS := 'paho-mqtt==1.6.1' 'janus==1.0.0' 'SQLAlchemy==2.0.27' \
 
 .PHONY: setup setup-demo ha-venv demo test lint bench system-deps i18n install-check clean
 
-# The tests need every extra ([test] includes [all]); the demo only [demo].
+# The tests need every extra ([test] includes [all]); the demo [demo] and [reports] (the
+# reports it suggests trying on its data).
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -31,7 +32,7 @@ setup-demo: $(VENV)/.installed-demo
 
 $(VENV)/.installed-demo: pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[demo]'
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[demo,reports]'
 	@touch $@
 
 ha-venv: $(HA_STAMP)

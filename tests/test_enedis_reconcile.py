@@ -86,7 +86,33 @@ def test_reconcile_constructed_month(tmp_path):
     assert e["likely_cause"].startswith("key-file rounding (1 decimals)")
     # F: in the config all month, absent from Enedis's file.
     assert "absent from Enedis's files" in f_["likely_cause"]
-    assert "Enedis AUTOCONS" in r.stdout
+    # The operation: each side over every PRM it has (D's 0.4 kWh at Enedis, F at pvshare's),
+    # the gap on these totals, and the PRMs of one side only named.
+    text = " ".join(r.stdout.split())
+    assert ("operation, every PRM of both sides: AUTOCONS Enedis 18.594 kWh, pvshare "
+            "16.884 kWh, gap 1.71 kWh (+10.13 %); CONS Enedis 20.334 kWh, pvshare 17.834 kWh, "
+            "gap 2.5 kWh") in text
+    assert ("only at Enedis (1 PRM, not participants this month in the config): "
+            "30000000000004 (AUTOCONS 0.4 kWh)") in text
+    assert ("only in pvshare (1 PRM, absent from Enedis's files): 30000000000006 F "
+            "(AUTOCONS 0 kWh)") in text
+
+
+def test_reconcile_no_prm_in_common_shows_the_whole_gap(tmp_path):
+    # The case: a store whose PRMs Enedis's file does not have (here only F, absent
+    # from the file). The gap is on the totals: all of Enedis's 18.594 kWh, not 0.
+    from pvshare.enedis.acc import read_enedis_files
+    from pvshare.enedis.reconcile import reconcile_files
+    config = make_site(tmp_path, _only("F"))
+    r = reconcile_files(config, "2025-06", [ROWS])
+    t = r.totals
+    assert read_enedis_files([ROWS], "Europe/Paris").total("AUTOCONS", "30000000000001") \
+        == pytest.approx(12360)
+    assert (t["enedis_autocons_kwh"], t["pvshare_autocons_kwh"], t["diff_autocons_kwh"]) == \
+        (18.594, 0.0, 18.594)
+    assert t["diff_autocons_pct"] is None                     # of pvshare's 0 kWh
+    assert sorted(row["prm"] for row in t["only_enedis"]) == [f"3000000000000{i}" for i in "12345"]
+    assert [row["participants"] for row in t["only_pvshare"]] == ["F"]
 
 
 def test_bill_from_enedis_figures(tmp_path):

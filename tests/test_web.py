@@ -188,7 +188,7 @@ def test_wrong_revoked_and_missing_pages_are_the_same_404(site, tmp_path):
     assert statuses == {404}
     assert missing[2] == wrong[2] == malformed[2]
     # revoke a link while the server runs: it answers exactly like a wrong one at once
-    links = issue(site.config, tmp_path / "b02.csv", "B02")
+    links = issue(site.config, tmp_path / "b02.csv", "B02", replace=True)
     assert srv.get(links["B02"])[0] == 200
     assert srv.get(site.links["B02"])[0] == 404        # re-issued: the old link is dead
     r = pvshare("web", "revoke", "--config", site.config, "--participant", "B02")
@@ -490,3 +490,36 @@ def test_a_damaged_links_file_is_named_and_opens_nothing(tmp_path, content):
     state = WebState(Site("t", "Europe/Paris", 1800, ("A",), ("A",), None, 0.2, 0.1),
                      tmp_path / "none.db", links)
     assert state.who(token) is None
+
+
+def test_issuing_links_never_cancels_others_without_replace(tmp_path):
+    """The demo issues A01's and the landlord's links; `pvshare web links` for everyone
+    afterwards keeps them (and says so); cancelling a valid link takes --replace.
+    """
+    from pvshare.web.links import LinkStore
+    cfg = build_site(tmp_path)
+    first = issue(cfg, tmp_path / "first.csv", "A01", "@pmo")
+    store = LinkStore(Path(str(tmp_path / "pvshare.db") + ".web-links.json"))
+
+    def token(path: str) -> str:
+        return path.rsplit("/", 1)[1]
+
+    r = pvshare("web", "links", "--config", cfg, "--base-url", "https://solaire.example.org",
+                "--out", tmp_path / "all.csv")
+    assert r.returncode == 0, r.stderr
+    assert "kept (a valid link each, not in" in r.stdout and "A01, @pmo" in r.stdout
+    with open(tmp_path / "all.csv", newline="", encoding="utf-8") as fh:
+        issued = [row["participant"] for row in csv.DictReader(fh)]
+    assert "A01" not in issued and "@pmo" not in issued and "@building" in issued
+    assert store.lookup(token(first["A01"])) == "A01"
+    assert store.lookup(token(first["@pmo"])) == "@pmo"
+    # Asking for A01 alone: nothing to issue, said plainly, the link still valid.
+    r = pvshare("web", "links", "--config", cfg, "--base-url", "https://solaire.example.org",
+                "--participant", "A01", "--out", tmp_path / "a01.csv")
+    assert r.returncode == 2 and "--replace" in r.stderr and not (tmp_path / "a01.csv").exists()
+    assert store.lookup(token(first["A01"])) == "A01"
+    # --replace: a new link, the old one cancelled; the landlord's untouched.
+    new = issue(cfg, tmp_path / "a01.csv", "A01", replace=True)
+    assert store.lookup(token(new["A01"])) == "A01"
+    assert store.lookup(token(first["A01"])) is None
+    assert store.lookup(token(first["@pmo"])) == "@pmo"

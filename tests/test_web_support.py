@@ -141,11 +141,12 @@ class WebServer:
         self.log.close()
 
 
-def issue(config: Path, out: Path, *participants: str) -> dict[str, str]:
+def issue(config: Path, out: Path, *participants: str, replace: bool = False
+          ) -> dict[str, str]:
     """``pvshare web links``; returns participant → path of the link (``/l/<token>``)."""
     import csv
     args = ["web", "links", "--config", config, "--base-url", "https://solaire.example.org",
-            "--out", out]
+            "--out", out, *(["--replace"] if replace else [])]
     for p in participants:
         args += ["--participant", p]
     r = pvshare(*args)

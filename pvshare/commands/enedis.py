@@ -81,10 +81,44 @@ def reconcile(
         causes.append(f"{n}. {r['likely_cause']}")
     console = Console()
     console.print(table)
-    console.print("\n".join(causes))
-    t = result.totals
-    console.print(f"operation: Enedis AUTOCONS {t['enedis_autocons_kwh']} kWh, pvshare "
-                  f"{t['pvshare_autocons_kwh']} kWh (gap {t['diff_autocons_kwh']} kWh)")
+    console.print("\n".join(causes), markup=False, highlight=False, soft_wrap=True)
+    for line in operation_lines(result.totals):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def _kwh(value) -> str:
+    return f"{value:g} kWh"
+
+
+def operation_lines(t: dict) -> list[str]:
+    """The operation's totals as printed by ``pvshare enedis reconcile``: every PRM of
+    both sides counted, the gap on the totals, the PRMs found on one side only named.
+    """
+    from pvshare.i18n import _
+    pct = "" if t["diff_autocons_pct"] is None else f" ({t['diff_autocons_pct']:+g} %)"
+    lines = [
+        _("operation, every PRM of both sides: AUTOCONS Enedis {e}, pvshare {p}, gap {gap}"
+          "{pct}; CONS Enedis {ec}, pvshare {pc}, gap {gc}").format(
+            e=_kwh(t["enedis_autocons_kwh"]), p=_kwh(t["pvshare_autocons_kwh"]),
+            gap=_kwh(t["diff_autocons_kwh"]), pct=pct, ec=_kwh(t["enedis_cons_kwh"]),
+            pc=_kwh(t["pvshare_cons_kwh"]), gc=_kwh(t["diff_cons_kwh"]))]
+
+    def named(r, side):
+        who = "" if r["participants"] == "-" else f" {r['participants']}"
+        auto = r[f"{side}_autocons_kwh"]
+        return f"{r['prm']}{who} (AUTOCONS {'-' if auto is None else _kwh(auto)})"
+
+    if t["only_enedis"]:
+        lines.append(_("only at Enedis ({n} PRM, not participants this month in the config): "
+                       "{prms}").format(n=len(t["only_enedis"]), prms=", ".join(
+                           named(r, "enedis") for r in t["only_enedis"])))
+    if t["only_pvshare"]:
+        lines.append(_("only in pvshare ({n} PRM, absent from Enedis's files): {prms}").format(
+            n=len(t["only_pvshare"]), prms=", ".join(named(r, "pvshare")
+                                                      for r in t["only_pvshare"])))
+    if not t["only_enedis"] and not t["only_pvshare"]:
+        lines.append(_("every PRM is on both sides"))
+    return lines
 
 
 @app.command("keys")

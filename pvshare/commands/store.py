@@ -161,3 +161,37 @@ def salvage(config: Path = CONFIG,
         typer.echo(f"  {t}: read from both ends up to the damage ({why[:120]})")
     typer.echo(f"the original {path} was not changed; check the copy with `pvshare store "
                "check`, then point [store] path at it")
+
+
+@app.command("import")
+def import_(config: Path = CONFIG,
+            production: Path = typer.Option(..., "--production",
+                                            help="CSV: time,production_wh (Wh per step)"),
+            consumption: Path = typer.Option(..., "--consumption",
+                                             help="CSV: time,<participant or PRM>,… (Wh per "
+                                             "step; empty = missing)"),
+            replace: bool = typer.Option(False, "--replace", help="Replace the steps the "
+                                         "store already holds (refused without it).")) -> None:
+    """Fill the store from production and consumption curves, allocated with the config's
+    key and participants' periods, as the daemon would have (an operation without a daemon,
+    or the example of docs/pmo-month.md).
+    """
+    from pvshare.i18n import _
+    from pvshare.store.imports import import_curves
+    from pvshare.timegrid import format_local
+    done = import_curves(config, production, consumption, replace=replace)
+    import_summary = _(
+        "{steps} steps from {first} to {end}, {n} participants, key '{key}': "
+        "production {prod:.3f} kWh, consumption {cons:.3f} kWh, self-consumed {auto:.3f} kWh; "
+        "{incomplete} step(s) with a consumption missing; {replaced} step(s) replaced")
+    import numpy as np
+
+    from pvshare.config import load_config
+    tz = load_config(config).site.timezone
+    first, end = format_local(np.array([done.first_s, done.end_s], dtype="datetime64[s]"), tz)
+    typer.echo(import_summary.format(
+        steps=done.steps, first=first, end=end, n=len(done.participants), key=done.key,
+        prod=done.production_wh / 1000, cons=done.consumption_wh / 1000,
+        auto=done.allocated_wh / 1000, incomplete=done.incomplete_steps,
+        replaced=done.replaced_steps))
+    typer.echo(_("written: {files}").format(files=done.store))

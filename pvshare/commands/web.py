@@ -76,18 +76,28 @@ def links(config: Path = typer.Option(..., "--config", help="The site's TOML con
                                                 "current participant and both building links."),
           out: Path = typer.Option(..., "--out", help="CSV file participant,url (mode 0600)."),
           sheet: Path | None = typer.Option(None, "--sheet", help="Printable HTML sheet with "
-                                            "a QR code per flat (default: OUT with .html).")
+                                            "a QR code per flat (default: OUT with .html)."),
+          replace: bool = typer.Option(False, "--replace", help="Also for the participants "
+                                       "who have a valid link: cancel it and issue a new one "
+                                       "(without this option their link is kept).")
           ) -> None:
-    """Issue new private links (the previous links of these participants stop working)."""
+    """Issue private links to the participants who have none (--replace: new links for
+    all those asked for, the previous ones stop working).
+    """
     from pvshare.config import load_config
+    from pvshare.i18n import _
     from pvshare.web.data import site_from_config
     from pvshare.web.links import LinkStore, issue_links, links_path
 
     cfg = load_config(config)
     store = LinkStore(links_path(cfg.relative(cfg.store.path) or cfg.store.path))
-    rows = issue_links(site_from_config(cfg), store, base_url, participant or None, out, sheet)
-    typer.echo(f"{out}: {len(rows)} link(s); printable sheet: "
-               f"{sheet or out.with_suffix('.html')}; hashes kept in {store.path}")
+    done = issue_links(site_from_config(cfg), store, base_url, participant or None, out, sheet,
+                       replace=replace)
+    typer.echo(_("{out}: {n} link(s); printable sheet: {sheet}; hashes kept in {store}").format(
+        out=out, n=len(done.rows), sheet=sheet or out.with_suffix(".html"), store=store.path))
+    if done.kept:
+        typer.echo(_("kept (a valid link each, not in {out}): {ids}; --replace cancels them and "
+                     "issues new ones").format(out=out, ids=", ".join(done.kept)))
 
 
 @app.command("revoke")

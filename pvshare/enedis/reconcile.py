@@ -31,10 +31,47 @@ AGREE_FRACTION = 0.005
 
 @dataclass(frozen=True)
 class Reconciliation:
-    """One row per PRM (dicts with :data:`COLUMNS`) and the operation's totals."""
+    """One row per PRM (dicts with :data:`COLUMNS`) and the operation's totals
+    (:func:`operation_totals`).
+    """
 
     rows: list[dict]
     totals: dict
+
+
+def operation_totals(rows: list[dict]) -> dict:
+    """The operation's figures: each side summed over **every** PRM it has (a PRM missing
+    on the other side included), the gap computed on these totals, and the PRMs found on one
+    side only.
+
+    Returns
+    -------
+    dict
+        ``enedis_cons_kwh``, ``pvshare_cons_kwh``, ``enedis_autocons_kwh``,
+        ``pvshare_autocons_kwh`` (kWh, 3 decimals); ``diff_cons_kwh`` and
+        ``diff_autocons_kwh`` (Enedis − pvshare, on the totals); ``diff_autocons_pct``
+        (of pvshare's total; None when it is 0); ``only_enedis`` and ``only_pvshare``: the
+        rows (PRM, participants, AUTOCONS) found on one side only.
+    """
+    def total(key):
+        return round(sum(r[key] for r in rows if r[key] is not None), 3)
+
+    t = {k: total(k) for k in ("enedis_cons_kwh", "pvshare_cons_kwh", "enedis_autocons_kwh",
+                               "pvshare_autocons_kwh")}
+    t["diff_cons_kwh"] = round(t["enedis_cons_kwh"] - t["pvshare_cons_kwh"], 3)
+    t["diff_autocons_kwh"] = round(t["enedis_autocons_kwh"] - t["pvshare_autocons_kwh"], 3)
+    t["diff_autocons_pct"] = (round(100 * t["diff_autocons_kwh"] / t["pvshare_autocons_kwh"], 2)
+                              if t["pvshare_autocons_kwh"] else None)
+
+    def at_enedis(r):
+        return r["enedis_cons_kwh"] is not None or r["enedis_autocons_kwh"] is not None
+
+    def at_pvshare(r):
+        return r["pvshare_cons_kwh"] is not None or r["pvshare_autocons_kwh"] is not None
+
+    t["only_enedis"] = [r for r in rows if at_enedis(r) and not at_pvshare(r)]
+    t["only_pvshare"] = [r for r in rows if at_pvshare(r) and not at_enedis(r)]
+    return t
 
 
 def _kwh(wh) -> float | None:
@@ -89,10 +126,7 @@ def reconcile(month, data: EnedisData, decimals: int = 2) -> Reconciliation:
             "diff_autocons_pct": None if pct is None else round(pct, 2),
             "likely_cause": cause,
         })
-    def total(key):
-        return round(sum(r[key] for r in rows if r[key] is not None), 3)
-    totals = {k: total(k) for k in ("enedis_cons_kwh", "pvshare_cons_kwh", "enedis_autocons_kwh",
-                                    "pvshare_autocons_kwh", "diff_autocons_kwh")}
+    totals = operation_totals(rows)
     return Reconciliation(rows, totals)
 
 

@@ -96,8 +96,14 @@ def from_sample_year(cfg, from_s: int | None = None, to_s: int | None = None) ->
     ids = cfg.participant_ids
     missing = [p for p in ids if p not in s.participants]
     if missing:
-        raise PvshareError(f"the sample year has no data for participant(s) "
-                           f"{', '.join(missing[:5])}: use config/example.toml with it")
+        from pvshare.i18n import _
+        raise PvshareError(_("the sample year is the example building's (flats {first} to "
+                             "{last}): it has no participant {missing} of this config; use "
+                             "it with config/example.toml, or leave out --sample-year to "
+                             "read the store").format(
+                                 first=s.participants[0], last=s.participants[-1],
+                                 missing=", ".join(missing[:5]) + ("…" if len(missing) > 5
+                                                                   else "")))
     key = KeySpec.from_config(cfg)
     if not key.fixed:
         raise PvshareError("the sample year cannot be used with key.type = 'custom'")

@@ -150,6 +150,12 @@ class LinkStore:
             self._save(links)
             return tokens
 
+    def valid_participants(self) -> set[str]:
+        """The participants (and ``@building``, ``@pmo``) that have a valid link."""
+        with self._lock:
+            self._load()
+            return {x.participant for x in self._links if x.revoked is None}
+
     def revoke(self, participant: str) -> int:
         """Revoke every valid link of a participant; returns how many were revoked."""
         with self._lock:
@@ -188,9 +194,24 @@ def links_csv(rows: list[tuple[str, str]]) -> str:
     return buf.getvalue()
 
 
+@dataclass(frozen=True)
+class IssuedLinks:
+    """What :func:`issue_links` did: ``rows`` (participant, url) issued now, and ``kept``:
+    the participants asked for whose valid link was left alone (no ``replace``).
+    """
+
+    rows: list[tuple[str, str]]
+    kept: list[str]
+
+
 def issue_links(site, links: LinkStore, base_url: str, participants: list[str] | None,
-                out: Path, sheet: Path | None = None) -> list[tuple[str, str]]:
+                out: Path, sheet: Path | None = None, *, replace: bool = False
+                ) -> IssuedLinks:
     """Issue links and write ``out`` (CSV ``participant,url``) and the printable sheet.
+
+    A participant who already has a valid link keeps it, and gets no new one, unless
+    ``replace``: then the new link cancels the old one (a link is stored hashed, so the old
+    one cannot be printed again). Issuing links for some never cancels the others'.
 
     Parameters
     ----------
@@ -205,11 +226,14 @@ def issue_links(site, links: LinkStore, base_url: str, participants: list[str] |
         The CSV file (mode 0600: it holds the links).
     sheet : Path, optional
         The printable HTML sheet, one QR code per flat (default: ``out`` with ``.html``).
+    replace : bool
+        Cancel the valid links of the participants asked for and issue new ones.
 
     Raises
     ------
     InputError
-        An unknown participant, or a bad base URL.
+        An unknown participant, a bad base URL, or every participant asked for already has
+        a valid link (without ``replace``): nothing is issued.
     """
     import time
 
@@ -226,12 +250,18 @@ def issue_links(site, links: LinkStore, base_url: str, participants: list[str] |
         wanted = [p for p in site.participant_ids
                   if (site.period_end_s(p) is None or site.period_end_s(p) > now)]
         wanted += list(SPECIAL)
+    kept = [] if replace else [p for p in wanted if p in links.valid_participants()]
+    wanted = [p for p in wanted if p not in kept]
+    if not wanted:
+        raise InputError(f"{', '.join(kept[:5])}{'…' if len(kept) > 5 else ''}: already "
+                         f"a valid link each, nothing issued; --replace cancels these links "
+                         f"and issues new ones", field="--participant")
     tokens = links.issue(wanted)
     rows = [(p, link_url(base, tokens[p])) for p in wanted]
     write_atomic(Path(out), links_csv(rows))
     write_atomic(Path(sheet) if sheet else Path(out).with_suffix(".html"),
                   render_sheet(site, rows))
-    return rows
+    return IssuedLinks(rows, kept)
 
 
 def render_sheet(site, rows: list[tuple[str, str]]) -> str:
@@ -251,23 +281,28 @@ def render_sheet(site, rows: list[tuple[str, str]]) -> str:
     return templates().get_template("sheet.html").render(site=site.name, cards=cards)
 
 
-def demo_links(cfg, folder: Path, at_s: float, port: int = 8080) -> list[str]:
+def demo_links(cfg, folder: Path, at_s: float, port: int = 8080, *, pvshare: str = "pvshare",
+               config_shown: str | None = None, out_shown: str = "links.csv") -> list[str]:
     """The lines ``pvshare demo`` ends with: the command serving the demo's pages as at
-    ``at_s`` and one tenant's link (issued now into ``folder/links.csv``).
+    ``at_s`` and one tenant's link (issued now into ``folder/links.csv``), then the command
+    issuing every other link (it keeps these two: :func:`issue_links`).
     """
     from pvshare.web.data import site_from_config
 
     site = site_from_config(cfg)
     at = dt.datetime.fromtimestamp(at_s, dt.UTC).astimezone(
         __import__("zoneinfo").ZoneInfo(site.timezone)).isoformat(timespec="minutes")
-    serve = f"pvshare web --config {cfg.source} --port {port} --at {at}"
+    config = config_shown or cfg.source
+    base = f"http://127.0.0.1:{port}"
+    serve = f"{pvshare} web --config {config} --port {port} --at {at}"
     try:
         rows = issue_links(site, LinkStore(links_path(cfg.relative(cfg.store.path))),
-                           f"http://127.0.0.1:{port}", [site.participant_ids[0], PMO],
-                           folder / "links.csv")
+                           base, [site.participant_ids[0], PMO],
+                           folder / "links.csv", replace=True).rows
     except ImportError:                     # the `web` extra is not installed
         return ["the tenants' pages need the web extra: pip install 'pvshare[web]'"]
     return [f"the tenants' pages: {serve}",
             f"  then open {site.participant_ids[0]}'s page: {rows[0][1]}",
-            f"  (the landlord's: {rows[1][1]}; every link: pvshare web links --config "
-            f"{cfg.source} --base-url URL --out links.csv)"]
+            f"  the landlord's: {rows[1][1]}",
+            f"  every other tenant's link (these two are kept): {pvshare} web links --config "
+            f"{config} --base-url {base} --out {out_shown}"]
