@@ -46,7 +46,8 @@ def test_a_few_hours_close_complete_steps_matching_the_simulators(mosquitto, tmp
         cfg = load_config(path)
         # the meter simulator follows the config it is given: the same 6 participants
         building.cfg = cfg
-        daemon = Daemon(cfg, clock=clock.now, forecast=False)
+        daemon = Daemon(cfg, clock=clock.now, forecast=False, create_store=True,
+                        speed=clock.speed)
         daemon.start()
         try:
             assert all(m.wait_connected(15) for m in daemon.pushed)

@@ -155,7 +155,8 @@ def run_demo(data_dir: Path, *, speed: float = 1440.0, duration_s: float = 86400
         console.print(f"broker: {building.broker_kind} on {building.broker[0]}:"
                       f"{building.broker[1]} · inverter: 127.0.0.1:{building.inverter_port} · "
                       f"{len(cfg.participants)} meters · config: {cfg_path}")
-        daemon = Daemon(cfg, clock=clock.now, forecast=False)
+        daemon = Daemon(cfg, clock=clock.now, forecast=False, create_store=True,
+                        speed=clock.speed)
         daemon.start()
         for m in daemon.pushed:                        # subscribed before anything is sent
             m.wait_connected(15)
