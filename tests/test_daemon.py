@@ -109,6 +109,7 @@ def test_sigterm_flushes_what_is_buffered_writes_the_status_and_exits_0(mosquitt
     path = ds.write_config(tmp_path, broker_port=mosquitto.port, inverter_port=ds.free_port(),
                            participants=6, poll_interval_s=3600, flush_interval_s=3600)
     timeline = ds.Timeline(start=ds.iso(time.time()), speed=1.0)
+    ds.init_store(path)
     daemon = ds.Proc(ds.pvshare_cmd("run", "--config", path, "--no-forecast"),
                      tmp_path / "daemon.log")
     try:

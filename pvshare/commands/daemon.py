@@ -23,7 +23,12 @@ def run(config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFI
                                                      "(shared with the simulators, kept "
                                                      "across restarts)"),
         until: str | None = typer.Option(None, "--until", help="Simulated clock: stop at "
-                                            "this simulated time, ISO 8601")) -> None:
+                                            "this simulated time, ISO 8601"),
+        clock_adjust_file: Path | None = typer.Option(None, "--clock-adjust-file",
+                                                      hidden=True, help="Simulated clock: "
+                                                      "a file of seconds added to it (tests "
+                                                      "set a wrong clock right with it)")
+        ) -> None:
     """Run the daemon: poll the meters, close each step, allocate, store, forward."""
     from pvshare.config import load_config
     from pvshare.live.daemon import Daemon, run_simulated
@@ -35,14 +40,16 @@ def run(config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFI
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from pvshare.store import NoStore
     cfg = load_config(config)
-    simulated = not (start is None and speed == 1.0 and clock_origin is None and until is None)
+    simulated = not (start is None and speed == 1.0 and clock_origin is None and until is None
+                     and clock_adjust_file is None)
     clock = None
     try:
         if not simulated:
             daemon = Daemon(cfg, forecast=not no_forecast)
         else:
             from pvshare_simulators.clock import SimClock, parse_start
-            clock = SimClock(parse_start(start), speed, origin=clock_origin)
+            clock = SimClock(parse_start(start), speed, origin=clock_origin,
+                             adjust_file=clock_adjust_file)
             daemon = Daemon(cfg, clock=clock.now, forecast=not no_forecast, speed=speed)
     except NoStore as exc:
         exc.exit_code = 7                 # exit codes: docs/daemon.md
