@@ -21,9 +21,17 @@ import pytest
 
 from pvshare.config import load_config
 from tests import daemon_support as ds
-from tests.test_daemon_faults import STEP, Rig, allocation, rigs, wait_closed  # noqa: F401
+from tests.test_daemon_faults import STEP, Rig, allocation, wait_closed
 
 pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def rigs():
+    made: list[Rig] = []
+    yield made
+    for r in made:
+        r.stop()
 
 
 def status(config) -> subprocess.CompletedProcess:
