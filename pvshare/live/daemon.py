@@ -188,21 +188,22 @@ class Daemon:
         :attr:`must_reach_s` (nothing may be read or closed then). Detects jumps against the
         monotonic clock (logged once each) and logs the start and end of a wait, once each.
         """
-        mono = time.monotonic()
+        # the two clocks read back to back (``now`` may have been read a while ago)
+        wall, mono = self.clock(), time.monotonic()
         if self._clock_ref is not None:
-            ref_mono, ref_now = self._clock_ref
-            expected = ref_now + (mono - ref_mono) * self.speed
-            jump = now - expected
+            ref_mono, ref_wall = self._clock_ref
+            expected = ref_wall + (mono - ref_mono) * self.speed
+            jump = wall - expected
             if abs(jump) > max(CLOCK_JUMP_S, CLOCK_JUMP_REAL_S * self.speed):
                 self.clock_jumps += 1
                 self.counters["clock_jumps"] += 1
-                self.last_jump = {"time_s": now, "from_s": expected, "jump_s": jump}
+                self.last_jump = {"time_s": wall, "from_s": expected, "jump_s": jump}
                 log.warning("the clock jumped %s by %s (from %s to %s)",
                             "forward" if jump > 0 else "back", _duration(abs(jump)),
-                            _stamp(expected), _stamp(now))
+                            _stamp(expected), _stamp(wall))
                 if jump < 0:                     # what was seen before the jump stays seen
                     self.must_reach_s = max(self.must_reach_s or -np.inf, expected)
-        self._clock_ref = (mono, now)
+        self._clock_ref = (mono, wall)
         behind = self.must_reach_s is not None and now + CLOCK_SLACK_S < self.must_reach_s
         if behind:
             if self.clock_behind is None:

@@ -116,11 +116,11 @@ def render(cfg, s: dict):
     top = Table(show_header=False, title=f"pvshare — {cfg.site.name}", title_justify="left")
     top.add_column(style="bold")
     top.add_column()
-    store = s["store"]
+    store = s.get("store") or {"state": "ok"}
     if store["state"] != "ok":
         top.add_row(_("store"), f"[red]{escape(_store_words(store))}[/]")
         return top
-    clock = s["clock"]
+    clock = s.get("clock") or {}
     if clock.get("behind_s") is not None:
         top.add_row(_("clock"), "[red]" + escape(_clock_words(clock)) + "[/]")
     seen = s["daemon_seen_s"]
