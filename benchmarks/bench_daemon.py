@@ -76,6 +76,7 @@ def _real_speed(tmp: Path, broker) -> dict:
     timeline = ds.Timeline(start=ds.iso(time.time()), speed=1.0, origin=time.time())
     building = ds.start_building(cfg, timeline, broker.port, inv, tmp / "real-building.log",
                                  interval_s=1.0)
+    ds.init_store(cfg)
     daemon = ds.Proc(ds.pvshare_cmd("run", "--config", cfg, "--no-forecast"),
                      tmp / "real-daemon.log")
     base, base_proc = _baseline()

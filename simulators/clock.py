@@ -32,10 +32,15 @@ class SimClock:
     origin : float, optional
         Wall-clock Unix time at which the simulated time was ``start`` (processes given the
         same ``start``, ``speed`` and ``origin`` share one timeline, across restarts).
+    adjust_file : path-like, optional
+        A file holding a number of simulated seconds added to this clock (missing: 0):
+        tests write it to set a wrong clock right, as NTP does, or wrong again.
     """
 
     def __init__(self, start: float | None = None, speed: float = 1.0,
-                 origin: float | None = None):
+                 origin: float | None = None, adjust_file=None):
+        self._adjust_file = adjust_file
+        self._adjust = (None, 0.0)          # (mtime_ns, seconds)
         if speed <= 0:
             raise ValueError("speed must be > 0")
         self.speed = float(speed)
@@ -53,7 +58,23 @@ class SimClock:
 
     def now(self) -> float:
         """Current simulated Unix time, s."""
-        return self._sim0 + (time.monotonic() - self._real0) * self.speed
+        return self._sim0 + (time.monotonic() - self._real0) * self.speed + self._adjusted()
+
+    def _adjusted(self) -> float:
+        if self._adjust_file is None:
+            return 0.0
+        import os
+        try:
+            mtime = os.stat(self._adjust_file).st_mtime_ns
+        except OSError:
+            return 0.0
+        if mtime != self._adjust[0]:
+            try:
+                with open(self._adjust_file, encoding="ascii") as f:
+                    self._adjust = (mtime, float(f.read().strip() or 0))
+            except (OSError, ValueError):
+                return self._adjust[1]
+        return self._adjust[1]
 
     def sleep(self, sim_seconds: float) -> None:
         """Sleep for ``sim_seconds`` of simulated time."""

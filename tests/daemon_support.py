@@ -171,9 +171,22 @@ def start_building(config: Path, timeline: Timeline, broker_port: int, inverter_
     return p
 
 
+def init_store(config: Path) -> None:
+    """What ``pvshare store init`` does for a first run (the daemon never creates a store),
+    in process: the store of ``config``, created if missing."""
+    from pvshare.config import load_config
+    from pvshare.store import Store
+    cfg = load_config(config)
+    if not cfg.relative(cfg.store.path).exists():
+        Store.from_config(cfg, create=True).close()
+
+
 def start_daemon(config: Path, timeline: Timeline, log_path: Path, *,
-                 until: str | None = None, extra: tuple = ()) -> Proc:
-    """``pvshare run --no-forecast`` on the timeline (output appended to ``log_path``)."""
+                 until: str | None = None, extra: tuple = (), init: bool = True) -> Proc:
+    """``pvshare run --no-forecast`` on the timeline (output appended to ``log_path``);
+    ``init``: create its store first if there is none (a first run)."""
+    if init:
+        init_store(config)
     argv = pvshare_cmd("run", "--config", config, "--no-forecast", *timeline.args(), *extra)
     if until:
         argv += ["--until", until]

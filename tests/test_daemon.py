@@ -46,7 +46,8 @@ def test_a_few_hours_close_complete_steps_matching_the_simulators(mosquitto, tmp
         cfg = load_config(path)
         # the meter simulator follows the config it is given: the same 6 participants
         building.cfg = cfg
-        daemon = Daemon(cfg, clock=clock.now, forecast=False)
+        daemon = Daemon(cfg, clock=clock.now, forecast=False, create_store=True,
+                        speed=clock.speed)
         daemon.start()
         try:
             assert all(m.wait_connected(15) for m in daemon.pushed)
@@ -108,6 +109,7 @@ def test_sigterm_flushes_what_is_buffered_writes_the_status_and_exits_0(mosquitt
     path = ds.write_config(tmp_path, broker_port=mosquitto.port, inverter_port=ds.free_port(),
                            participants=6, poll_interval_s=3600, flush_interval_s=3600)
     timeline = ds.Timeline(start=ds.iso(time.time()), speed=1.0)
+    ds.init_store(path)
     daemon = ds.Proc(ds.pvshare_cmd("run", "--config", path, "--no-forecast"),
                      tmp_path / "daemon.log")
     try:

@@ -22,7 +22,7 @@ T0 = 1750500000.0
 def test_a_full_disk_is_logged_once_and_once_when_it_clears(tmp_path, caplog):
     cfg = load_config(write_config(tmp_path, broker_port=1, inverter_port=1,
                                    publish_results=False))
-    d = Daemon(cfg, clock=lambda: T0, forecast=False)
+    d = Daemon(cfg, clock=lambda: T0, forecast=False, create_store=True)
     wal = d.store.path.with_name(d.store.path.name + "-wal")
     old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)

@@ -13,6 +13,7 @@ from tests import daemon_support as ds
 def test_second_daemon_on_the_same_store_exits_2_naming_the_first(mosquitto, tmp_path):
     path = ds.write_config(tmp_path, broker_port=mosquitto.port, inverter_port=ds.free_port(),
                            participants=2, poll_interval_s=3600, flush_interval_s=3600)
+    ds.init_store(path)
     first = ds.Proc(ds.pvshare_cmd("run", "--config", path, "--no-forecast"),
                     tmp_path / "first.log")
     try:

@@ -69,7 +69,7 @@ def test_daemon_runs_without_the_forecast_extra_and_says_it_once(monkeypatch, tm
                                    publish_results=False))
     monkeypatch.setitem(sys.modules, "pvlib", None)
     with caplog.at_level(logging.WARNING, logger="pvshare.live.daemon"):
-        d = Daemon(cfg)
+        d = Daemon(cfg, create_store=True)
         assert "forecast" not in d.intervals()
         assert d.refresh_forecast(1750500000.0) is False
         d.tick(1750500000.0)
@@ -130,4 +130,4 @@ def test_daemon_refuses_influxdb_without_its_client(monkeypatch, tmp_path):
                                    influx_url="http://127.0.0.1:1"))
     monkeypatch.setitem(sys.modules, "influxdb_client", None)
     with pytest.raises(MissingExtraError, match=r"pip install 'pvshare\[influx\]'"):
-        Daemon(cfg)
+        Daemon(cfg, create_store=True)

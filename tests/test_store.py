@@ -335,14 +335,14 @@ def test_migration_from_an_older_schema_keeps_the_data(tmp_path):
     conn.execute("INSERT INTO allocation VALUES (?, 1, 4.0, 3.0)", (T0,))
     conn.close()
     with Store.open(path) as s:
-        assert s.schema_version == SCHEMA_VERSION == 3
+        assert s.schema_version == SCHEMA_VERSION == 4
         assert s.readings("inverter", T0, T0 + 1).import_wh.tolist() == [1234.0]
         got = s.allocation(T0, T0 + 1800)
         assert got.participant_ids == ["A01"] and got.allocated_wh.tolist() == [[3.0]]
         assert s.requeue(T0, T0 + 1800) == 2  # the new outbox works on the old results
         s.write_forecast([T0], [1.0])
     conn = sqlite3.connect(path)
-    assert [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")] == [1, 2, 3]
+    assert [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")] == [1, 2, 3, 4]
     conn.close()
 
 

@@ -100,7 +100,8 @@ def test_salvage_of_a_sound_store_copies_every_row(tmp_path):
 def test_a_store_cut_short_is_refused_untouched(tmp_path):
     db = tmp_path / "pvshare.db"
     data = real_store().read_bytes()
-    db.write_bytes(data[: len(data) // 2])
+    page = int.from_bytes(data[16:18], "big")
+    db.write_bytes(data[: len(data) // 2 // page * page])      # whole pages, half of them
     (tmp_path / "site.toml").write_text(CONFIG)
     before = sha(db)
     r = pvshare("status", "--config", "site.toml", cwd=tmp_path)

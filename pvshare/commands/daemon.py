@@ -23,7 +23,12 @@ def run(config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFI
                                                      "(shared with the simulators, kept "
                                                      "across restarts)"),
         until: str | None = typer.Option(None, "--until", help="Simulated clock: stop at "
-                                            "this simulated time, ISO 8601")) -> None:
+                                            "this simulated time, ISO 8601"),
+        clock_adjust_file: Path | None = typer.Option(None, "--clock-adjust-file",
+                                                      hidden=True, help="Simulated clock: "
+                                                      "a file of seconds added to it (tests "
+                                                      "set a wrong clock right with it)")
+        ) -> None:
     """Run the daemon: poll the meters, close each step, allocate, store, forward."""
     from pvshare.config import load_config
     from pvshare.live.daemon import Daemon, run_simulated
@@ -33,19 +38,49 @@ def run(config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFI
     install_log_redaction()
     for noisy in ("pymodbus", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from pvshare.store import NoStore
     cfg = load_config(config)
-    if start is None and speed == 1.0 and clock_origin is None and until is None:
-        daemon = Daemon(cfg, forecast=not no_forecast)
+    simulated = not (start is None and speed == 1.0 and clock_origin is None and until is None
+                     and clock_adjust_file is None)
+    clock = None
+    try:
+        if not simulated:
+            daemon = Daemon(cfg, forecast=not no_forecast)
+        else:
+            from pvshare_simulators.clock import SimClock, parse_start
+            clock = SimClock(parse_start(start), speed, origin=clock_origin,
+                             adjust_file=clock_adjust_file)
+            daemon = Daemon(cfg, clock=clock.now, forecast=not no_forecast, speed=speed)
+    except NoStore as exc:
+        exc.exit_code = 7                 # exit codes: docs/daemon.md
+        raise
+    if clock is None:
         daemon.run_forever()
-        if daemon.fatal is not None:
-            raise daemon.fatal
-        return
-    from pvshare_simulators.clock import SimClock, parse_start
-    clock = SimClock(parse_start(start), speed, origin=clock_origin)
-    daemon = Daemon(cfg, clock=clock.now, forecast=not no_forecast)
-    run_simulated(daemon, clock, until_s=parse_start(until) if until else None)
+    else:
+        from pvshare_simulators.clock import parse_start
+        run_simulated(daemon, clock, until_s=parse_start(until) if until else None)
     if daemon.fatal is not None:
+        from pvshare.store import StoreGone
+        if isinstance(daemon.fatal, StoreGone):
+            _exit_store_gone(daemon.fatal)
         raise daemon.fatal
+
+
+def _exit_store_gone(exc) -> None:
+    """Say why and exit 7 at once, without closing the vanished store: closing its last
+    connection would delete ``<path>-wal`` by name, maybe a new store's (docs/store.md).
+    """
+    from rich.console import Console
+    from rich.markup import escape
+
+    from pvshare.i18n import _
+    logging.shutdown()
+    Console(stderr=True).print(f"[bold red]{escape(_('error:'))}[/] {escape(str(exc))}",
+                               highlight=False, soft_wrap=True)
+    import sys
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exc.exit_code)
 
 
 def status(config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFIG",
@@ -54,7 +89,9 @@ def status(config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CO
     """How the daemon is doing: meters' last readings, steps closed, outbox, last error.
 
     Exit code: 0 all well, 3 a meter is stale, 4 steps pending past their grace, 5 the
-    outbox is backing up (see docs/troubleshooting.md).
+    outbox is backing up, 6 the clock is behind what the store has seen, 7 the store is
+    missing or was replaced, 2 the config or the store unusable (see
+    docs/troubleshooting.md).
     """
     import json
 
@@ -69,7 +106,9 @@ def status(config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CO
         typer.echo(json.dumps({**s, "exit_code": code, "reason": reason}, indent=1))
     else:
         Console().print(render(cfg, s))
-        Console(stderr=True).print(f"status: {reason} (exit code {code})", highlight=False)
+        from pvshare.i18n import _
+        Console(stderr=True).print(_("status: {reason} (exit code {code})").format(
+            reason=reason, code=code), highlight=False, markup=False)
     raise typer.Exit(code)
 
 

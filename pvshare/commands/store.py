@@ -1,4 +1,6 @@
-"""``pvshare store stats|push``: look into the store, deliver its outbox to InfluxDB now."""
+"""``pvshare store init|stats|push|check|salvage``: create the store of a first run, look
+into it, deliver its outbox to InfluxDB now, check it, copy out what is readable.
+"""
 
 from __future__ import annotations
 
@@ -117,6 +119,33 @@ def _store_path(config: Path) -> Path:
     from pvshare.config import load_config
     cfg = load_config(config)
     return cfg.relative(cfg.store.path)
+
+
+@app.command("init")
+def init(config: Path = CONFIG) -> None:
+    """Create the store of a first run (empty, private). The daemon never creates one by
+    itself, so that a store removed by mistake is never silently replaced by an empty one;
+    an existing store is left as it is.
+    """
+    from pvshare.config import load_config
+    from pvshare.i18n import _
+    from pvshare.store import Store, StoreError
+    cfg = load_config(config)
+    path = cfg.relative(cfg.store.path)
+    if path.exists():
+        with Store.from_config(cfg, create=False):     # checks it and migrates its schema
+            pass
+        typer.echo(_("{path}: a store is already here; left as it is").format(path=path))
+        return
+    if not path.parent.exists():
+        try:                                           # e.g. /var/lib/pvshare before the
+            path.parent.mkdir(mode=0o750, parents=True)   # service's first start
+        except OSError as exc:
+            raise StoreError(f"{path.parent}: cannot create the folder: {exc.strerror}") \
+                from None
+    with Store.from_config(cfg, create=True):
+        pass
+    typer.echo(_("{path}: new empty store created; `pvshare run` can start").format(path=path))
 
 
 @app.command("check")

@@ -296,7 +296,8 @@ def run_demo(data_dir: Path, *, speed: float = 1440.0, duration_s: float = 86400
                       f"{building.broker[1]} · inverter: 127.0.0.1:{building.inverter_port} · "
                       f"{len(cfg.participants)} meters · config: {_shown(cfg_path)}",
                       highlight=False, soft_wrap=True)
-        daemon = Daemon(cfg, clock=clock.now, forecast=False)
+        daemon = Daemon(cfg, clock=clock.now, forecast=False, create_store=True,
+                        speed=clock.speed)
         daemon.start()
         for m in daemon.pushed:                        # subscribed before anything is sent
             m.wait_connected(15)

@@ -316,9 +316,11 @@ def monthly_key_job(cfg, store, now_s: float) -> KeyJob | None:
     into ``[operation] key_dir``, exactly once.
 
     The same code as ``pvshare enedis keys`` (:func:`write_month_key_files`) on the daemon's
-    open ``store``. The memory is the file itself: when a file of that name is already in
-    the folder (written by this job or by hand), nothing is written, so a file once written
-    is never modified. Returns None when the job is off (no ``key_dir``) or the store's
+    open ``store``. The memory is the store (table ``key_files``, per month and file): a
+    file once written is never written again, even if it was deleted since; a file of that
+    name already in the folder (written by hand, or before pvshare remembered) is recorded
+    and left as it is. The daemon calls this after every close and at start-up, so the file
+    comes as soon as the month's last step is final. Returns None when the job is off (no ``key_dir``) or the store's
     first reading is after the month's start (the daemon was installed during the month).
 
     Raises
@@ -346,16 +348,26 @@ def monthly_key_job(cfg, store, now_s: float) -> KeyJob | None:
     folder = Path(cfg.relative(cfg.operation.key_dir))
     target = folder / file_name(normalise_operation(cfg.operation.id), step_s // 60, day1,
                                 last)
-    if target.exists():
+    outcome = store.key_file_outcome(month, str(target))
+    if outcome == "skipped":
+        return None
+    if outcome is not None:
+        return KeyJob(month, target, False)
+    if target.exists():                          # written by hand or by an older pvshare
+        store.record_key_file(month, str(target), "found")
         return KeyJob(month, target, False)
     first = store.first_reading_time()
-    if first is None or first > a:
+    if first is None:
+        return None                              # nothing stored yet: nothing to say
+    if first > a:
         # The daemon started during (or after) this month: it cannot have its keys. Not an
         # error (every installation starts so); the month's keys come from elsewhere.
         logging.getLogger("pvshare.enedis.keyfile").info(
             "no key file for %s: the store starts after the month's beginning", month)
+        store.record_key_file(month, str(target), "skipped")
         return None
     keys = write_month_key_files(cfg, month, folder, store=store)
+    store.record_key_file(month, str(target), "written")
     lost = float(keys.lost_wh.sum()) / 1000
     logging.getLogger("pvshare.enedis.keyfile").info(
         "key file for %s written: %s (%.3f kWh lost to rounding)", month, target, lost)

@@ -111,7 +111,8 @@ def atomic_writes(*paths: str | os.PathLike, mode: int | None = PRIVATE,
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str, *,
-                 mode: int | None = PRIVATE, group: str | None = None) -> Path:
+                 mode: int | None = PRIVATE, group: str | None = None,
+                 parents: bool = True) -> Path:
     """Replace ``path`` with ``data`` atomically (see :func:`atomic_writes`).
 
     Parameters
@@ -125,6 +126,10 @@ def write_atomic(path: str | os.PathLike, data: bytes | str, *,
         would create it.
     group : str, optional
         A group name the new file is given to.
+    parents : bool
+        Create the folder if it is missing (default). False: a missing folder is an error
+        (:class:`FileNotFoundError`), e.g. for the files beside a store, whose folder must
+        never be made again once it has gone (docs/store.md).
 
     Returns
     -------
@@ -139,7 +144,8 @@ def write_atomic(path: str | os.PathLike, data: bytes | str, *,
     """
     target = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if parents:
+        target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = _create_temp(target, mode, group)
     try:
         with os.fdopen(fd, "wb") as f:

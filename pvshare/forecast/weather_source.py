@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import socket
 import time
 import urllib.error
@@ -150,12 +149,12 @@ def _read_cache(path: Path) -> dict | None:
         return None
 
 
-def _write_cache(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, path)
-    except OSError:
+def _write_cache(path: Path, data: dict, group: str | None = None) -> None:
+    from pvshare.files.atomic import private_mode, write_atomic
+    try:                                        # private like every file beside the store
+        write_atomic(path, json.dumps(data), mode=private_mode(group), group=group,
+                     parents=False)
+    except (OSError, KeyError):                 # KeyError: an unknown [store] group
         pass                                    # a read-only disk: no cache, still a forecast
 
 
@@ -181,5 +180,6 @@ def get_weather(cfg, now_s: float, *, sleep=time.sleep, opener=urllib.request.ur
             return Weather(cached["time_s"], cached["columns"], "cache", reason,
                            cached["fetched_s"])
         return Weather(reason=reason)
-    _write_cache(path, {"fetched_s": now_s, "url": url, "time_s": starts, "columns": columns})
+    _write_cache(path, {"fetched_s": now_s, "url": url, "time_s": starts, "columns": columns},
+                 getattr(cfg.store, "group", None))
     return Weather(starts, columns, settings.provider, "", now_s)

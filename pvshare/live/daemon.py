@@ -12,12 +12,23 @@ Jobs, each a method over an explicit ``now`` (UTC Unix seconds):
 * :meth:`Daemon.refresh_forecast` — the 48-h forecast, in a short-lived child process (pandas
   and pvlib stay out of the long-running process);
 * :meth:`Daemon.housekeeping` — purge raw readings past their retention; write the last
-  closed month's Enedis key file once (``[operation] key_dir``).
+  final month's Enedis key file once (``[operation] key_dir``; also after every close).
 
 :meth:`Daemon.tick` runs whatever is due at ``now``: tests and the demo drive it with a
 simulated clock. :meth:`Daemon.run_forever` drives the same jobs with APScheduler on the
 real clock, tells systemd it is ready and feeds its watchdog, and shuts down cleanly on
 SIGTERM (flush, then close).
+
+Two guards run before any job (docs/daemon.md, "The clock" and "The store"):
+
+* **the clock** — a clock behind what the store has already seen (its latest reading or
+  closed step: a Raspberry Pi without a real-time clock before NTP) is waited for: no
+  meter is read, no step closed until it has caught up; a jump while running (either way,
+  against the monotonic clock) is logged once, and a jump back is waited out the same way;
+* **the store** — its file removed or replaced (another inode) is seen at the next flush:
+  the daemon stops with :class:`pvshare.store.StoreGone` (exit code 7), writes nothing more,
+  and never re-creates the folder; it never creates a store either, unless asked
+  (``pvshare store init``).
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ from pvshare.live.closing import close_steps, plan_from_config
 from pvshare.logs import RateLimitedLog
 from pvshare.meters import registry
 from pvshare.meters.base import counters_of
-from pvshare.store import Store
+from pvshare.store import NoStore, Store, StoreGone
 
 log = logging.getLogger("pvshare.live.daemon")
 
@@ -54,6 +65,16 @@ FORWARD_EVERY_S = 10.0
 CLOSE_EVERY_S = 60.0
 #: Least time between two log lines about the same failing job, s (a full disk...).
 FAULT_LOG_INTERVAL_S = 600.0
+#: The clock is "behind" when it is more than this behind what the store has seen, s (a
+#: meter whose own clock runs a little fast does not make the daemon wait).
+CLOCK_SLACK_S = 300.0
+#: A change of the clock against the monotonic clock larger than this is a jump, s; on a
+#: simulated clock, at least this many real seconds' worth (a loaded machine may pause a
+#: process between reading the two clocks).
+CLOCK_JUMP_S = 120.0
+CLOCK_JUMP_REAL_S = 3.0
+#: While waiting for the clock, the status file is rewritten at most this often (real s).
+WAITING_STATUS_EVERY_S = 5.0
 
 
 def status_path(cfg) -> Path:
@@ -72,24 +93,39 @@ class Daemon:
         UTC Unix seconds now (default :func:`time.time`; the demo passes a simulated clock).
     forecast : bool
         Run the forecast job (a child process).
+    create_store : bool
+        Create the store when there is none (the demo, tests). False (``pvshare run``): a
+        missing store is :class:`pvshare.store.NoStore`, never replaced by an empty one.
+    speed : float
+        Simulated seconds per real second of ``clock`` (1 for the real clock): clock jumps
+        are measured against :func:`time.monotonic` times this.
     """
 
-    def __init__(self, cfg, *, clock: Callable[[], float] = time.time, forecast: bool = True):
+    def __init__(self, cfg, *, clock: Callable[[], float] = time.time, forecast: bool = True,
+                 create_store: bool = False, speed: float = 1.0):
         self.cfg = cfg
         from pvshare.config import check_references
         check_references(cfg)
         self.plan = plan_from_config(cfg)
         self.clock = clock
-        from pvshare.store.lock import StoreLock
-        self._store_lock = StoreLock(cfg.relative(cfg.store.path)).acquire()   # one daemon
-        try:
-            self.store = Store.from_config(cfg)
-        except BaseException:
-            self._store_lock.release()
-            raise
+        self.speed = float(speed)
         from pvshare.secrets import plain_text_warnings
         for warning in plain_text_warnings(cfg):
             log.warning("%s", warning)
+        path = cfg.relative(cfg.store.path)
+        if not create_store and not path.exists():
+            # before the lock file: a vanished folder gets this message, not a lock error
+            raise NoStore(f"{path}: no pvshare store here. A first run: create it with "
+                          f"`pvshare store init --config {cfg.source or 'FILE'}`; a store "
+                          "that was there: restore it from a backup (pvshare never starts "
+                          "an empty one in its place; docs/store.md)")
+        from pvshare.store.lock import StoreLock
+        self._store_lock = StoreLock(path).acquire()   # one daemon
+        try:
+            self.store = Store.from_config(cfg, create=create_store)
+        except BaseException:
+            self._store_lock.release()
+            raise
         self.status_file = status_path(cfg)
         self._buffer: collections.deque = collections.deque()   # thread-safe appends
         self._lock = threading.Lock()            # one job at a time touches the store
@@ -106,6 +142,20 @@ class Daemon:
         self.last_close: dict | None = None
         self.started_s = clock()
         self.counters: collections.Counter = collections.Counter()
+        #: Called (from any thread) when the daemon must stop on its own (a damaged or
+        #: vanished store); the drivers set it, a test driving :meth:`tick` need not.
+        self.on_fatal: Callable[[], None] | None = None
+        self._gone = False                      # the store vanished: write nothing more
+        # -- the clock guard (see the module docstring) --
+        #: The time the clock must reach before anything is read or closed: what the store
+        #: has seen (its latest reading, its last closed step's end), later the clock before
+        #: a jump back.
+        self.must_reach_s = self._store_horizon()
+        self.clock_behind: dict | None = None   # when waiting: {"since_s", "behind_s", ...}
+        self._clock_ref: tuple[float, float] | None = None   # (monotonic, clock)
+        self.clock_jumps = 0
+        self.last_jump: dict | None = None
+        self._waiting_status_at = -np.inf
         #: A fault that repeats (a full disk fails every flush) is logged once, then once
         #: every 10 minutes with a count, and one line when it clears (docs/troubleshooting.md).
         self._faults = RateLimitedLog(log, FAULT_LOG_INTERVAL_S, level=logging.ERROR)
@@ -121,6 +171,102 @@ class Daemon:
         if cfg.mqtt is not None and cfg.mqtt.publish_results:
             from pvshare.live.publish import ResultsPublisher
             self.publisher = ResultsPublisher(cfg)
+
+    # -- the clock ----------------------------------------------------------------------------
+    def _store_horizon(self) -> float | None:
+        """What the store has already seen: its latest reading or its last closed step's
+        end, UTC Unix seconds (None: an empty store).
+        """
+        times = list(self.store.latest_reading_times().values())
+        last = self.store.last_allocated_step()
+        if last is not None:
+            times.append(last + self.plan.step_s)
+        return max(times) if times else None
+
+    def check_clock(self, now: float) -> bool:
+        """Whether the clock can be trusted at ``now``: False while it is behind
+        :attr:`must_reach_s` (nothing may be read or closed then). Detects jumps against the
+        monotonic clock (logged once each) and logs the start and end of a wait, once each.
+        """
+        # the two clocks read back to back (``now`` may have been read a while ago)
+        wall, mono = self.clock(), time.monotonic()
+        if self._clock_ref is not None:
+            ref_mono, ref_wall = self._clock_ref
+            expected = ref_wall + (mono - ref_mono) * self.speed
+            jump = wall - expected
+            if abs(jump) > max(CLOCK_JUMP_S, CLOCK_JUMP_REAL_S * self.speed):
+                self.clock_jumps += 1
+                self.counters["clock_jumps"] += 1
+                self.last_jump = {"time_s": wall, "from_s": expected, "jump_s": jump}
+                log.warning("the clock jumped %s by %s (from %s to %s)",
+                            "forward" if jump > 0 else "back", _duration(abs(jump)),
+                            _stamp(expected), _stamp(wall))
+                if jump < 0:                     # what was seen before the jump stays seen
+                    self.must_reach_s = max(self.must_reach_s or -np.inf, expected)
+        self._clock_ref = (mono, wall)
+        behind = self.must_reach_s is not None and now + CLOCK_SLACK_S < self.must_reach_s
+        if behind:
+            if self.clock_behind is None:
+                self.clock_behind = {"since_s": now, "must_reach_s": self.must_reach_s}
+                log.warning("the clock (%s) is %s behind what the store has already seen "
+                            "(%s): waiting for it to be set (NTP) before reading meters or "
+                            "closing steps", _stamp(now), _duration(self.must_reach_s - now),
+                            _stamp(self.must_reach_s))
+            self.clock_behind.update(now_s=now, behind_s=self.must_reach_s - now,
+                                     must_reach_s=self.must_reach_s)
+            if time.monotonic() - self._waiting_status_at >= WAITING_STATUS_EVERY_S:
+                self._waiting_status_at = time.monotonic()
+                self.write_status(now)
+            return False
+        if self.clock_behind is not None:
+            log.info("the clock is right again (%s): resuming", _stamp(now))
+            self.clock_behind = None
+            self.write_status(now)
+        return True
+
+    def wait_for_clock(self, stopping: threading.Event, pause_s: float) -> bool:
+        """Before starting: wait until the clock is not behind the store (see
+        :meth:`check_clock`), feeding systemd's watchdog; False if asked to stop meanwhile.
+        """
+        while not stopping.is_set():
+            if self.check_clock(self.clock()):
+                return True
+            sdnotify.notify("WATCHDOG=1")
+            stopping.wait(pause_s)
+        return False
+
+    def _drop_behind(self) -> None:
+        """While the clock is behind: drop the buffered readings stamped before what was
+        already seen (their time may come from the wrong clock). No energy is lost: each
+        meter's cumulative index read afterwards still counts it.
+        """
+        keep, dropped = [], 0
+        limit = (self.must_reach_s or -np.inf) - CLOCK_SLACK_S
+        while self._buffer:
+            r = self._buffer.popleft()
+            if r.time_s < limit:
+                dropped += 1
+            else:
+                keep.append(r)
+        self._buffer.extend(keep)
+        if dropped:
+            self.counters["readings_dropped_clock_behind"] += dropped
+
+    # -- the store under our feet ---------------------------------------------------------------
+    def _store_in_place(self) -> bool:
+        """False (and the daemon stops) when the store's file was removed or replaced."""
+        if self._gone:
+            return False
+        try:
+            self.store.check_in_place()
+        except StoreGone as exc:
+            self._gone = True
+            self.fatal = exc
+            log.critical("%s; stopping", exc)
+            if self.on_fatal is not None:
+                self.on_fatal()
+            return False
+        return True
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -139,12 +285,17 @@ class Daemon:
                  len(self.polled), len(self.pushed), self.plan.key.name, self.store.path)
 
     def stop(self) -> None:
-        """Flush what is buffered, stop the meters, close the store (graceful shutdown)."""
+        """Flush what is buffered, stop the meters, close the store (graceful shutdown).
+
+        When the store vanished, nothing is written and the store is not closed (closing
+        the last connection would delete ``<path>-wal``, by name: maybe a new store's).
+        """
         for m in self.pushed:
             m.stop()
         now = self.clock()
         with self._lock:
-            self._flush(now)
+            if self.clock_behind is None and self._store_in_place():
+                self._flush(now)
         for m in self.polled:
             try:
                 m.close()
@@ -154,6 +305,9 @@ class Daemon:
             self.publisher.stop()
         if self.forwarder is not None:
             self.forwarder.close()
+        if self._gone:
+            log.info("stopped (the store vanished: nothing written)")
+            return
         self.write_status(now)
         self.store.close()
         self._store_lock.release()
@@ -165,7 +319,8 @@ class Daemon:
             # A damaged store: write nothing more, stop (the command exits with code 2).
             self.fatal = self.store.damaged
             log.critical("%s; stopping", self.fatal)
-            os.kill(os.getpid(), signal.SIGTERM)
+            if self.on_fatal is not None:
+                self.on_fatal()
         self.counters[f"{job}_errors"] += 1
         from pvshare.secrets import redact
         self.last_error = {"time_s": self.clock(), "job": job,
@@ -200,6 +355,8 @@ class Daemon:
             return self._flush(now)
 
     def _flush(self, now: float) -> int:
+        if not self._store_in_place():
+            return 0
         batch = []
         while self._buffer:
             batch.append(self._buffer.popleft())
@@ -234,9 +391,13 @@ class Daemon:
         return len(batch)
 
     def close(self, now: float):
-        """Close the steps that are due (see :mod:`pvshare.live.closing`) and publish them."""
+        """Close the steps that are due (see :mod:`pvshare.live.closing`) and publish them;
+        then the month's key file, as soon as a month is final.
+        """
         with self._lock:
             self._flush(now)
+            if self._gone:
+                return None
             dirty, self.dirty = self.dirty, {}
             try:
                 report = close_steps(self.store, self.plan, now, dirty_from_s=dirty,
@@ -255,8 +416,22 @@ class Daemon:
             self.counters["steps_written"] += report.changed_steps
         if report.changed_steps and self.publisher is not None:
             self._publish_latest()
+        self._key_file(now)
         self.write_status(now)
         return report
+
+    def _key_file(self, now: float) -> None:
+        """The last final month's Enedis key file, once (the store remembers it)."""
+        if not self.cfg.operation.key_dir:
+            return
+        from pvshare.enedis.keyfile import monthly_key_job
+        with self._lock:
+            try:
+                monthly_key_job(self.cfg, self.store, now)
+            except Exception as exc:                  # noqa: BLE001
+                self._error("key file", exc)
+            else:
+                self._ok("key file")
 
     def _publish_latest(self) -> None:
         last = self.store.last_allocated_step()
@@ -301,12 +476,7 @@ class Daemon:
                 log.info("housekeeping: %d raw reading(s) past retention purged", n)
             except Exception as exc:                  # noqa: BLE001
                 self._error("housekeeping", exc)
-            if self.cfg.operation.key_dir:            # a closed month's Enedis key file
-                from pvshare.enedis.keyfile import monthly_key_job
-                try:
-                    monthly_key_job(self.cfg, self.store, now)
-                except Exception as exc:              # noqa: BLE001
-                    self._error("key file", exc)
+        self._key_file(now)                           # also after every close
 
     def refresh_forecast(self, now: float) -> bool:
         """Run the 48-h forecast in a child process and store it."""
@@ -355,7 +525,16 @@ class Daemon:
         return jobs
 
     def tick(self, now: float) -> list[str]:
-        """Run every job that is due at ``now`` (simulated clocks); returns their names."""
+        """Run every job that is due at ``now`` (simulated clocks); returns their names.
+
+        Nothing runs while the clock is behind (:meth:`check_clock`) or once the store has
+        vanished.
+        """
+        if self._gone:
+            return []
+        if not self.check_clock(now):
+            self._drop_behind()
+            return []
         ran = []
         for job, every in self.intervals().items():
             if now >= self._due.get(job, -np.inf):
@@ -367,20 +546,31 @@ class Daemon:
         return ran
 
     def write_status(self, now: float) -> None:
-        """The daemon's state for ``pvshare status`` (atomic replace of a small JSON file)."""
+        """The daemon's state for ``pvshare status`` (atomic replace of a small JSON file;
+        never once the store has vanished, and never re-creating its folder).
+        """
+        if self._gone:
+            return
         meters = {}
         for m in self.polled + self.pushed:
             meters[m.id] = counters_of(m)
+        clock = {"system": self.clock is time.time, "behind": self.clock_behind,
+                 "jumps": self.clock_jumps, "last_jump": self.last_jump,
+                 "must_reach_s": self.must_reach_s}
+        identity = self.store.identity
         status = {"pid": os.getpid(), "started_s": self.started_s, "now_s": now,
                   "last_close": self.last_close, "last_error": self.last_error,
                   "counters": dict(self.counters), "meters": meters,
-                  "forecast_weather": getattr(self, "forecast_weather", None)}
+                  "forecast_weather": getattr(self, "forecast_weather", None),
+                  "clock": clock,
+                  "store": {"path": str(self.store.path),
+                            "inode": None if identity is None else list(identity)}}
         try:
             group = getattr(self.cfg.store, "group", None)       # private, like the store
             write_atomic(self.status_file, json.dumps(status, indent=1),
-                         mode=private_mode(group), group=group)
+                         mode=private_mode(group), group=group, parents=False)
         except OSError as exc:
-            log.warning("cannot write %s: %s", self.status_file, exc)
+            self._faults.warning("status file", "cannot write %s: %s", self.status_file, exc)
 
     def run_forever(self) -> None:
         """Production: APScheduler on the real clock until SIGTERM/SIGINT."""
@@ -391,11 +581,24 @@ class Daemon:
             executors={"default": ThreadPoolExecutor(1), "slow": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
             timezone="UTC")
+        def guarded(fn):
+            def run():
+                if self._gone:
+                    return
+                now = self.clock()
+                with self._lock:
+                    trusted = self.check_clock(now)
+                    if not trusted:
+                        self._drop_behind()
+                if trusted:
+                    fn(now)
+            return run
+
         for job, every in self.intervals().items():
             fn = {"poll": self.poll, "flush": self.flush, "close": self.close,
                   "forward": self.forward, "housekeeping": self.housekeeping,
                   "forecast": self.refresh_forecast}[job]
-            sched.add_job(lambda fn=fn: fn(self.clock()), "interval", seconds=every, id=job,
+            sched.add_job(guarded(fn), "interval", seconds=every, id=job,
                           executor="slow" if job in ("forecast", "forward") else "default",
                           next_run_time=None if job == "housekeeping" else _now_dt())
         wd = sdnotify.watchdog_interval_s()
@@ -403,21 +606,41 @@ class Daemon:
             sched.add_job(lambda: sdnotify.notify("WATCHDOG=1"), "interval", seconds=wd,
                           id="watchdog")
 
+        stopping = threading.Event()
+
         def _stop(signum, frame):
             log.info("signal %d: shutting down", signum)
             sdnotify.notify("STOPPING=1")
-            sched.shutdown(wait=True)
+            stopping.set()
+            if sched.running:
+                sched.shutdown(wait=True)
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-        self.start()
+        self.on_fatal = lambda: os.kill(os.getpid(), signal.SIGTERM)
         sdnotify.notify("READY=1")
+        if not self.check_clock(self.clock()):
+            sdnotify.notify("STATUS=waiting for the clock (it is behind the store)")
+            if not self.wait_for_clock(stopping, pause_s=5.0):
+                self._stop_waiting()
+                return
+        self.start()
         sdnotify.notify(f"STATUS=closing {self.plan.step_s // 60}-min steps for "
                         f"{len(self.plan.participant_ids)} participants")
         try:
-            sched.start()
+            if not stopping.is_set():
+                sched.start()
         finally:
             self.stop()
+
+    def _stop_waiting(self) -> None:
+        """Stopped while waiting for the clock: nothing was started, nothing to flush."""
+        if self.publisher is not None:
+            self.publisher = None
+        self.write_status(self.clock())
+        self.store.close()
+        self._store_lock.release()
+        log.info("stopped (while waiting for the clock)")
 
 
 def run_simulated(daemon: Daemon, clock, until_s: float | None = None,
@@ -433,8 +656,12 @@ def run_simulated(daemon: Daemon, clock, until_s: float | None = None,
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    daemon.start()
+    daemon.on_fatal = stopping.set
     sdnotify.notify("READY=1")
+    if not daemon.wait_for_clock(stopping, pause_s=pause_s):
+        daemon._stop_waiting()
+        return
+    daemon.start()
     try:
         while not stopping.is_set():
             now = clock.now()
@@ -445,6 +672,18 @@ def run_simulated(daemon: Daemon, clock, until_s: float | None = None,
             stopping.wait(pause_s)
     finally:
         daemon.stop()
+
+
+def _stamp(t_s: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t_s))
+
+
+def _duration(s: float) -> str:
+    """``3 h 05 min``, ``12 min``, ``40 s``."""
+    s = int(round(s))
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    return f"{s // 60} min" if s >= 120 else f"{s} s"
 
 
 def _forecast_installed() -> bool:

@@ -39,11 +39,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import ssl
 
 import numpy as np
 
+from pvshare.files.atomic import private_mode, write_atomic
 from pvshare.timegrid import format_utc, step_seconds
 
 log = logging.getLogger("pvshare.live.publish")
@@ -319,10 +319,11 @@ class ResultsPublisher:
                 "consumption_kwh": self._monotonic(f"{pid}/consumption", c),
                 "self_consumed_kwh": self._monotonic(f"{pid}/self_consumed", a),
                 "grid_kwh": self._monotonic(f"{pid}/grid", max(c - a, 0.0))})))
-        tmp = self.totals_file.with_name(self.totals_file.name + ".tmp")
+        group = getattr(self.cfg.store, "group", None)
         try:                       # the floor first: a crash after it publishes no less
-            tmp.write_text(json.dumps(self._floor))
-            os.replace(tmp, self.totals_file)
+            # private like the store (each tenant's kWh); never re-creates a vanished folder
+            write_atomic(self.totals_file, json.dumps(self._floor),
+                         mode=private_mode(group), group=group, parents=False)
         except OSError as exc:
             log.warning("cannot write %s: %s", self.totals_file, exc)
         self._last_totals = messages

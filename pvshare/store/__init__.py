@@ -6,7 +6,16 @@ format, :mod:`pvshare.store.forwarder` for their delivery, and :mod:`pvshare.sto
 and :mod:`pvshare.store.admin` for what ``pvshare export`` and ``pvshare store`` do.
 """
 
-from pvshare.store.db import Allocation, Forecast, ReadingArrays, Store, StoreError
+from pvshare.store.db import (
+                              Allocation,
+                              Forecast,
+                              NoStore,
+                              ReadingArrays,
+                              Store,
+                              StoreError,
+                              StoreGone,
+)
 from pvshare.store.schema import SCHEMA_VERSION
 
-__all__ = ["Allocation", "Forecast", "ReadingArrays", "SCHEMA_VERSION", "Store", "StoreError"]
+__all__ = ["Allocation", "Forecast", "NoStore", "ReadingArrays", "SCHEMA_VERSION", "Store",
+           "StoreError", "StoreGone"]

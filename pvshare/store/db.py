@@ -38,6 +38,20 @@ class StoreError(PvshareError):
     """The store cannot be used (corrupt, not SQLite, locked, too new): names the file."""
 
 
+class StoreGone(StoreError):
+    """The store's file was removed or replaced under a running pvshare (exit code 7)."""
+
+    exit_code = 7
+
+
+class NoStore(StoreError):
+    """No store at the configured path, and pvshare was not asked to create one.
+
+    A first run needs ``pvshare store init``; a store that vanished must be restored.
+    ``pvshare run`` and ``pvshare status`` exit with 7 on it, other commands with 2.
+    """
+
+
 @dataclass(frozen=True)
 class ReadingArrays:
     """Readings of one meter, sorted by time. Missing values are NaN.
@@ -135,6 +149,13 @@ class Store:
         #: Points refused by this process because the outbox was full (also persisted in
         #: the ``counters`` table as ``outbox_refused_points``).
         self.refused_points = 0
+        #: The file this connection opened, ``(st_dev, st_ino)``: :meth:`check_in_place`
+        #: compares it with what the path names now.
+        try:
+            st = os.stat(path)
+            self.identity: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except OSError:
+            self.identity = None
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -190,13 +211,13 @@ class Store:
             if not os.access(p, os.R_OK):
                 raise StoreError(f"{p}: cannot read the store (permission denied): run "
                                  "pvshare as the user that owns it")
-        elif not create:
-            raise StoreError(f"{p}: no pvshare store here (set [store] path in the config, "
-                             "or run the daemon first)")
+        elif not create or readonly:
+            raise NoStore(f"{p}: no pvshare store here. A first run: create it with `pvshare "
+                          "store init`; a store that was there: restore it from a backup "
+                          "(pvshare never starts an empty one in its place); or set [store] "
+                          "path in the config")
         elif not p.parent.exists():
             raise StoreError(f"{p}: the folder {p.parent} does not exist")
-        elif readonly:
-            raise StoreError(f"{p}: no pvshare store here")
         if exists and p.stat().st_size:
             try:
                 ro = integrity.connect_readonly(p, busy_timeout_s)
@@ -260,6 +281,46 @@ class Store:
             os.umask(old_mask)
         return cls(conn, p, raw_retention_days=raw_retention_days,
                    outbox_max_points=outbox_max_points)
+
+    def check_in_place(self) -> None:
+        """Raise :class:`StoreGone` when the store's file was removed or replaced (another
+        inode at its path) since this connection opened it: writing on would go to a file
+        nobody will ever read again (docs/store.md, "A store that vanishes").
+        """
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            what = "its folder" if not self.path.parent.exists() else "the file"
+            raise StoreGone(f"{self.path}: the store was removed ({what} is gone) while "
+                            "pvshare had it open; nothing more is written. Restore it from a "
+                            "backup (docs/troubleshooting.md, \"The store vanished\")") from None
+        except OSError as exc:
+            raise StoreGone(f"{self.path}: the store cannot be reached any more "
+                            f"({exc.strerror})") from None
+        if self.identity is not None and (st.st_dev, st.st_ino) != self.identity:
+            raise StoreGone(f"{self.path}: the store was replaced by another file while "
+                            "pvshare had it open; nothing more is written to either. Restart "
+                            "pvshare to use the new file (docs/troubleshooting.md, "
+                            "\"The store vanished\")")
+
+    # -- the daemon's memory of key files ---------------------------------------------------
+    def key_file_outcome(self, month: str, path: str) -> str | None:
+        """The outcome recorded by :meth:`record_key_file` for ``month`` (``YYYY-MM``) and
+        the key file ``path``, or None when that month's file there was never dealt with.
+        """
+        with self._read() as c:
+            row = c.execute("SELECT outcome FROM key_files WHERE month = ? AND path = ?",
+                            (month, str(path))).fetchone()
+        return None if row is None else row[0]
+
+    def record_key_file(self, month: str, path: str, outcome: str,
+                        now_s: float | None = None) -> None:
+        """Remember that ``month``'s key file ``path`` was ``written``, ``found`` (a file
+        was already there) or ``skipped`` (the store starts after the month's beginning).
+        """
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO key_files VALUES (?, ?, ?, ?)",
+                      (month, str(path), outcome, time.time() if now_s is None else now_s))
 
     @classmethod
     def from_config(cls, cfg, *, create: bool = True, **kw) -> Store:
@@ -558,8 +619,9 @@ class Store:
         with self._tx() as c:
             pkeys = np.asarray(self._keys(c, "participants", "participant_id", "participant",
                                           self._participant_keys, ids), dtype=np.int64)
-            changed = np.ones(T, dtype=bool) if force else self._changed_steps(
-                c, t, pkeys, p, cons, alloc, inc, key)
+            changed, before = self._changed_steps(c, t, pkeys, p, cons, alloc, inc, key)
+            if force:
+                changed = np.ones(T, dtype=bool)
             if not changed.any():
                 return 0
             tc, pc, cc, ac, ic = t[changed], p[changed], cons[changed], alloc[changed], inc[changed]
@@ -572,14 +634,19 @@ class Store:
                           zip(np.repeat(tc, N).tolist(), np.tile(pkeys, len(tc)).tolist(),
                               _nan_to_none(cc.ravel()), _nan_to_none(ac.ravel())))
             self._enqueue(c, P.allocation_points(tc, ids, pc, cc, ac, ic))
+        _log_closed_changes(t, ids, changed, before, p, alloc, inc)
         return int(changed.sum())
 
-    def _changed_steps(self, c, t, pkeys, p, cons, alloc, inc, key) -> np.ndarray:
-        """Which steps differ from what is stored (vectorised comparison, NaN = NaN)."""
+    def _changed_steps(self, c, t, pkeys, p, cons, alloc, inc, key
+                       ) -> tuple[np.ndarray, dict]:
+        """Which steps differ from what is stored (vectorised comparison, NaN = NaN), and
+        what was stored before: ``{"stored", "production_wh", "allocated_wh",
+        "incomplete"}`` arrays over the T steps (``stored`` False: a new step).
+        """
         T, N = cons.shape
         steps, keys, rows = self._allocation_rows(c, int(t.min()), int(t.max()) + 1)
         if not len(steps):
-            return np.ones(T, dtype=bool)
+            return np.ones(T, dtype=bool), {"stored": np.zeros(T, dtype=bool)}
         idx = _index_of(steps[:, 0].astype(np.int64), t)  # stored steps are sorted
         have = idx >= 0
         same = have.copy()
@@ -601,7 +668,8 @@ class Store:
             present[ti[known], pi[known]] = True
         same &= (old_n == N) & present.all(axis=1)
         same &= (_eq(old_c, cons) & _eq(old_a, alloc)).all(axis=1)
-        return ~same
+        return ~same, {"stored": have, "production_wh": np.where(have, st[:, 1], np.nan),
+                       "allocated_wh": old_a, "incomplete": have & st[:, 2].astype(bool)}
 
     def _allocation_rows(self, c, from_s: int, to_s: int):
         steps = c.execute("SELECT step_s, production_wh, incomplete, key FROM allocation_step "
@@ -875,6 +943,44 @@ class Store:
         """Fold the WAL back into the main file (e.g. before copying the file)."""
         with self._read() as c:
             c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+#: At most this many steps, and participants per step, are named in one log line about
+#: closed steps that changed.
+CHANGES_SHOWN = 3
+
+
+def _log_closed_changes(t, ids, changed, before, production, allocated, incomplete) -> None:
+    """Log the closed steps whose published figures changed, before → after: WARNING for a
+    step that was complete (its figures were final for everyone who read them), INFO for an
+    incomplete step being completed by the data it lacked (docs/design.md §3).
+    """
+    redo = changed & before["stored"]
+    if not redo.any():
+        return
+    was_complete = redo & ~before["incomplete"]
+    for mask, level in ((was_complete, logging.WARNING), (redo & before["incomplete"],
+                                                          logging.INFO)):
+        idx = np.flatnonzero(mask)
+        if not idx.size or not log.isEnabledFor(level):
+            continue
+        parts = []
+        for i in idx[:CHANGES_SHOWN]:
+            old_a, new_a = before["allocated_wh"][i], allocated[i]
+            diff = np.abs(np.nan_to_num(new_a, nan=0.0) - np.nan_to_num(old_a, nan=0.0))
+            who = [j for j in np.argsort(-diff, kind="stable")[:CHANGES_SHOWN]
+                   if diff[j] > 0 or np.isnan(old_a[j]) != np.isnan(new_a[j])]
+            stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(int(t[i])))
+            text = (f"{stamp}: production {before['production_wh'][i]:.1f} → "
+                    f"{production[i]:.1f} Wh")
+            text += "".join(f", {ids[j]} {old_a[j]:.1f} → {new_a[j]:.1f} Wh" for j in who)
+            if bool(before["incomplete"][i]) != bool(incomplete[i]):
+                text += ", now " + ("incomplete" if incomplete[i] else "complete")
+            parts.append(text)
+        more = f" (and {idx.size - CHANGES_SHOWN} more)" if idx.size > CHANGES_SHOWN else ""
+        what = "closed step(s) changed" if level == logging.WARNING else \
+            "incomplete step(s) completed by late data"
+        log.log(level, "%d %s: %s%s", idx.size, what, "; ".join(parts), more)
 
 
 def _index_of(keys: np.ndarray, values: np.ndarray) -> np.ndarray:

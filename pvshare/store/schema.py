@@ -83,6 +83,17 @@ MIGRATIONS: list[list[str]] = [
                issued_s REAL,
                PRIMARY KEY (kind, step_s)) WITHOUT ROWID""",
     ],
+    # 4: the months whose Enedis key file the daemon has dealt with (written, found there,
+    # or skipped because the store starts after the month's beginning): the memory is the
+    # store, not the file's presence (docs/store.md).
+    [
+        """CREATE TABLE key_files (
+               month TEXT NOT NULL,
+               path TEXT NOT NULL,
+               outcome TEXT NOT NULL,
+               recorded_s REAL NOT NULL,
+               PRIMARY KEY (month, path)) WITHOUT ROWID""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
