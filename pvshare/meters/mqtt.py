@@ -41,6 +41,7 @@ import logging
 import queue
 import re
 import ssl
+from pathlib import Path
 import threading
 import time
 from collections.abc import Callable
@@ -201,8 +202,8 @@ class MqttMeter:
             c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
                             protocol=mqtt.MQTTv311, clean_session=False)
         if self.mqtt.username:
-            pw = self.mqtt.password.get_secret_value() if self.mqtt.password else None
-            c.username_pw_set(self.mqtt.username, pw)
+            base = Path(config.source).parent if config.source else None
+            c.username_pw_set(self.mqtt.username, self.mqtt.resolved_password(base))
         if self.mqtt.tls:
             ca_file = config.relative(self.mqtt.ca_file)  # None: the system's CAs
             c.tls_set(ca_certs=str(ca_file) if ca_file else None, cert_reqs=ssl.CERT_REQUIRED)
