@@ -41,10 +41,10 @@ import logging
 import queue
 import re
 import ssl
-from pathlib import Path
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
