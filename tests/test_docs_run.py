@@ -7,7 +7,7 @@ a page, is in docs/development.md ("Documentation that runs"):
 
 - a fenced block marked ``console`` (or unmarked) with ``$ `` prompt lines is a session: each
   ``$ `` line is a command (a line ending in ``\\`` continues on the next one), the lines
-  below it are its output, compared line by line (trailing spaces ignored). ``…`` (or
+  below it are its output, compared line by line (trailing spaces, and blank lines before and after, ignored). ``…`` (or
   ``...``) stands for any text within a line; a line holding only ``…`` stands for any
   number of lines, none included. A command exits 0, unless its output shows ``error:``;
 - a block marked ``sh`` (or unmarked without prompts) is a script: each line is a command,
@@ -197,7 +197,7 @@ def output_pattern(expected: list[str]) -> re.Pattern[str]:
 
 
 def output_matches(expected: list[str], actual: str) -> bool:
-    text = "\n".join(ln.rstrip() for ln in actual.rstrip().splitlines())
+    text = "\n".join(ln.rstrip() for ln in actual.strip("\n").splitlines())
     text = text + "\n" if text else ""
     return output_pattern(expected).fullmatch(text) is not None
 
