@@ -229,6 +229,9 @@ class Mqtt(_Section):
     port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
     password: SecretStr | None = None
+    password_file: str | None = Field(
+        default=None, min_length=1,
+        description="a file holding the password (relative to the config's folder)")
     tls: bool = False
     ca_file: str | None = None
     client_id: str | None = Field(
@@ -236,6 +239,27 @@ class Mqtt(_Section):
         description="default: pvshare-<host>-<hash of the store path>, unique per store and host")
     publish_results: bool = True
     topic_prefix: str = "pvshare"
+
+    @model_validator(mode="after")
+    def _one_password(self) -> Mqtt:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("give password or password_file, not both")
+        return self
+
+    def resolved_password(self, base: Path | None = None) -> str | None:
+        """The password: the environment (``PVSHARE_MQTT_PASSWORD``) wins, then
+        ``password_file`` (relative to ``base``, the config's folder), then ``password``.
+        Never logged.
+        """
+        env = os.environ.get("PVSHARE_MQTT_PASSWORD")
+        if env:
+            return env
+        if self.password_file:
+            path = Path(self.password_file)
+            if base is not None and not path.is_absolute():
+                path = base / path
+            return path.read_text(encoding="utf-8").strip()
+        return self.password.get_secret_value() if self.password else None
 
 
 class Store(_Section):
@@ -525,18 +549,31 @@ def _reference_checks(cfg: Config) -> list[str]:
         if store.is_dir():
             problems.append(f"store.path: {store} is a folder; give a file name "
                             "(e.g. pvshare.db)")
-        elif not store.parent.is_dir():
+        elif not store.parent.is_dir() and not _state_directory(store.parent):
             problems.append(f"store.path: the folder {store.parent} does not exist")
     if cfg.influxdb is not None and cfg.influxdb.token_file:
         tf = cfg.relative(cfg.influxdb.token_file)
         if tf is not None and not tf.is_file():
             problems.append(f"influxdb.token_file: {tf} " + (
                 "is a folder" if tf.is_dir() else "does not exist"))
+    if cfg.mqtt is not None and cfg.mqtt.password_file:
+        pf = cfg.relative(cfg.mqtt.password_file)
+        if pf is not None and not pf.is_file():
+            problems.append(f"mqtt.password_file: {pf} " + (
+                "is a folder" if pf.is_dir() else "does not exist"))
     if cfg.mqtt is not None and cfg.mqtt.ca_file:
         ca = cfg.relative(cfg.mqtt.ca_file)
         if ca is not None and not ca.is_file():
             problems.append(f"mqtt.ca_file: {ca} does not exist")
     return problems
+
+
+def _state_directory(folder: Path) -> bool:
+    """Whether a missing store folder is one systemd creates at the service's first start
+    (``StateDirectory=``: a folder right under /var/lib, as in /var/lib/pvshare), so that
+    ``config check`` of an installed configuration passes before that start.
+    """
+    return folder.parent == Path("/var/lib") and folder.parent.is_dir()
 
 
 def default_client_id(cfg: Config) -> str:

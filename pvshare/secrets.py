@@ -91,7 +91,7 @@ def plain_text_warnings(cfg) -> list[str]:
     """
     out = []
     m = cfg.mqtt
-    if m is not None and (m.username or m.password) and not m.tls and not is_local(m.host):
+    if m is not None and (m.username or m.password or m.password_file) and not m.tls and not is_local(m.host):
         out.append(f"mqtt: the user name and password for {m.host} travel in plain text "
                    "(tls = false): set tls = true (and port 8883) on a network you do not "
                    "control")

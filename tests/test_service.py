@@ -136,3 +136,65 @@ def test_unit_file_is_shipped_in_the_package():
     from pvshare.live.service import UNIT_TEMPLATE
     assert UNIT_TEMPLATE.read_text() == UNIT.read_text()
     assert os.path.islink(UNIT)
+
+
+def test_install_writes_the_web_unit_run_like_the_daemon(tmp_path):
+    root = tmp_path / "root"
+    done = _pvshare("service", "install", "--config", str(ROOT / "config" / "example.toml"),
+                    "--root", str(root))
+    assert done.returncode == 0, done.stderr
+    daemon = (root / "etc/systemd/system/pvshare.service").read_text()
+    web = (root / "etc/systemd/system/pvshare-web.service").read_text()
+    exe = Path(PVSHARE[0])
+    assert f"ExecStart={exe} web --config /etc/pvshare/pvshare.toml" in web
+    for line in ("DynamicUser=yes", "User=pvshare", "Group=pvshare", "StateDirectory=pvshare"):
+        assert line in daemon.splitlines() and line in web.splitlines(), line
+    assert _score(root / "etc/systemd/system/pvshare-web.service") <= 4.0
+    # the shipped files: one venv for both, the one the guides name
+    for unit in ("pvshare.service", "pvshare-web.service"):
+        text = (ROOT / "config" / unit).read_text()
+        assert "ExecStart=/opt/pvshare/.venv/bin/pvshare " in text, unit
+    # the installed config passes its check before the first start (no /var/lib/pvshare yet)
+    check = _pvshare("config", "check", str(root / "etc/pvshare/pvshare.toml"))
+    if Path("/var/lib").is_dir() and not Path("/var/lib/pvshare").exists():
+        assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_a_secret_is_installed_0640_and_a_readable_one_is_warned_about(tmp_path):
+    root = tmp_path / "root"
+    site = tmp_path / "site.toml"
+    site.write_text((ROOT / "config" / "example.toml").read_text()
+                    + '\n[mqtt]\nhost = "localhost"\nusername = "pvshare"\npassword = "s3cret"\n')
+    site.chmod(0o644)
+    done = _pvshare("service", "install", "--config", str(site), "--root", str(root))
+    assert done.returncode == 0, done.stderr
+    config = root / "etc/pvshare/pvshare.toml"
+    assert oct(config.stat().st_mode & 0o777) == "0o640"
+    assert "holds a secret ([mqtt] password) and every user" in done.stderr
+    assert "s3cret" not in done.stdout + done.stderr
+    site.chmod(0o600)
+    again = _pvshare("service", "install", "--config", str(site), "--root", str(tmp_path / "r2"))
+    assert "every user" not in again.stderr
+    assert oct((tmp_path / "r2/etc/pvshare/pvshare.toml").stat().st_mode & 0o777) == "0o640"
+
+
+def test_mqtt_password_file_is_read_relative_to_the_config(tmp_path, monkeypatch):
+    from pvshare.config import check_references, load_config
+    (tmp_path / "mqtt-password").write_text("s3cret\n")
+    site = tmp_path / "site.toml"
+    site.write_text((ROOT / "config" / "example.toml").read_text()
+                    + '\n[mqtt]\nusername = "pvshare"\npassword_file = "mqtt-password"\n')
+    monkeypatch.delenv("PVSHARE_MQTT_PASSWORD", raising=False)
+    cfg = load_config(site)
+    assert cfg.mqtt.resolved_password(site.parent) == "s3cret"
+    check_references(cfg)
+    monkeypatch.setenv("PVSHARE_MQTT_PASSWORD", "from-env")
+    assert cfg.mqtt.resolved_password(site.parent) == "from-env"
+    (tmp_path / "mqtt-password").unlink()
+    bad = _pvshare("config", "check", str(site))
+    assert bad.returncode == 2 and "mqtt.password_file" in bad.stdout + bad.stderr
+    both = tmp_path / "both.toml"
+    both.write_text(site.read_text().replace('password_file = "mqtt-password"',
+                                             'password_file = "x"\npassword = "y"'))
+    out = _pvshare("config", "check", str(both))
+    assert out.returncode == 2 and "password or password_file" in out.stdout + out.stderr

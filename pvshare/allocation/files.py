@@ -51,14 +51,18 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
                    tz: str = "Europe/Paris", operation: str | None = None,
                    enedis_time: str = "local", enedis_decimals: int = 2,
                    participants: Path | None = None, kwp: float | None = None,
-                   kva: float | None = None) -> FileAllocation:
+                   kva: float | None = None,
+                   config_prms: dict[str, str] | None = None,
+                   config_source: str = "--config") -> FileAllocation:
     """Allocate the production of ``production`` among the participants of ``consumption``.
 
     Writes ``out`` (``time,participant,consumption_wh,allocated_wh,complement_wh``) and,
     only the steps of each participant's period when ``participants`` gives periods
     (``participant,prm,from,to``: absent = zero consumption, see
     :mod:`pvshare.allocation.periods`) and, when asked, the monthly Enedis key files into the folder ``enedis_keys`` (needs
-    ``prm_map`` and ``operation``; see :mod:`pvshare.enedis.keyfile`).
+    the PRMs, from ``prm_map``, ``participants`` or ``config_prms`` (participant → PRM of
+    the site's configuration, named ``config_source``), and ``operation``; see
+    :mod:`pvshare.enedis.keyfile`).
 
     Raises
     ------
@@ -80,8 +84,11 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
     if participants is not None and prm_map is not None:
         raise InputError("give --participants (participant,prm,from,to) or --prm-map, not both",
                          field="--participants")
-    if enedis_keys is not None and prm_map is None and participants is None:
-        raise InputError("--enedis-keys needs the PRMs: --participants or --prm-map",
+    if prm_map is not None or participants is not None:
+        config_prms = None                     # the files given win over the config's
+    if enedis_keys is not None and prm_map is None and participants is None \
+            and not config_prms:
+        raise InputError("--enedis-keys needs the PRMs: --participants, --prm-map or --config",
                          field="--enedis-keys")
     if enedis_keys is not None:
         if not operation:
@@ -97,6 +104,13 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
     csvio.check_same_steps(prod, cons)
     spec = spec.read_file(cons.columns, cons.times, step, tz)
     prms = csvio.read_prm_map(prm_map, cons.columns) if prm_map is not None else None
+    if config_prms:
+        absent = [p for p in cons.columns if p not in config_prms]
+        if absent:
+            raise InputError(f"participant {absent[0]!r} of {consumption} is not in the "
+                             f"configuration's [[participants]]: give --prm-map",
+                             source=config_source)
+        prms = [config_prms[p] for p in cons.columns]
     active = None
     consumption_wh = cons.values
     if participants is not None:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 
 class KeyName(enum.StrEnum):
-    """The allocation keys (DESIGN.md §2)."""
+    """The allocation keys (docs/design.md §2)."""
 
     #: Enedis' default: each participant gets production × its share of the consumption.
     PRORATA = "prorata"

@@ -57,7 +57,8 @@ def allocate(
                               help="Subscribed power of the flats, kVA: a consumption above "
                               "what it allows in a step is refused"),
     config: Path = typer.Option(None, "--config", help="Site TOML: --kwp from [array] kwp and "
-                                "--kva from [tariffs] subscribed_kva (the plausibility limits)"),
+                                "--kva from [tariffs] subscribed_kva (the plausibility limits); "
+                                "the PRMs and --operation of the key files"),
 ) -> None:
     """Allocate each step's production among the participants with an ACC key."""
     from rich.console import Console
@@ -70,12 +71,17 @@ def allocate(
         cfg = load_config(config)
         kwp = kwp if kwp is not None else cfg.array.kwp
         kva = kva if kva is not None else cfg.tariffs.subscribed_kva
+        config_prms = {p.id: p.prm for p in cfg.participants}
+        operation = operation or cfg.operation.id
+    else:
+        config_prms = None
 
     done = allocate_files(production, consumption, key.value, out, coefficients=coefficients,
                           step=step.value, enedis_keys=enedis_keys, prm_map=prm_map,
                           operation=operation, enedis_time=enedis_time.value,
                           enedis_decimals=int(enedis_decimals.value),
-                          participants=participants, kwp=kwp, kva=kva)
+                          participants=participants, kwp=kwp, kva=kva,
+                          config_prms=config_prms, config_source=str(config))
     console = Console()
     from pvshare.i18n import _
     for note in done.notes:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import json
 import logging
 import ssl
+from pathlib import Path
 
 import numpy as np
 
@@ -171,8 +172,8 @@ def make_client(mqtt_cfg, client_id: str, config=None, will: str | None = None):
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
                     clean_session=True)
     if mqtt_cfg.username:
-        c.username_pw_set(mqtt_cfg.username, mqtt_cfg.password.get_secret_value()
-                          if mqtt_cfg.password else None)
+        base = Path(config.source).parent if config is not None and config.source else None
+        c.username_pw_set(mqtt_cfg.username, mqtt_cfg.resolved_password(base))
     if mqtt_cfg.tls:
         ca = config.relative(mqtt_cfg.ca_file) if config is not None else mqtt_cfg.ca_file
         c.tls_set(ca_certs=str(ca) if ca else None, cert_reqs=ssl.CERT_REQUIRED)

@@ -46,6 +46,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -205,8 +206,8 @@ class MqttMeter:
             c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
                             protocol=mqtt.MQTTv311, clean_session=False)
         if self.mqtt.username:
-            pw = self.mqtt.password.get_secret_value() if self.mqtt.password else None
-            c.username_pw_set(self.mqtt.username, pw)
+            base = Path(config.source).parent if config.source else None
+            c.username_pw_set(self.mqtt.username, self.mqtt.resolved_password(base))
         if self.mqtt.tls:
             ca_file = config.relative(self.mqtt.ca_file)  # None: the system's CAs
             c.tls_set(ca_certs=str(ca_file) if ca_file else None, cert_reqs=ssl.CERT_REQUIRED)
