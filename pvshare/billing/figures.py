@@ -235,3 +235,37 @@ def month_figures(terms: Terms, m, *, quantities: list[Quantity] | None = None,
     return MonthFigures(m.month, source, out,
                         int(round_half_up(np.where(stored[:, 0], np.nan_to_num(prod), 0).sum())),
                         bills)
+
+
+def _derived(out: dict) -> dict:
+    """Add COMPLEMENT, the kWh and the completeness to whole-Wh sums."""
+    out["complement_wh"] = out["consumption_wh"] - out["autocons_wh"]
+    for k in ("consumption", "autocons", "complement"):
+        out[f"{k}_kwh"] = out[f"{k}_wh"] / 1000
+    out["completeness_percent"] = completeness_percent(out["measured_steps"], out["steps"])
+    return out
+
+
+def period_records(months: list[MonthFigures]) -> tuple[list[dict], dict]:
+    """Each participant's figures added over ``months`` (one month, or a year's), and the
+    operation's totals: whole Wh, steps, whole cents (None without prices), as JSON-ready
+    dicts with the keys of :meth:`ParticipantFigures.record`. Integers add exactly, so a
+    year's figures are the sum of its months' bills.
+    """
+    if not months:
+        return [], _derived({**dict.fromkeys(SUMMED, 0), "production_wh": 0,
+                             "total_cents": None, "saving_cents": None})
+    priced = all(m.has_prices for m in months)
+    rows = []
+    for i, p in enumerate(months[0].participants):
+        mine = [m.participants[i] for m in months]
+        row: dict = {"participant": p.participant, "prm": p.prm}
+        row.update({k: int(sum(getattr(x, k) for x in mine)) for k in SUMMED})
+        for k in ("total_cents", "saving_cents"):
+            row[k] = int(sum(x.cents(k) or 0 for x in mine)) if priced else None
+        rows.append(_derived(row))
+    totals: dict = {k: int(sum(r[k] for r in rows)) for k in SUMMED}
+    totals["production_wh"] = int(sum(m.production_wh for m in months))
+    for k in ("total_cents", "saving_cents"):
+        totals[k] = int(sum(r[k] for r in rows)) if priced else None
+    return rows, _derived(totals)

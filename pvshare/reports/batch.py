@@ -63,7 +63,7 @@ def write_tenant_json(statement, prm: str, origin: str, out: str | os.PathLike,
 
 def write_tenant_reports(cfg, data, month: str, participants: Sequence[str],
                          out: str | os.PathLike, fmt: str, *, jobs: int = 1,
-                         progress: Progress | None = None, bills=None) -> list[Path]:
+                         progress: Progress | None = None, figures=None) -> list[Path]:
     """Write the monthly statements of ``participants`` for ``month``.
 
     One pass of analysis for all of them (:func:`pvshare.reports.tenant.summarise`), then
@@ -87,9 +87,9 @@ def write_tenant_reports(cfg, data, month: str, participants: Sequence[str],
         Worker processes (1: render in this process).
     progress : callable, optional
         See :data:`Progress`.
-    bills : pvshare.billing.bill.Bills, optional
-        The month's bills (:func:`pvshare.billing.month.month_bills`): each statement shows
-        its tenant's lines.
+    figures : pvshare.billing.figures.MonthFigures
+        The month's figures (:func:`pvshare.billing.month.figures_for_month`): each
+        statement shows its tenant's kWh, completeness, bill lines and saving.
 
     Returns
     -------
@@ -109,8 +109,8 @@ def write_tenant_reports(cfg, data, month: str, participants: Sequence[str],
     tasks = []
     for pid in participants:
         try:
-            st = tenant_statement(summary, data.participant_ids.index(pid), month, cfg.tariffs,
-                                  bill=None if bills is None else bills.of(pid))
+            st = tenant_statement(summary, data.participant_ids.index(pid), month,
+                                  figures.of(pid))
         except KeyError:
             raise PvshareError(f"no data for {month} ({data.origin})") from None
         if fmt == "json":
