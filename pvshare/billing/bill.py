@@ -249,3 +249,15 @@ def compute_bills(quantities: list[Quantity], prices: list[Price], participants:
     totals = {k: int(sum(line[k] for line in lines)) for k in COLUMNS if k.endswith("_cents")}
     totals["kwh_selfconsumed"] = int(wh_peak.sum() + wh_off.sum()) / 1000
     return Bills(lines, totals)
+
+
+def saving_of_kwh(price: Price, kwh: float, *, offpeak: bool = False) -> int:
+    """The saving (:func:`saving_cents`) on ``kwh`` taken from the roof at ``price`` rather
+    than bought from the supplier, whole cents, with no share of the monthly fee (it is paid
+    either way): what the household report's advice of moving consumption into the solar
+    hours is worth. Priced at the peak price unless ``offpeak``.
+    """
+    wh = float(kwh) * 1000
+    q = Quantity(0, 0, 0.0 if offpeak else wh, wh if offpeak else 0.0, 0.0,
+                 price.start, price.start)
+    return int(compute_bills([q], [price], ["-"], ["-"], "estimate").totals["saving_cents"])

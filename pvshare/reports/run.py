@@ -61,6 +61,21 @@ def building_data(cfg, from_s: int, to_s: int, sample_year: bool, need_from_s: i
     return data
 
 
+def current_price(cfg, today=None):
+    """The ``[[prices]]`` entry in effect today (the first one before they start; None
+    without prices): the household report's advice is about the months to come.
+    """
+    import datetime as dt
+
+    from pvshare.billing.figures import Terms
+    prices = Terms.from_config(cfg).prices
+    if not prices:
+        return None
+    today = today or dt.date.today()
+    started = [p for p in prices if p.start <= today]
+    return started[-1] if started else prices[0]
+
+
 def household_report(load_curve: str | os.PathLike, out: str | os.PathLike, fmt: str = "both", *,
                      income: float | None = None, surface: float | None = None,
                      occupants: float | None = None, heating: str = "other",
@@ -79,8 +94,10 @@ def household_report(load_curve: str | os.PathLike, out: str | os.PathLike, fmt:
     income, surface, occupants, heating, kva
         Describe the household (see :func:`pvshare.reports.household.analyse_household`).
     config : str or os.PathLike, optional
-        A site config: its tariffs and time zone (and, with ``in_operation``, its array
-        gives the solar hours).
+        A site config: its supplier subscription (``[tariffs]``), its prices (``[[prices]]``,
+        the entry in effect today: the supplier's price and, with ``in_operation``, the
+        saving of a kWh moved into the solar hours) and time zone (and, with
+        ``in_operation``, its array gives the solar hours).
     in_operation : bool
         The household takes part in the building's collective self-consumption.
     allow_gaps : bool
@@ -98,10 +115,11 @@ def household_report(load_curve: str | os.PathLike, out: str | os.PathLike, fmt:
     from pvshare.reports.household import SOLAR_HOURS, analyse_household, green_hours
     from pvshare.reports.pages import household_page
     from pvshare.reports.render import write_report
-    tariffs, tz, cfg = Tariffs(), "Europe/Paris", None
+    tariffs, tz, cfg, price = Tariffs(), "Europe/Paris", None, None
     if config is not None:
         cfg = load_config(config)
         tariffs, tz = cfg.tariffs, cfg.site.timezone
+        price = current_price(cfg)
     lc = read_load_curve(load_curve, tz=tz, allow_gaps=allow_gaps)
     solar_hours = SOLAR_HOURS
     if in_operation and cfg is not None:
@@ -109,7 +127,8 @@ def household_report(load_curve: str | os.PathLike, out: str | os.PathLike, fmt:
         from pvshare.forecast.clearsky_index import clear_sky_power_w
         solar_hours = green_hours(lc.times, clear_sky_power_w(cfg, lc.times, lc.step_s), tz)
     try:
-        a = analyse_household(lc.times, lc.energy_wh, lc.step_s, tariffs=tariffs, tz=tz,
+        a = analyse_household(lc.times, lc.energy_wh, lc.step_s, tariffs=tariffs, price=price,
+                              tz=tz,
                               occupants=occupants, surface_m2=surface, heating=heating,
                               income_eur_per_year=income, subscribed_kva=kva,
                               in_operation=in_operation, solar_hours=solar_hours,
