@@ -507,12 +507,13 @@ def _former_tariffs(cfg: Config) -> Config:
     price = PricePeriod.model_validate({"from": FORMER_TARIFFS_FROM,
                                         "energy_eur_per_kwh": internal, "vat_percent": 0.0,
                                         "supplier_eur_per_kwh": supplier})
-    note = (f"tariffs.supplier_eur_per_kwh, tariffs.internal_eur_per_kwh: read as one "
-            f"[[prices]] entry (the prices of bills, statements, pages and reports); write "
-            f"instead, and remove these two lines from [tariffs]:  [[prices]]  from = "
-            f"{FORMER_TARIFFS_FROM}  energy_eur_per_kwh = {internal:g}  vat_percent = 0  "
-            f"supplier_eur_per_kwh = {supplier:g}  (the internal price included every tax; "
-            f"or give it before tax with vat_percent = 20)")
+    note = (f"tariffs.supplier_eur_per_kwh, tariffs.internal_eur_per_kwh: the former price "
+            f"model, read as one [[prices]] entry (the prices of bills, statements, pages and "
+            f"reports); remove these two lines from [tariffs] and write instead (the internal "
+            f"price included every tax, hence vat_percent = 0):\n"
+            f"    [[prices]]\n    from = {FORMER_TARIFFS_FROM}\n"
+            f"    energy_eur_per_kwh = {internal:g}\n    vat_percent = 0\n"
+            f"    supplier_eur_per_kwh = {supplier:g}")
     return cfg.model_copy(update={"tariffs": tariffs, "prices": [price],
                                   "notes": [*cfg.notes, note]})
 
