@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
 import pytest
-
-import json
 
 from pvshare.billing.figures import Terms, month_figures
 from pvshare.billing.month import Month

@@ -20,8 +20,8 @@ from pvshare.billing.bill import (
     Bills,
     ParticipantBill,
     Quantity,
-    compute_bills,
     completeness_percent,
+    compute_bills,
     quantities_from_steps,
     round_half_up,
 )

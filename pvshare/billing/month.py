@@ -7,7 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from pvshare.billing.bill import COLUMNS, Bills, Quantity, completeness_percent, quantities_from_steps
+from pvshare.billing.bill import (
+    COLUMNS,
+    Bills,
+    Quantity,
+    completeness_percent,
+    quantities_from_steps,
+)
 from pvshare.billing.figures import MonthFigures, Terms, month_figures
 from pvshare.billing.prices import Price, local_seconds, month_bounds, price_index
 from pvshare.errors import InputError, PvshareError
