@@ -52,7 +52,7 @@ def test_bill_from_the_store_by_hand(tmp_path):
     # B's consumption is missing on one step of the month's 1440: refused without the flag.
     r = subprocess.run([PVSHARE, "bill", "--config", str(config), "--month", "2025-06",
                         "--out", str(out)], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and "B 0.1 % missing" in r.stderr, r.stderr
+    assert r.returncode == 2 and "B 0.1 % missing (1 of 1440 steps)" in r.stderr, r.stderr
     assert "--allow-incomplete" in r.stderr and not out.exists()
     r = subprocess.run([PVSHARE, "bill", "--config", str(config), "--month", "2025-06",
                         "--out", str(out), "--allow-incomplete"], capture_output=True,

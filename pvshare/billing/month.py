@@ -111,12 +111,12 @@ def _prices(cfg) -> list[Price]:
 def _quantities_from_enedis(data, m: Month, prices: list[Price], tz: str) -> list[Quantity]:
     """Enedis's AUTOCONS per PRM → quantities. Per-step files split the PRM's energy among
     the participants of that PRM by their periods; R15 totals (one figure per PRM and time
-    class) need one participant per PRM that month and one price.
+    class) need one participant per PRM that month and one price. Enedis's figures are the
+    settled ones: their lines count as complete.
     """
     month_steps = len(m.times)
     t_secs = m.times.astype(np.int64)
     autocons = np.zeros((len(m.times), len(m.participants)))
-    present = np.zeros(autocons.shape, dtype=bool)
     totals_only = []
     for i, prm in enumerate(m.prms):
         if not m.active[:, i].any():
@@ -129,14 +129,13 @@ def _quantities_from_enedis(data, m: Month, prices: list[Price], tz: str) -> lis
             col = np.zeros(len(m.times))
             col[idx[ok]] = wh[ok]
             autocons[:, i] = np.where(m.active[:, i], col, 0.0)
-            present[idx[ok], i] = np.isfinite(wh[ok])
         elif ("AUTOCONS", prm) in data.totals:
             totals_only.append(i)
         else:
             raise InputError(f"no AUTOCONS for PRM {prm} ({m.participants[i]}) in Enedis's "
                              f"files", source=", ".join(data.sources))
     quantities = [q for q in quantities_from_steps(m.times, autocons, m.active, prices,
-                                                   month_steps, tz, measured=present)
+                                                   month_steps, tz)
                   if q.participant not in totals_only]
     pidx = price_index(m.times, prices, tz)
     for i in totals_only:
@@ -264,21 +263,31 @@ def month_bills(cfg, month: str, enedis_files: list[Path] | None = None, *,
     return bills
 
 
-def unmeasured(fig: MonthFigures) -> list[tuple[str, float]]:
-    """The participants whose billed steps are not all measured, with the share missing (%).
-
-    For pvshare's figures, the steps of the store; for Enedis's, the steps of its files.
+def unmeasured(fig: MonthFigures) -> list[tuple[str, int, int]]:
+    """The participants whose billed steps are not all measured: ``(id, steps missing,
+    steps)``. For pvshare's figures, the steps of the store; Enedis's figures are settled
+    (none missing).
     """
     out = []
     for p in fig.taking_part():
-        if fig.source == "pvshare" or p.bill is None:
+        if p.bill is None:
             steps, measured = p.steps, p.measured_steps
         else:
             steps = sum(line["steps"] for line in p.bill.lines)
             measured = sum(line["measured_steps"] for line in p.bill.lines)
         if measured < steps:
-            out.append((p.participant, round(100.0 - completeness_percent(measured, steps), 1)))
+            out.append((p.participant, steps - measured, steps))
     return out
+
+
+def missing_share(missing: int, steps: int) -> str:
+    """The share of steps missing, one decimal, never shown as 0.0 or 100.0 unless it is."""
+    pct = round(100.0 * missing / steps, 1)
+    if 0 < missing:
+        pct = max(pct, 0.1)
+    if missing < steps:
+        pct = min(pct, 99.9)
+    return f"{pct:.1f}"
 
 
 class IncompleteMonth(PvshareError):
@@ -301,8 +310,9 @@ def bill_month(cfg, month: str, out: Path, enedis_files: list[Path] | None = Non
     fig = figures_for_month(cfg, month, enedis_files, need_prices=True)
     missing = unmeasured(fig)
     if missing and not allow_incomplete:
-        shown = ", ".join(_("{participant} {percent} % missing").format(
-            participant=pid, percent=f"{pct:.1f}") for pid, pct in missing[:20])
+        shown = ", ".join(_("{participant} {percent} % missing ({missing} of {steps} steps)")
+                          .format(participant=pid, percent=missing_share(k, n), missing=k,
+                                  steps=n) for pid, k, n in missing[:20])
         more = len(missing) - 20
         raise IncompleteMonth(_(
             "{month}: not every step is measured ({n} participant(s): {list}{more}); the "
