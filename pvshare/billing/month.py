@@ -11,7 +11,6 @@ from pvshare.billing.bill import (
     COLUMNS,
     Bills,
     Quantity,
-    completeness_percent,
     quantities_from_steps,
 )
 from pvshare.billing.figures import MonthFigures, Terms, month_figures
