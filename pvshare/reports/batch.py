@@ -87,9 +87,10 @@ def write_tenant_reports(cfg, data, month: str, participants: Sequence[str],
         Worker processes (1: render in this process).
     progress : callable, optional
         See :data:`Progress`.
-    figures : pvshare.billing.figures.MonthFigures
+    figures : pvshare.billing.figures.MonthFigures, optional
         The month's figures (:func:`pvshare.billing.month.figures_for_month`): each
-        statement shows its tenant's kWh, completeness, bill lines and saving.
+        statement shows its tenant's kWh, completeness, bill lines and saving. Default:
+        computed on ``data``'s month.
 
     Returns
     -------
@@ -106,6 +107,11 @@ def write_tenant_reports(cfg, data, month: str, participants: Sequence[str],
                         data.allocated_wh, data.participant_ids, cfg.site.timezone,
                         active=cfg.active(data.times))
     by_id = {p.id: p for p in cfg.participants}
+    if figures is None:
+        from pvshare.billing.month import figures_for_month, month_from_data
+        figures = figures_for_month(cfg, month, m=month_from_data(
+            cfg, month, data.times, data.production_wh, data.consumption_wh,
+            data.allocated_wh))
     tasks = []
     for pid in participants:
         try:
