@@ -72,7 +72,7 @@ def write_tenant_reports(cfg, data, month: str, participants: Sequence[str],
     Parameters
     ----------
     cfg : pvshare.config.Config
-        The site (tariffs, names, time zone).
+        The site (names, time zone, prices).
     data : pvshare.reports.sources.BuildingData
         The building's data, at least over ``month``.
     month : str
