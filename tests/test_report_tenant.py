@@ -171,8 +171,8 @@ def test_statement_from_the_store(tmp_path, sample):
     # 14 of 1440 June steps missing for A05: 99.0 %, rounded down, as the bill and web page.
     assert "des mesures manquent" in html and got["completeness_percent"] == 99.0
     # The store holds May and June only: the trend has those two months, not 12.
-    from pvshare.reports.sources import from_store
     from pvshare.billing.month import figures_for_month
+    from pvshare.reports.sources import from_store
     from pvshare.reports.tenant import summarise, tenant_statement
     cfg = load_config(cfg_path)
     data = from_store(cfg, 1738364400, 1751320800)            # 2025-02-01 .. 07-01 Paris
