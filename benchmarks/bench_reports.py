@@ -19,6 +19,7 @@ CONFIG = Path(__file__).resolve().parents[1] / "config" / "example.toml"
 
 
 def main() -> bool:
+    from pvshare.billing.month import figures_for_month, month_from_data
     from pvshare.config import load_config
     from pvshare.reports.batch import render_tenant, write_tenant_reports
     from pvshare.reports.sources import from_sample_year
@@ -29,8 +30,10 @@ def main() -> bool:
     t0 = time.perf_counter()
     summary = summarise(data.times, data.production_wh, data.consumption_wh,
                         data.allocated_wh, data.participant_ids, cfg.site.timezone)
-    statements = [tenant_statement(summary, i, MONTH, cfg.tariffs)
-                  for i in range(len(data.participant_ids))]
+    figures = figures_for_month(cfg, MONTH, m=month_from_data(
+        cfg, MONTH, data.times, data.production_wh, data.consumption_wh, data.allocated_wh))
+    statements = [tenant_statement(summary, i, MONTH, figures.of(pid))
+                  for i, pid in enumerate(data.participant_ids)]
     analysis_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:
         st = statements[0]

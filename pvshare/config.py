@@ -32,6 +32,10 @@ from pvshare.validation import validation_messages
 
 PRM_RE = re.compile(r"^\d{14}$")
 
+#: The supplier's price of a kWh, all taxes included, when none is given: the French
+#: regulated "tarif bleu" (option Base) of February 2026, rounded.
+DEFAULT_SUPPLIER_EUR_PER_KWH = 0.1940
+
 
 class _Section(BaseModel):
     # allow_inf_nan=False: `kwp = inf` or `nan` anywhere is an error, never a silent value.
@@ -185,7 +189,7 @@ class PricePeriod(_Section):
     vat_percent: float = Field(default=20.0, ge=0, le=100)
     excise_eur_per_kwh: float = Field(default=0.0, ge=0)
     monthly_fee_eur: float = Field(default=0.0, ge=0)
-    supplier_eur_per_kwh: float = Field(default=0.1940, ge=0)
+    supplier_eur_per_kwh: float = Field(default=DEFAULT_SUPPLIER_EUR_PER_KWH, ge=0)
 
     _from = field_validator("from_", mode="before")(classmethod(lambda cls, v: _check_date(v)))
 
@@ -210,13 +214,19 @@ class PricePeriod(_Section):
 
 
 class Tariffs(_Section):
-    """Prices in euros, all taxes included. Defaults: French regulated 'tarif bleu' (option
-    Base, 6 kVA) as of February 2026, rounded; set your own.
+    """The households' supplier subscription (the household report's advice, the plausible
+    consumption). Defaults: French regulated 'tarif bleu' (option Base) of February 2026,
+    rounded; set your own.
+
+    The prices of a kWh are in ``[[prices]]``. ``supplier_eur_per_kwh`` and
+    ``internal_eur_per_kwh`` are the former price model: still read, and turned into one
+    ``[[prices]]`` entry by :func:`parse_config` (``config check`` says what to write).
     """
 
-    supplier_eur_per_kwh: float = Field(default=0.1940, ge=0)
-    internal_eur_per_kwh: float = Field(default=0.1000, ge=0,
-                                        description="price of the roof's kWh inside the operation")
+    supplier_eur_per_kwh: float | None = Field(default=None, ge=0,
+                                               description="former model: see [[prices]]")
+    internal_eur_per_kwh: float | None = Field(default=None, ge=0,
+                                               description="former model: see [[prices]]")
     subscription_eur_per_year: dict[str, float] = Field(
         default_factory=lambda: {"3": 140.0, "6": 185.0, "9": 231.0, "12": 277.0})
     subscribed_kva: float = Field(default=6, gt=0, le=250)
@@ -394,6 +404,8 @@ class Config(_Section):
 
     #: Where the file was read from (not part of the TOML).
     source: str | None = Field(default=None, exclude=True)
+    #: What :func:`parse_config` changed or ignored, one line each (``config check`` shows them).
+    notes: list[str] = Field(default_factory=list, exclude=True)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Config:
@@ -515,10 +527,47 @@ def parse_config(data: dict, source: str = "<config>") -> Config:
             problems.append(f"site.{'latitude' if i == 0 else 'longitude'}: must be a number")
     if problems:
         raise ConfigError(source, problems)
+    cfg = _former_tariffs(cfg)
     if cfg.mqtt is not None and cfg.mqtt.client_id is None:
         cfg = cfg.model_copy(update={"mqtt": cfg.mqtt.model_copy(
             update={"client_id": default_client_id(cfg)})})
     return cfg
+
+
+#: The date from which ``[tariffs]``' former prices apply once read as ``[[prices]]``.
+FORMER_TARIFFS_FROM = "2000-01-01"
+
+
+def _former_tariffs(cfg: Config) -> Config:
+    """``[tariffs] supplier_eur_per_kwh`` / ``internal_eur_per_kwh`` (the former price model,
+    all taxes included) become one ``[[prices]]`` entry when there is none (VAT 0: the
+    internal price already includes it), or are ignored beside ``[[prices]]``; either way a
+    note says what to write instead.
+    """
+    t = cfg.tariffs
+    if t.supplier_eur_per_kwh is None and t.internal_eur_per_kwh is None:
+        return cfg
+    supplier = DEFAULT_SUPPLIER_EUR_PER_KWH if t.supplier_eur_per_kwh is None \
+        else t.supplier_eur_per_kwh
+    tariffs = t.model_copy(update={"supplier_eur_per_kwh": None, "internal_eur_per_kwh": None})
+    if cfg.prices:
+        note = ("tariffs.supplier_eur_per_kwh, tariffs.internal_eur_per_kwh: ignored, the "
+                "prices are those of [[prices]] (every bill, statement, page and report uses "
+                "them); remove these two lines from [tariffs]")
+        return cfg.model_copy(update={"tariffs": tariffs, "notes": [*cfg.notes, note]})
+    internal = 0.10 if t.internal_eur_per_kwh is None else t.internal_eur_per_kwh
+    price = PricePeriod.model_validate({"from": FORMER_TARIFFS_FROM,
+                                        "energy_eur_per_kwh": internal, "vat_percent": 0.0,
+                                        "supplier_eur_per_kwh": supplier})
+    note = (f"tariffs.supplier_eur_per_kwh, tariffs.internal_eur_per_kwh: the former price "
+            f"model, read as one [[prices]] entry (the prices of bills, statements, pages and "
+            f"reports); remove these two lines from [tariffs] and write instead (the internal "
+            f"price included every tax, hence vat_percent = 0):\n"
+            f"    [[prices]]\n    from = {FORMER_TARIFFS_FROM}\n"
+            f"    energy_eur_per_kwh = {internal:g}\n    vat_percent = 0\n"
+            f"    supplier_eur_per_kwh = {supplier:g}")
+    return cfg.model_copy(update={"tariffs": tariffs, "prices": [price],
+                                  "notes": [*cfg.notes, note]})
 
 
 def check_references(cfg: Config) -> None:

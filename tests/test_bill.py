@@ -49,12 +49,21 @@ def test_bill_from_the_store_by_hand(tmp_path):
     # E's 0.205 kWh and F's nothing are billed too; the rounding is over all five lines.
     config = make_site(tmp_path)
     out = tmp_path / "bills.csv"
+    # B's consumption is missing on one step of the month's 1440: refused without the flag.
     r = subprocess.run([PVSHARE, "bill", "--config", str(config), "--month", "2025-06",
                         "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "B 0.1 % missing (1 of 1440 steps)" in r.stderr, r.stderr
+    assert "--allow-incomplete" in r.stderr and not out.exists()
+    r = subprocess.run([PVSHARE, "bill", "--config", str(config), "--month", "2025-06",
+                        "--out", str(out), "--allow-incomplete"], capture_output=True,
+                       text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     with open(out) as f:
         lines = {row["participant"]: row for row in csv.DictReader(f)}
     assert set(lines) == {"A", "B", "C", "E", "F"}
+    # 1439 of 1440 steps measured: 99.93 %, shown rounded down so that 100.0 means all.
+    assert {p: row["completeness_percent"] for p, row in lines.items()} == {
+        "A": "100.0", "B": "99.9", "C": "100.0", "E": "100.0", "F": "100.0"}
     a, b, c = lines["A"], lines["B"], lines["C"]
     assert a["source"] == "pvshare" and a["kwh_selfconsumed"] == "12.345"
     assert (a["from"], a["to"]) == ("2025-06-01", "2025-07-01")

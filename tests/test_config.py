@@ -336,3 +336,39 @@ def test_cli_config_check_on_a_missing_file(tmp_path):
     proc = run_check(tmp_path / "nowhere.toml")
     assert proc.returncode == 2
     assert "file not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _former_tariffs(text: str, prices: bool) -> str:
+    """The example with the former [tariffs] prices (all taxes included), with or without
+    its [[prices]]."""
+    text = text.replace("subscribed_kva = 3\n", "subscribed_kva = 3\nsupplier_eur_per_kwh = "
+                        "0.2\ninternal_eur_per_kwh = 0.12\n")
+    if not prices:
+        text = text[:text.index("[[prices]]")] + text[text.index("[store]"):]
+    return text
+
+
+def test_former_tariffs_become_one_price_and_config_check_says_what_to_write(tmp_path):
+    path = tmp_path / "old.toml"
+    path.write_text(_former_tariffs(EXAMPLE_TEXT, prices=False), encoding="utf-8")
+    cfg = load_config(path)
+    (price,) = cfg.prices
+    # The internal price included every tax: it is the energy price with no VAT on top.
+    assert (str(price.from_), price.energy_eur_per_kwh, price.vat_percent,
+            price.supplier_eur_per_kwh) == ("2000-01-01", 0.12, 0.0, 0.2)
+    assert cfg.tariffs.supplier_eur_per_kwh is None and cfg.tariffs.subscribed_kva == 3
+    r = subprocess.run([sys.executable, "-m", "pvshare.cli", "config", "check", "--config",
+                        str(path)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "former price model" in r.stderr and "energy_eur_per_kwh = 0.12" in r.stderr
+    assert "vat_percent = 0" in r.stderr
+
+
+def test_former_tariffs_beside_prices_are_ignored_and_said(tmp_path):
+    path = tmp_path / "both.toml"
+    path.write_text(_former_tariffs(EXAMPLE_TEXT, prices=True), encoding="utf-8")
+    cfg = load_config(path)
+    (price,) = cfg.prices
+    assert (price.energy_eur_per_kwh, price.vat_percent) == (0.10, 20.0)   # [[prices]]'s
+    assert any("ignored" in n and "[[prices]]" in n for n in cfg.notes)
+    assert not load_config(EXAMPLE).notes                  # the example uses [[prices]] only

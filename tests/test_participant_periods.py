@@ -112,7 +112,8 @@ def test_bad_bounds_name_the_field(tmp_path):
 
 
 def test_tenant_statement_covers_the_tenants_own_days():
-    from pvshare.config import Tariffs
+    from pvshare.billing.figures import Terms, month_figures
+    from pvshare.billing.month import Month
     from pvshare.reports.tenant import summarise, tenant_statement
     # June 2025, every half-hour: A all month, B from 16 June (local). Each consumes 100 Wh
     # and receives 50 Wh a step; B's cells before it came are empty (not measured).
@@ -123,10 +124,16 @@ def test_tenant_statement_covers_the_tenants_own_days():
     cons = np.where(active, 100.0, np.nan)
     alloc = np.where(active, 50.0, 0.0)
     s = summarise(times, np.full(len(times), 500.0), cons, alloc, ["A", "B"], active=active)
-    st = tenant_statement(s, 1, "2025-06", Tariffs())
+    terms = Terms("Europe/Paris", "PT30M", ("A", "B"), ("1" * 14, "2" * 14),
+                  (OPEN_START, int(parse_bound("2025-06-16"))), (OPEN_END, OPEN_END))
+    fig = month_figures(terms, Month("2025-06", times, np.ones(len(times), bool),
+                                     np.full(len(times), 500.0), np.where(active, cons, 0.0),
+                                     alloc, active, ["A", "B"], list(terms.prms)))
+    st = tenant_statement(s, 1, "2025-06", fig.of("B"))
     # B: 15 days × 48 steps × 100 Wh = 72 kWh, all its own steps measured.
     assert str(st.days[0]) == "2025-06-16" and len(st.days) == 15
     assert st.consumed_kwh == pytest.approx(72.0) and st.autocons_kwh == pytest.approx(36.0)
     assert st.completeness_percent == pytest.approx(100.0)
-    a = tenant_statement(s, 0, "2025-06", Tariffs())
+    assert (fig.of("B").steps, fig.of("B").measured_steps) == (15 * 48, 15 * 48)
+    a = tenant_statement(s, 0, "2025-06", fig.of("A"))
     assert len(a.days) == 30 and a.completeness_percent == pytest.approx(100.0)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
 import pytest
 
-from pvshare.config import Tariffs
+from pvshare.billing.figures import Terms, month_figures
+from pvshare.billing.month import Month
 from pvshare.reports.building import analyse_building
 from tests.report_support import CONFIG, figure_texts, figures, parse_fr, pdf_text, pvshare
 from tests.test_report_tenant import sample, store_config  # noqa: F401  (fixture, helper)
@@ -39,14 +41,29 @@ def test_building_figures_match_an_independent_computation(tmp_path, sample, per
     assert got["consumption_kwh"] == pytest.approx(c.sum(), abs=0.51)
     assert got["self_consumption_percent"] == pytest.approx(100 * a.sum() / p, abs=0.051)
     assert got["self_sufficiency_percent"] == pytest.approx(100 * a.sum() / c.sum(), abs=0.051)
-    assert got["saved_eur"] == pytest.approx(a.sum() * 0.094, abs=0.51)
+    # The example's [[prices]]: 0.10 €/kWh before tax, VAT 20 %, supplier 0.194 €/kWh all
+    # taxes included: each kWh from the roof saves 0.194 - 0.12 = 0.074 €.
+    assert got["saved_eur"] == pytest.approx(a.sum() * 0.074, abs=0.51)
     rows = _rows(html)
     assert len(rows) == 48
+    r = pvshare("report", "building", "--config", CONFIG, flag, period, "--out", tmp_path,
+                "--sample-year", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rec = json.loads((tmp_path / f"bilan-immeuble-{period}.json").read_text(encoding="utf-8"))
+    by_id = {x["participant"]: x for x in rec["participants"]}
+    assert rec["totals"]["saving_cents"] == round(100 * got["saved_eur"])
+    assert rec["totals"]["autocons_wh"] == sum(x["autocons_wh"] for x in rec["participants"])
+    # Whole Wh per month: a year is the sum of its 12 months (each within 0.5 Wh).
+    wh = 0.0005 * (1 if period == "2025-06" else 12) + 1e-6
     for pid in ("A01", "B12", "B24"):
         cons_kwh, auto_kwh, comp_kwh, ss, saved, complete = rows[pid]
-        assert cons_kwh == pytest.approx(c[pid], abs=0.51)
-        assert auto_kwh == pytest.approx(a[pid], abs=0.51)
+        assert cons_kwh == pytest.approx(c[pid], abs=wh)
+        assert auto_kwh == pytest.approx(a[pid], abs=wh)
         assert ss == pytest.approx(100 * a[pid] / c[pid], abs=0.051)
+        assert saved == pytest.approx(a[pid] * 0.074, abs=0.02 if period == "2025" else 0.01)
+        # The page's table and the JSON: the same Wh and cents.
+        assert (round(1000 * auto_kwh), round(100 * saved)) == \
+            (by_id[pid]["autocons_wh"], by_id[pid]["saving_cents"])
     # The sample year is UTC 2025: the local year misses its first hour (00:00-01:00).
     expected = 100.0 if period == "2025-06" else 100 * (17520 - 2) / 17520
     assert got["production_completeness_percent"] == pytest.approx(expected, abs=0.051)
@@ -93,14 +110,19 @@ def test_analysis_invariants_on_random_data():
         def __init__(self, i):
             self.id, self.prm, self.name = f"P{i}", f"{i:014d}", None
 
+    terms = Terms("UTC", "PT30M", tuple(f"P{i}" for i in range(N)),
+                  tuple(f"{i:014d}" for i in range(N)), (-(2**62),) * N, (2**62,) * N)
+    m = Month("2025-01", t, np.ones(T, bool), prod, cons, alloc, np.ones((T, N), bool),
+              list(terms.participants), list(terms.prms))
     b = analyse_building(t, prod, cons, alloc, [P(i) for i in range(N)], start=t[0],
-                         end=t[-1] + np.timedelta64(1800, "s"), step_s=1800, tariffs=Tariffs(),
-                         period="2025-01")
+                         end=t[-1] + np.timedelta64(1800, "s"), step_s=1800,
+                         figures=[month_figures(terms, m)], period="2025-01", tz="UTC")
     assert b.autoprod_kwh <= b.production_kwh + 1e-9
     assert b.surplus_kwh == pytest.approx(b.production_kwh - b.autoprod_kwh)
     assert sum(r.consumed_kwh for r in b.rows) == pytest.approx(b.consumption_kwh)
-    assert b.series_prod_kwh.sum() == pytest.approx(b.production_kwh)
-    assert b.series_auto_kwh.sum() == pytest.approx(b.autoprod_kwh)
+    assert b.series_prod_kwh.sum() == pytest.approx(b.production_kwh, abs=0.0005)
+    assert b.series_auto_kwh.sum() == pytest.approx(b.autoprod_kwh, abs=0.0005 * N)
+    assert b.saved_eur is None and all(r.saved_eur is None for r in b.rows)  # no prices
     assert b.series_labels.dtype == np.dtype("datetime64[D]")
 
 

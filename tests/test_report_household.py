@@ -100,7 +100,8 @@ def test_enedis_exports_give_a_report(tmp_path, name, layout):
     days = len(values) * 0.5 / 24          # 13 days 23 h or 14 days 1 h: the clock changes
     assert got["annual_kwh"] == pytest.approx(sum(values) * 0.5 / 1000 * 365 / days, abs=0.51)
     assert "estimée" in html                 # two weeks only: the year is extrapolated
-    assert "shift_saving_eur" in got         # tenant of the operation: shifting is priced
+    # A tenant of the operation, but without --config its prices are unknown: not priced.
+    assert "shift_saving_eur" not in got and "--config" in html
     assert not (tmp_path / "rapport-foyer-09990000000042.pdf").exists()
 
 
@@ -196,4 +197,7 @@ def test_in_operation_with_config_uses_the_arrays_green_hours(tmp_path):
     m = __import__("re").search(r"Entre (\d+)\xa0h et (\d+)\xa0h", html)
     start, end = int(m.group(1)), int(m.group(2))
     assert start <= 12 < 15 <= end and end - start <= 9
-    assert figures(html)["shift_saving_eur"] > 0
+    # The example's [[prices]]: 0.10 €/kWh before tax + 20 % VAT against 0.194 €/kWh, i.e.
+    # 0.074 € per kWh moved (the saving's one definition, no share of the monthly fee).
+    got = figures(html)
+    assert got["shift_saving_eur"] == pytest.approx(got["shiftable_kwh_year"] * 0.074, abs=0.6)

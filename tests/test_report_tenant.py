@@ -168,15 +168,18 @@ def test_statement_from_the_store(tmp_path, sample):
     assert got["consumed_kwh"] == pytest.approx(c, abs=0.051)
     assert got["autocons_kwh"] == pytest.approx(a, abs=0.051)
     html = (out / f"releve-A05-{MONTH}.html").read_text(encoding="utf-8")
-    assert "Des mesures manquent" in html          # 14 of 1440 June steps missing for A05
+    # 14 of 1440 June steps missing for A05: 99.0 %, rounded down, as the bill and web page.
+    assert "des mesures manquent" in html and got["completeness_percent"] == 99.0
     # The store holds May and June only: the trend has those two months, not 12.
+    from pvshare.billing.month import figures_for_month
     from pvshare.reports.sources import from_store
     from pvshare.reports.tenant import summarise, tenant_statement
     cfg = load_config(cfg_path)
     data = from_store(cfg, 1738364400, 1751320800)            # 2025-02-01 .. 07-01 Paris
     st = tenant_statement(summarise(data.times, data.production_wh, data.consumption_wh,
                                     data.allocated_wh, data.participant_ids),
-                          data.participant_ids.index("A05"), MONTH, cfg.tariffs)
+                          data.participant_ids.index("A05"), MONTH,
+                          figures_for_month(cfg, MONTH).of("A05"))
     assert [str(m) for m in st.trend_months] == ["2025-05", "2025-06"]
     assert st.trend_cons_kwh[-1] == pytest.approx(c)
 

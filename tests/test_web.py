@@ -26,6 +26,9 @@ import pytest
 from tests.test_web_support import AT, AT_S, WebServer, build_site, issue, pvshare
 
 TENANT = "A03"
+#: One participant "A", always in, no prices (the reader tests' site).
+ONE_TERMS = __import__("pvshare.billing.figures", fromlist=["Terms"]).Terms(
+    "Europe/Paris", "PT30M", ("A",), ("30000000000001",), (-(2**62),), (2**62,))
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +69,11 @@ def test_tenant_figures_match_pvshare_export(site):
     a, c = _sum(month, TENANT, "allocated_wh") / 1000, _sum(month, TENANT, "consumption_wh") / 1000
     assert f["month"]["autocons_kwh"] == pytest.approx(a, abs=0.002)
     assert f["month"]["consumption_kwh"] == pytest.approx(c, abs=0.002)
-    # example config: supplier 0.1940 €/kWh, internal 0.1000 €/kWh
-    assert f["month"]["saving_eur"] == pytest.approx(a * (0.1940 - 0.1000), abs=0.006)
+    # example config's [[prices]]: 0.10 €/kWh before tax, VAT 20 %, supplier 0.194 €/kWh
+    # all taxes included (largest remainders over the 48 tenants: within a cent each way)
+    assert f["month"]["saving_eur"] == pytest.approx(a * (0.1940 - 0.1200), abs=0.011)
+    assert f["month"]["saving_cents"] == round(100 * f["month"]["saving_eur"])
+    assert f["month"]["autocons_wh"] == round(1000 * f["month"]["autocons_kwh"])
     assert f["month"]["share_pct"] == pytest.approx(100 * a / c, abs=0.06)
     # today: one entry per closed step since local midnight, the export's values
     today = [r for r in export_rows(site, "2025-06-21", AT) if r["participant"] == TENANT]
@@ -311,7 +317,7 @@ def test_a_reader_never_blocks_the_daemon(tmp_path):
 
     from pvshare.store import Store
     from pvshare.web.data import Site, StoreReader
-    site = Site("t", "Europe/Paris", 1800, ("A",), ("A",), None, 0.2, 0.1)
+    site = Site("t", "Europe/Paris", 1800, ("A",), ("A",), None, (None,), ONE_TERMS)
     db = tmp_path / "s.db"
     t0 = AT_S // 1800 * 1800 - 7200
     with Store.open(db, busy_timeout_s=0.5) as writer:
@@ -347,10 +353,12 @@ def test_period_end_revokes_the_link(tmp_path):
     p = [SimpleNamespace(id="A", name=None, to=dt.date(2025, 7, 1)),
          SimpleNamespace(id="B", name=None, to="2025-06-21T15:00"),
          SimpleNamespace(id="C", name="C")]                       # no period at all
-    cfg = SimpleNamespace(participants=p, producer=SimpleNamespace(meter=None),
-                          site=SimpleNamespace(name="s", timezone="Europe/Paris", step="PT30M"),
-                          tariffs=SimpleNamespace(supplier_eur_per_kwh=0.2,
-                                                  internal_eur_per_kwh=0.1))
+    open_ = (-(2**62),) * 3, (2**62,) * 3
+    cfg = SimpleNamespace(participants=[SimpleNamespace(**x.__dict__, prm=f"{i:014d}")
+                                        for i, x in enumerate(p)],
+                          participant_ids=["A", "B", "C"], participant_bounds=lambda: open_,
+                          prices=[], producer=SimpleNamespace(meter=None),
+                          site=SimpleNamespace(name="s", timezone="Europe/Paris", step="PT30M"))
     site = site_from_config(cfg)
     assert site.period_ends_s[0] == dt.datetime(2025, 6, 30, 22, tzinfo=dt.UTC).timestamp()
     assert site.period_ends_s[1] == AT_S - 600 and site.period_ends_s[2] is None
@@ -465,7 +473,7 @@ def test_days_of_the_clock_change(tmp_path, day, steps, six_am_step):
         s.write_allocation(t, ["A"], np.full(len(t), 100.0), np.full((len(t), 1), 50.0),
                            np.full((len(t), 1), 40.0), np.zeros(len(t), bool), "prorata")
     reader = StoreReader(tmp_path / "s.db", Site("t", "Europe/Paris", 1800, ("A",), ("A",),
-                                                 None, 0.2, 0.1))
+                                                 None, (None,), ONE_TERMS))
     snap = reader.snapshot(end - 1)             # at 23:59:59 local
     reader.close()
     assert (snap.today_start_s, snap.today_end_s) == (start, end)
@@ -487,7 +495,7 @@ def test_a_damaged_links_file_is_named_and_opens_nothing(tmp_path, content):
     (tmp_path / "l.json").write_bytes(content)
     with pytest.raises(LinksError, match="l.json: not a pvshare links file"):
         links.lookup(token)
-    state = WebState(Site("t", "Europe/Paris", 1800, ("A",), ("A",), None, 0.2, 0.1),
+    state = WebState(Site("t", "Europe/Paris", 1800, ("A",), ("A",), None, (None,), ONE_TERMS),
                      tmp_path / "none.db", links)
     assert state.who(token) is None
 

@@ -116,7 +116,7 @@ def test_figures_in_the_browser_match_pvshare_export(page):
              for el in pg.query_selector_all("[data-figure]")}
     assert shown["month_autocons_kwh"] == pytest.approx(alloc, abs=0.051)
     assert shown["month_consumption_kwh"] == pytest.approx(cons, abs=0.051)
-    assert shown["month_saving_eur"] == pytest.approx(alloc * (0.194 - 0.100), abs=0.0051)
+    assert shown["month_saving_eur"] == pytest.approx(alloc * (0.194 - 0.120), abs=0.011)
     assert shown["month_share_pct"] == pytest.approx(100 * alloc / cons, abs=0.51)
     today = [x for x in rows if x["time"] >= "2025-06-20T22:00:00+00:00"]
     assert shown["today_consumption_kwh"] == pytest.approx(

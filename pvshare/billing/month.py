@@ -7,15 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
-from pvshare.billing.bill import COLUMNS, Bills, Quantity, compute_bills, quantities_from_steps
-from pvshare.billing.prices import (
-    Price,
-    local_seconds,
-    month_bounds,
-    price_index,
-    prices_from_config,
+from pvshare.billing.bill import (
+    COLUMNS,
+    Bills,
+    Quantity,
+    quantities_from_steps,
 )
-from pvshare.errors import InputError
+from pvshare.billing.figures import MonthFigures, Terms, month_figures
+from pvshare.billing.prices import Price, local_seconds, month_bounds, price_index
+from pvshare.errors import InputError, PvshareError
 from pvshare.timegrid import step_range
 
 
@@ -35,6 +35,9 @@ class Month:
         NaN where not stored or missing; 0 where the participant is absent.
     active : ndarray of bool, shape (T, N)
         Participation (the config's periods).
+    month_steps : int or None
+        Steps of the whole month when ``times`` is only its first part (the web page's
+        month so far): the monthly fee is shared by it. None = ``len(times)``.
     """
 
     month: str
@@ -46,22 +49,34 @@ class Month:
     active: np.ndarray
     participants: list[str]
     prms: list[str]
+    month_steps: int | None = None
 
 
-def month_from_store(cfg, month: str, store=None) -> Month:
+def month_from_store(cfg, month: str, store=None, upto_s: int | None = None) -> Month:
     """Read a month's allocation from ``store`` (an open :class:`pvshare.store.Store`, e.g.
     the daemon's), or from the store named in the config (opened read-only).
+
+    ``upto_s``: only the steps starting before it (UTC Unix seconds), e.g. a month so far.
     """
-    tz = cfg.site.timezone
-    a, b = _bounds(month, tz)
-    times = step_range(np.datetime64(a, "s"), np.datetime64(b, "s"), cfg.site.step)
-    ids = cfg.participant_ids
+    a, b = _bounds(month, cfg.site.timezone)
     if store is not None:
         alloc = store.allocation(a, b)
     else:
         from pvshare.store.db import Store
         with Store.from_config(cfg, create=False, readonly=True) as own:
             alloc = own.allocation(a, b)
+    return month_from_allocation(Terms.from_config(cfg), month, alloc, upto_s)
+
+
+def month_from_allocation(terms: Terms, month: str, alloc, upto_s: int | None = None) -> Month:
+    """A :class:`Month` of the steps of ``alloc`` (a :class:`pvshare.store.db.Allocation` of
+    the month) on the terms' participants; ``upto_s`` cuts the month (the steps starting
+    before it are kept, the fee is shared over the whole month's steps).
+    """
+    a, b = _bounds(month, terms.timezone)
+    whole = step_range(np.datetime64(a, "s"), np.datetime64(b, "s"), terms.step)
+    times = whole if upto_s is None else whole[whole.astype(np.int64) < int(upto_s)]
+    ids = list(terms.participants)
     t_count, n = len(times), len(ids)
     prod = np.full(t_count, np.nan)
     cons = np.full((t_count, n), np.nan)
@@ -77,15 +92,15 @@ def month_from_store(cfg, month: str, store=None) -> Month:
             i = ids.index(pid)
             cons[ti[ok], i] = alloc.consumption_wh[ok, j]
             got[ti[ok], i] = alloc.allocated_wh[ok, j]
-    active = cfg.active(times)
+    active = terms.active(times)
     cons = np.where(active, cons, 0.0)
     got = np.where(active, got, 0.0)
-    return Month(month, times, stored, prod, cons, got, active, ids,
-                 [p.prm for p in cfg.participants])
+    return Month(month, times, stored, prod, cons, got, active, ids, list(terms.prms),
+                 len(whole))
 
 
 def _prices(cfg) -> list[Price]:
-    prices = prices_from_config(cfg.prices)
+    prices = list(Terms.from_config(cfg).prices)
     if not prices:
         raise InputError("no [[prices]] in the config: bills need the PMO's prices",
                          source=cfg.source, field="prices")
@@ -95,7 +110,8 @@ def _prices(cfg) -> list[Price]:
 def _quantities_from_enedis(data, m: Month, prices: list[Price], tz: str) -> list[Quantity]:
     """Enedis's AUTOCONS per PRM → quantities. Per-step files split the PRM's energy among
     the participants of that PRM by their periods; R15 totals (one figure per PRM and time
-    class) need one participant per PRM that month and one price.
+    class) need one participant per PRM that month and one price. Enedis's figures are the
+    settled ones: their lines count as complete.
     """
     month_steps = len(m.times)
     t_secs = m.times.astype(np.int64)
@@ -142,8 +158,10 @@ def _quantities_from_enedis(data, m: Month, prices: list[Price], tz: str) -> lis
                                  source=", ".join(data.sources))
             wh_peak, wh_off = by.get("HP", 0.0), by.get("HC", 0.0)
         local_days = (local_seconds(m.times[m.active[:, i]], tz) // 86400).astype("datetime64[D]")
-        quantities.append(Quantity(i, k, wh_peak, wh_off, m.active[:, i].sum() / month_steps,
-                                   local_days.min().item(), local_days.max().item()))
+        steps = int(m.active[:, i].sum())
+        quantities.append(Quantity(i, k, wh_peak, wh_off, steps / month_steps,
+                                   local_days.min().item(), local_days.max().item(),
+                                   steps, steps))
     quantities.sort(key=lambda q: (q.participant, q.first_day))
     return quantities
 
@@ -182,55 +200,129 @@ def has_prices(cfg) -> bool:
     return bool(cfg.prices)
 
 
-def month_bills(cfg, month: str, enedis_files: list[Path] | None = None, *,
-                m: Month | None = None) -> Bills:
-    """The month's bills, one line per participant and price period (not written).
+def figures_for_month(cfg, month: str, enedis_files: list[Path] | None = None, *,
+                      m: Month | None = None, need_prices: bool = False) -> MonthFigures:
+    """The month's figures of every participant (:func:`pvshare.billing.figures.month_figures`).
 
-    From Enedis's figures when ``enedis_files`` are given (their AUTOCONS), else from
-    pvshare's: ``m`` when given (e.g. :func:`month_from_data`), else the store. This is the
-    one computation behind ``pvshare bill`` and the tenants' statements.
+    From pvshare's data: ``m`` when given (e.g. :func:`month_from_data`), else the store.
+    With ``enedis_files``, the bill amounts are computed on Enedis's AUTOCONS (the energies
+    stay pvshare's, from the store when there is one). This is the one computation behind
+    ``pvshare bill``, the statements, the building report and ``pvshare export --what
+    figures``.
 
     Raises
     ------
     InputError
-        No ``[[prices]]``, no data for the month, a step before the first price, or an
-        Enedis file that cannot be used.
+        No ``[[prices]]`` (with ``need_prices`` or Enedis's files), no data for the month,
+        a step before the first price, or an Enedis file that cannot be used.
     """
     tz = cfg.site.timezone
-    prices = _prices(cfg)
+    terms = Terms.from_config(cfg)
+    if need_prices or enedis_files:
+        _prices(cfg)
+    quantities = None
+    source = "pvshare"
     if enedis_files:
         from pvshare.enedis.acc import read_enedis_files
-        a, b = _bounds(month, tz)
-        times = step_range(np.datetime64(a, "s"), np.datetime64(b, "s"), cfg.site.step)
-        active = cfg.active(times)
-        m = Month(month, times, np.ones(len(times), bool), np.zeros(len(times)),
-                  np.zeros(active.shape), np.zeros(active.shape), active, cfg.participant_ids,
-                  [p.prm for p in cfg.participants])
+        if m is None:
+            m = _store_month_or_empty(cfg, month)
         data = read_enedis_files(enedis_files, tz)
-        quantities = _quantities_from_enedis(data, m, prices, tz)
+        quantities = _quantities_from_enedis(data, m, list(terms.prices), tz)
         source = "enedis"
     else:
         if m is None:
             m = month_from_store(cfg, month)
         if not m.stored.any():
             raise InputError(f"the store has no allocation for {month}", field="--month")
-        try:
-            quantities = quantities_from_steps(m.times, m.allocated_wh, m.active, prices,
-                                               len(m.times), tz)
-        except ValueError as exc:
-            raise InputError(str(exc), source=cfg.source, field="prices") from None
-        source = "pvshare"
-    return compute_bills(quantities, prices, m.participants, m.prms, source)
+    try:
+        return month_figures(terms, m, quantities=quantities, source=source)
+    except ValueError as exc:
+        raise InputError(str(exc), source=cfg.source, field="prices") from None
 
 
-def bill_month(cfg, month: str, out: Path, enedis_files: list[Path] | None = None) -> Bills:
-    """Compute the month's bills (:func:`month_bills`) and write them to ``out`` (CSV,
-    atomically, private). The ``source`` column says whose figures they come from.
+def _store_month_or_empty(cfg, month: str) -> Month:
+    """The store's month, or a month with nothing stored when there is no store."""
+    from pvshare.store import StoreError
+    try:
+        return month_from_store(cfg, month)
+    except StoreError:
+        a, b = _bounds(month, cfg.site.timezone)
+        times = step_range(np.datetime64(a, "s"), np.datetime64(b, "s"), cfg.site.step)
+        active = cfg.active(times)
+        return Month(month, times, np.zeros(len(times), bool), np.full(len(times), np.nan),
+                     np.zeros(active.shape), np.zeros(active.shape), active,
+                     cfg.participant_ids, [p.prm for p in cfg.participants])
+
+
+def month_bills(cfg, month: str, enedis_files: list[Path] | None = None, *,
+                m: Month | None = None) -> Bills:
+    """The month's bills (the ``bills`` of :func:`figures_for_month`; needs prices)."""
+    bills = figures_for_month(cfg, month, enedis_files, m=m, need_prices=True).bills
+    assert bills is not None
+    return bills
+
+
+def unmeasured(fig: MonthFigures) -> list[tuple[str, int, int]]:
+    """The participants whose billed steps are not all measured: ``(id, steps missing,
+    steps)``. For pvshare's figures, the steps of the store; Enedis's figures are settled
+    (none missing).
+    """
+    out = []
+    for p in fig.taking_part():
+        if p.bill is None:
+            steps, measured = p.steps, p.measured_steps
+        else:
+            steps = sum(line["steps"] for line in p.bill.lines)
+            measured = sum(line["measured_steps"] for line in p.bill.lines)
+        if measured < steps:
+            out.append((p.participant, steps - measured, steps))
+    return out
+
+
+def missing_share(missing: int, steps: int) -> str:
+    """The share of steps missing, one decimal, never shown as 0.0 or 100.0 unless it is."""
+    pct = round(100.0 * missing / steps, 1)
+    if 0 < missing:
+        pct = max(pct, 0.1)
+    if missing < steps:
+        pct = min(pct, 99.9)
+    return f"{pct:.1f}"
+
+
+class IncompleteMonth(PvshareError):
+    """A month whose steps are not all measured, billed without ``--allow-incomplete``."""
+
+
+def bill_month(cfg, month: str, out: Path, enedis_files: list[Path] | None = None, *,
+               allow_incomplete: bool = False) -> MonthFigures:
+    """Compute the month's figures and bills (:func:`figures_for_month`) and write the bills
+    to ``out`` (CSV, atomically, private). The ``source`` column says whose figures they come
+    from, ``completeness_percent`` the share of each line's steps measured.
+
+    Raises
+    ------
+    IncompleteMonth
+        Some steps are not measured and ``allow_incomplete`` is False (nothing written).
     """
     from pvshare.files.csvio import write_rows_csv
-    bills = month_bills(cfg, month, enedis_files)
-    write_rows_csv(out, COLUMNS, bills.lines)
-    return bills
+    from pvshare.i18n import _
+    fig = figures_for_month(cfg, month, enedis_files, need_prices=True)
+    missing = unmeasured(fig)
+    if missing and not allow_incomplete:
+        shown = ", ".join(_("{participant} {percent} % missing ({missing} of {steps} steps)")
+                          .format(participant=pid, percent=missing_share(k, n), missing=k,
+                                  steps=n) for pid, k, n in missing[:20])
+        more = len(missing) - 20
+        raise IncompleteMonth(_(
+            "{month}: not every step is measured ({n} participant(s): {list}{more}); the "
+            "bills would charge less than was consumed. Wait for the data (or import "
+            "Enedis's with --enedis), or bill anyway with --allow-incomplete: each line then "
+            "carries its completeness").format(
+            month=month, n=len(missing), list=shown,
+            more=_(" and {n} more").format(n=more) if more > 0 else ""))
+    assert fig.bills is not None
+    write_rows_csv(out, COLUMNS, [{k: line[k] for k in COLUMNS} for line in fig.bills.lines])
+    return fig
 
 
 def _bounds(month: str, tz: str) -> tuple[int, int]:

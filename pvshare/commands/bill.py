@@ -14,17 +14,30 @@ def bill(
     enedis: list[Path] = typer.Option(None, "--enedis",
                                       help="Enedis's files for the month (bill on Enedis's "
                                       "AUTOCONS instead of pvshare's store); repeatable"),
+    allow_incomplete: bool = typer.Option(False, "--allow-incomplete",
+                                          help="Bill a month whose steps are not all "
+                                          "measured (each line carries its completeness)"),
 ) -> None:
-    """Bill the participants for a month, in integer cents that add up to the total."""
+    """Bill the participants for a month, in integer cents that add up to the total.
+
+    A month whose steps are not all measured is refused (exit code 2, naming the
+    participants and the share of steps missing) unless --allow-incomplete.
+    """
     from rich.console import Console
 
     from pvshare.billing.month import bill_month
     from pvshare.config import load_config
 
     cfg = load_config(config)
-    bills = bill_month(cfg, month, out, enedis_files=list(enedis or []))
+    fig = bill_month(cfg, month, out, enedis_files=list(enedis or []),
+                     allow_incomplete=allow_incomplete)
+    bills = fig.bills
+    assert bills is not None
     t = bills.totals
     source = bills.lines[0]["source"] if bills.lines else "-"
+
+    from pvshare.billing.month import unmeasured
+    incomplete = unmeasured(fig)
 
     def eur(c: int) -> str:
         return f"{c / 100:,.2f} €".replace(",", " ").replace(".", ",")
@@ -33,4 +46,7 @@ def bill(
         f"{month}: {len(bills.lines)} lines from {source}'s figures, "
         f"{t['kwh_selfconsumed']:.3f} kWh; before tax {eur(t['before_tax_cents'])}, "
         f"VAT {eur(t['vat_cents'])}, total {eur(t['total_cents'])}, "
-        f"saving {eur(t['saving_cents'])}\nwritten: {out}")
+        f"saving {eur(t['saving_cents'])}"
+        + (f"; {len(incomplete)} participant(s) not fully measured (column "
+           "completeness_percent)" if incomplete else "")
+        + f"\nwritten: {out}")

@@ -34,7 +34,7 @@ def check(config: Path | None = typer.Option(None, "--config", "-c", envvar="PVS
                                   ensure_ascii=False, indent=1))
             raise typer.Exit(2) from None
         raise
-    warnings = plain_text_warnings(cfg)
+    warnings = cfg.notes + plain_text_warnings(cfg)
     if as_json:
         typer.echo(json.dumps({"file": str(path), "ok": True, "site": cfg.site.name,
                                "participants": len(cfg.participants), "key": cfg.key.type,

@@ -14,7 +14,8 @@ from pvshare.store.export import ExportFormat, Table
 def export(
     config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFIG",
                                 help="The site's TOML configuration file."),
-    what: Table = typer.Option(..., "--what", help="readings | steps | allocation"),
+    what: Table = typer.Option(..., "--what", help="readings | steps | allocation | figures (each participant's month: kWh, "
+                                "completeness, total and saving, as billed)"),
     from_: str = typer.Option(..., "--from", help="Start (ISO 8601; without an offset = the "
                               "site's local time), included."),
     to: str = typer.Option(..., "--to", help="End (ISO 8601), excluded."),

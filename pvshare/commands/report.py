@@ -30,6 +30,15 @@ class TenantFormat(enum.StrEnum):
     JSON = "json"
 
 
+class BuildingFormat(enum.StrEnum):
+    """What ``pvshare report building`` writes: the pages, or the figures as JSON."""
+
+    HTML = "html"
+    PDF = "pdf"
+    BOTH = "both"
+    JSON = "json"
+
+
 def _echo_written(paths) -> None:
     for p in paths:
         typer.echo(i18n._("written: {files}").format(files=p))
@@ -136,7 +145,9 @@ def building(
     month: str = typer.Option(None, "--month", help="A month, YYYY-MM."),
     year: int = typer.Option(None, "--year", help="A whole year, YYYY."),
     out: Path = typer.Option(Path("."), "--out", help="Folder for the report files."),
-    format: ReportFormat = typer.Option(ReportFormat.BOTH, "--format", help=_FORMAT_HELP),
+    format: BuildingFormat = typer.Option(BuildingFormat.BOTH, "--format",
+                                          help="html, pdf, both, or json (each participant's "
+                                               "figures and the operation's totals)."),
     sample_year: bool = typer.Option(False, "--sample-year", help="Use the bundled sample "
                                      "year (allocated with the config's key) instead of "
                                      "the store."),

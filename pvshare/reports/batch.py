@@ -63,7 +63,7 @@ def write_tenant_json(statement, prm: str, origin: str, out: str | os.PathLike,
 
 def write_tenant_reports(cfg, data, month: str, participants: Sequence[str],
                          out: str | os.PathLike, fmt: str, *, jobs: int = 1,
-                         progress: Progress | None = None, bills=None) -> list[Path]:
+                         progress: Progress | None = None, figures=None) -> list[Path]:
     """Write the monthly statements of ``participants`` for ``month``.
 
     One pass of analysis for all of them (:func:`pvshare.reports.tenant.summarise`), then
@@ -72,7 +72,7 @@ def write_tenant_reports(cfg, data, month: str, participants: Sequence[str],
     Parameters
     ----------
     cfg : pvshare.config.Config
-        The site (tariffs, names, time zone).
+        The site (names, time zone, prices).
     data : pvshare.reports.sources.BuildingData
         The building's data, at least over ``month``.
     month : str
@@ -87,9 +87,10 @@ def write_tenant_reports(cfg, data, month: str, participants: Sequence[str],
         Worker processes (1: render in this process).
     progress : callable, optional
         See :data:`Progress`.
-    bills : pvshare.billing.bill.Bills, optional
-        The month's bills (:func:`pvshare.billing.month.month_bills`): each statement shows
-        its tenant's lines.
+    figures : pvshare.billing.figures.MonthFigures, optional
+        The month's figures (:func:`pvshare.billing.month.figures_for_month`): each
+        statement shows its tenant's kWh, completeness, bill lines and saving. Default:
+        computed on ``data``'s month.
 
     Returns
     -------
@@ -106,11 +107,16 @@ def write_tenant_reports(cfg, data, month: str, participants: Sequence[str],
                         data.allocated_wh, data.participant_ids, cfg.site.timezone,
                         active=cfg.active(data.times))
     by_id = {p.id: p for p in cfg.participants}
+    if figures is None:
+        from pvshare.billing.month import figures_for_month, month_from_data
+        figures = figures_for_month(cfg, month, m=month_from_data(
+            cfg, month, data.times, data.production_wh, data.consumption_wh,
+            data.allocated_wh))
     tasks = []
     for pid in participants:
         try:
-            st = tenant_statement(summary, data.participant_ids.index(pid), month, cfg.tariffs,
-                                  bill=None if bills is None else bills.of(pid))
+            st = tenant_statement(summary, data.participant_ids.index(pid), month,
+                                  figures.of(pid))
         except KeyError:
             raise PvshareError(f"no data for {month} ({data.origin})") from None
         if fmt == "json":

@@ -3,6 +3,10 @@
 Enedis vocabulary: PROD (production), AUTOPROD (Σ allocated), SURPLUS = PROD − AUTOPROD;
 CONS, AUTOCONS, COMPLEMENT per participant. Self-consumption rate = AUTOPROD / PROD;
 self-sufficiency = AUTOPROD / CONS.
+
+The energies, completeness and euros of the cards and of the table are the months' figures
+(:func:`pvshare.billing.figures.month_figures`, added over the year's months), the same as
+the bills, the statements and the web page; the daily or monthly chart comes from the steps.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ class TenantRow:
     autocons_kwh: float
     complement_kwh: float
     self_sufficiency_percent: float
-    saved_eur: float
+    saved_eur: float | None         # the bills' saving; None without prices
     completeness_percent: float
+    record: dict                    # the figures (pvshare.billing.figures.period_records)
 
 
 @dataclass
@@ -42,7 +47,7 @@ class BuildingAnalysis:
     complement_kwh: float
     self_consumption_percent: float
     self_sufficiency_percent: float
-    saved_eur: float
+    saved_eur: float | None
     steps_expected: int
     production_completeness_percent: float
     consumption_completeness_percent: float
@@ -55,10 +60,11 @@ class BuildingAnalysis:
     series_cons_kwh: np.ndarray
     series_forecast_kwh: np.ndarray | None
     rows: list
+    totals: dict                    # the operation's figures (period_records)
 
 
 def analyse_building(times, production_wh, consumption_wh, allocated_wh, participants, *,
-                     start, end, step_s: int, tariffs, period: str,
+                     start, end, step_s: int, figures: list, period: str,
                      forecast_wh=None, tz: str = DEFAULT_TZ) -> BuildingAnalysis:
     """Sum the building's figures over ``[start, end)`` (UTC).
 
@@ -76,7 +82,8 @@ def analyse_building(times, production_wh, consumption_wh, allocated_wh, partici
         The period, UTC.
     step_s : int
         Step length, s.
-    tariffs : pvshare.config.Tariffs
+    figures : list of pvshare.billing.figures.MonthFigures
+        The period's months' figures (one for a month report): the cards and the table.
     period : str
         ``'YYYY-MM'`` (daily series) or ``'YYYY'`` (monthly series).
     forecast_wh : array, shape (T,), optional
@@ -89,21 +96,20 @@ def analyse_building(times, production_wh, consumption_wh, allocated_wh, partici
     cons = np.asarray(consumption_wh, dtype=float)[sel]
     auto = np.where(np.isnan(cons), np.nan, np.asarray(allocated_wh, dtype=float)[sel])
     expected = int((np.datetime64(end, "s") - np.datetime64(start, "s")).astype(int) // step_s)
-    prod_kwh = float(np.nansum(prod)) / 1000.0
-    cons_i = np.nansum(cons, axis=0) / 1000.0
-    auto_i = np.nansum(auto, axis=0) / 1000.0
-    autoprod = float(auto_i.sum())
-    consumption = float(cons_i.sum())
-    gain = float(tariffs.supplier_eur_per_kwh - tariffs.internal_eur_per_kwh)
-    measured_i = (~np.isnan(cons)).sum(axis=0)
+    from pvshare.billing.figures import period_records
+    records, totals = period_records(figures)
+    prod_kwh = totals["production_wh"] / 1000 if figures else float(np.nansum(prod)) / 1000.0
+    autoprod = totals["autocons_kwh"]
+    consumption = totals["consumption_kwh"]
     rows = []
-    for i, p in enumerate(participants):
+    for p, r in zip(participants, records):
         rows.append(TenantRow(
-            id=p.id, name=p.name or "", prm=p.prm, consumed_kwh=float(cons_i[i]),
-            autocons_kwh=float(auto_i[i]), complement_kwh=float(cons_i[i] - auto_i[i]),
-            self_sufficiency_percent=100.0 * auto_i[i] / cons_i[i] if cons_i[i] > 0 else 0.0,
-            saved_eur=float(auto_i[i]) * gain,
-            completeness_percent=100.0 * measured_i[i] / expected if expected else 0.0))
+            id=p.id, name=p.name or "", prm=p.prm, consumed_kwh=r["consumption_kwh"],
+            autocons_kwh=r["autocons_kwh"], complement_kwh=r["complement_kwh"],
+            self_sufficiency_percent=(100.0 * r["autocons_wh"] / r["consumption_wh"]
+                                      if r["consumption_wh"] > 0 else 0.0),
+            saved_eur=None if r["saving_cents"] is None else r["saving_cents"] / 100,
+            completeness_percent=r["completeness_percent"], record=r))
     loc = local_steps(t, tz)
     keys = loc.date if len(period) == 7 else loc.month
     stack = np.column_stack([prod, np.nansum(auto, axis=1), np.where(
@@ -124,12 +130,25 @@ def analyse_building(times, production_wh, consumption_wh, allocated_wh, partici
         complement_kwh=consumption - autoprod,
         self_consumption_percent=100.0 * autoprod / prod_kwh if prod_kwh > 0 else 0.0,
         self_sufficiency_percent=100.0 * autoprod / consumption if consumption > 0 else 0.0,
-        saved_eur=autoprod * gain, steps_expected=expected,
+        saved_eur=None if totals["saving_cents"] is None else totals["saving_cents"] / 100,
+        steps_expected=expected,
         production_completeness_percent=100.0 * float((~np.isnan(prod)).sum()) / expected
         if expected else 0.0,
-        consumption_completeness_percent=100.0 * float(measured_i.sum()) / (expected * len(rows))
-        if expected and rows else 0.0,
-        incomplete_participants=[r.id for r in rows if r.completeness_percent < 100.0 - 1e-9],
+        consumption_completeness_percent=totals["completeness_percent"],
+        incomplete_participants=[r.id for r in rows
+                                 if r.record["measured_steps"] < r.record["steps"]],
         forecast_kwh=fc_kwh, forecast_error_percent=fc_err, series_labels=labels,
         series_prod_kwh=sums[:, 0], series_auto_kwh=sums[:, 1], series_cons_kwh=sums[:, 2],
-        series_forecast_kwh=series_fc, rows=rows)
+        series_forecast_kwh=series_fc, rows=rows, totals=totals)
+
+
+def building_record(b: BuildingAnalysis) -> dict:
+    """The building report's figures as a JSON-ready dict (``report building --format
+    json``): per participant and for the operation, whole Wh and their kWh, the steps
+    measured, ``total_cents`` and ``saving_cents`` (None without prices) — the months'
+    figures, as the bills have them.
+    """
+    return {"format": "pvshare-building-report", "version": 1, "period": b.period,
+            "production_kwh": round(b.production_kwh, 3),
+            "surplus_kwh": round(b.surplus_kwh, 3),
+            "participants": [r.record for r in b.rows], "totals": b.totals}

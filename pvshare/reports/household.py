@@ -1,7 +1,9 @@
 """Energy coaching for one household, from its load curve (pure analysis, no I/O).
 
 Everything here is computed from the 30-minute (or 15-minute) load curve of the last year
-of data, in local time (Europe/Paris), and priced at the configured tariffs. Estimates that
+of data, in local time (Europe/Paris), priced at the supplier's price of the site's
+``[[prices]]`` (and, for a participant of the operation, the saving of moving consumption into
+the solar hours by :func:`pvshare.billing.bill.saving_of_kwh`). Estimates that
 rest on a rule of thumb say so in :data:`ASSUMPTIONS`, which the report prints.
 """
 
@@ -114,6 +116,7 @@ class HouseholdAnalysis:
     reference_source: str = REFERENCE_SOURCE
     assumptions: list = field(default_factory=lambda: list(ASSUMPTIONS))
     supplier_eur_per_kwh: float = 0.0
+    shift_priced: bool = False       # in the operation, with its prices: the shift is priced
     quality: dict = field(default_factory=dict)   # steps estimated/corrected/… by Enedis
     peak_quality: str = ""                        # "estimée", "corrigée"… or ""
 
@@ -161,7 +164,8 @@ class Heating(enum.StrEnum):
     OTHER = "other"
 
 
-def analyse_household(times, energy_wh, step_s: int, *, tariffs, tz: str = DEFAULT_TZ,
+def analyse_household(times, energy_wh, step_s: int, *, tariffs, price=None,
+                      tz: str = DEFAULT_TZ,
                       occupants: float | None = None, surface_m2: float | None = None,
                       heating: str = "other", income_eur_per_year: float | None = None,
                       subscribed_kva: float | None = None, in_operation: bool = False,
@@ -178,7 +182,11 @@ def analyse_household(times, energy_wh, step_s: int, *, tariffs, tz: str = DEFAU
     step_s : int
         Step length, s.
     tariffs : pvshare.config.Tariffs
-        Prices (€/kWh supplier and internal, subscription by kVA).
+        The supplier subscription (price by kVA, subscribed power).
+    price : pvshare.billing.prices.Price, optional
+        The operation's price in effect (``[[prices]]``): its supplier price prices the
+        consumption (default :data:`pvshare.config.DEFAULT_SUPPLIER_EUR_PER_KWH`) and, with
+        ``in_operation``, the saving of a kWh moved into the solar hours.
     tz : str
         Local time zone of the report.
     occupants, surface_m2, heating
@@ -189,7 +197,8 @@ def analyse_household(times, energy_wh, step_s: int, *, tariffs, tz: str = DEFAU
         Subscribed power (default ``tariffs.subscribed_kva``).
     in_operation : bool
         The household takes part in the building's collective self-consumption: a kWh moved
-        into solar hours is then paid at the internal price instead of the supplier's.
+        into solar hours is then paid at the operation's price instead of the supplier's
+        (priced only with ``price``).
     solar_hours : (int, int)
         Local hours [start, end) of the solar window.
     flags : array of uint8, shape (T,), optional
@@ -204,7 +213,10 @@ def analyse_household(times, energy_wh, step_s: int, *, tariffs, tz: str = DEFAU
     energy_wh = np.asarray(energy_wh, dtype=float)
     if times.size == 0:
         raise ValueError("no data")
-    price = float(tariffs.supplier_eur_per_kwh)
+    from pvshare.config import DEFAULT_SUPPLIER_EUR_PER_KWH
+    operation_price = price
+    price = float(DEFAULT_SUPPLIER_EUR_PER_KWH if operation_price is None
+                  else operation_price.supplier_eur_per_kwh)
     kva = float(subscribed_kva if subscribed_kva is not None else tariffs.subscribed_kva)
     loc = local_steps(times, tz)
     # The last 365 local days of data.
@@ -272,8 +284,10 @@ def analyse_household(times, energy_wh, step_s: int, *, tariffs, tz: str = DEFAU
     outside_kwh_year = float(np.nansum(np.where(solar, 0.0, above_wh))) / 1000.0 \
         * 365.0 / days_covered
     shiftable = SHIFTABLE_SHARE * outside_kwh_year
-    internal = float(tariffs.internal_eur_per_kwh)
-    shift_saving = shiftable * (price - internal) if in_operation else 0.0
+    shift_saving = 0.0
+    if in_operation and operation_price is not None:
+        from pvshare.billing.bill import saving_of_kwh
+        shift_saving = saving_of_kwh(operation_price, shiftable) / 100
     hour = sod // 3600
     hours, h_sum, h_n = group_sum(hour, np.clip(power_w - baseload_w, 0.0, None))
     h_mean = h_sum / np.maximum(h_n, 1)
@@ -313,7 +327,8 @@ def analyse_household(times, energy_wh, step_s: int, *, tariffs, tz: str = DEFAU
         shift_saving_eur=float(shift_saving), top_hours=top_hours, heating=heating,
         heating_kwh_year=heating_kwh, bill_eur_year=float(bill),
         income_eur_year=income_eur_per_year, effort_percent=effort, in_operation=in_operation,
-        occupants=occupants, surface_m2=surface_m2, supplier_eur_per_kwh=price)
+        occupants=occupants, surface_m2=surface_m2, supplier_eur_per_kwh=price,
+        shift_priced=in_operation and operation_price is not None)
     a.quality, a.peak_quality = _quality(qual, k_peak)
     a.actions = choose_actions(a, price)
     return a

@@ -61,6 +61,21 @@ def building_data(cfg, from_s: int, to_s: int, sample_year: bool, need_from_s: i
     return data
 
 
+def current_price(cfg, today=None):
+    """The ``[[prices]]`` entry in effect today (the first one before they start; None
+    without prices): the household report's advice is about the months to come.
+    """
+    import datetime as dt
+
+    from pvshare.billing.figures import Terms
+    prices = Terms.from_config(cfg).prices
+    if not prices:
+        return None
+    today = today or dt.date.today()
+    started = [p for p in prices if p.start <= today]
+    return started[-1] if started else prices[0]
+
+
 def household_report(load_curve: str | os.PathLike, out: str | os.PathLike, fmt: str = "both", *,
                      income: float | None = None, surface: float | None = None,
                      occupants: float | None = None, heating: str = "other",
@@ -79,8 +94,10 @@ def household_report(load_curve: str | os.PathLike, out: str | os.PathLike, fmt:
     income, surface, occupants, heating, kva
         Describe the household (see :func:`pvshare.reports.household.analyse_household`).
     config : str or os.PathLike, optional
-        A site config: its tariffs and time zone (and, with ``in_operation``, its array
-        gives the solar hours).
+        A site config: its supplier subscription (``[tariffs]``), its prices (``[[prices]]``,
+        the entry in effect today: the supplier's price and, with ``in_operation``, the
+        saving of a kWh moved into the solar hours) and time zone (and, with
+        ``in_operation``, its array gives the solar hours).
     in_operation : bool
         The household takes part in the building's collective self-consumption.
     allow_gaps : bool
@@ -98,10 +115,11 @@ def household_report(load_curve: str | os.PathLike, out: str | os.PathLike, fmt:
     from pvshare.reports.household import SOLAR_HOURS, analyse_household, green_hours
     from pvshare.reports.pages import household_page
     from pvshare.reports.render import write_report
-    tariffs, tz, cfg = Tariffs(), "Europe/Paris", None
+    tariffs, tz, cfg, price = Tariffs(), "Europe/Paris", None, None
     if config is not None:
         cfg = load_config(config)
         tariffs, tz = cfg.tariffs, cfg.site.timezone
+        price = current_price(cfg)
     lc = read_load_curve(load_curve, tz=tz, allow_gaps=allow_gaps)
     solar_hours = SOLAR_HOURS
     if in_operation and cfg is not None:
@@ -109,7 +127,8 @@ def household_report(load_curve: str | os.PathLike, out: str | os.PathLike, fmt:
         from pvshare.forecast.clearsky_index import clear_sky_power_w
         solar_hours = green_hours(lc.times, clear_sky_power_w(cfg, lc.times, lc.step_s), tz)
     try:
-        a = analyse_household(lc.times, lc.energy_wh, lc.step_s, tariffs=tariffs, tz=tz,
+        a = analyse_household(lc.times, lc.energy_wh, lc.step_s, tariffs=tariffs, price=price,
+                              tz=tz,
                               occupants=occupants, surface_m2=surface, heating=heating,
                               income_eur_per_year=income, subscribed_kva=kva,
                               in_operation=in_operation, solar_hours=solar_hours,
@@ -175,30 +194,37 @@ def tenant_reports(config: str | os.PathLike, month: str, out: str | os.PathLike
     from_s, _ = month_bounds(shift_month(month, -11), tz)
     data = building_data(cfg, from_s, to_s, sample_year, month_s, month)
     which = ids if all_participants else [participant]
-    bills = month_bills_for_reports(cfg, month, data, sample_year, enedis_files)
+    figures = month_figures_for_reports(cfg, month, data, sample_year, enedis_files)
     return write_tenant_reports(cfg, data, month, which, out, fmt,
                                 jobs=jobs if all_participants else 1, progress=progress,
-                                bills=bills)
+                                figures=figures)
 
 
-def month_bills_for_reports(cfg, month: str, data, sample_year: bool,
-                            enedis_files=None):
-    """The month's bills for the statements (None without ``[[prices]]``).
+def month_figures_for_reports(cfg, month: str, data, sample_year: bool, enedis_files=None):
+    """The month's figures for the statements and the building report.
 
     The same function as ``pvshare bill``: from the store (or Enedis's files); with the
     sample year, from the sample year's allocation.
     """
-    from pvshare.billing.month import has_prices, month_bills, month_from_data
-    if not has_prices(cfg):
-        if enedis_files:
-            raise PvshareError("--enedis: the config has no [[prices]], so there is no bill "
-                               "to show")
-        return None
+    from pvshare.billing.month import figures_for_month, has_prices, month_from_data
+    if enedis_files and not has_prices(cfg):
+        raise PvshareError("--enedis: the config has no [[prices]], so there is no bill "
+                           "to show")
     m = None
-    if sample_year and not enedis_files:
+    if sample_year:
         m = month_from_data(cfg, month, data.times, data.production_wh, data.consumption_wh,
                             data.allocated_wh)
-    return month_bills(cfg, month, [Path(f) for f in enedis_files or []] or None, m=m)
+    return figures_for_month(cfg, month, [Path(f) for f in enedis_files or []] or None, m=m)
+
+
+def _figures_if_stored(cfg, month: str, data, sample_year: bool):
+    """The month's figures (as ``pvshare bill`` computes them), None when nothing is stored."""
+    from pvshare.billing.month import figures_for_month, month_from_data, month_from_store
+    m = (month_from_data(cfg, month, data.times, data.production_wh, data.consumption_wh,
+                         data.allocated_wh) if sample_year else month_from_store(cfg, month))
+    if not m.stored.any():
+        return None
+    return figures_for_month(cfg, month, m=m)
 
 
 def building_report(config: str | os.PathLike, out: str | os.PathLike, fmt: str = "both", *,
@@ -212,7 +238,9 @@ def building_report(config: str | os.PathLike, out: str | os.PathLike, fmt: str 
         The site's TOML configuration.
     out : str or os.PathLike
         Folder of the files (``bilan-immeuble-<period>``).
-    fmt : {'html', 'pdf', 'both'}
+    fmt : {'html', 'pdf', 'both', 'json'}
+        ``json``: the figures per participant and the operation's totals
+        (:func:`pvshare.reports.building.building_record`).
     month : str, optional
         ``YYYY-MM``; or
     year : int, optional
@@ -245,11 +273,22 @@ def building_report(config: str | os.PathLike, out: str | os.PathLike, fmt: str 
         _, to_s = month_bounds(f"{year:04d}-12", tz)
         period, label = f"{year:04d}", f"année {year}"
     data = building_data(cfg, from_s, to_s, sample_year, from_s, period)
+    months = [month] if month is not None else [f"{year:04d}-{k:02d}" for k in range(1, 13)]
+    figures = [f for f in (_figures_if_stored(cfg, mo, data, sample_year) for mo in months)
+               if f is not None]
     b = analyse_building(data.times, data.production_wh, data.consumption_wh,
                          data.allocated_wh, cfg.participants,
                          start=from_epoch_seconds(from_s), end=from_epoch_seconds(to_s),
-                         step_s=data.step_s, tariffs=cfg.tariffs, period=period,
+                         step_s=data.step_s, figures=figures, period=period,
                          forecast_wh=data.forecast_wh, tz=tz)
+    if fmt == "json":
+        import json
+
+        from pvshare.files.atomic import write_atomic
+        from pvshare.reports.building import building_record
+        Path(out).mkdir(parents=True, exist_ok=True)
+        text = json.dumps(building_record(b), ensure_ascii=False, indent=1) + "\n"
+        return [write_atomic(Path(out) / f"bilan-immeuble-{period}.json", text)]
     html = building_page(b, site_name=cfg.site.name, period_label=label,
                          producer_prm=cfg.producer.prm)
     return write_report(html, out, f"bilan-immeuble-{period}", fmt)

@@ -1,8 +1,10 @@
 """A tenant's monthly statement of the collective self-consumption operation (pure analysis).
 
 Vocabulary (Enedis): CONS is what the flat consumed, AUTOCONS the part allocated from the
-roof, COMPLEMENT = CONS − AUTOCONS what the supplier delivered. The saving is AUTOCONS priced
-at the supplier's price minus the operation's internal price.
+roof, COMPLEMENT = CONS − AUTOCONS what the supplier delivered. The month's figures (whole
+Wh, completeness, bill lines, saving in cents) are the participant's
+:class:`pvshare.billing.figures.ParticipantFigures`, the same as the bill's and the web
+page's; the daily and monthly charts and the building's medians come from :func:`summarise`.
 
 :func:`summarise` sums the building's arrays by local day and month once; each statement is
 then a cheap selection, so the 48 statements of a month cost one pass over the data.
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pvshare.billing.bill import PARTICIPANT_SUMS, ParticipantBill
+from pvshare.billing.figures import ParticipantFigures
 from pvshare.reports.localtime import group_sum, local_steps
 from pvshare.timegrid import DEFAULT_TZ
 
@@ -88,10 +91,7 @@ class TenantStatement:
     autocons_kwh: float
     complement_kwh: float
     self_sufficiency_percent: float
-    saved_eur: float                # the bill's saving when there is a bill
-    cost_eur: float | None          # energy cost (excl. subscription); None with a bill
-    supplier_eur_per_kwh: float
-    internal_eur_per_kwh: float
+    saved_eur: float | None         # the bill's saving; None without prices
     completeness_percent: float
     days: np.ndarray                # datetime64[D] of the month
     day_cons_kwh: np.ndarray
@@ -102,13 +102,14 @@ class TenantStatement:
     median_consumed_kwh: float | None
     median_self_sufficiency_percent: float | None
     group_size: int
-    #: The tenant's lines of the month's bills (:func:`pvshare.billing.month.month_bills`),
-    #: when the config has ``[[prices]]``.
+    #: The month's figures (:func:`pvshare.billing.figures.month_figures`).
+    figures: ParticipantFigures
+    #: The tenant's lines of the month's bills, when the config has ``[[prices]]``.
     bill: ParticipantBill | None = None
 
 
-def tenant_statement(summary: Summary, participant: int, month, tariffs,
-                     bill: ParticipantBill | None = None) -> TenantStatement:
+def tenant_statement(summary: Summary, participant: int, month,
+                     figures: ParticipantFigures) -> TenantStatement:
     """The statement of participant index ``participant`` for local month ``month``.
 
     Parameters
@@ -118,10 +119,9 @@ def tenant_statement(summary: Summary, participant: int, month, tariffs,
         Column of the participant.
     month : str or numpy.datetime64
         ``'YYYY-MM'``.
-    tariffs : pvshare.config.Tariffs
-    bill : pvshare.billing.bill.ParticipantBill, optional
-        The tenant's lines of the month's bills: the statement then shows them, and its
-        saving is the bill's (the ``[tariffs]`` estimate is not shown beside it).
+    figures : pvshare.billing.figures.ParticipantFigures
+        The tenant's figures of the month: its kWh, completeness, bill lines and saving
+        are these, to the Wh and the cent.
 
     Raises
     ------
@@ -134,10 +134,7 @@ def tenant_statement(summary: Summary, participant: int, month, tariffs,
         raise KeyError(str(m))
     k = int(hit[0])
     i = int(participant)
-    cons = float(summary.month_cons_kwh[k, i])
-    auto = float(summary.month_auto_kwh[k, i])
-    supplier = float(tariffs.supplier_eur_per_kwh)
-    internal = float(tariffs.internal_eur_per_kwh)
+    f = figures
     in_month = summary.days.astype("datetime64[M]") == m
     if summary.day_active_steps is not None:           # the tenant's own days only
         in_month &= summary.day_active_steps[:, i] > 0
@@ -156,32 +153,29 @@ def tenant_statement(summary: Summary, participant: int, month, tariffs,
         with np.errstate(invalid="ignore", divide="ignore"):
             ss = np.where(c > 0, 100.0 * a / np.where(c > 0, c, 1.0), 0.0)
         med_ss = float(np.median(ss))
-    steps = float(summary.month_steps[k] if summary.month_active_steps is None
-                  else summary.month_active_steps[k, i])
     return TenantStatement(
-        participant_id=summary.participant_ids[i], month=m, consumed_kwh=cons,
-        autocons_kwh=auto, complement_kwh=cons - auto,
-        self_sufficiency_percent=100.0 * auto / cons if cons > 0 else 0.0,
-        saved_eur=(auto * (supplier - internal) if bill is None
-                   else bill.sums["saving_cents"] / 100),
-        cost_eur=(auto * internal + (cons - auto) * supplier) if bill is None else None,
-        supplier_eur_per_kwh=supplier, internal_eur_per_kwh=internal,
-        completeness_percent=(100.0 * float(summary.month_cons_steps[k, i]) / steps
-                              if steps else 0.0),
+        participant_id=summary.participant_ids[i], month=m,
+        consumed_kwh=f.consumption_wh / 1000, autocons_kwh=f.autocons_wh / 1000,
+        complement_kwh=f.complement_wh / 1000,
+        self_sufficiency_percent=f.share_percent or 0.0,
+        saved_eur=None if f.saving_cents is None else f.saving_cents / 100,
+        completeness_percent=f.completeness_percent,
         days=summary.days[in_month], day_cons_kwh=summary.day_cons_kwh[in_month, i],
         day_auto_kwh=summary.day_auto_kwh[in_month, i],
         trend_months=summary.months[first:k + 1][seen],
         trend_cons_kwh=summary.month_cons_kwh[first:k + 1, i][seen],
         trend_auto_kwh=summary.month_auto_kwh[first:k + 1, i][seen],
         median_consumed_kwh=med_cons, median_self_sufficiency_percent=med_ss, group_size=group,
-        bill=bill)
+        figures=f, bill=f.bill)
 
 
 def statement_record(s: TenantStatement, *, prm: str, origin: str) -> dict:
     """The statement's figures as a JSON-ready dict (``pvshare report tenant --format json``).
 
-    kWh are rounded to 6 decimals (1 mWh); the bill's amounts are the integer cents of
-    the bill CSV, unchanged. ``period`` is the tenant's own days of the month (``to``
+    The month's figures are :meth:`pvshare.billing.figures.ParticipantFigures.record`'s
+    (whole Wh, their kWh, the steps measured, ``total_cents`` and ``saving_cents``); the
+    bill's amounts are the integer cents of the bill CSV, unchanged; the daily kWh are rounded
+    to 6 decimals (1 mWh). ``period`` is the tenant's own days of the month (``to``
     excluded); ``share`` is AUTOCONS / CONS (0 when nothing was consumed).
     """
     days = [str(d) for d in s.days]
@@ -189,20 +183,19 @@ def statement_record(s: TenantStatement, *, prm: str, origin: str) -> dict:
     bill = None
     if s.bill is not None:
         keep = ("from", "to", "kwh_selfconsumed", "kwh_peak", "kwh_offpeak",
-                *PARTICIPANT_SUMS)
+                *PARTICIPANT_SUMS, "completeness_percent")
         bill = {"source": s.bill.source,
                 "lines": [{k: line[k] for k in keep} for line in s.bill.lines],
                 **s.bill.sums}
+    fig = s.figures.record()
+    del fig["participant"], fig["prm"], fig["from"], fig["to"]
     return {
-        "format": "pvshare-tenant-statement", "version": 1,
+        "format": "pvshare-tenant-statement", "version": 2,
         "participant": s.participant_id, "prm": prm, "month": str(s.month),
         "period": {"from": days[0] if days else None,
                    "to": str(last) if last is not None else None},
-        "consumption_kwh": round(s.consumed_kwh, 6),
-        "autocons_kwh": round(s.autocons_kwh, 6),
-        "complement_kwh": round(s.complement_kwh, 6),
+        **fig,
         "share": round(s.autocons_kwh / s.consumed_kwh, 6) if s.consumed_kwh > 0 else 0.0,
-        "completeness_percent": round(s.completeness_percent, 3),
         "daily": [{"date": d, "consumption_kwh": round(float(c), 6),
                    "autocons_kwh": round(float(a), 6)}
                   for d, c, a in zip(days, s.day_cons_kwh, s.day_auto_kwh)],

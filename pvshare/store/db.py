@@ -672,33 +672,12 @@ class Store:
                        "allocated_wh": old_a, "incomplete": have & st[:, 2].astype(bool)}
 
     def _allocation_rows(self, c, from_s: int, to_s: int):
-        steps = c.execute("SELECT step_s, production_wh, incomplete, key FROM allocation_step "
-                          "WHERE step_s >= ? AND step_s < ? ORDER BY step_s",
-                          (from_s, to_s)).fetchall()
-        rows = c.execute("SELECT step_s, participant, consumption_wh, allocated_wh FROM allocation "
-                         "WHERE step_s >= ? AND step_s < ?", (from_s, to_s)).fetchall()
-        st = np.array([r[:3] for r in steps], dtype=np.float64).reshape(-1, 3)
-        keys = np.array([r[3] for r in steps], dtype=str)
-        return st, keys, np.array(rows, dtype=np.float64).reshape(-1, 4)
+        return _allocation_rows(c, from_s, to_s)
 
     def allocation(self, from_s: int, to_s: int) -> Allocation:
         """Allocation results of the steps ``from_s <= start < to_s`` as arrays (T, N)."""
         with self._read() as c:
-            steps, keys, rows = self._allocation_rows(c, from_s, to_s)
-            names = dict(c.execute("SELECT participant, participant_id FROM participants"))
-        t = steps[:, 0].astype(np.int64)
-        pkeys = np.unique(rows[:, 1].astype(np.int64)) if len(rows) else np.zeros(0, np.int64)
-        T, N = len(t), len(pkeys)
-        cons = np.full((T, N), np.nan)
-        alloc = np.full((T, N), np.nan)
-        if len(rows):
-            ti = np.searchsorted(t, rows[:, 0].astype(np.int64))
-            pi = np.searchsorted(pkeys, rows[:, 1].astype(np.int64))
-            cons[ti, pi] = rows[:, 2]
-            alloc[ti, pi] = rows[:, 3]
-        return Allocation(t, [names[k] for k in pkeys.tolist()],
-                          steps[:, 1].astype(np.float64), cons, alloc,
-                          steps[:, 2].astype(bool), keys, len(rows))
+            return read_allocation(c, from_s, to_s)
 
     def allocation_totals(self, from_s: int | None = None, to_s: int | None = None) -> dict:
         """Sums over the stored steps ``from_s <= start < to_s`` (default: all; the running
@@ -1047,3 +1026,35 @@ def _store_error(path: Path, exc: sqlite3.Error, busy_timeout_s: float) -> Store
     if "readonly" in low or "read-only" in low:
         return StoreError(f"{path}: cannot write ({msg}): check the file's permissions")
     return StoreError(f"{path}: {msg}")
+
+
+def read_allocation(c: sqlite3.Connection, from_s: int, to_s: int) -> Allocation:
+    """Allocation results of the steps ``from_s <= start < to_s`` as arrays (T, N), read on
+    connection ``c`` (a store's, or the web's read-only one) inside the caller's transaction.
+    """
+    steps, keys, rows = _allocation_rows(c, from_s, to_s)
+    names = dict(c.execute("SELECT participant, participant_id FROM participants"))
+    t = steps[:, 0].astype(np.int64)
+    pkeys = np.unique(rows[:, 1].astype(np.int64)) if len(rows) else np.zeros(0, np.int64)
+    T, N = len(t), len(pkeys)
+    cons = np.full((T, N), np.nan)
+    alloc = np.full((T, N), np.nan)
+    if len(rows):
+        ti = np.searchsorted(t, rows[:, 0].astype(np.int64))
+        pi = np.searchsorted(pkeys, rows[:, 1].astype(np.int64))
+        cons[ti, pi] = rows[:, 2]
+        alloc[ti, pi] = rows[:, 3]
+    return Allocation(t, [names[k] for k in pkeys.tolist()],
+                      steps[:, 1].astype(np.float64), cons, alloc,
+                      steps[:, 2].astype(bool), keys, len(rows))
+
+
+def _allocation_rows(c: sqlite3.Connection, from_s: int, to_s: int):
+    steps = c.execute("SELECT step_s, production_wh, incomplete, key FROM allocation_step "
+                      "WHERE step_s >= ? AND step_s < ? ORDER BY step_s",
+                      (from_s, to_s)).fetchall()
+    rows = c.execute("SELECT step_s, participant, consumption_wh, allocated_wh FROM allocation "
+                     "WHERE step_s >= ? AND step_s < ?", (from_s, to_s)).fetchall()
+    st = np.array([r[:3] for r in steps], dtype=np.float64).reshape(-1, 3)
+    keys = np.array([r[3] for r in steps], dtype=str)
+    return st, keys, np.array(rows, dtype=np.float64).reshape(-1, 4)

@@ -3,7 +3,11 @@
 - ``readings``: ``time,meter,import_wh,export_wh,power_w,quality`` (time to the millisecond);
 - ``steps``: ``time,meter,energy_wh,flags`` (energy per step of each meter);
 - ``allocation``: ``time,participant,consumption_wh,allocated_wh,complement_wh``, exactly the
-  columns and number format of ``pvshare allocate``'s OUT.csv, so the two compare line by line.
+  columns and number format of ``pvshare allocate``'s OUT.csv, so the two compare line by line;
+- ``figures``: one row per local month and participant, the month's figures as the bill, the
+  statement and the web page show them (:func:`pvshare.billing.figures.month_figures`):
+  :data:`FIGURE_COLUMNS`, whole Wh and whole cents (empty without prices). Every month the
+  window touches is exported whole.
 
 Times are UTC ISO 8601 with ``+00:00``; steps are labelled by their start; an empty cell is a
 missing value. The file is written atomically: on any error no partial file is left.
@@ -28,6 +32,13 @@ class Table(enum.StrEnum):
     READINGS = "readings"
     STEPS = "steps"
     ALLOCATION = "allocation"
+    FIGURES = "figures"
+
+
+#: The columns of ``--what figures``.
+FIGURE_COLUMNS = ["month", "participant", "prm", "from", "to", "source", "consumption_wh",
+                  "autocons_wh", "complement_wh", "steps", "measured_steps",
+                  "completeness_percent", "total_cents", "saving_cents"]
 
 
 class ExportFormat(enum.StrEnum):
@@ -71,6 +82,8 @@ def export_frame(store, what: str, from_s: int, to_s: int, meters: list[str] | N
     from pvshare.files.csvio import allocation_frame
     from pvshare.timegrid import format_utc, from_epoch_seconds
 
+    if what == "figures":
+        return figures_frame(store, from_s, to_s, cfg)
     table = {"readings": "readings", "steps": "step_energy", "allocation": "allocation"}[what]
     store.verify(table)
     expected = store.row_count(table, from_s, to_s, meters)
@@ -111,6 +124,31 @@ def export_frame(store, what: str, from_s: int, to_s: int, meters: list[str] | N
     return frame.sort_values(["time", "meter"], kind="stable", ignore_index=True)[cols]
 
 
+def figures_frame(store, from_s: int, to_s: int, cfg):
+    """``--what figures``: each participant's figures of every local month touched by
+    ``[from_s, to_s)`` (months with nothing stored are left out).
+    """
+    import pandas as pd
+
+    from pvshare.billing.month import figures_for_month, month_from_store
+    tz = cfg.site.timezone
+    first = dt.datetime.fromtimestamp(from_s, ZoneInfo(tz))
+    last = dt.datetime.fromtimestamp(to_s - 1, ZoneInfo(tz))
+    rows = []
+    for k in range(first.year * 12 + first.month - 1, last.year * 12 + last.month):
+        month = f"{k // 12:04d}-{k % 12 + 1:02d}"
+        m = month_from_store(cfg, month, store=store)
+        if not m.stored.any():
+            continue
+        fig = figures_for_month(cfg, month, m=m)
+        for p in fig.participants:
+            rows.append({"month": month, "source": fig.source, **p.record()})
+    frame = pd.DataFrame(rows, columns=FIGURE_COLUMNS)
+    for col in ("total_cents", "saving_cents"):
+        frame[col] = frame[col].astype("Int64")
+    return frame
+
+
 def _check_count(store, what: str, read: int, expected: int) -> None:
     """Fail rather than export fewer rows than the store holds (a damaged store)."""
     from pvshare.store import StoreError
@@ -134,6 +172,8 @@ def write_frame(frame, what: str, fmt: str, out: Path) -> None:
             frame.to_parquet(tmp, index=False)
         elif what == "allocation":
             write_allocation_csv(tmp, frame)
+        elif what == "figures":
+            frame.to_csv(tmp, index=False, na_rep="")
         else:
             frame.to_csv(tmp, index=False, float_format="%.3f", na_rep="")
 

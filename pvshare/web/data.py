@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from pvshare.billing.figures import MonthFigures, Terms
 from pvshare.errors import PvshareError
 
 #: A meter whose last reading is older than this is shown as stale, s.
@@ -52,10 +53,12 @@ class Site:
         In the config's order; a missing name is the id.
     producer_meter : str or None
         Meter id giving the roof's production.
-    supplier_eur_per_kwh, internal_eur_per_kwh : float
-        Tariffs: the saving of a kWh from the roof is their difference.
     period_ends_s : tuple of (float or None)
         End (excluded) of each participant's period, UTC Unix seconds; None = open.
+    terms : pvshare.billing.figures.Terms or None
+        The participants, their periods and the prices: the month's figures (kWh, euros,
+        completeness) are :func:`pvshare.billing.figures.month_figures` on them. None: the
+        month shows no figure.
     """
 
     name: str
@@ -64,14 +67,8 @@ class Site:
     participant_ids: tuple[str, ...]
     participant_names: tuple[str, ...]
     producer_meter: str | None
-    supplier_eur_per_kwh: float
-    internal_eur_per_kwh: float
     period_ends_s: tuple[float | None, ...] = ()
-
-    @property
-    def saving_eur_per_kwh(self) -> float:
-        """What a kWh from the roof saves against the supplier's price, €."""
-        return self.supplier_eur_per_kwh - self.internal_eur_per_kwh
+    terms: Terms | None = None
 
     def period_end_s(self, participant_id: str) -> float | None:
         """End of a participant's period (None = open, or not in the config any more)."""
@@ -118,18 +115,18 @@ def site_from_config(cfg) -> Site:
         participant_ids=tuple(p.id for p in cfg.participants),
         participant_names=tuple(p.name or p.id for p in cfg.participants),
         producer_meter=cfg.producer.meter,
-        supplier_eur_per_kwh=float(cfg.tariffs.supplier_eur_per_kwh),
-        internal_eur_per_kwh=float(cfg.tariffs.internal_eur_per_kwh),
         period_ends_s=tuple(_instant_s(getattr(p, "to", None), tz) for p in cfg.participants),
+        terms=Terms.from_config(cfg),
     )
 
 
 @dataclass(frozen=True)
 class MonthTotals:
-    """One local calendar month of the building, per participant (Wh).
+    """One local calendar month of the building (up to the last closed step), per participant.
 
-    ``consumption_wh[i]``/``allocated_wh[i]`` follow ``Snapshot.participant_ids``; a
-    participant with no stored step that month has ``None``.
+    ``figures`` are the month's figures (:func:`pvshare.billing.figures.month_figures`, the
+    bill's and the statement's); ``consumption_wh``/``allocated_wh`` are their whole Wh, None
+    for a participant with no measured step that month.
     """
 
     year: int
@@ -140,6 +137,7 @@ class MonthTotals:
     production_wh: float
     consumption_wh: dict[str, float | None]
     allocated_wh: dict[str, float | None]
+    figures: MonthFigures | None = None
 
 
 @dataclass(frozen=True)
@@ -399,19 +397,30 @@ class StoreReader:
 
     def _month(self, c, year: int, month: int, zone: ZoneInfo, names, ids,
                upto: int) -> MonthTotals:
+        from pvshare.billing.figures import month_figures
+        from pvshare.billing.month import month_from_allocation
+        from pvshare.store.db import read_allocation
         a, b = month_bounds(year, month, zone)
         b = min(b, upto)                        # closed steps only (`now` may be in the past)
+        n = int(c.execute("SELECT COUNT(*) FROM allocation_step WHERE step_s >= ? AND "
+                          "step_s < ?", (a, b)).fetchone()[0])
         cons: dict[str, float | None] = dict.fromkeys(ids)
         alloc: dict[str, float | None] = dict.fromkeys(ids)
-        for k, cw, aw in c.execute(
-                "SELECT participant, SUM(consumption_wh), SUM(allocated_wh) FROM allocation "
-                "WHERE step_s >= ? AND step_s < ? GROUP BY participant", (a, b)):
-            pid = names.get(k)
-            if pid in cons:
-                cons[pid], alloc[pid] = cw, aw
-        n, prod = c.execute("SELECT COUNT(*), SUM(production_wh) FROM allocation_step "
-                            "WHERE step_s >= ? AND step_s < ?", (a, b)).fetchone()
-        return MonthTotals(year, month, a, b, int(n), float(prod or 0.0), cons, alloc)
+        terms = self.site.terms
+        if terms is None or not n:
+            return MonthTotals(year, month, a, b, n, 0.0, cons, alloc)
+        m = month_from_allocation(terms, f"{year:04d}-{month:02d}", read_allocation(c, a, b),
+                                  upto_s=b)
+        try:
+            fig = month_figures(terms, m)
+        except ValueError:                      # a step before the first price: no euros
+            import dataclasses
+            fig = month_figures(dataclasses.replace(terms, prices=()), m)
+        for p in fig.participants:
+            if p.measured_steps and p.participant in cons:
+                cons[p.participant] = float(p.consumption_wh)
+                alloc[p.participant] = float(p.autocons_wh)
+        return MonthTotals(year, month, a, b, n, float(fig.production_wh), cons, alloc, fig)
 
     def _months(self, c, now_s: float, local: dt.datetime, zone: ZoneInfo, names, ids):
         out = []

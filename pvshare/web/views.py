@@ -43,10 +43,25 @@ def _pct(num: float | None, den: float | None) -> float | None:
 
 
 def _month_figures(m: MonthTotals, pid: str, site: Site) -> dict:
+    """The month block: the participant's figures of the month so far
+    (:class:`pvshare.billing.figures.ParticipantFigures`, the bill's and the statement's),
+    None where nothing was measured.
+    """
     a, c = m.allocated_wh.get(pid), m.consumption_wh.get(pid)
-    return {"month": f"{m.year:04d}-{m.month:02d}", "autocons_kwh": _kwh(a),
-            "consumption_kwh": _kwh(c), "share_pct": _pct(a, c),
-            "saving_eur": None if a is None else round(a / 1000.0 * site.saving_eur_per_kwh, 2)}
+    out: dict[str, Any] = {"month": f"{m.year:04d}-{m.month:02d}", "autocons_kwh": _kwh(a),
+                           "consumption_kwh": _kwh(c), "share_pct": _pct(a, c),
+                           "saving_eur": None, "total_eur": None}
+    f = None if m.figures is None or c is None else m.figures.of(pid)
+    if f is None:
+        return {**out, "completeness_percent": None}
+    r = f.record()
+    return {**out, **{k: r[k] for k in ("autocons_wh", "consumption_wh", "complement_wh",
+                                        "complement_kwh", "steps", "measured_steps",
+                                        "completeness_percent", "total_cents",
+                                        "saving_cents")},
+            "saving_eur": None if f.saving_cents is None else f.saving_cents / 100,
+            "total_eur": None if f.total_cents is None else f.total_cents / 100,
+            "from": r["from"], "to": r["to"]}
 
 
 def tenant_figures(snap: Snapshot, site: Site, pid: str) -> dict:
@@ -57,8 +72,11 @@ def tenant_figures(snap: Snapshot, site: Site, pid: str) -> dict:
     dict
         ``participant``, ``now`` (last closed step and the roof's power), ``today`` (one entry
         per stored step), ``green_hours`` (UTC start/end), ``month`` (this month so far:
-        ``autocons_kwh``, ``consumption_kwh``, ``share_pct``, ``saving_eur``) and ``months``
-        (the previous months, newest first). Energies in kWh or Wh as named, money in euros.
+        ``autocons_kwh``, ``consumption_kwh``, ``share_pct``, ``completeness_percent``,
+        ``saving_eur``, ``total_eur``, and the same figures in whole Wh and cents) and
+        ``months`` (the previous months, newest first). Energies in kWh or Wh as named, money
+        in euros or cents as named; the month's figures are the bill's and the statement's
+        (:func:`pvshare.billing.figures.month_figures`).
     """
     a, c = snap.last_allocated_wh.get(pid), snap.last_consumption_wh.get(pid)
     step = site.step_s
@@ -75,9 +93,7 @@ def tenant_figures(snap: Snapshot, site: Site, pid: str) -> dict:
     month = _month_figures(snap.months[0], pid, site)
     months = [_month_figures(m, pid, site) for m in snap.months[1:]]
     return {"participant": pid, "now": now, "today": today, "green_hours": green,
-            "month": month, "months": [m for m in months if m["consumption_kwh"] is not None],
-            "prices": {"supplier_eur_per_kwh": site.supplier_eur_per_kwh,
-                       "internal_eur_per_kwh": site.internal_eur_per_kwh}}
+            "month": month, "months": [m for m in months if m["consumption_kwh"] is not None]}
 
 
 def building_figures(snap: Snapshot, site: Site, *, names: bool) -> dict:
