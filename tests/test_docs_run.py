@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 #: Pages whose commands another test runs for now.
-#: TODO(lead): docs/pmo-month.md is run by tests/test_guide_pmo.py (helper "pmo"); once that
-#: lands and the guide follows this page's convention, delete this entry to run it here too.
+#: Pages run by a test of their own (with the `<!-- console: run in DIR -->` convention of
+#: tests/console_blocks.py), not here.
 EXCLUDED = {"docs/pmo-month.md": "run by tests/test_guide_pmo.py (every command, in a copy of "
                                   "docs/examples/pmo/, output compared)"}
 
