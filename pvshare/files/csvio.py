@@ -32,8 +32,9 @@ import numpy as np
 from pvshare.errors import InputError
 from pvshare.timegrid import format_utc, step_seconds
 
-_OFFSET_RE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
-_SHORT_DATE_RE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})([T ].*)", re.DOTALL)
+# [0-9], not \d (which takes Arabic-Indic and fullwidth digits, and int() reads them).
+_OFFSET_RE = re.compile(r"(?:Z|[+-][0-9]{2}:?[0-9]{2})$")
+_SHORT_DATE_RE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})([T ].*)", re.DOTALL)
 #: Decimal places written for energies (Wh): a milliwatt-hour.
 WH_DECIMALS = 3
 
