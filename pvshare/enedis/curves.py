@@ -197,4 +197,4 @@ def _write(out: str | Path, times: np.ndarray, prms: list[str], table: np.ndarra
     frame = pd.DataFrame(table, columns=prms)
     frame.insert(0, "time", format_utc(times))
     with atomic_writes(out) as (tmp,):   # households' data: private (0600)
-        frame.to_csv(tmp, index=False, float_format=f"%.{csvio.WH_DECIMALS}f", na_rep="")
+        csvio.write_frame_csv(tmp, frame, float_format=f"%.{csvio.WH_DECIMALS}f")

@@ -123,7 +123,7 @@ def _check_count(store, what: str, read: int, expected: int) -> None:
 def write_frame(frame, what: str, fmt: str, out: Path) -> None:
     """Write atomically as CSV (3 decimals for Wh/W, empty = missing) or Parquet."""
     from pvshare.files.atomic import atomic_writes
-    from pvshare.files.csvio import write_allocation_csv
+    from pvshare.files.csvio import write_allocation_csv, write_frame_csv
     with atomic_writes(out) as (tmp,):   # per-tenant data: private (0600)
         if fmt == "parquet":
             try:
@@ -135,7 +135,7 @@ def write_frame(frame, what: str, fmt: str, out: Path) -> None:
         elif what == "allocation":
             write_allocation_csv(tmp, frame)
         else:
-            frame.to_csv(tmp, index=False, float_format="%.3f", na_rep="")
+            write_frame_csv(tmp, frame, float_format="%.3f")
 
 
 def export_store(config: str | os.PathLike, what: str, from_: str, to: str,
