@@ -186,6 +186,9 @@ def _read_raw(path: Path) -> _Table:
     for k, name in enumerate(header):
         if not name:
             raise InputError("a column has no name in the header", source=source, line=1)
+        if "\n" in name or "\r" in name:
+            raise InputError(f"the header runs over several lines from column {excerpt(name, 20)}"
+                             ": a quote (\") is not closed", source=source, line=1)
         if len(name) > MAX_NAME:
             raise InputError(f"column name {excerpt(name)} is longer than {MAX_NAME} "
                              "characters", source=source, line=1)
