@@ -100,7 +100,8 @@ def absent_as_zero(consumption_wh: np.ndarray, active: np.ndarray) -> np.ndarray
 
 def overlapping_pairs(prms: list[str], starts: np.ndarray, ends: np.ndarray
                       ) -> list[tuple[int, int]]:
-    """Pairs ``(i, j)``, ``i < j``, of participants with the same PRM and overlapping periods,
+    """Pairs ``(i, j)``, ``i < j``, of participants with the same PRM and overlapping periods
+    (each period non-empty: ``start < end`` is checked before),
     ordered by ``j`` then ``i``: at least one pair for every participant whose period overlaps
     that of an earlier-starting one with its PRM (not every pair: a PRM listed k times over
     one period gives k - 1 pairs, not k(k - 1)/2).

@@ -794,8 +794,11 @@ def _csv_field(text: str) -> str:
     """``text`` as the csv module writes it (quoted only when needed, as pandas does), made
     safe for spreadsheets (:func:`safe_cell`).
     """
+    text = safe_cell(text)
+    if "\r" in text:          # csv quotes only the line terminator's "\n": a CR too, here
+        return '"' + text.replace('"', '""') + '"'
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow([safe_cell(text)])
+    csv.writer(out, lineterminator="\n").writerow([text])
     return out.getvalue()[:-1]
 
 
@@ -826,7 +829,34 @@ def write_frame_csv(path: str | os.PathLike, frame, float_format: str = "%.3f") 
     """Write a DataFrame as CSV (no index, empty = missing), its text cells made safe for
     spreadsheets (:func:`safe_cell`). Every table pvshare writes with pandas goes here.
     """
-    _safe_frame(frame).to_csv(path, index=False, float_format=float_format, na_rep="")
+    frame = _safe_frame(frame)
+    # csv quotes a cell holding "\n" (the line end) but not one holding a lone "\r", which
+    # a spreadsheet takes as a line end: such a table (rare: ids cannot hold one) is written
+    # cell by cell, each text cell as _csv_field writes it (the same bytes otherwise).
+    for c in frame.columns:
+        try:
+            cr = bool(frame[c].str.contains("\r", regex=False, na=False).any())
+        except AttributeError:                  # not a text column
+            continue
+        if cr:
+            _write_frame_slowly(path, frame, float_format)
+            return
+    frame.to_csv(path, index=False, float_format=float_format, na_rep="")
+
+
+def _write_frame_slowly(path: str | os.PathLike, frame, float_format: str) -> None:
+    def cell(v) -> str:
+        if isinstance(v, str):
+            return _csv_field(v)
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return ""
+        if isinstance(v, float | np.floating):
+            return float_format % v
+        return _csv_field(str(v))
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(",".join(_csv_field(str(c)) for c in frame.columns) + "\n")
+        for row in frame.itertuples(index=False, name=None):
+            f.write(",".join(cell(v) for v in row) + "\n")
 
 
 def _wh(values: np.ndarray) -> list[str]:
