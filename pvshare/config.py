@@ -628,32 +628,21 @@ MAX_CONFIG_BYTES = 1 << 20
 MAX_CONFIG_NESTING = 32
 
 
-_NESTING_CHARS = re.compile(r"[\n\"'#\[\]{}]")
+#: What the bracket count skips: strings (multi-line ones first) and comments.
+_NOT_BRACKETS = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|'
+                           r"'[^'\n]*'|#[^\n]*")
 
 
 def _nesting(text: str) -> int:
-    """Deepest bracket nesting outside strings and comments (a cheap scan, no recursion)."""
-    depth = deepest = 0
-    quote = None
-    comment = False
-    # Only the characters that matter (a regex finds them): 18,000 participants in a blink.
-    for m in _NESTING_CHARS.finditer(text):
-        ch = m.group()
-        if comment:
-            comment = ch != "\n"
-        elif quote:
-            if ch == quote:
-                quote = None
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "#":
-            comment = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
+    """Deepest bracket nesting outside strings and comments (no recursion, no Python loop
+    over characters: 18,000 participants in a few milliseconds).
+    """
+    import numpy as np
+    bare = np.frombuffer(_NOT_BRACKETS.sub("", text).encode(), dtype=np.uint8)
+    step = np.zeros(bare.size, dtype=np.int32)
+    step[(bare == ord("[")) | (bare == ord("{"))] = 1
+    step[(bare == ord("]")) | (bare == ord("}"))] = -1
+    return int(np.cumsum(step).max(initial=0))
 
 
 def load_config(path: str | os.PathLike) -> Config:
