@@ -508,12 +508,43 @@ def parse_config(data: dict, source: str = "<config>") -> Config:
     for i, v in enumerate([cfg.site.latitude, cfg.site.longitude]):
         if not math.isfinite(v):
             problems.append(f"site.{'latitude' if i == 0 else 'longitude'}: must be a number")
+    problems += _text_problems(cfg)
     if problems:
         raise ConfigError(source, problems)
     if cfg.mqtt is not None and cfg.mqtt.client_id is None:
         cfg = cfg.model_copy(update={"mqtt": cfg.mqtt.model_copy(
             update={"client_id": default_client_id(cfg)})})
     return cfg
+
+
+def _text_problems(cfg: Config) -> list[str]:
+    """Paths and names handed to the system or to a server as they are: no NUL or control
+    character (a path holding NUL cannot be opened; a client id holding one is refused by
+    the broker), not empty, no space in a host name (issue 21).
+    """
+    def control(v: str | None) -> str | None:
+        return next((c for c in v or "" if ord(c) < 32 or ord(c) == 127), None)
+
+    texts = {"store.path": cfg.store.path, "key.file": cfg.key.file,
+             "operation.key_dir": cfg.operation.key_dir}
+    if cfg.influxdb is not None:
+        texts |= {"influxdb.token_file": cfg.influxdb.token_file,
+                  "influxdb.bucket": cfg.influxdb.bucket, "influxdb.org": cfg.influxdb.org}
+    if cfg.mqtt is not None:
+        texts |= {"mqtt.ca_file": cfg.mqtt.ca_file, "mqtt.client_id": cfg.mqtt.client_id,
+                  "mqtt.host": cfg.mqtt.host, "mqtt.username": cfg.mqtt.username}
+    problems = []
+    for name, v in texts.items():
+        ch = control(v)
+        if ch is not None:
+            problems.append(f"{name}: holds the control character {ch!r}: retype it")
+    if cfg.influxdb is not None and not cfg.influxdb.bucket.strip():
+        problems.append("influxdb.bucket: must name a bucket")
+    if cfg.mqtt is not None and (not cfg.mqtt.host.strip() or any(
+            c.isspace() for c in cfg.mqtt.host)):
+        problems.append(f"mqtt.host: must be a host name or address without spaces, got "
+                        f"{cfg.mqtt.host[:40]!r}")
+    return problems
 
 
 def check_references(cfg: Config) -> None:
@@ -579,6 +610,8 @@ def _small_file_problem(path: Path, limit: int = MAX_TOKEN_BYTES) -> str | None:
     import stat
     try:
         st = path.stat()
+    except ValueError:                                  # NUL in the path
+        return f"{str(path)[:60]!r} is not a file name"
     except FileNotFoundError:
         return f"{path} does not exist"
     except OSError as exc:

@@ -179,7 +179,17 @@ def export_store(config: str | os.PathLike, what: str, from_: str, to: str,
         raise InputError(f"--to ({to}) must be after --from ({from_})", field="--to")
     if Path(out).is_dir():
         raise InputError("is a folder: give a file name", source=str(out), field="--out")
+    if meters and what == "allocation":
+        raise InputError("only for --what readings or steps (the allocation is per "
+                         "participant)", field="--meter")
     with Store.from_config(cfg, create=False, readonly=True) as store:
+        if meters:                 # an unknown id would export nothing, without a word
+            known = set(store.meter_ids()) | {m.id for m in cfg.meters}
+            unknown = [m for m in meters if m not in known]
+            if unknown:
+                raise InputError(f"no meter {unknown[0][:40]!r} in the store or the "
+                                 f"configuration (meters: {', '.join(sorted(known))[:200]})",
+                                 field="--meter")
         frame = export_frame(store, what, from_s, to_s, meters or None, cfg=cfg)
     write_frame(frame, what, fmt, Path(out))
     return len(frame)

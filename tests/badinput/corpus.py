@@ -1087,4 +1087,48 @@ ENEDIS_21: list[Case] = [
         "14290000000042"], mention=("09990000000042", "--prm")),
 ]
 
-CASES += ALLOCATE_21 + CONFIG_21 + ENEDIS_21
+# names and paths handed to the system or a server as they are
+CONFIG_21 += [
+    Case("config-store-path-nul", cfg(cfg_with({'path = "pvshare.db"': 'path = "pv\\u0000.db"'})),
+         mention=("store.path",)),
+    Case("config-influx-token-file-nul", cfg(CONFIG + INFLUX + 'token_file = "t\\u0000k"\n'),
+         mention=("influxdb.token_file",)),
+    Case("config-mqtt-ca-file-nul", cfg(CONFIG + MQTT + 'tls = true\nca_file = "c\\u0000a"\n'),
+         mention=("mqtt.ca_file",)),
+    Case("config-key-dir-nul", cfg(CONFIG + '\n[operation]\nid = "00000001"\nkey_dir = '
+                                            '"k\\u0000d"\n'), mention=("operation.key_dir",)),
+    Case("config-key-file-nul", cfg(CONFIG + '\n[key]\ntype = "custom"\nfile = "k\\u0000d"\n'),
+         mention=("key.file",)),
+    Case("config-mqtt-host-empty", cfg(CONFIG + '\n[mqtt]\nhost = ""\n'), mention=("mqtt.host",)),
+    Case("config-mqtt-host-space", cfg(CONFIG + '\n[mqtt]\nhost = "my broker"\n'),
+         mention=("mqtt.host",)),
+    Case("config-mqtt-client-id-nul", cfg(CONFIG + MQTT + 'client_id = "a\\u0000b"\n'),
+         mention=("mqtt.client_id",)),
+    Case("config-influx-bucket-empty", cfg(CONFIG + INFLUX.replace('bucket = "b"', 'bucket = ""')),
+         mention=("influxdb.bucket",)),
+    Case("config-from-arabic-indic", cfg(cfg_with({'prm = "25460000000001"':
+                                                   'prm = "25460000000001"\nfrom = "٢٠٢٥-09-01"'})),
+         mention=("participants[0].from",)),
+]
+ALLOCATE_21 += [
+    Case("allocate-operation-fullwidth", lambda tmp: alloc(prm=PRM_MAP)(tmp)[:-2]
+         + ["--operation", "００００１"], mention=("--operation",)),
+    Case("allocate-coef-from-fullwidth", alloc(key="static", coef=(
+        "participant,coefficient,from,to\nA,0.2,２０２５-01-01,\nB,0.3,,\nC,0.5,,\n")),
+         mention=("k.csv", "line 2", "from")),
+]
+STORE_21: list[Case] = [
+    Case("export-meter-unknown", lambda tmp: export("--what", "readings")(tmp)
+         + ["--meter", "nosuch"], mention=("--meter", "nosuch"), check=no_output),
+    Case("export-meter-with-allocation", lambda tmp: export()(tmp) + ["--meter", "A"],
+         mention=("--meter",), check=no_output),
+    Case("export-valid-meter", lambda tmp: export("--what", "readings")(tmp)
+         + ["--meter", "inverter"], "ok"),
+    Case("report-tenant-zero-width", lambda tmp: store_cmd("report", "tenant")(tmp)
+         + ["--month", "2025-06", "--participant", "A\u200b", "--format", "html"],
+         mention=("--participant",)),
+    Case("report-month-arabic-indic", lambda tmp: store_cmd("report", "building")(tmp)
+         + ["--month", "٢٠٢٥-06"], mention=("--month",)),
+]
+
+CASES += ALLOCATE_21 + CONFIG_21 + ENEDIS_21 + STORE_21
