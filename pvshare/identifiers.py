@@ -1,4 +1,4 @@
-"""Identifiers as they enter pvshare: PRMs and participant ids, one canonical form each.
+r"""Identifiers as they enter pvshare: PRMs and participant ids, one canonical form each.
 
 Every place that reads one (the configuration, the CSV files' headers and ``participant``
 columns, ``--prm-map``, ``--participants``, ``--prm``, Enedis files) goes through these
@@ -6,7 +6,7 @@ functions, so that two spellings of one identifier can never become two particip
 hide a duplicate (issue 21):
 
 * a **PRM** is exactly 14 ASCII digits ``0``–``9``: no surrounding or embedded space or line
-  break, no fullwidth (``０``) or Arabic-Indic (``٠``) digits, which Python's ``\\d`` and
+  break, no fullwidth (``０``) or Arabic-Indic (``٠``) digits, which Python's ``\d`` and
   ``int()`` accept but Enedis does not;
 * a **participant id** is NFC-normalised Unicode (``élodie`` typed as ``e`` + a combining
   accent is the same person as ``élodie``), visible (no control, format, zero-width or

@@ -25,9 +25,9 @@ from pvshare.enedis.loadcurve import (
     read_load_curve,
 )
 from pvshare.errors import InputError
-from pvshare.identifiers import is_prm, prm_problem
 from pvshare.files import csvio
 from pvshare.files.atomic import atomic_writes
+from pvshare.identifiers import is_prm, prm_problem
 from pvshare.timegrid import DEFAULT_TZ, format_utc, step_seconds
 
 # [0-9], not \d: a PRM is 14 ASCII digits (pvshare.identifiers).
