@@ -1110,6 +1110,16 @@ CONFIG_21 += [
                                                    'prm = "25460000000001"\nfrom = "٢٠٢٥-09-01"'})),
          mention=("participants[0].from",)),
 ]
+CONFIG_21 += [
+    # config check says OK (the file commands can use it) but names what run would refuse
+    Case("config-run-would-refuse-meters", cfg(CONFIG), "warn",
+         mention=("pvshare run", "participants[0].meter")),
+    Case("config-run-would-refuse-custom-key", cfg(RUN_CONFIG + '\n[key]\ntype = "custom"\n'
+                                                   'file = "k.csv"\n'), "warn",
+         mention=("pvshare run", "key.type")),
+    Case("config-valid-for-run", cfg(RUN_CONFIG), "ok",
+         check=lambda tmp: None),
+]
 ALLOCATE_21 += [
     Case("allocate-operation-fullwidth", lambda tmp: alloc(prm=PRM_MAP)(tmp)[:-2]
          + ["--operation", "００００１"], mention=("--operation",)),
