@@ -111,6 +111,8 @@ def _read_lines(path: Path, source: str) -> list[str]:
                 break
             n = len(lines) + 1
             if len(raw) > MAX_LINE_BYTES:
+                if raw.count(b"\r") > 1:
+                    raise _lone_cr(source)
                 raise InputError(f"line longer than {MAX_LINE_BYTES >> 20} MB (starts with "
                                  f"{excerpt(raw[:40].decode('utf-8', 'replace'))}): not a "
                                  "pvshare CSV file", source=source, line=n)
@@ -130,6 +132,11 @@ def _read_lines(path: Path, source: str) -> list[str]:
                 text = text.removeprefix("\ufeff")
             lines.append(text)
     return lines
+
+
+def _lone_cr(source: str) -> InputError:
+    return InputError("its lines end with a lone CR (carriage return, as old Mac files do): "
+                      "save it with ordinary line ends (LF or CRLF)", source=source, line=1)
 
 
 class _Table:
@@ -174,9 +181,7 @@ def _read_raw(path: Path) -> _Table:
         rows = list(reader)
     except csv.Error as exc:
         if any("\r" in ln.rstrip("\r\n") for ln in lines):
-            raise InputError("its lines end with a lone CR (carriage return, as old Mac "
-                             "files do): save it with ordinary line ends (LF or CRLF)",
-                             source=source, line=1) from None
+            raise _lone_cr(source) from None
         raise InputError(f"not a valid CSV table ({str(exc).split(' - ')[0]})", source=source,
                          line=reader.line_num or None) from None
     header = [c.strip() for c in rows[0]]

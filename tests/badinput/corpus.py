@@ -958,6 +958,8 @@ ALLOCATE_21: list[Case] = [
     Case("allocate-lone-cr-production", alloc(lone_cr(PROD)), mention=("p.csv", "CR")),
     Case("allocate-lone-cr-consumption", alloc(PROD, lone_cr(CONS)), mention=("c.csv", "CR")),
     Case("allocate-lone-cr-prm-map", alloc(prm=lone_cr(PRM_MAP)), mention=("m.csv", "CR")),
+    Case("allocate-lone-cr-2mb", alloc(lone_cr(PROD + "".join(PROD.splitlines(keepends=True)[1:])
+                                               * 15_000)), mention=("p.csv", "CR")),
     Case("allocate-unclosed-quote", alloc(PROD, CONS.replace("time,A,B,C", 'time,A,B,"C')),
          mention=("c.csv",)),
 ]
