@@ -511,6 +511,11 @@ def parse_config(data: dict, source: str = "<config>") -> Config:
     problems += _text_problems(cfg)
     if problems:
         raise ConfigError(source, problems)
+    if cfg.influxdb is not None and cfg.influxdb.token_file:
+        # Relative to the config's folder, as every path in the file (and as `config check`
+        # looks for it), not to the folder `store push` or the daemon runs in.
+        cfg = cfg.model_copy(update={"influxdb": cfg.influxdb.model_copy(
+            update={"token_file": str(cfg.relative(cfg.influxdb.token_file))})})
     if cfg.mqtt is not None and cfg.mqtt.client_id is None:
         cfg = cfg.model_copy(update={"mqtt": cfg.mqtt.model_copy(
             update={"client_id": default_client_id(cfg)})})

@@ -1056,6 +1056,12 @@ CONFIG_21: list[Case] = [
         w(tmp, "tok.txt", "x" * 100_000),
         cfg(CONFIG + INFLUX + 'token_file = "tok.txt"\n')(tmp))[1],
          mention=("influxdb.token_file", "bytes"), absent=("xxxx",)),
+    Case("store-push-token-file-beside-config", lambda tmp: (
+        w(tmp, "etc/tok.txt", "x"), w(tmp, "etc/site.toml", CONFIG.replace(
+            'path = "pvshare.db"', 'path = "../pvshare.db"') + INFLUX.replace(
+            "127.0.0.1:8086", "127.0.0.1:9") + 'token_file = "tok.txt"\n'),
+        store_in(tmp), ["store", "push", "--config", "etc/site.toml", "--attempts", "1"])[-1],
+         mention=("127.0.0.1",), absent=("token_file",)),
     Case("store-push-token-file-dev-zero", store_cmd("store", "push", text=CONFIG + INFLUX
                                                      + 'token_file = "/dev/zero"\n'),
          mention=("token_file", "not a regular file")),
