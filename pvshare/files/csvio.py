@@ -113,6 +113,9 @@ def _read_lines(path: Path, source: str) -> list[str]:
             if len(raw) > MAX_LINE_BYTES:
                 if raw.count(b"\r") > 1:
                     raise _lone_cr(source)
+                if b"\0" in raw:                     # /dev/zero, a binary file
+                    raise InputError("contains NUL bytes: a binary file, not CSV text",
+                                     source=source, line=n)
                 raise InputError(f"line longer than {MAX_LINE_BYTES >> 20} MB (starts with "
                                  f"{excerpt(raw[:40].decode('utf-8', 'replace'))}): not a "
                                  "pvshare CSV file", source=source, line=n)

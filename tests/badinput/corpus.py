@@ -960,6 +960,12 @@ ALLOCATE_21: list[Case] = [
     Case("allocate-lone-cr-prm-map", alloc(prm=lone_cr(PRM_MAP)), mention=("m.csv", "CR")),
     Case("allocate-lone-cr-2mb", alloc(lone_cr(PROD + "".join(PROD.splitlines(keepends=True)[1:])
                                                * 15_000)), mention=("p.csv", "CR")),
+    # devices given as files: read no further than the limits
+    Case("allocate-production-dev-zero", lambda tmp: alloc()(tmp)[:2] + ["/dev/zero"]
+         + alloc()(tmp)[3:], mention=("/dev/zero", "NUL")),
+    Case("allocate-prm-map-dev-zero", lambda tmp: alloc()(tmp) + [
+        "--prm-map", "/dev/zero", "--enedis-keys", "keys", "--operation", "00000001"],
+         mention=("/dev/zero", "NUL")),
     Case("allocate-unclosed-quote", alloc(PROD, CONS.replace("time,A,B,C", 'time,A,B,"C')),
          mention=("c.csv",)),
 ]
@@ -1052,6 +1058,8 @@ CONFIG_21: list[Case] = [
     # files the config points to: never read past a small bound, never called missing
     Case("config-influx-token-file-dev-zero", cfg(CONFIG + INFLUX + 'token_file = "/dev/zero"\n'),
          mention=("influxdb.token_file", "not a regular file"), absent=("does not exist",)),
+    Case("config-dev-zero", lambda tmp: ["config", "check", "/dev/zero"],
+         mention=("/dev/zero",)),
     Case("config-influx-token-file-huge", lambda tmp: (
         w(tmp, "tok.txt", "x" * 100_000),
         cfg(CONFIG + INFLUX + 'token_file = "tok.txt"\n')(tmp))[1],
