@@ -59,8 +59,10 @@ def demo_config(base_path: Path, data_dir: Path, broker: tuple[str, int], invert
     data["mqtt"] = {"host": broker[0], "port": broker[1], "client_id": "pvshare-demo"}
     data["store"] = {**data.get("store", {}), "path": "pvshare.db"}
     # At high speed the daemon polls the inverter once per simulated minute at most.
-    data["daemon"] = {**data.get("daemon", {}), "poll_interval_s": max(10.0, speed / 20),
-                      "flush_interval_s": max(5.0, speed / 20)}
+    # (At most an hour: the configuration refuses longer, issue 21.)
+    data["daemon"] = {**data.get("daemon", {}),
+                      "poll_interval_s": min(3600.0, max(10.0, speed / 20)),
+                      "flush_interval_s": min(3600.0, max(5.0, speed / 20))}
     url = os.environ.get("PVSHARE_INFLUX_URL")
     if url:
         data["influxdb"] = {"url": url, "org": os.environ.get("PVSHARE_INFLUX_ORG", ""),
