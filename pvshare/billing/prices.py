@@ -14,7 +14,7 @@ import numpy as np
 
 from pvshare.timegrid import to_epoch_seconds, utc_offsets
 
-_RANGE_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+_RANGE_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$", re.ASCII)
 
 
 def parse_hour_ranges(ranges: list[str]) -> list[tuple[int, int]]:
@@ -101,7 +101,7 @@ def offpeak_mask(times, ranges, tz: str = "Europe/Paris") -> np.ndarray:
 
 def month_bounds(month: str, tz: str = "Europe/Paris") -> tuple[int, int]:
     """UTC Unix seconds of the start (included) and end (excluded) of ``YYYY-MM`` local."""
-    m = re.fullmatch(r"(\d{4})-(\d{2})", month.strip())
+    m = re.fullmatch(r"([0-9]{4})-([0-9]{2})", month.strip())
     if not m or not 1 <= int(m.group(2)) <= 12:
         raise ValueError(f"month must look like 2025-06, got {month!r}")
     y, mo = int(m.group(1)), int(m.group(2))

@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from pvshare.errors import InputError
+from pvshare.identifiers import prm_problem
 
 MEASURES = ("CONS", "AUTOCONS", "COMPLEMENT", "PROD", "AUTOPROD", "SURPLUS")
 #: R15 measure classes (electriflux's R15_ACC configuration) → quantities.
@@ -156,8 +157,8 @@ def read_r15_acc(raw: bytes, source: str) -> EnedisData:
         if _local_name(prm_el.tag) != "PRM":
             continue
         prm = _text(prm_el, "Id_PRM")
-        if not prm or not re.fullmatch(r"\d{14}", prm):
-            raise InputError(f"Id_PRM must be 14 digits, got {prm!r}", source=source)
+        if not prm or prm_problem(prm):
+            raise InputError(f"Id_PRM {prm_problem(prm or '')}", source=source)
         for rel in prm_el:
             if _local_name(rel.tag) != "Donnees_Releve":
                 continue
@@ -172,11 +173,16 @@ def read_r15_acc(raw: bytes, source: str) -> EnedisData:
                 if unit not in ("WH", "KWH"):
                     raise InputError(f"PRM {prm}: unit {unit!r} (expected kWh or Wh)",
                                      source=source)
+                text = _text(ct, "Valeur") or ""
                 try:
-                    value = float(_text(ct, "Valeur") or "")
+                    if "_" in text or not text.isascii():   # float() takes 1_000 and ١٢٣
+                        raise ValueError(text)
+                    value = float(text)
                 except ValueError:
-                    raise InputError(f"PRM {prm}: Valeur of class {cls} is not a number",
-                                     source=source) from None
+                    value = float("nan")
+                if not np.isfinite(value) or value < 0:
+                    raise InputError(f"PRM {prm}: Valeur of class {cls} must be a number >= 0, "
+                                     f"got {text[:30]!r}", source=source)
                 wh = value * (1000.0 if unit == "KWH" else 1.0)
                 tclass = _text(ct, "Id_Classe_Temporelle") or "BASE"
                 data.totals[(measure, prm)] = data.totals.get((measure, prm), 0.0) + wh
@@ -199,9 +205,10 @@ def _norm(name: str) -> str:
 
 _REQUIRED = {"identifiantprm": "Identifiant PRM", "grandeurmetier": "Grandeur métier",
              "unite": "Unité", "horodate": "Horodate", "valeur": "Valeur"}
+# re.ASCII: \d is 0-9 only (int() would read Arabic-Indic or fullwidth digits).
 _ISO_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?"
-                     r"\s*(Z|[+-]\d{2}:?\d{2})?$")
-_FR_RE = re.compile(r"^(\d{2})/(\d{2})/(\d{4}) (\d{2}):(\d{2})(?::(\d{2}))?$")
+                     r"\s*(Z|[+-]\d{2}:?\d{2})?\Z", re.ASCII)
+_FR_RE = re.compile(r"^(\d{2})/(\d{2})/(\d{4}) (\d{2}):(\d{2})(?::(\d{2}))?\Z", re.ASCII)
 
 
 def _parse_local(label: str, zone, fold_of: dict, key) -> int:
@@ -263,8 +270,8 @@ def read_rows(text: str, source: str, tz: str = "Europe/Paris") -> EnedisData:
         prm = row[col["identifiantprm"]].strip()
         measure = row[col["grandeurmetier"]].strip().upper()
         unit = row[col["unite"]].strip().upper()
-        if not re.fullmatch(r"\d{14}", prm):
-            raise InputError(f"PRM must be 14 digits, got {prm!r}", source=source, line=n,
+        if prm_problem(prm):
+            raise InputError(f"PRM {prm_problem(prm)}", source=source, line=n,
                              field="Identifiant PRM")
         if measure not in MEASURES:
             raise InputError(f"unknown quantity {measure!r} (expected one of "
@@ -277,6 +284,8 @@ def read_rows(text: str, source: str, tz: str = "Europe/Paris") -> EnedisData:
         if value_text == "":
             continue                                     # a missing value stays missing
         try:
+            if "_" in value_text or not value_text.isascii():   # float() takes 1_000, ١٢٣
+                raise ValueError(f"value must be a number >= 0, got {value_text[:30]!r}")
             value = float(value_text)
             end = _parse_local(row[col["horodate"]].strip(), zone, fold_of, (prm, measure))
         except ValueError as exc:
@@ -286,7 +295,7 @@ def read_rows(text: str, source: str, tz: str = "Europe/Paris") -> EnedisData:
                              source=source, line=n, field="Valeur")
         step_min = 30
         if pas is not None and row[pas].strip():
-            m = re.search(r"(\d+)", row[pas])
+            m = re.search(r"([0-9]+)", row[pas])
             step_min = int(m.group(1)) if m else 30
         groups.setdefault((measure, prm), []).append((end - 60 * step_min, value, unit,
                                                        step_min))

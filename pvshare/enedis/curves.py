@@ -27,9 +27,14 @@ from pvshare.enedis.loadcurve import (
 from pvshare.errors import InputError
 from pvshare.files import csvio
 from pvshare.files.atomic import atomic_writes
+from pvshare.identifiers import is_prm, prm_problem
 from pvshare.timegrid import DEFAULT_TZ, format_utc, step_seconds
 
-_PRM_RE = re.compile(r"(?<!\d)(\d{14})(?!\d)")
+# [0-9], not \d: a PRM is 14 ASCII digits (pvshare.identifiers).
+_PRM_RE = re.compile(r"(?<![0-9])([0-9]{14})(?![0-9])")
+#: A PRM its owner masked (``1429xxxxxxxxxx``, ``1429**********``): 14 characters, digits
+#: and mask characters.
+_MASKED_RE = re.compile(r"[0-9xX*#•_.]{14}")
 
 
 @dataclass(frozen=True)
@@ -171,17 +176,33 @@ def curves_to_consumption(files: list[str | Path], out: str | Path, *, step: str
     return ConsumptionTable(times=times, prms=prm_list, energy_wh=table, summaries=summaries)
 
 
+def _masked_agrees(masked: str, prm: str) -> bool | None:
+    """Whether a masked PRM (``1429xxxxxxxxxx``) shows the same digits as ``prm`` where it
+    shows any; None when ``masked`` is not a masked PRM.
+    """
+    if not _MASKED_RE.fullmatch(masked) or masked.isdigit():
+        return None
+    return all(a == b for a, b in zip(masked, prm) if a.isdigit())
+
+
 def _prm_of(lc: LoadCurve, path: Path, given: str | None) -> tuple[str, str]:
     own = (lc.prm or "").strip()
     if given is not None:
         given = given.strip()
-        if not re.fullmatch(r"\d{14}", given):
-            raise InputError(f"--prm {given[:30]!r}: a PRM is 14 digits", source=str(path))
+        problem = prm_problem(given)
+        if problem:
+            raise InputError(f"--prm: a PRM {problem}", source=str(path))
         if own and own != given:
-            raise InputError(f"the file names the meter {own[:20]!r} but --prm says {given}",
-                             source=str(path))
+            agrees = _masked_agrees(own, given)
+            if agrees is False:
+                raise InputError(f"the file names the meter {own[:20]!r} (masked) but --prm "
+                                 f"says {given}: their visible digits differ", source=str(path))
+            if agrees is None and is_prm(own):
+                raise InputError(f"the file names the meter {own[:20]!r} but --prm says "
+                                 f"{given}", source=str(path))
+            # A masked or unreadable PRM in the file: --prm is the fix the message advised.
         return given, "option"
-    if re.fullmatch(r"\d{14}", own):
+    if is_prm(own):
         return own, "file"
     found = set(_PRM_RE.findall(path.name))
     if len(found) == 1:
@@ -197,4 +218,4 @@ def _write(out: str | Path, times: np.ndarray, prms: list[str], table: np.ndarra
     frame = pd.DataFrame(table, columns=prms)
     frame.insert(0, "time", format_utc(times))
     with atomic_writes(out) as (tmp,):   # households' data: private (0600)
-        frame.to_csv(tmp, index=False, float_format=f"%.{csvio.WH_DECIMALS}f", na_rep="")
+        csvio.write_frame_csv(tmp, frame, float_format=f"%.{csvio.WH_DECIMALS}f")

@@ -113,8 +113,9 @@ def normalise_operation(operation: str) -> str:
     op = str(operation).strip()
     if op.upper().startswith("ACC"):
         op = op[3:]
-    if not op or not op.replace("-", "").replace("_", "").isalnum():
-        raise ValueError(f"operation id must be letters or digits (e.g. 00000001), got "
+    # isascii: str.isalnum() takes fullwidth and Arabic-Indic digits, and accented letters.
+    if not op or not op.isascii() or not op.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(f"operation id must be letters or digits A-Z, 0-9 (e.g. 00000001), got "
                          f"{operation!r}")
     return op
 

@@ -105,9 +105,10 @@ _QUANTITY_CODES = {"consumption": ("CONS", "CONSOMMATION"),
 _QUANTITY_FR = {"consumption": "consommation", "production": "production"}
 
 _ISO_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*(Z|[+-]\d{2}:?\d{2})?$")
-_DAY_ONLY_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4})$")
-_PAS_RE = re.compile(r"^P?T?(\d+)\s*(M|MIN|MINUTES?)?$", re.IGNORECASE)
+    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*(Z|[+-]\d{2}:?\d{2})?$",
+    re.ASCII)      # re.ASCII: \d is 0-9 (int() would read Arabic-Indic or fullwidth digits)
+_DAY_ONLY_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4})$", re.ASCII)
+_PAS_RE = re.compile(r"^P?T?(\d+)\s*(M|MIN|MINUTES?)?$", re.IGNORECASE | re.ASCII)
 
 #: What to tell the user when the export is another Enedis data set.
 NOT_A_LOAD_CURVE = ("ce fichier n'est pas une courbe de charge ({what}) : téléchargez la "
@@ -492,7 +493,8 @@ def _rows_layout(lines: list[str], first: int, source: str, quantity: str) -> _R
 
 #: At most this many bytes in an Excel file once unzipped (a zip bomb is refused unread).
 MAX_XLSX_BYTES = 64 * 1024 * 1024
-_XLSX_DAY = re.compile(r"^(\d{2})/(\d{2})/(\d{4})(?: (\d{2}):(\d{2})(?::(\d{2}))?)?$")
+_XLSX_DAY = re.compile(r"^(\d{2})/(\d{2})/(\d{4})(?: (\d{2}):(\d{2})(?::(\d{2}))?)?$",
+                       re.ASCII)
 
 
 def _xlsx_layout(path: Path, source: str, quantity: str) -> _Rows:
@@ -672,7 +674,10 @@ def _to_grid(rows: _Rows, *, source: str, tz: str, allow_gaps: bool, quantity: s
             raise InputError(f"the value {_ex(v, 30)} is too long ({len(v)} characters)",
                              source=source, line=rows.line_no[k], field="Valeur")
         try:
-            power_w[k] = float(v.replace(",", ".").replace("\u202f", "").replace(" ", ""))
+            text = v.replace(",", ".").replace("\u202f", "").replace(" ", "")
+            if "_" in text or not text.isascii():       # float() takes 1_000 and ١٢٣
+                raise ValueError(text)
+            power_w[k] = float(text)
         except ValueError:
             raise InputError(f"the value {_ex(v, 30)} is not a number{hint}", source=source,
                              line=rows.line_no[k], field="Valeur") from None

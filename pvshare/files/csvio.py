@@ -30,10 +30,12 @@ from pathlib import Path
 import numpy as np
 
 from pvshare.errors import InputError
+from pvshare.identifiers import participant_id, prm_problem
 from pvshare.timegrid import format_utc, step_seconds
 
-_OFFSET_RE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
-_SHORT_DATE_RE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})([T ].*)", re.DOTALL)
+# [0-9], not \d (which takes Arabic-Indic and fullwidth digits, and int() reads them).
+_OFFSET_RE = re.compile(r"(?:Z|[+-][0-9]{2}:?[0-9]{2})$")
+_SHORT_DATE_RE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})([T ].*)", re.DOTALL)
 #: Decimal places written for energies (Wh): a milliwatt-hour.
 WH_DECIMALS = 3
 
@@ -109,6 +111,11 @@ def _read_lines(path: Path, source: str) -> list[str]:
                 break
             n = len(lines) + 1
             if len(raw) > MAX_LINE_BYTES:
+                if raw.count(b"\r") > 1:
+                    raise _lone_cr(source)
+                if b"\0" in raw:                     # /dev/zero, a binary file
+                    raise InputError("contains NUL bytes: a binary file, not CSV text",
+                                     source=source, line=n)
                 raise InputError(f"line longer than {MAX_LINE_BYTES >> 20} MB (starts with "
                                  f"{excerpt(raw[:40].decode('utf-8', 'replace'))}): not a "
                                  "pvshare CSV file", source=source, line=n)
@@ -130,6 +137,11 @@ def _read_lines(path: Path, source: str) -> list[str]:
     return lines
 
 
+def _lone_cr(source: str) -> InputError:
+    return InputError("its lines end with a lone CR (carriage return, as old Mac files do): "
+                      "save it with ordinary line ends (LF or CRLF)", source=source, line=1)
+
+
 class _Table:
     """The cells of a CSV file as text: ``columns`` (the header, stripped), one row per data
     line (blank lines skipped, short rows padded with empty cells) and ``notes`` (warnings
@@ -139,6 +151,7 @@ class _Table:
     def __init__(self, columns: list[str], rows: list[list[str]], notes: list[str]):
         self.columns = columns
         self.notes = notes
+        self._index = {c: k for k, c in enumerate(columns)}
         self.cells = np.empty((len(rows), len(columns)), dtype=object)
         if rows:
             self.cells[:, :] = rows
@@ -152,7 +165,7 @@ class _Table:
 
     def block(self, names: list[str]) -> np.ndarray:
         """The cells of these columns, stripped, as an (rows, len(names)) object array."""
-        idx = [self.columns.index(n) for n in names]
+        idx = [self._index[n] for n in names]
         sub = self.cells[:, idx]
         return np.array([c.strip() for c in sub.ravel().tolist()],
                         dtype=object).reshape(sub.shape)
@@ -166,26 +179,39 @@ def _read_raw(path: Path) -> _Table:
         lines.pop()
     if not lines:
         raise InputError("the file is empty", source=source)
+    reader = csv.reader(lines, skipinitialspace=True)
     try:
-        rows = list(csv.reader(lines, skipinitialspace=True))
+        rows = list(reader)
     except csv.Error as exc:
-        raise InputError(f"not a valid CSV table ({exc})", source=source) from None
+        if any("\r" in ln.rstrip("\r\n") for ln in lines):
+            raise _lone_cr(source) from None
+        raise InputError(f"not a valid CSV table ({str(exc).split(' - ')[0]})", source=source,
+                         line=reader.line_num or None) from None
     header = [c.strip() for c in rows[0]]
     if len(header) > MAX_COLUMNS:
         raise InputError(f"{len(header):,} columns: at most {MAX_COLUMNS:,}", source=source,
                          line=1)
-    for name in header:
+    for k, name in enumerate(header):
         if not name:
             raise InputError("a column has no name in the header", source=source, line=1)
+        if "\n" in name or "\r" in name:
+            raise InputError(f"the header runs over several lines from column {excerpt(name, 20)}"
+                             ": a quote (\") is not closed", source=source, line=1)
         if len(name) > MAX_NAME:
             raise InputError(f"column name {excerpt(name)} is longer than {MAX_NAME} "
                              "characters", source=source, line=1)
-    seen: set[str] = set()
-    for name in header:
+        try:                                  # participants' names: one canonical form
+            header[k] = participant_id(name, "column name")
+        except ValueError as exc:
+            raise InputError(str(exc), source=source, line=1) from None
+    seen: dict[str, str] = {}
+    for raw, name in zip(rows[0], header):
         if name in seen:
-            raise InputError(f"column {name!r} appears twice in the header", source=source,
-                             line=1)
-        seen.add(name)
+            same = "" if seen[name] == raw.strip() else \
+                " (written with other Unicode characters that look the same)"
+            raise InputError(f"column {name!r} appears twice in the header{same}",
+                             source=source, line=1)
+        seen[name] = raw.strip()
     width = len(header)
     body = []
     for i, row in enumerate(rows[1:], start=2):
@@ -354,14 +380,38 @@ def _parse_numbers(frame: _Table, columns: list[str], source: str, *,
     return np.asfortranarray(values + 0.0)
 
 
+def _participant_column(frame: _Table, source: str) -> list[str]:
+    """The ``participant`` column, each name in its canonical form (NFC, visible)."""
+    names = frame.col("participant").tolist()
+    for i, name in enumerate(names):
+        try:
+            names[i] = participant_id(name)
+        except ValueError as exc:
+            raise InputError(str(exc), source=source, line=i + 2, field="participant") from None
+    return names
+
+
+def _prm_column(frame: _Table, source: str) -> list[str]:
+    """The ``prm`` column, each exactly 14 ASCII digits (plain spaces or tabs around a cell
+    are CSV padding; a line break, another space, other digits are refused: they would hide
+    a duplicate PRM or reach Enedis' key file).
+    """
+    raw = frame.cells[:, frame.columns.index("prm")].tolist()
+    prms = []
+    for i, cell in enumerate(raw):
+        prm = cell.strip(" \t")
+        problem = prm_problem(prm)
+        if problem:
+            raise InputError(f"PRM {problem}", source=source, line=i + 2, field="prm")
+        prms.append(prm)
+    return prms
+
+
 def _require_columns(frame: _Table, source: str, first: str, expected: str) -> None:
     if len(frame.columns) == 0 or frame.columns[0] != first:
         got = ",".join(frame.columns[:3]) if len(frame.columns) else "nothing"
         raise InputError(f"the header must start with '{first}' ({expected}), got '{got}'",
                          source=source, line=1)
-    dup = [c for i, c in enumerate(frame.columns) if c in frame.columns[:i]]
-    if dup:
-        raise InputError(f"column {dup[0]!r} appears twice in the header", source=source, line=1)
     if len(frame) == 0:
         raise InputError("no data rows after the header", source=source, line=2)
 
@@ -401,6 +451,15 @@ def read_consumption(path: str | os.PathLike, step: str = "PT30M",
                             high=max_wh or MAX_WH_PER_STEP,
                             why=" (more than the subscribed power allows in a step)" if max_wh
                             else " (not a flat's consumption)")
+    # Each cell is plausible; their sum must be too (2,000 columns of 9,999,999 Wh would be
+    # a 20 GWh step).
+    total = np.nansum(values, axis=1)
+    over = np.flatnonzero(total > MAX_WH_PER_STEP)
+    if over.size:
+        r = int(over[0])
+        raise InputError(f"the participants' consumption adds up to {total[r]:,.0f} Wh in this "
+                         f"step: more than an operation draws (at most {MAX_WH_PER_STEP:,.0f} "
+                         "Wh a step)", source=source, line=r + 2)
     return StepSeries(times, participants, values, source, tuple(frame.notes))
 
 
@@ -449,11 +508,12 @@ def read_coefficients(path: str | os.PathLike, participants: list[str], key: str
     if key == "custom":
         _require_columns(frame, source, "time", "time,<participant>,… coefficients 0..1")
         cols = list(frame.columns[1:])
-        unknown = [c for c in cols if c not in participants]
+        known, given = set(participants), set(cols)
+        unknown = [c for c in cols if c not in known]
         if unknown:
             raise InputError(f"participant {unknown[0]!r} is not in the consumption file",
                              source=source, line=1, field=unknown[0])
-        absent = [p for p in participants if p not in cols]
+        absent = [p for p in participants if p not in given]
         if absent:
             raise InputError(f"no column for participant {absent[0]!r} of the consumption file",
                              source=source, line=1)
@@ -461,7 +521,8 @@ def read_coefficients(path: str | os.PathLike, participants: list[str], key: str
                             _parse_numbers(frame, cols, source, allow_empty=False, high=1.0), source)
         if times is not None:
             check_same_steps(series, StepSeries(times, [], np.zeros((len(times), 0)), "the consumption file"))
-        k = series.values[:, [cols.index(p) for p in participants]]
+        where = {c: k for k, c in enumerate(cols)}
+        k = series.values[:, [where[p] for p in participants]]
         over = k.sum(axis=1) > 1 + 1e-9
         if over.any():
             i = int(np.flatnonzero(over)[0])
@@ -477,10 +538,11 @@ def read_coefficients(path: str | os.PathLike, participants: list[str], key: str
                          f"'{','.join(frame.columns)}'", source=source, line=1)
     if "from" in frame.columns or "to" in frame.columns:
         return _read_dated_coefficients(frame, source, participants, key, times, tz)
-    names = frame.col("participant").tolist()
+    names = _participant_column(frame, source)
+    known = set(participants)
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
-        if name not in participants:
+        if name not in known:
             raise InputError(f"participant {name!r} is not in the consumption file",
                              source=source, line=i + 2, field="participant")
         if name in seen:
@@ -492,7 +554,7 @@ def read_coefficients(path: str | os.PathLike, participants: list[str], key: str
         raise InputError(f"participant {absent[0]!r} of the consumption file has no coefficient",
                          source=source)
     values = _parse_numbers(frame, ["coefficient"], source, allow_empty=False, high=1.0)[:, 0]
-    order = [names.index(p) for p in participants]
+    order = [seen[p] - 2 for p in participants]
     k = values[order]
     ranks = None
     if "rank" in frame.columns:
@@ -521,22 +583,26 @@ def read_prm_map(path: str | os.PathLike, participants: list[str]) -> list[str]:
         raise InputError(f"the header must be 'participant,prm', got '{','.join(frame.columns)}'",
                          source=source, line=1)
     prms: dict[str, str] = {}
-    for i, (name, prm) in enumerate(zip(frame.col("participant").tolist(),
-                                            frame.col("prm").tolist())):
-        if not re.fullmatch(r"\d{14}", prm):
-            raise InputError(f"PRM must be 14 digits, got {prm!r}", source=source, line=i + 2,
-                             field="prm")
+    line_of: dict[str, int] = {}
+    for i, (name, prm) in enumerate(zip(_participant_column(frame, source),
+                                        _prm_column(frame, source))):
         if name in prms:
-            raise InputError(f"participant {name!r} is listed twice", source=source, line=i + 2,
+            raise InputError(f"participant {name!r} is listed twice (also on line "
+                             f"{line_of[name]})", source=source, line=i + 2,
                              field="participant")
         prms[name] = prm
+        line_of[name] = i + 2
     absent = [p for p in participants if p not in prms]
     if absent:
         raise InputError(f"participant {absent[0]!r} has no PRM", source=source)
-    chosen = [prms[p] for p in participants]
-    if len(set(chosen)) != len(chosen):
-        raise InputError("two participants have the same PRM", source=source)
-    return chosen
+    owner: dict[str, str] = {}
+    for p in sorted(participants, key=line_of.__getitem__):
+        other = owner.setdefault(prms[p], p)
+        if other != p:
+            raise InputError(f"PRM {prms[p]} is also participant {other!r}'s (line "
+                             f"{line_of[other]}): two participants have the same PRM",
+                             source=source, line=line_of[p], field="prm")
+    return [prms[p] for p in participants]
 
 
 def _bounds_column(frame: _Table, column: str, source: str, tz: str) -> list[int | None]:
@@ -568,25 +634,24 @@ def _periods(frame, source: str, tz: str) -> tuple[np.ndarray, np.ndarray]:
 def _read_dated_coefficients(frame: _Table, source: str, participants: list[str],
                              key: str, times: np.ndarray | None, tz: str) -> Coefficients:
     """``participant,coefficient[,rank],from,to``: per-step coefficients (T, N)."""
-    from pvshare.allocation.periods import active_mask
+    from pvshare.allocation.periods import active_mask, overlapping_pairs
     if times is None:
         raise InputError("coefficients with from,to need the steps of the consumption file",
                          source=source)
-    names = frame.col("participant").tolist()
+    names = _participant_column(frame, source)
+    column_of = {p: k for k, p in enumerate(participants)}
     for i, name in enumerate(names):
-        if name not in participants:
+        if name not in column_of:
             raise InputError(f"participant {name!r} is not in the consumption file",
                              source=source, line=i + 2, field="participant")
     starts, ends = _periods(frame, source, tz)
-    for i in range(len(names)):
-        for j in range(i):
-            if names[j] == names[i] and starts[j] < ends[i] and starts[i] < ends[j]:
-                raise InputError(f"participant {names[i]!r} has two coefficients over "
-                                 f"overlapping periods (also line {j + 2})", source=source,
-                                 line=i + 2, field="from")
+    for j, i in overlapping_pairs(names, starts, ends)[:1]:
+        raise InputError(f"participant {names[i]!r} has two coefficients over "
+                         f"overlapping periods (also line {j + 2})", source=source,
+                         line=i + 2, field="from")
     values = _parse_numbers(frame, ["coefficient"], source, allow_empty=False, high=1.0)[:, 0]
     on = active_mask(times, starts, ends)                       # (T, rows)
-    col = np.array([participants.index(n) for n in names])
+    col = np.array([column_of[n] for n in names], dtype=np.int64)
     k = np.zeros((len(times), len(participants)))
     for r in range(len(names)):                                  # rows of the file, not steps
         k[on[:, r], col[r]] = values[r]
@@ -630,13 +695,10 @@ def read_participants(path: str | os.PathLike, participants: list[str],
     if list(frame.columns) not in (["participant", "prm", "from", "to"], ["participant", "prm"]):
         raise InputError(f"the header must be 'participant,prm,from,to', got "
                          f"'{','.join(frame.columns)}'", source=source, line=1)
-    names = frame.col("participant").tolist()
-    prms = frame.col("prm").tolist()
+    names = _participant_column(frame, source)
+    prms = _prm_column(frame, source)
     seen: dict[str, int] = {}
-    for i, (name, prm) in enumerate(zip(names, prms)):
-        if not re.fullmatch(r"\d{14}", prm):
-            raise InputError(f"PRM must be 14 digits, got {prm!r}", source=source, line=i + 2,
-                             field="prm")
+    for i, name in enumerate(names):
         if name in seen:
             raise InputError(f"participant {name!r} is listed twice (also on line {seen[name]})",
                              source=source, line=i + 2, field="participant")
@@ -651,12 +713,13 @@ def read_participants(path: str | os.PathLike, participants: list[str],
         raise InputError(f"participant {absent[0]!r} of the consumption file is not listed",
                          source=source)
     on = np.any(active_mask(times, starts, ends), axis=0).reshape(-1)
+    known = set(participants)
     for i, name in enumerate(names):
-        if on[i] and name not in participants:
+        if on[i] and name not in known:
             raise InputError(f"participant {name!r} takes part during these steps but has no "
                              f"column in the consumption file", source=source, line=i + 2,
                              field="participant")
-    order = [names.index(p) for p in participants]
+    order = [seen[p] - 2 for p in participants]
     return Participants([prms[i] for i in order], starts[order], ends[order])
 
 
@@ -715,11 +778,93 @@ def allocation_frame(times: np.ndarray, participants: list[str], consumption_wh:
     return frame
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV
+#: Injection"): = + - @, and tab and carriage return.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A plain number: a cell such as -12.5 is a number to a spreadsheet, never a formula.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def safe_cell(value):
+    """A cell as pvshare writes it to CSV: text that a spreadsheet would run as a formula
+    (starting with = + - @, tab or CR; e.g. a participant named ``=HYPERLINK(…)``) gets a
+    leading ``'``, as OWASP's CSV-injection advice says, so it shows as the text it is.
+    Numbers (``-12.5`` as a number or as text), a lone ``-`` (the "none" of some tables)
+    and other values are returned unchanged.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START) and value not in "-+" \
+            and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def _csv_field(text: str) -> str:
-    """``text`` as the csv module writes it (quoted only when needed, as pandas does)."""
+    """``text`` as the csv module writes it (quoted only when needed, as pandas does), made
+    safe for spreadsheets (:func:`safe_cell`).
+    """
+    text = safe_cell(text)
+    if "\r" in text:          # csv quotes only the line terminator's "\n": a CR too, here
+        return '"' + text.replace('"', '""') + '"'
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerow([text])
     return out.getvalue()[:-1]
+
+
+def _safe_frame(frame):
+    """A DataFrame whose text cells went through :func:`safe_cell` (number columns as they
+    are: a negative number is a number).
+    """
+    from pandas.api.types import is_object_dtype, is_string_dtype
+    out = frame
+    for c in frame.columns:
+        col = frame[c]
+        if not (is_object_dtype(col.dtype) or is_string_dtype(col.dtype)):
+            continue
+        try:
+            risky = col.str.startswith(FORMULA_START, na=False).to_numpy(dtype=bool)
+        except AttributeError:                  # an object column without any text
+            continue
+        if risky.any():                         # rare: only those cells, one by one
+            if out is frame:
+                out = frame.copy()
+            fixed = col.astype(object).copy()
+            fixed[risky] = [safe_cell(v) for v in col[risky].tolist()]
+            out[c] = fixed
+    return out
+
+
+def write_frame_csv(path: str | os.PathLike, frame, float_format: str = "%.3f") -> None:
+    """Write a DataFrame as CSV (no index, empty = missing), its text cells made safe for
+    spreadsheets (:func:`safe_cell`). Every table pvshare writes with pandas goes here.
+    """
+    frame = _safe_frame(frame)
+    # csv quotes a cell holding "\n" (the line end) but not one holding a lone "\r", which
+    # a spreadsheet takes as a line end: such a table (rare: ids cannot hold one) is written
+    # cell by cell, each text cell as _csv_field writes it (the same bytes otherwise).
+    for c in frame.columns:
+        try:
+            cr = bool(frame[c].str.contains("\r", regex=False, na=False).any())
+        except AttributeError:                  # not a text column
+            continue
+        if cr:
+            _write_frame_slowly(path, frame, float_format)
+            return
+    frame.to_csv(path, index=False, float_format=float_format, na_rep="")
+
+
+def _write_frame_slowly(path: str | os.PathLike, frame, float_format: str) -> None:
+    def cell(v) -> str:
+        if isinstance(v, str):
+            return _csv_field(v)
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return ""
+        if isinstance(v, float | np.floating):
+            return float_format % v
+        return _csv_field(str(v))
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(",".join(_csv_field(str(c)) for c in frame.columns) + "\n")
+        for row in frame.itertuples(index=False, name=None):
+            f.write(",".join(cell(v) for v in row) + "\n")
 
 
 def _wh(values: np.ndarray) -> list[str]:
@@ -740,7 +885,7 @@ def write_allocation_csv(path: str | os.PathLike, table) -> None:
     allocation`` alike, so that the two can be compared line by line (the same bytes).
     """
     if hasattr(table, "to_csv"):                      # a DataFrame (pvshare export)
-        table.to_csv(path, index=False, float_format=f"%.{WH_DECIMALS}f", na_rep="")
+        write_frame_csv(path, table, float_format=f"%.{WH_DECIMALS}f")
         return
     T, N = table.consumption_wh.shape
     names = np.asarray([_csv_field(p) for p in table.participants], dtype=object)
@@ -771,4 +916,4 @@ def write_rows_csv(path: str | os.PathLike, columns: list[str], rows: list[dict]
             open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=columns)
         w.writeheader()
-        w.writerows(rows)
+        w.writerows({k: safe_cell(v) for k, v in row.items()} for row in rows)

@@ -24,7 +24,7 @@ def month_bounds(month: str, tz: str) -> tuple[int, int]:
         When ``month`` is not ``YYYY-MM``.
     """
     from pvshare.timegrid import local_month_bounds, to_epoch_seconds
-    m = re.fullmatch(r"(\d{4})-(\d{2})", month or "")
+    m = re.fullmatch(r"([0-9]{4})-([0-9]{2})", month or "")
     if not m or not 1 <= int(m.group(2)) <= 12:
         raise PvshareError(f"--month: expected YYYY-MM (e.g. 2025-06), got {month!r}")
     a, b = local_month_bounds(int(m.group(1)), int(m.group(2)), tz)

@@ -161,7 +161,7 @@ def _check_count(store, what: str, read: int, expected: int) -> None:
 def write_frame(frame, what: str, fmt: str, out: Path) -> None:
     """Write atomically as CSV (3 decimals for Wh/W, empty = missing) or Parquet."""
     from pvshare.files.atomic import atomic_writes
-    from pvshare.files.csvio import write_allocation_csv
+    from pvshare.files.csvio import write_allocation_csv, write_frame_csv
     with atomic_writes(out) as (tmp,):   # per-tenant data: private (0600)
         if fmt == "parquet":
             try:
@@ -175,7 +175,7 @@ def write_frame(frame, what: str, fmt: str, out: Path) -> None:
         elif what == "figures":
             frame.to_csv(tmp, index=False, na_rep="")
         else:
-            frame.to_csv(tmp, index=False, float_format="%.3f", na_rep="")
+            write_frame_csv(tmp, frame, float_format="%.3f")
 
 
 def export_store(config: str | os.PathLike, what: str, from_: str, to: str,
@@ -219,7 +219,17 @@ def export_store(config: str | os.PathLike, what: str, from_: str, to: str,
         raise InputError(f"--to ({to}) must be after --from ({from_})", field="--to")
     if Path(out).is_dir():
         raise InputError("is a folder: give a file name", source=str(out), field="--out")
+    if meters and what == "allocation":
+        raise InputError("only for --what readings or steps (the allocation is per "
+                         "participant)", field="--meter")
     with Store.from_config(cfg, create=False, readonly=True) as store:
+        if meters:                 # an unknown id would export nothing, without a word
+            known = set(store.meter_ids()) | {m.id for m in cfg.meters}
+            unknown = [m for m in meters if m not in known]
+            if unknown:
+                raise InputError(f"no meter {unknown[0][:40]!r} in the store or the "
+                                 f"configuration (meters: {', '.join(sorted(known))[:200]})",
+                                 field="--meter")
         frame = export_frame(store, what, from_s, to_s, meters or None, cfg=cfg)
     write_frame(frame, what, fmt, Path(out))
     return len(frame)

@@ -884,3 +884,357 @@ METERS_STDOUT = {
 }
 
 CASES: list[Case] = ALLOCATE + CONFIG_CASES + STORE_CASES + TIC_CASES + METERS_CASES
+
+# --- issue 21: identifiers, look-alike digits, totals, config values that do nothing -----
+# (each case is an input an adversarial user gave; see docs/design.md and issue 21)
+
+NFC, NFD = "\u00e9lodie", "e\u0301lodie"          # élodie, composed and decomposed
+ZWSP, NBSP = "\u200b", "\u00a0"
+FULLWIDTH_PRM = "３０００１２３４５６０００１"       # 30001234560001 in fullwidth digits
+ARABIC_PRM = "٣٠٠٠١٢٣٤٥٦٠٠٠١"                      # the same in Arabic-Indic digits
+FORMULA = '=HYPERLINK("http://evil.example","clic")'
+
+
+def cons_named(*names: str) -> str:
+    """CONS with its participant columns renamed (same values)."""
+    return CONS.replace("time,A,B,C", "time," + ",".join(
+        '"' + n.replace('"', '""') + '"' if any(c in n for c in ',"') else n
+        for n in names), 1)
+
+
+def prm_map(*pairs: tuple[str, str]) -> str:
+    return "participant,prm\n" + "".join(f"{a},{b}\n" for a, b in pairs)
+
+
+def out_cells(tmp: Path) -> list[list[str]]:
+    import csv
+    with open(tmp / "out.csv", newline="", encoding="utf-8") as fh:
+        return list(csv.reader(fh))
+
+
+def formula_safe(*names: str) -> callable:
+    """out.csv holds each name as text a spreadsheet shows (a leading ' where it starts like
+    a formula), and no text cell that starts like a formula."""
+    def check(tmp: Path) -> str | None:
+        rows = out_cells(tmp)
+        written = {r[1] for r in rows[1:]}
+        for n in names:
+            if n not in written:
+                return f"{n!r} not written as is: {sorted(written)[:5]}"
+        for r in rows[1:]:
+            cell = r[1]
+            if cell[:1] in ("=", "+", "@", "\t", "\r") or (
+                    cell.startswith("-") and not cell.lstrip("-").replace(".", "").isdigit()):
+                return f"formula cell {cell!r} in out.csv"
+            for num in r[2:]:
+                if num and num.startswith("'"):
+                    return f"a number was quoted: {num!r}"
+        return None
+    return check
+
+
+def participants_file(text: str) -> callable:
+    def build(tmp: Path) -> list[str]:
+        return alloc()(tmp) + ["--participants", w(tmp, "parts.csv", text),
+                               "--enedis-keys", "keys", "--operation", "00000001"]
+    return build
+
+
+PARTS = ("participant,prm,from,to\nA,30001234560001,,\nB,30001234560002,,\n"
+         "C,30001234560003,,\n")
+WIDE = 2000
+
+
+def wide_consumption(value: str) -> str:
+    head = "time," + ",".join(f"P{i}" for i in range(WIDE)) + "\n"
+    return head + "".join(f"{t}," + ",".join([value] * WIDE) + "\n" for t in T)
+
+
+def lone_cr(text: str) -> str:
+    return text.replace("\n", "\r")
+
+
+ALLOCATE_21: list[Case] = [
+    # participant names: one canonical form, visible, unique after normalisation
+    Case("allocate-name-nfc-nfd-twice", alloc(PROD, cons_named("A", NFC, NFD)),
+         mention=("c.csv", "line 1", "twice")),
+    Case("allocate-name-zero-width-twin", alloc(PROD, cons_named("A", "B", "B" + ZWSP)),
+         mention=("c.csv", "line 1", "U+200B")),
+    Case("allocate-name-zero-width-only", alloc(PROD, cons_named("A", "B", ZWSP)),
+         mention=("c.csv", "line 1", "U+200B")),
+    Case("allocate-name-nbsp-inside", alloc(PROD, cons_named("A", "B", "Jean" + NBSP + "D")),
+         mention=("c.csv", "line 1", "U+00A0")),
+    Case("allocate-name-bidi-override", alloc(PROD, cons_named("A", "B", "\u202eC")),
+         mention=("c.csv", "line 1", "U+202E")),
+    Case("allocate-name-control-char", alloc(PROD, cons_named("A", "B", "C\x07")),
+         mention=("c.csv", "line 1", "U+0007")),
+    Case("allocate-valid-name-nfd", alloc(PROD, cons_named("A", "B", NFD)), "ok",
+         check=lambda tmp: None if NFC in {r[1] for r in out_cells(tmp)[1:]}
+         else "the name was not written in its NFC form"),
+    Case("allocate-valid-names-nfd-vs-nfc-map", alloc(
+        PROD, cons_named("A", "B", NFC), prm=prm_map(("A", "30001234560001"),
+                                                     ("B", "30001234560002"),
+                                                     (NFD, "30001234560003"))), "ok"),
+    Case("allocate-coef-name-zero-width", alloc(key="static", coef=COEF.replace(
+        "C,0.5", "C" + ZWSP + ",0.5")), mention=("k.csv", "line 4", "U+200B")),
+    Case("allocate-coef-name-nfd-listed-twice", alloc(
+        PROD, cons_named("A", "B", NFC), key="static",
+        coef=f"participant,coefficient\nA,0.2\nB,0.3\n{NFC},0.2\n{NFD},0.3\n"),
+         mention=("k.csv", "line 5", "twice")),
+    # formulas in what pvshare writes (OWASP CSV injection): neutralised, numbers kept
+    Case("allocate-name-formula-hyperlink", alloc(PROD, cons_named("A", "B", FORMULA)), "ok",
+         check=formula_safe("'" + FORMULA)),
+    Case("allocate-name-formula-plus-at-minus", alloc(PROD, cons_named("+33x", "@SUM(A1)",
+                                                                      "-2+3")), "ok",
+         check=formula_safe("'+33x", "'@SUM(A1)", "'-2+3")),
+    Case("allocate-name-negative-number-kept", alloc(PROD, cons_named("A", "B", "-12")), "ok",
+         check=formula_safe("-12")),
+    # PRMs: 14 ASCII digits, nothing hidden
+    Case("allocate-prm-trailing-newline", alloc(prm=PRM_MAP.replace(
+        "30001234560002", '"30001234560002\n"')), mention=("m.csv", "line 3", "line break")),
+    Case("allocate-prm-newline-hides-duplicate", alloc(prm=PRM_MAP.replace(
+        "30001234560002", '"30001234560001\n"')), mention=("m.csv", "line 3", "prm")),
+    Case("allocate-prm-space-hides-duplicate", alloc(prm=PRM_MAP.replace(
+        "30001234560002", '"30001234560001 "')), mention=("m.csv", "line 3", "same PRM")),
+    Case("allocate-prm-fullwidth", alloc(prm=PRM_MAP.replace("30001234560001", FULLWIDTH_PRM)),
+         mention=("m.csv", "line 2", "U+FF13")),
+    Case("allocate-prm-arabic-indic", alloc(prm=PRM_MAP.replace("30001234560001", ARABIC_PRM)),
+         mention=("m.csv", "line 2", "ARABIC-INDIC")),
+    Case("allocate-prm-nbsp-inside", alloc(prm=PRM_MAP.replace(
+        "30001234560001", "3000123456" + NBSP + "0001")), mention=("m.csv", "line 2", "prm")),
+    Case("allocate-prm-zero-width-inside", alloc(prm=PRM_MAP.replace(
+        "30001234560001", "300012345600" + ZWSP + "01")), mention=("m.csv", "line 2", "U+200B")),
+    Case("allocate-prm-map-name-zero-width", alloc(prm=PRM_MAP.replace("B,", "B" + ZWSP + ",")),
+         mention=("m.csv", "line 3", "U+200B")),
+    Case("allocate-participants-prm-fullwidth", participants_file(PARTS.replace(
+        "30001234560002", FULLWIDTH_PRM)), mention=("parts.csv", "line 3", "prm")),
+    Case("allocate-participants-nfd-listed-twice", lambda tmp: alloc(
+        PROD, cons_named("A", "B", NFC))(tmp) + [
+        "--participants", w(tmp, "parts.csv", f"participant,prm\nA,30001234560001\n"
+                                              f"B,30001234560002\n{NFC},30001234560003\n"
+                                              f"{NFD},30001234560004\n")],
+         mention=("parts.csv", "line 5", "twice")),
+    Case("allocate-participants-prm-newline", participants_file(PARTS.replace(
+        "30001234560003", '"30001234560003\r\n"')), mention=("parts.csv", "line 4", "prm")),
+    Case("allocate-valid-participants", participants_file(PARTS), "ok"),
+    # look-alike digits in times and values
+    Case("allocate-time-arabic-month", alloc(prod_line(1, "2025-٦-01T10:00:00+00:00,9000\n")),
+         mention=("p.csv", "line 2")),
+    Case("allocate-time-fullwidth-offset", alloc(prod_line(
+        1, "2025-06-01T10:00:00+０0:00,9000\n")), mention=("p.csv", "line 2")),
+    Case("allocate-value-arabic-indic", alloc(prod_rows("9000", "١٢٣", "600", "0")),
+         mention=("p.csv", "line 3")),
+    Case("allocate-value-underscore", alloc(prod_rows("9000", "1_000", "600", "0")),
+         mention=("p.csv", "line 3")),
+    Case("allocate-value-fullwidth", alloc(PROD, cons_line(1, f"{T[0]},１２,1,1\n")),
+         mention=("c.csv", "line 2", "A")),
+    # totals across columns
+    Case("allocate-consumption-2000-columns-max", alloc(PROD, wide_consumption("9999999")),
+         mention=("c.csv", "line 2", "adds up")),
+    Case("allocate-consumption-3-columns-over-site", alloc(PROD, cons_line(
+        1, f"{T[0]},4000000,4000000,4000000\n")), mention=("c.csv", "line 2", "adds up")),
+    Case("allocate-valid-2000-columns", alloc(PROD, wide_consumption("100")), "ok"),
+    # line ends
+    Case("allocate-lone-cr-production", alloc(lone_cr(PROD)), mention=("p.csv", "CR")),
+    Case("allocate-lone-cr-consumption", alloc(PROD, lone_cr(CONS)), mention=("c.csv", "CR")),
+    Case("allocate-lone-cr-prm-map", alloc(prm=lone_cr(PRM_MAP)), mention=("m.csv", "CR")),
+    Case("allocate-lone-cr-2mb", alloc(lone_cr(PROD + "".join(PROD.splitlines(keepends=True)[1:])
+                                               * 15_000)), mention=("p.csv", "CR")),
+    # devices given as files: read no further than the limits
+    Case("allocate-production-dev-zero", lambda tmp: alloc()(tmp)[:2] + ["/dev/zero"]
+         + alloc()(tmp)[3:], mention=("/dev/zero", "NUL")),
+    Case("allocate-prm-map-dev-zero", lambda tmp: alloc()(tmp) + [
+        "--prm-map", "/dev/zero", "--enedis-keys", "keys", "--operation", "00000001"],
+         mention=("/dev/zero", "NUL")),
+    Case("allocate-unclosed-quote", alloc(PROD, CONS.replace("time,A,B,C", 'time,A,B,"C')),
+         mention=("c.csv",)),
+]
+
+
+def cfg_participant(i: int, field: str, value: str) -> str:
+    """CONFIG with participant ``i``'s ``field`` line replaced by ``value`` (TOML source)."""
+    old = {"id": f'id = "{"ABC"[i]}"', "prm": f'prm = "2546000000000{i + 1}"'}[field]
+    return cfg_with({old: f"{field} = {value}"})
+
+
+CONFIG_21: list[Case] = [
+    # PRMs and ids in the config
+    Case("config-prm-trailing-newline", cfg(cfg_participant(1, "prm", r'"25460000000002\n"')),
+         mention=("participants[1].prm", "line break")),
+    Case("config-prm-newline-hides-duplicate", cfg(cfg_participant(
+        1, "prm", r'"25460000000001\n"')), mention=("participants[1].prm",)),
+    Case("config-prm-trailing-space", cfg(cfg_participant(1, "prm", '"25460000000002 "')),
+         mention=("participants[1].prm", "spaces")),
+    Case("config-prm-fullwidth", cfg(cfg_participant(0, "prm", '"２５４６００００００００００１"')),
+         mention=("participants[0].prm", "U+FF12")),
+    Case("config-prm-arabic-indic", cfg(cfg_participant(0, "prm", '"٢٥٤٦٠٠٠٠٠٠٠٠٠١"')),
+         mention=("participants[0].prm", "ARABIC-INDIC")),
+    Case("config-producer-prm-fullwidth", cfg(cfg_with({'"25460000009001"':
+                                                        '"２５４６００００００９００１"'})),
+         mention=("producer.prm",)),
+    Case("config-id-zero-width", cfg(cfg_participant(1, "id", '"A\u200b"')),
+         mention=("participants[1].id", "U+200B")),
+    Case("config-id-zero-width-only", cfg(cfg_participant(1, "id", '"\u200b"')),
+         mention=("participants[1].id", "U+200B")),
+    Case("config-id-nfd", cfg(cfg_participant(1, "id", f'"{NFD}"')),
+         mention=("participants[1].id",)),
+    Case("config-id-newline", cfg(cfg_participant(1, "id", r'"B\n"')),
+         mention=("participants[1].id",)),
+    # values that make the daemon (or the forecast) do nothing, or something absurd
+    Case("config-horizon-out-of-range", cfg(cfg_with({"azimuth_deg = 180": "azimuth_deg = 180\n"
+                                                     "horizon = [[400, -20], [-50, 95]]"})),
+         mention=("array.horizon", "400")),
+    Case("config-horizon-elevation-95", cfg(cfg_with({"azimuth_deg = 180": "azimuth_deg = 180\n"
+                                                     "horizon = [[90, 95]]"})),
+         mention=("array.horizon", "95")),
+    Case("config-valid-horizon", cfg(cfg_with({"azimuth_deg = 180": "azimuth_deg = 180\n"
+                                              "horizon = [[0, 5], [180, 2.5], [360, 5]]"})),
+         "ok"),
+    Case("config-poll-1e300", cfg(CONFIG + "\n[daemon]\npoll_interval_s = 1e300\n"),
+         mention=("daemon.poll_interval_s",)),
+    Case("config-poll-1e-300", cfg(CONFIG + "\n[daemon]\npoll_interval_s = 1e-300\n"),
+         mention=("daemon.poll_interval_s",)),
+    Case("config-poll-negative", cfg(CONFIG + "\n[daemon]\npoll_interval_s = -10\n"),
+         mention=("daemon.poll_interval_s",)),
+    Case("config-flush-1e300", cfg(CONFIG + "\n[daemon]\nflush_interval_s = 1e300\n"),
+         mention=("daemon.flush_interval_s",)),
+    Case("config-grace-1e300", cfg(CONFIG + "\n[daemon]\ngrace_s = 1e300\n"),
+         mention=("daemon.grace_s",)),
+    Case("config-recompute-window-1e300", cfg(CONFIG + "\n[daemon]\nrecompute_window_h = "
+                                              "1e300\n"), mention=("daemon.recompute_window_h",)),
+    Case("config-weather-refresh-1e300", cfg(CONFIG + "\n[forecast.weather]\nrefresh_h = "
+                                             "1e300\n"), mention=("forecast.weather.refresh_h",)),
+    Case("config-kwp-50-mw", cfg(cfg_with({"kwp = 36.0": "kwp = 50000"})),
+         mention=("array.kwp",)),
+    Case("config-influx-batch-huge", cfg(CONFIG + INFLUX + "batch_size = 9000000000000000000\n"),
+         mention=("influxdb.batch_size",)),
+    Case("config-topic-prefix-hash", cfg(CONFIG + MQTT + 'topic_prefix = "pvshare/#"\n'),
+         mention=("mqtt.topic_prefix", "#")),
+    Case("config-topic-prefix-plus", cfg(CONFIG + MQTT + 'topic_prefix = "pvshare/+/x"\n'),
+         mention=("mqtt.topic_prefix", "+")),
+    Case("config-topic-prefix-nul", cfg(CONFIG + MQTT + 'topic_prefix = "pv\\u0000share"\n'),
+         mention=("mqtt.topic_prefix",)),
+    Case("config-topic-prefix-empty", cfg(CONFIG + MQTT + 'topic_prefix = "/"\n'),
+         mention=("mqtt.topic_prefix",)),
+    Case("config-topic-prefix-sys", cfg(CONFIG + MQTT + 'topic_prefix = "$SYS/pvshare"\n'),
+         mention=("mqtt.topic_prefix",)),
+    Case("config-valid-topic-prefix", cfg(CONFIG + MQTT + 'topic_prefix = "maison/pvshare"\n'),
+         "ok"),
+    Case("config-group-unknown", cfg(cfg_with({'path = "pvshare.db"':
+                                               'path = "pvshare.db"\ngroup = "no-such-group"'})),
+         mention=("store.group", "no-such-group")),
+    Case("run-group-unknown", cfg(cfg_with({'path = "pvshare.db"': 'path = "pvshare.db"\n'
+                                                                   'group = "no-such-group"'}),
+                                  ("run",)), mention=("store.group",)),
+    Case("config-subscription-unknown-key", cfg(CONFIG + '\n[tariffs]\nsubscription_eur_per_year'
+                                                ' = {"6" = 185, "six" = 200}\n'),
+         mention=("tariffs.subscription_eur_per_year", "six")),
+    Case("config-subscription-key-nan", cfg(CONFIG + '\n[tariffs]\nsubscription_eur_per_year'
+                                            ' = {"nan" = 185}\n'),
+         mention=("tariffs.subscription_eur_per_year",)),
+    Case("config-subscription-key-arabic", cfg(CONFIG + '\n[tariffs]\nsubscription_eur_per_year'
+                                               ' = {"٦" = 185}\n'),
+         mention=("tariffs.subscription_eur_per_year",)),
+    # files the config points to: never read past a small bound, never called missing
+    Case("config-influx-token-file-dev-zero", cfg(CONFIG + INFLUX + 'token_file = "/dev/zero"\n'),
+         mention=("influxdb.token_file", "not a regular file"), absent=("does not exist",)),
+    Case("config-dev-zero", lambda tmp: ["config", "check", "/dev/zero"],
+         mention=("/dev/zero",)),
+    Case("config-influx-token-file-huge", lambda tmp: (
+        w(tmp, "tok.txt", "x" * 100_000),
+        cfg(CONFIG + INFLUX + 'token_file = "tok.txt"\n')(tmp))[1],
+         mention=("influxdb.token_file", "bytes"), absent=("xxxx",)),
+    Case("store-push-token-file-beside-config", lambda tmp: (
+        w(tmp, "etc/tok.txt", "x"), w(tmp, "etc/site.toml", CONFIG.replace(
+            'path = "pvshare.db"', 'path = "../pvshare.db"') + INFLUX.replace(
+            "127.0.0.1:8086", "127.0.0.1:9") + 'token_file = "tok.txt"\n'),
+        store_in(tmp), ["store", "push", "--config", "etc/site.toml", "--attempts", "1"])[-1],
+         mention=("127.0.0.1",), absent=("token_file",)),
+    Case("store-push-token-file-dev-zero", store_cmd("store", "push", text=CONFIG + INFLUX
+                                                     + 'token_file = "/dev/zero"\n'),
+         mention=("token_file", "not a regular file")),
+    Case("config-mqtt-ca-file-dev-zero", cfg(CONFIG + MQTT + 'tls = true\nca_file = "/dev/zero"\n'),
+         mention=("mqtt.ca_file", "not a regular file"), absent=("does not exist",)),
+]
+
+
+def masked_curve(tmp: Path, prm_in_file: str = "1429xxxxxxxxxx") -> str:
+    src = Path(__file__).resolve().parent.parent / "fixtures" / "enedis" / \
+        "enedis_preamble_2024-03.csv"
+    text = src.read_text(encoding="utf-8").replace("09990000000042;", prm_in_file + ";", 1)
+    return w(tmp, "Enedis_Conso_Heure_20240325-20240407_1429xxxxxxxxxx.csv", text)
+
+
+ENEDIS_21: list[Case] = [
+    Case("enedis-curves-masked-prm-no-option", lambda tmp: [
+        "enedis", "curves", masked_curve(tmp), "--out", "c.csv"], mention=("--prm",)),
+    Case("enedis-curves-masked-prm-with-option", lambda tmp: [
+        "enedis", "curves", masked_curve(tmp), "--out", "c.csv", "--prm", "14290000000042"],
+         "ok", check=lambda tmp: None if (tmp / "c.csv").read_text().startswith(
+             "time,14290000000042") else "the PRM given is not the column written"),
+    Case("enedis-curves-masked-prm-other-digits", lambda tmp: [
+        "enedis", "curves", masked_curve(tmp), "--out", "c.csv", "--prm", "14390000000042"],
+         mention=("--prm", "differ")),
+    Case("enedis-curves-prm-option-arabic", lambda tmp: [
+        "enedis", "curves", masked_curve(tmp), "--out", "c.csv", "--prm", ARABIC_PRM],
+         mention=("--prm", "ARABIC-INDIC")),
+    Case("enedis-curves-prm-option-conflict", lambda tmp: [
+        "enedis", "curves", masked_curve(tmp, "09990000000042"), "--out", "c.csv", "--prm",
+        "14290000000042"], mention=("09990000000042", "--prm")),
+]
+
+# names and paths handed to the system or a server as they are
+CONFIG_21 += [
+    Case("config-store-path-nul", cfg(cfg_with({'path = "pvshare.db"': 'path = "pv\\u0000.db"'})),
+         mention=("store.path",)),
+    Case("config-influx-token-file-nul", cfg(CONFIG + INFLUX + 'token_file = "t\\u0000k"\n'),
+         mention=("influxdb.token_file",)),
+    Case("config-mqtt-ca-file-nul", cfg(CONFIG + MQTT + 'tls = true\nca_file = "c\\u0000a"\n'),
+         mention=("mqtt.ca_file",)),
+    Case("config-key-dir-nul", cfg(CONFIG + '\n[operation]\nid = "00000001"\nkey_dir = '
+                                            '"k\\u0000d"\n'), mention=("operation.key_dir",)),
+    Case("config-key-file-nul", cfg(CONFIG + '\n[key]\ntype = "custom"\nfile = "k\\u0000d"\n'),
+         mention=("key.file",)),
+    Case("config-mqtt-host-empty", cfg(CONFIG + '\n[mqtt]\nhost = ""\n'), mention=("mqtt.host",)),
+    Case("config-mqtt-host-space", cfg(CONFIG + '\n[mqtt]\nhost = "my broker"\n'),
+         mention=("mqtt.host",)),
+    Case("config-mqtt-client-id-nul", cfg(CONFIG + MQTT + 'client_id = "a\\u0000b"\n'),
+         mention=("mqtt.client_id",)),
+    Case("config-influx-bucket-empty", cfg(CONFIG + INFLUX.replace('bucket = "b"', 'bucket = ""')),
+         mention=("influxdb.bucket",)),
+    Case("config-from-arabic-indic", cfg(cfg_with({'prm = "25460000000001"':
+                                                   'prm = "25460000000001"\nfrom = "٢٠٢٥-09-01"'})),
+         mention=("participants[0].from",)),
+]
+CONFIG_21 += [
+    # config check says OK (the file commands can use it) but names what run would refuse
+    Case("config-run-would-refuse-meters", cfg(CONFIG), "warn",
+         mention=("pvshare run", "participants[0].meter")),
+    Case("config-run-would-refuse-custom-key", cfg(RUN_CONFIG + '\n[key]\ntype = "custom"\n'
+                                                   'file = "k.csv"\n'), "warn",
+         mention=("pvshare run", "key.type")),
+    Case("config-valid-for-run", cfg(RUN_CONFIG), "ok",
+         check=lambda tmp: None),
+]
+ALLOCATE_21 += [
+    Case("allocate-operation-fullwidth", lambda tmp: alloc(prm=PRM_MAP)(tmp)[:-2]
+         + ["--operation", "００００１"], mention=("--operation",)),
+    Case("allocate-coef-from-fullwidth", alloc(key="static", coef=(
+        "participant,coefficient,from,to\nA,0.2,２０２５-01-01,\nB,0.3,,\nC,0.5,,\n")),
+         mention=("k.csv", "line 2", "from")),
+]
+STORE_21: list[Case] = [
+    Case("export-meter-unknown", lambda tmp: export("--what", "readings")(tmp)
+         + ["--meter", "nosuch"], mention=("--meter", "nosuch"), check=no_output),
+    Case("export-meter-with-allocation", lambda tmp: export()(tmp) + ["--meter", "A"],
+         mention=("--meter",), check=no_output),
+    Case("export-valid-meter", lambda tmp: export("--what", "readings")(tmp)
+         + ["--meter", "inverter"], "ok"),
+    Case("report-tenant-zero-width", lambda tmp: store_cmd("report", "tenant")(tmp)
+         + ["--month", "2025-06", "--participant", "A\u200b", "--format", "html"],
+         mention=("--participant",)),
+    Case("report-month-arabic-indic", lambda tmp: store_cmd("report", "building")(tmp)
+         + ["--month", "٢٠٢٥-06"], mention=("--month",)),
+]
+
+CASES += ALLOCATE_21 + CONFIG_21 + ENEDIS_21 + STORE_21

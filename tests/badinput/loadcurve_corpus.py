@@ -67,6 +67,16 @@ LOADCURVE_CASES: list[Case] = [
          mention=("c.csv.gz",)),
     Case("household-gzip-bomb", household(__import__("gzip").compress(
         b"time,power_w\n" + b"9" * (200 << 20)), name="bomb.csv.gz"), mention=("bomb.csv.gz",)),
+    # look-alike digits (issue 21): float() reads them, a load curve must not
+    Case("household-value-arabic-indic", household(with_value(5, "٣٠٠")),
+         mention=("curve.csv", "line 7")),
+    Case("household-value-underscore", household(with_value(5, "3_00")),
+         mention=("curve.csv", "line 7")),
+    Case("household-value-fullwidth", household(with_value(5, "３００")),
+         mention=("curve.csv", "line 7")),
+    Case("household-time-arabic-indic", household(VALID.replace("2025-03-03T00:30",
+                                                                "٢٠٢٥-03-03T00:30")),
+         mention=("curve.csv", "line 2")),
     Case("household-year-0001", household(VALID.replace("2025-03-03T00:30", "0001-03-03T00:30")),
          mention=("curve.csv",)),
     Case("household-year-9999", household(VALID.replace("2025-03-04", "9999-03-04")),
