@@ -31,7 +31,6 @@ from pvshare.identifiers import duplicates, participant_id, prm_problem
 from pvshare.timegrid import STEPS
 from pvshare.validation import validation_messages
 
-
 #: The supplier's price of a kWh, all taxes included, when none is given: the French
 #: regulated "tarif bleu" (option Base) of February 2026, rounded.
 DEFAULT_SUPPLIER_EUR_PER_KWH = 0.1940
