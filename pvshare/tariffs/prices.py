@@ -12,8 +12,11 @@ formats.md, "Tariff prices"), all taxes included (TTC):
 * optional ``subscription_eur_per_year``: the yearly subscription as published by the CRE
   (its files give € per year); when present it is the exact figure used (the monthly column
   must then be it / 12 to the cent), since a monthly price rounded to the cent is not exact;
-* optional ``source``: where the row comes from (the bundled table cites the CRE
-  deliberation or the official publication of each row); other columns are refused.
+* optional ``source``: where the row comes from (the bundled table cites the official
+  publication of each row); other columns are refused;
+* a row whose amounts are all empty is a **gap**: the price is unknown from its date (until
+  the next row). The bundled table uses it where the next publication could not be sourced,
+  so that the check says the price is missing instead of applying an old one.
 
 Amounts are kept exact (:class:`fractions.Fraction` of their decimal text): the check sums
 them exactly and rounds once (docs/design.md, "Tariff check").
@@ -68,8 +71,8 @@ class PriceRow:
     option: str
     kva: int
     period: str
-    subscription_eur_per_year: Fraction   # exact: monthly × 12, or the published yearly figure
-    eur_per_kwh: Fraction
+    subscription_eur_per_year: Fraction | None  # exact: monthly × 12, or the published yearly
+    eur_per_kwh: Fraction | None                # None: a gap row (price unknown from ``start``)
     source: str = ""
     line: int = 0                         # line in the file it was read from
 
@@ -125,7 +128,7 @@ class PriceTable:
         subscription of a date is that of the latest row of the option and power (any
         period) starting on or before it.
         """
-        by_start: dict[dt.date, Fraction] = {}
+        by_start: dict[dt.date, Fraction | None] = {}
         for p in PERIODS[option]:
             for r in self._index.get((option, kva, p), []):
                 by_start[r.start] = r.subscription_eur_per_year
@@ -135,6 +138,8 @@ class PriceTable:
         starts = sorted(by_start)
         s64 = np.array(starts, dtype="datetime64[D]")
         i = np.searchsorted(s64, days, side="right") - 1
+        gap = np.array([by_start[s] is None for s in starts] + [True])
+        i = np.where(gap[i], -1, i)
         if self.valid_until is not None:
             i = np.where(days > np.datetime64(self.valid_until, "D"), -1, i)
         return i.astype(np.int64), [by_start[s] for s in starts]
@@ -150,6 +155,8 @@ class PriceTable:
             return np.full(days.shape, -1, dtype=np.int64)
         starts = np.array([np.datetime64(r.start, "D") for r in rows], dtype="datetime64[D]")
         i = np.searchsorted(starts, days, side="right") - 1
+        gap = np.array([r.eur_per_kwh is None for r in rows] + [True])
+        i = np.where(gap[i], -1, i)                 # i = -1 indexes the sentinel: missing
         if self.valid_until is not None:
             i = np.where(days > np.datetime64(self.valid_until, "D"), -1, i)
         return i.astype(np.int64)
@@ -242,6 +249,16 @@ def parse_prices(text: str, *, source: str = "<text>",
                 raise InputError(f"period {period[:40]!r} is not one of option {option!r} "
                                  f"(expected {', '.join(PERIODS[option])})", source=source,
                                  line=n, field="period")
+            amounts = [cell(c) for c in ("subscription_eur_per_month", "eur_per_kwh",
+                                         "subscription_eur_per_year")]
+            if not any(amounts):                   # a gap row: unknown from this date
+                rows.append(PriceRow(start, option, kva, period, None, None, cell("source"), n))
+                key = (option, kva, period, start)
+                if key in seen:
+                    raise InputError(f"{option} {kva} kVA {period} from {start} is already "
+                                     f"priced on line {seen[key]}", source=source, line=n)
+                seen[key] = n
+                continue
             monthly = _fraction(cell("subscription_eur_per_month"), source, n,
                                 "subscription_eur_per_month", MAX_EUR_PER_MONTH)
             yearly = monthly * 12
