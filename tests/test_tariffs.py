@@ -352,3 +352,14 @@ def test_cli_text_in_french_until_the_last_colour(tmp_path):
     assert fr.returncode == 0, fr.stderr
     assert "Période" in fr.stdout and "Heures creuses 9 kVA" in fr.stdout
     assert "Option actuelle" in fr.stdout
+
+
+def test_the_advisors_example_is_what_the_command_prints():
+    """docs/reports.md shows the French output of a real run: it must stay true."""
+    import re
+    doc = (Path(__file__).parents[1] / "docs" / "reports.md").read_text(encoding="utf-8")
+    block = re.search(r"```console\n\$ pvshare tariffs (.*?)\n(.*?)```", doc, re.S)
+    assert block, "the example of pvshare tariffs is missing from docs/reports.md"
+    r = _pvshare_fr("tariffs", *block.group(1).split())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.replace("\u00a0", " ").strip() == block.group(2).strip()
