@@ -296,7 +296,8 @@ def _pvshare_fr(*args):
     import sys
     env = {**os.environ, "COLUMNS": "200", "LANGUAGE": "fr"}
     return subprocess.run([sys.executable, "-m", "pvshare.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=300, env=env)
+                          capture_output=True, text=True, timeout=300, env=env,
+                          cwd=Path(__file__).parents[1])
 
 
 def _fixture_steps(path: Path, until: str | None = None):
@@ -363,3 +364,30 @@ def test_the_advisors_example_is_what_the_command_prints():
     r = _pvshare_fr("tariffs", *block.group(1).split())
     assert r.returncode == 0, r.stderr
     assert r.stdout.replace("\u00a0", " ").strip() == block.group(2).strip()
+
+
+def test_household_report_has_the_tariff_check(tmp_path, year_curve):
+    r = pvshare("report", "household", "--input", YEAR, "--kva", "9", "--out", tmp_path,
+                "--format", "html")
+    assert r.returncode == 0, r.stderr
+    page = (tmp_path / "rapport-foyer-09990000000042.html").read_text(encoding="utf-8")
+    section = page[page.index("<h2>Votre option tarifaire</h2>"):]
+    section = section[:section.index("</section>")]
+    steps = _fixture_steps(YEAR)
+    base9 = ref.reference(steps[0][0].astimezone(UTC), [w for _, w in steps], 30, "base", 9,
+                          REF_PRICES, REF_COLORS)
+    row = section[section.index('data-option="base-9"'):]
+    row = row[:row.index("</tr>")]
+    total = f"{base9[2]:,.2f}".replace(",", "\u00a0").replace(".", ",") + "\u00a0€"
+    assert total in row and "(actuelle)" in row
+    assert 'data-unavailable="tempo-9"' in section and "30 septembre 2025" in section
+    assert 'data-unavailable="hphc-9"' in section
+
+
+def test_household_report_says_why_without_prices(tmp_path):
+    # the curve of 2023-10 at a power the bundled table does not price (Base 18 kVA)
+    r = pvshare("report", "household", "--input", FIX / "enedis_rows_2023-10.csv", "--kva",
+                "18", "--out", tmp_path, "--format", "html")
+    assert r.returncode == 0, r.stderr
+    page = next(tmp_path.glob("*.html")).read_text(encoding="utf-8")
+    assert 'data-tariff="note"' in page and "--prices" in page
