@@ -85,15 +85,16 @@ class OptionCost:
 
 @dataclass(frozen=True)
 class Unavailable:
-    """An (option, power) that could not be priced, and why (English, for the catalogue:
-    ``reason`` is one of the :data:`REASONS` templates filled with ``detail``).
+    """An (option, power) that could not be priced, and why: ``reason`` is ``no_price`` (no
+    price row, a gap row, or past the table's validity) or ``no_color`` (a Tempo day without
+    a colour); ``first_day`` the first such local (or Tempo) day, ``days`` how many.
     """
 
     option: str
     kva: int
-    reason: str            # "no_price", "no_color"
-    first_day: dt.date     # the first local (or Tempo) day without a price or colour
-    days: int              # how many days lack it
+    reason: str
+    first_day: dt.date
+    days: int
 
 
 @dataclass(frozen=True)
