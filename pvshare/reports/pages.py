@@ -6,15 +6,22 @@ from pvshare.reports import charts
 from pvshare.reports.render import render_html
 
 
-def household_page(a, label: str = "") -> str:
-    """HTML of the household coaching report for a :class:`~.household.HouseholdAnalysis`."""
+def household_page(a, label: str = "", *, tariff=None, tariff_note: str = "") -> str:
+    """HTML of the household coaching report for a :class:`~.household.HouseholdAnalysis`,
+    with the tariff check (:class:`pvshare.tariffs.TariffCheck`) or why it is not there.
+    """
     c = {
         "monthly": charts.monthly_against_reference(a.months, a.month_kwh,
                                                     a.month_reference_kwh),
         "profile": charts.daily_profile(a.profile_hours, a.profile_weekday_w,
                                         a.profile_weekend_w, a.solar_hours),
     }
-    return render_html("household.html.j2", a=a, charts=c, label=label)
+    return render_html("household.html.j2", a=a, charts=c, label=label, tariff=tariff,
+                       tariff_note=tariff_note, option_names=OPTION_NAMES_FR)
+
+
+#: The regulated options' names in the reports.
+OPTION_NAMES_FR = {"base": "Base", "hphc": "Heures creuses", "tempo": "Tempo"}
 
 
 def tenant_page(s, *, site_name: str, flat_label: str = "") -> str:
