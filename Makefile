@@ -3,7 +3,7 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-APT_PKGS := mosquitto victoria-metrics systemd chromium libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+APT_PKGS := mosquitto victoria-metrics systemd caddy chromium libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 
 # Home Assistant, in a venv of its own (it is big and pins its own libraries): the tests
 # validate pvshare's MQTT discovery with its schema. 2024.3.3 is the newest release that

@@ -1,6 +1,6 @@
 """The tenants' page under attack, against the real server (``pvshare web``, a subprocess)
 and real sockets: idle and slow-header clients do not starve others, X-Forwarded-For is
-believed only from ``[web] trusted_proxies`` (tested through a real proxy process), wrong
+believed only from ``[web] trusted_proxies`` (tested through a real Caddy), wrong
 links are limited without ever refusing a valid one, failures are logged rate-limited."""
 
 from __future__ import annotations
@@ -134,18 +134,45 @@ def test_forwarded_for_is_ignored_without_a_trusted_proxy(base):
     assert out.count("unknown or revoked link") <= 2 and out.count("too many wrong links") <= 2
 
 
-def test_behind_a_real_proxy_each_client_is_itself(base):
-    """Through a reverse proxy process that sets X-Forwarded-For (as Caddy does), with
-    ``trusted_proxies = ["127.0.0.1"]``: each client is limited on its own address, a blocked
-    client's valid link is answered, and a client that reaches pvshare directly cannot choose
-    its address with the header."""
+def documented_caddyfile(site_port: int, upstream_port: int, data: Path) -> str:
+    """docs/web.md's Caddyfile, as the page shows it, served on a loopback port in plain
+    HTTP (no certificate here), with Caddy's admin endpoint off (tests run side by side)."""
+    page = (ROOT / "docs" / "web.md").read_text(encoding="utf-8")
+    text = page.split("# /etc/caddy/Caddyfile\n", 1)[1].split("```", 1)[0]
+    assert "solaire.example.org {" in text and "reverse_proxy 127.0.0.1:8080" in text
+    text = text.replace("{\n\tservers {", "{\n\tadmin off\n\tauto_https off\n"
+                        f"\tstorage file_system {data}\n\tservers {{", 1)
+    return (text.replace("solaire.example.org {", f"http://127.0.0.1:{site_port} {{")
+                .replace("127.0.0.1:8080", f"127.0.0.1:{upstream_port}"))
+
+
+def test_behind_caddy_each_client_is_itself(base, tmp_path):
+    """Through a real Caddy (Debian's, run with the Caddyfile docs/web.md shows), with
+    ``trusted_proxies = ["127.0.0.1"]``: each client is limited on its own address (Caddy
+    replaces the X-Forwarded-For a client sends), a blocked client's valid link is answered,
+    and a client that reaches pvshare directly cannot choose its address with the header."""
     cfg = with_web(base, "proxied", 'trusted_proxies = ["127.0.0.1"]\n')
     srv = WebServer(cfg)
     port = free_port()
-    proxy = subprocess.Popen([sys.executable, "-m", "tests.web_proxy", str(port),
-                              str(srv.port)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    caddyfile = tmp_path / "Caddyfile"
+    caddyfile.write_text(documented_caddyfile(port, srv.port, tmp_path / "caddy"),
+                         encoding="utf-8")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path),
+           "XDG_CONFIG_HOME": str(tmp_path)}
+    proxy = subprocess.Popen(["caddy", "run", "--config", str(caddyfile), "--adapter",
+                              "caddyfile"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
     try:
-        assert proxy.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 60
+        while True:                                  # ready when Caddy answers through
+            try:
+                if get(port, "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert proxy.poll() is None, proxy.stderr.read()
+            assert time.monotonic() < deadline, "caddy did not start"
+            time.sleep(0.1)
         a, b = "127.0.0.7", "127.0.0.8"
         codes = [get(port, "/l/" + f"{i:032d}", source=a,
                      headers={"X-Forwarded-For": f"198.51.100.{i}"})[0] for i in range(25)]
