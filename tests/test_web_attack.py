@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.client
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
