@@ -69,6 +69,7 @@ app.add_typer(__import__("pvshare.commands.enedis", fromlist=["app"]).app, name=
 app.command("bill")(__import__("pvshare.commands.bill", fromlist=["bill"]).bill)
 app.add_typer(__import__("pvshare.commands.web", fromlist=["app"]).app, name="web")
 app.add_typer(__import__("pvshare.commands.service", fromlist=["app"]).app, name="service")
+app.command("tariffs")(__import__("pvshare.commands.tariffs", fromlist=["tariffs"]).tariffs)
 # --- end of command groups ---------------------------------------------------------------
 
 

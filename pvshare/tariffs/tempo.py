@@ -1,0 +1,142 @@
+"""Tempo day colours (RTE's calendar): the bundled table and ``--tempo FILE``.
+
+The file is a CSV ``date,color`` (docs/formats.md, "Tempo colours"): one row per Tempo day,
+``date`` the local date ``YYYY-MM-DD`` on which the Tempo day starts, ``color`` ``bleu``,
+``blanc`` or ``rouge`` (``blue``/``white``/``red`` and RTE's ``BLUE``/``WHITE``/``RED`` are
+accepted too). An optional ``source`` column is kept with the row. The Tempo day D runs from
+06:00 on D to 06:00 on D+1 (local time); its off-peak hours are 22:00-06:00.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from pvshare.errors import InputError
+
+#: Colours, in the order of their codes (0 bleu, 1 blanc, 2 rouge).
+COLORS = ("bleu", "blanc", "rouge")
+_ALIASES = {"bleu": 0, "blue": 0, "blanc": 1, "white": 1, "rouge": 2, "red": 2}
+#: At most this many days in a colours file (a century).
+MAX_ROWS = 40_000
+#: The Tempo day starts at this local hour.
+DAY_START_HOUR = 6
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+BUNDLED_NAME = "tempo_colors.csv"
+
+
+@dataclass(frozen=True)
+class TempoCalendar:
+    """Colours by Tempo day.
+
+    Attributes
+    ----------
+    days : numpy.ndarray of datetime64[D], shape (N,)
+        Local dates of the Tempo days, sorted, no duplicates (there may be holes).
+    colors : numpy.ndarray of int8, shape (N,)
+        0 bleu, 1 blanc, 2 rouge.
+    source : str
+        The file read (or ``bundled:tempo_colors.csv``).
+    """
+
+    days: np.ndarray
+    colors: np.ndarray
+    source: str
+
+    def color_codes(self, days: np.ndarray) -> np.ndarray:
+        """Colour code of each Tempo day in ``days`` (datetime64[D]); -1 where unknown."""
+        days = np.asarray(days, dtype="datetime64[D]")
+        if not len(self.days):
+            return np.full(days.shape, -1, dtype=np.int8)
+        i = np.clip(np.searchsorted(self.days, days), 0, len(self.days) - 1)
+        return np.where(self.days[i] == days, self.colors[i], -1).astype(np.int8)
+
+    def counts(self, first: dt.date, last: dt.date) -> dict[str, int]:
+        """How many days of each colour from ``first`` to ``last`` included."""
+        sel = (self.days >= np.datetime64(first, "D")) & (self.days <= np.datetime64(last, "D"))
+        return {c: int(np.sum(self.colors[sel] == k)) for k, c in enumerate(COLORS)}
+
+
+def parse_tempo(text: str, *, source: str = "<text>") -> TempoCalendar:
+    """A :class:`TempoCalendar` from the text of a ``date,color`` CSV.
+
+    Raises
+    ------
+    InputError
+        Naming ``source``, the line and the column: a missing column, a bad date, an unknown
+        colour, or the same date twice with different colours (the same colour twice is
+        merged).
+    """
+    lines = text.splitlines()
+    if len(lines) > MAX_ROWS + 1:
+        raise InputError(f"more than {MAX_ROWS:,} rows: not a Tempo colours file",
+                         source=source)
+    reader = csv.reader(lines, skipinitialspace=True)
+    try:
+        header = [c.strip().lower() for c in next(reader)]
+    except StopIteration:
+        raise InputError("the file is empty", source=source) from None
+    for c in ("date", "color"):
+        if c not in header:
+            raise InputError(f"no column {c!r}: the header must be date,color", source=source,
+                             line=1)
+    for c in header:
+        if c not in ("date", "color", "source"):
+            raise InputError(f"unknown column {c[:40]!r} (expected date,color, optionally "
+                             "source)", source=source, line=1)
+    di, ci = header.index("date"), header.index("color")
+    found: dict[dt.date, tuple[int, int]] = {}
+    try:
+        for n, cells in enumerate(reader, start=2):
+            if not cells or all(not c.strip() for c in cells):
+                continue
+            if len(cells) != len(header):
+                raise InputError(f"{len(cells)} cells where the header has {len(header)} "
+                                 "columns", source=source, line=n)
+            d = cells[di].strip()
+            try:
+                if not _DATE_RE.match(d):
+                    raise ValueError
+                day = dt.date.fromisoformat(d)
+            except ValueError:
+                raise InputError(f"{d[:40]!r} is not a date YYYY-MM-DD", source=source, line=n,
+                                 field="date") from None
+            c = cells[ci].strip()
+            code = _ALIASES.get(c.lower())
+            if code is None:
+                raise InputError(f"unknown colour {c[:40]!r} (expected bleu, blanc or rouge)",
+                                 source=source, line=n, field="color")
+            if day in found and found[day][0] != code:
+                raise InputError(f"{day} is {COLORS[found[day][0]]} on line {found[day][1]} and "
+                                 f"{COLORS[code]} here", source=source, line=n, field="color")
+            found.setdefault(day, (code, n))
+    except csv.Error as exc:
+        raise InputError(f"not a valid CSV table ({exc})", source=source) from None
+    if not found:
+        raise InputError("no colour rows", source=source)
+    keys = sorted(found)
+    return TempoCalendar(np.array(keys, dtype="datetime64[D]"),
+                         np.array([found[k][0] for k in keys], dtype=np.int8), source)
+
+
+def load_tempo(path: str | Path | None = None) -> TempoCalendar:
+    """The colours of ``path`` (``--tempo FILE``), or the bundled calendar when None."""
+    if path is None:
+        return bundled_tempo()
+    from pvshare.files.csvio import _read_lines
+    p = Path(path)
+    if not p.exists():
+        raise InputError("no such file", source=str(p))
+    return parse_tempo("".join(_read_lines(p, str(p))), source=str(p))
+
+
+def bundled_tempo() -> TempoCalendar:
+    """The bundled calendar (pvshare/data/tariffs/tempo_colors.csv, from RTE)."""
+    text = resources.files("pvshare.data").joinpath("tariffs", BUNDLED_NAME).read_text("utf-8")
+    return parse_tempo(text, source=f"bundled:{BUNDLED_NAME}")
