@@ -109,10 +109,11 @@ def add_curve(code: str = typer.Argument(..., help="The household's code."),
     reg = _open(register, config)
     imp, warnings = reg.add_curve(code, file, today=dt.date.today(), other_meter=other_meter)
     c = reg.curve(code)
-    typer.echo(_("{code}: {steps} half-hours read from {file}, {new} new; the curve has "
-                 "{total} half-hours ({days} days) from {first} to {last} (UTC)").format(
-        code=code, steps=imp.steps, file=imp.file, new=imp.new_steps, total=c.size,
-        days=round(c.size / 48), first=str(c.times[0])[:16], last=str(c.times[-1])[:16]))
+    if imp is not None:
+            typer.echo(_("{code}: {steps} half-hours read from {file}, {new} new; the curve has "
+                     "{total} half-hours ({days} days) from {first} to {last} (UTC)").format(
+            code=code, steps=imp.steps, file=imp.file, new=imp.new_steps, total=c.size,
+            days=round(c.size / 48), first=str(c.times[0])[:16], last=str(c.times[-1])[:16]))
     for w in warnings:
         typer.echo(_("note: {text}").format(text=w))
 

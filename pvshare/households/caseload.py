@@ -58,6 +58,7 @@ class Followup:
 
     @property
     def code(self) -> str:
+        """The household's code."""
         return self.household.code
 
     def saving_eur(self, e: VisitEffect) -> tuple[float, float] | None:

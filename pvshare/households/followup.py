@@ -6,7 +6,7 @@ Method (docs/design.md, "What a visit changed"):
 1. **Days.** Whole local days only (every half-hour present: 46, 48 or 50 steps). The
    *before* days are those of the 365 days before the visit and after the previous visit;
    the *after* days those of the 365 days after the visit and before the next one; the
-   visit's own day is in neither. Days without a temperature are left out. Less than
+   visits' own days are in none. Days without a temperature are left out. Less than
    :data:`MIN_DAYS` (8 weeks) on either side: nothing is computed.
 2. **Model of before.** Ordinary least squares of the daily kWh on the day's heating
    degree days (``HDD = max(0, 18 °C − daily mean temperature)``) over the before days:
@@ -29,6 +29,7 @@ Method (docs/design.md, "What a visit changed"):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from statistics import NormalDist
 
 import numpy as np
@@ -157,7 +158,7 @@ def visit_effect(daily: Daily, hdd, visit: str, actions=(), *, previous: str | N
     lo = v - np.timedelta64(window_days, "D")
     hi = v + np.timedelta64(window_days, "D")
     if previous is not None:
-        lo = max(lo, np.datetime64(previous, "D"))
+        lo = max(lo, np.datetime64(previous, "D") + np.timedelta64(1, "D"))
     if following is not None:
         hi = min(hi, np.datetime64(following, "D"))
     d = daily.days
@@ -167,7 +168,7 @@ def visit_effect(daily: Daily, hdd, visit: str, actions=(), *, previous: str | N
     after = known & (d > v) & (d < hi) if following is not None else \
         known & (d > v) & (d <= hi)
     nb, na = int(before.sum()), int(after.sum())
-    base = dict(date=str(visit), actions=tuple(actions), days_before=nb, days_after=na)
+    base: dict[str, Any] = dict(date=str(visit), actions=tuple(actions), days_before=nb, days_after=na)
     if nb < min_days or na < min_days:
         return VisitEffect(**base, computed=False,
                            reason=f"{nb} whole days before and {na} after the visit: "
@@ -240,7 +241,7 @@ def total_saving(effects: list[VisitEffect]) -> tuple[float, float, float, int]:
     done = [e for e in effects if e.computed]
     if not done:
         return 0.0, 0.0, 0.0, 0
-    s = float(sum(e.saving_kwh_per_year for e in done))            # type: ignore[misc]
-    sd = float(np.sqrt(sum(e.saving_sd_kwh_per_year ** 2 for e in done)))  # type: ignore[operator]
+    s = float(sum(float(e.saving_kwh_per_year or 0.0) for e in done))
+    sd = float(np.sqrt(sum(float(e.saving_sd_kwh_per_year or 0.0) ** 2 for e in done)))
     z = NormalDist().inv_cdf(0.5 + LEVEL / 2)
     return s, s - z * sd, s + z * sd, len(done)

@@ -139,6 +139,7 @@ class Curve:
 
     @property
     def size(self) -> int:
+        """Number of steps with a value."""
         return int(self.times.size)
 
 
@@ -234,12 +235,15 @@ class Register:
     # paths
     @property
     def marker(self) -> Path:
+        """The register's format marker, ``registre.toml``."""
         return self.path / "registre.toml"
 
     def household_file(self, code: str) -> Path:
+        """The file of household ``code``."""
         return self.path / "foyers" / f"{code}.toml"
 
     def curve_file(self, code: str) -> Path:
+        """The curve file of household ``code``."""
         return self.path / "courbes" / f"{code}.csv"
 
     # whole register
@@ -285,6 +289,7 @@ class Register:
 
     # one household
     def exists(self, code: str) -> bool:
+        """Whether household ``code`` is in the register."""
         return self.household_file(check_code(code)).exists()
 
     def household(self, code: str) -> Household:
@@ -344,13 +349,14 @@ class Register:
         return read_curve_file(self.curve_file(code))
 
     def add_curve(self, code: str, export: str | os.PathLike, *, today: dt.date,
-                  other_meter: bool = False) -> tuple[Import, list[str]]:
+                  other_meter: bool = False) -> tuple[Import | None, list[str]]:
         """Merge an Enedis export into the household's curve (see the module docstring).
 
         Returns
         -------
-        (Import, list of str)
-            What was added, and warnings of the reader and of the merge.
+        (Import or None, list of str)
+            What was added (None: the same file was already added, nothing changed), and
+            warnings of the reader and of the merge.
         """
         from pvshare.enedis.loadcurve import read_load_curve
         h = self.household(code)
@@ -360,9 +366,9 @@ class Register:
             digest = ""             # the reader below says what is wrong with the file
         same = next((i for i in h.imports if i.sha256 == digest), None)
         if same is not None:
-            raise PvshareError(_("{file}: this export was already added to {code} on {date} "
-                                 "(same content); nothing changed").format(
-                                     file=export, code=code, date=same.added))
+            return None, [_("{file}: this export was already added to {code} on {date} "
+                            "(same content); nothing changed").format(
+                                file=Path(export).name, code=code, date=same.added)]
         lc = read_load_curve(export, allow_gaps=True, step_s=STEP_S)
         ok = np.isfinite(lc.energy_wh)
         flags = lc.flags if lc.flags is not None else np.zeros(lc.times.size, np.uint8)
