@@ -344,9 +344,10 @@ class ForecastSection(_Section):
 class Households(_Section):
     """``[households]``: the energy advisor's register of households (docs/reports.md)."""
 
-    register: str | None = Field(default=None, min_length=1,
-                                 description="the register folder (relative: to the "
-                                             "config file's folder)")
+    # ``register`` in the TOML (a pydantic BaseModel attribute name, hence the alias).
+    folder: str | None = Field(default=None, min_length=1, alias="register",
+                               description="the register folder (relative: to the config "
+                                           "file's folder)")
 
 
 class MeterSection(BaseModel):

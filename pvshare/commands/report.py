@@ -37,7 +37,7 @@ def _echo_written(paths) -> None:
 
 @app.command("household")
 def household(
-    input: Path = typer.Option(..., "--input", "-i", help="Enedis load-curve export "
+    input: Path = typer.Option(None, "--input", "-i", help="Enedis load-curve export "
                                "(either layout) or a CSV 'time,power_w'."),
     out: Path = typer.Option(Path("."), "--out", help="Folder for the report files."),
     format: ReportFormat = typer.Option(ReportFormat.BOTH, "--format", help=_FORMAT_HELP),
@@ -57,13 +57,20 @@ def household(
     allow_gaps: bool = typer.Option(False, "--allow-gaps",
                                     help="Accept missing values (shown as data completeness)."),
     name: str = typer.Option("", "--name", help="A label printed under the title."),
+    code: str = typer.Option(None, "--code", help="A household of the register (instead of "
+                             "--input): its curve, and its visits before and after."),
+    register: Path = typer.Option(None, "--register", "-r", envvar="PVSHARE_REGISTER",
+                                  help="The register of households (pvshare households)."),
+    temperatures: Path = typer.Option(None, "--temperatures", help="With --code: daily "
+                                      "mean temperatures, CSV date,temp_c."),
 ) -> None:
     """Energy-coaching report for one household, from its load curve."""
     from pvshare.reports.run import household_report
     _echo_written(household_report(
         input, out, format.value, income=income, surface=surface, occupants=occupants,
         heating=heating.value, kva=kva, config=config, in_operation=in_operation,
-        allow_gaps=allow_gaps, name=name))
+        allow_gaps=allow_gaps, name=name, code=code, register=register,
+        temperatures=temperatures))
 
 
 @app.command("tenant")

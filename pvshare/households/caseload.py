@@ -55,6 +55,7 @@ class Followup:
     steps: int = 0
     first_utc: str = ""
     last_utc: str = ""
+    weather_label: str = ""
 
     @property
     def code(self) -> str:
@@ -84,7 +85,7 @@ def follow_household(h: Household, curve: Curve, temps: Temperatures, prices, te
     daily = daily_kwh(curve.times, curve.wh)
     hdd = heating_degree_days(temps.at(daily.days))
     effects = visits_effects(daily, hdd, [(v.date, v.actions) for v in h.visits])
-    f = Followup(h, daily, effects, steps=curve.size)
+    f = Followup(h, daily, effects, steps=curve.size, weather_label=temps.label)
     if curve.size:
         f.first_utc, f.last_utc = str(curve.times[0]), str(curve.times[-1])
     f.tariff, f.tariff_reason = tariff_check(h, curve, prices, tempo)

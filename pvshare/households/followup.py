@@ -29,8 +29,8 @@ Method (docs/design.md, "What a visit changed"):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 

@@ -414,8 +414,8 @@ def register_path(register: str | os.PathLike | None, config: str | os.PathLike 
         from pvshare.config import load_config
         cfg = load_config(config)
         hh = getattr(cfg, "households", None)
-        if hh is not None and hh.register:
-            p = Path(hh.register).expanduser()
+        if hh is not None and hh.folder:
+            p = Path(hh.folder).expanduser()
             return p if p.is_absolute() else Path(config).resolve().parent / p
         raise PvshareError(_("{config}: no [households] register in the configuration; "
                              "give --register FOLDER").format(config=config))

@@ -6,15 +6,24 @@ from pvshare.reports import charts
 from pvshare.reports.render import render_html
 
 
-def household_page(a, label: str = "") -> str:
-    """HTML of the household coaching report for a :class:`~.household.HouseholdAnalysis`."""
+def household_page(a, label: str = "", followup=None) -> str:
+    """HTML of the household coaching report for a :class:`~.household.HouseholdAnalysis`
+    (with ``followup``, a :class:`pvshare.households.caseload.Followup`: the visits, before
+    and after).
+    """
     c = {
         "monthly": charts.monthly_against_reference(a.months, a.month_kwh,
                                                     a.month_reference_kwh),
         "profile": charts.daily_profile(a.profile_hours, a.profile_weekday_w,
                                         a.profile_weekend_w, a.solar_hours),
     }
-    return render_html("household.html.j2", a=a, charts=c, label=label)
+    if followup is not None:
+        from pvshare.households.register import INTERVENTIONS
+        from pvshare.reports.followup import weekly_chart
+        c["followup"] = weekly_chart(followup)
+        return render_html("household.html.j2", a=a, charts=c, label=label,
+                           followup=followup, labels=INTERVENTIONS)
+    return render_html("household.html.j2", a=a, charts=c, label=label, followup=None)
 
 
 def tenant_page(s, *, site_name: str, flat_label: str = "") -> str:
