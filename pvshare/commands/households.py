@@ -99,23 +99,29 @@ def visit(code: str = typer.Argument(..., help="The household's code."),
 
 @app.command("add-curve")
 def add_curve(code: str = typer.Argument(..., help="The household's code."),
-              file: Path = typer.Argument(..., help="An Enedis load-curve export (any layout "
-                                          "pvshare reads) or a CSV 'time,power_w'."),
+              files: list[Path] = typer.Argument(..., help="Enedis load-curve exports (any "
+                                                 "layout pvshare reads) or CSV "
+                                                 "'time,power_w', added in this order."),
               other_meter: bool = typer.Option(False, "--other-meter", help="The export is "
                                                "from another meter than the previous ones "
                                                "(the household moved)."),
+              jobs: int = typer.Option(2, "--jobs", min=1, help="Files read in parallel."),
               register: Path = _REGISTER, config: Path = _CONFIG) -> None:
-    """Add an Enedis export to the household's curve (overlaps merged, never counted twice)."""
+    """Add Enedis exports to the household's curve (overlaps merged, never counted twice)."""
     reg = _open(register, config)
-    imp, warnings = reg.add_curve(code, file, today=dt.date.today(), other_meter=other_meter)
+    for imp, warnings in reg.add_curves(code, list(files), today=dt.date.today(),
+                                        other_meter=other_meter, jobs=jobs):
+        if imp is not None:
+            typer.echo(_("{code}: {steps} half-hours read from {file}, {new} new").format(
+                code=code, steps=imp.steps, file=imp.file, new=imp.new_steps))
+        for w in warnings:
+            typer.echo(_("note: {text}").format(text=w))
     c = reg.curve(code)
-    if imp is not None:
-            typer.echo(_("{code}: {steps} half-hours read from {file}, {new} new; the curve has "
-                     "{total} half-hours ({days} days) from {first} to {last} (UTC)").format(
-            code=code, steps=imp.steps, file=imp.file, new=imp.new_steps, total=c.size,
-            days=round(c.size / 48), first=str(c.times[0])[:16], last=str(c.times[-1])[:16]))
-    for w in warnings:
-        typer.echo(_("note: {text}").format(text=w))
+    if c.size:
+        typer.echo(_("{code}: the curve has {total} half-hours ({days} days) from {first} to "
+                     "{last} (UTC)").format(code=code, total=c.size, days=round(c.size / 48),
+                                            first=str(c.times[0])[:16],
+                                            last=str(c.times[-1])[:16]))
 
 
 @app.command("show")

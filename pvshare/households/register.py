@@ -348,9 +348,27 @@ class Register:
         """The stored curve of ``code`` (empty when no export was added)."""
         return read_curve_file(self.curve_file(code))
 
+    def add_curves(self, code: str, exports: list, *, today: dt.date,
+                   other_meter: bool = False, jobs: int = 1
+                   ) -> list[tuple[Import | None, list[str]]]:
+        """:meth:`add_curve` of each export in turn, the files read by ``jobs`` processes
+        (reading is most of the work); an error stops at its file, the ones before it are
+        added.
+        """
+        self.household(code)
+        if jobs <= 1 or len(exports) < 2:
+            return [self.add_curve(code, e, today=today, other_meter=other_meter)
+                    for e in exports]
+        import multiprocessing as mp
+        with mp.get_context("fork").Pool(min(jobs, len(exports))) as pool:
+            curves = pool.map(read_export, [str(e) for e in exports], chunksize=1)
+        return [self.add_curve(code, e, today=today, other_meter=other_meter, curve=c)
+                for e, c in zip(exports, curves, strict=True)]
+
     def add_curve(self, code: str, export: str | os.PathLike, *, today: dt.date,
-                  other_meter: bool = False) -> tuple[Import | None, list[str]]:
-        """Merge an Enedis export into the household's curve (see the module docstring).
+                  other_meter: bool = False, curve=None) -> tuple[Import | None, list[str]]:
+        """Merge an Enedis export into the household's curve (see the module docstring);
+        ``curve``: the export already read by :func:`read_export`.
 
         Returns
         -------
@@ -358,7 +376,6 @@ class Register:
             What was added (None: the same file was already added, nothing changed), and
             warnings of the reader and of the merge.
         """
-        from pvshare.enedis.loadcurve import read_load_curve
         h = self.household(code)
         try:
             digest = hashlib.sha256(Path(export).read_bytes()).hexdigest()
@@ -369,7 +386,7 @@ class Register:
             return None, [_("{file}: this export was already added to {code} on {date} "
                             "(same content); nothing changed").format(
                                 file=Path(export).name, code=code, date=same.added)]
-        lc = read_load_curve(export, allow_gaps=True, step_s=STEP_S)
+        lc = curve if curve is not None else read_export(export)
         ok = np.isfinite(lc.energy_wh)
         flags = lc.flags if lc.flags is not None else np.zeros(lc.times.size, np.uint8)
         new = Curve(lc.times[ok].astype("datetime64[s]"), lc.energy_wh[ok],
@@ -401,6 +418,12 @@ class Register:
                               "measured: the measured values replace them").format(
                                   n=n_replaced))
         return imp, warnings
+
+
+def read_export(path: str | os.PathLike):
+    """An Enedis export on the register's 30-minute grid, gaps kept (NaN)."""
+    from pvshare.enedis.loadcurve import read_load_curve
+    return read_load_curve(path, allow_gaps=True, step_s=STEP_S)
 
 
 def register_path(register: str | os.PathLike | None, config: str | os.PathLike | None
