@@ -9,7 +9,8 @@ each half-hour). A household of the example other than the first is the same rea
 household taken from another year and scaled: resampled, not another real household.
 
 ``.venv/bin/python scripts/advisor_exports.py`` rebuilds the exports of
-docs/examples/conseiller/ (committed).
+docs/examples/conseiller/ (committed, gzip-compressed to keep the repository small: pvshare
+reads them as they are).
 """
 
 from __future__ import annotations
@@ -85,13 +86,13 @@ def main() -> None:
     f01 = series(d(2023, 9, 1), 366, "2007-09-01 00:00")
     f02 = series(d(2023, 10, 1), 336, "2008-10-01 00:00", scale=0.6)
     exports = {
-        "F01_export_2024-03.csv": export_text(*f01, d(2023, 9, 1), d(2024, 3, 1)),
-        "F01_export_2024-09.csv": export_text(*f01, d(2024, 2, 1), d(2024, 9, 1)),
-        "F02_export_2024-09.csv": export_text(*f02, d(2023, 10, 1), d(2024, 9, 1),
+        "F01_export_2024-03.csv.gz": export_text(*f01, d(2023, 9, 1), d(2024, 3, 1)),
+        "F01_export_2024-09.csv.gz": export_text(*f01, d(2024, 2, 1), d(2024, 9, 1)),
+        "F02_export_2024-09.csv.gz": export_text(*f02, d(2023, 10, 1), d(2024, 9, 1),
                                               prm="09990000000077"),
     }
     for name, text in exports.items():
-        (EXAMPLE / name).write_text(text, encoding="utf-8")
+        (EXAMPLE / name).write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
 
 
 if __name__ == "__main__":
