@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from pvshare import i18n
+from pvshare.commands.tariffs import Option as TariffOption
 from pvshare.reports.household import Heating
 from pvshare.reports.render import ReportFormat
 
@@ -57,6 +58,10 @@ def household(
     allow_gaps: bool = typer.Option(False, "--allow-gaps",
                                     help="Accept missing values (shown as data completeness)."),
     name: str = typer.Option("", "--name", help="A label printed under the title."),
+    option: TariffOption = typer.Option("base", "--option", help="The tariff option on the bill: "
+                               "base, hphc or tempo (for the section on the tariff check)."),
+    offpeak_hours: str = typer.Option("22:00-06:00", "--offpeak-hours",
+                                      help="The household's off-peak hours, from the bill."),
     code: str = typer.Option(None, "--code", help="A household of the register (instead of "
                              "--input): its curve, and its visits before and after."),
     register: Path = typer.Option(None, "--register", "-r", envvar="PVSHARE_REGISTER",
@@ -69,7 +74,8 @@ def household(
     _echo_written(household_report(
         input, out, format.value, income=income, surface=surface, occupants=occupants,
         heating=heating.value, kva=kva, config=config, in_operation=in_operation,
-        allow_gaps=allow_gaps, name=name, code=code, register=register,
+        allow_gaps=allow_gaps, name=name, option=option.value,
+        offpeak_hours=offpeak_hours, code=code, register=register,
         temperatures=temperatures))
 
 

@@ -122,13 +122,13 @@ def check_text(check) -> str:
     head = (_("Option"), _("Power"), _("Subscription"), _("Energy"), _("Total"))
     rows = [head]
     for o in check.options:
-        mark = " ←" if o is check.current else ""
         rows.append((option_name(o.option), f"{o.kva} kVA", eur(o.subscription_eur),
-                     eur(o.energy_eur), eur(o.total_eur) + mark))
+                     eur(o.energy_eur), eur(o.total_eur)))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    for r in rows:
+    for k, r in enumerate(rows):
+        mark = " ←" if k and check.options[k - 1] is check.current else ""
         lines.append("  ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i])
-                               for i, c in enumerate(r)).rstrip())
+                               for i, c in enumerate(r)).rstrip() + mark)
     lines.append("")
     lines.append(_("Current: {option} {kva} kVA, {total}").format(
         option=option_name(check.current.option), kva=check.current.kva,

@@ -6,10 +6,12 @@ from pvshare.reports import charts
 from pvshare.reports.render import render_html
 
 
-def household_page(a, label: str = "", followup=None) -> str:
-    """HTML of the household coaching report for a :class:`~.household.HouseholdAnalysis`
-    (with ``followup``, a :class:`pvshare.households.caseload.Followup`: the visits, before
-    and after).
+def household_page(a, label: str = "", *, tariff=None, tariff_note: str = "",
+                   followup=None) -> str:
+    """HTML of the household coaching report for a :class:`~.household.HouseholdAnalysis`,
+    with the tariff check (:class:`pvshare.tariffs.TariffCheck`) or why it is not there,
+    and with ``followup`` (a :class:`pvshare.households.caseload.Followup`) the visits,
+    before and after.
     """
     c = {
         "monthly": charts.monthly_against_reference(a.months, a.month_kwh,
@@ -17,13 +19,19 @@ def household_page(a, label: str = "", followup=None) -> str:
         "profile": charts.daily_profile(a.profile_hours, a.profile_weekday_w,
                                         a.profile_weekend_w, a.solar_hours),
     }
+    extra = {}
     if followup is not None:
         from pvshare.households.register import INTERVENTIONS
         from pvshare.reports.followup import weekly_chart
         c["followup"] = weekly_chart(followup)
-        return render_html("household.html.j2", a=a, charts=c, label=label,
-                           followup=followup, labels=INTERVENTIONS)
-    return render_html("household.html.j2", a=a, charts=c, label=label, followup=None)
+        extra["labels"] = INTERVENTIONS
+    return render_html("household.html.j2", a=a, charts=c, label=label, tariff=tariff,
+                       tariff_note=tariff_note, option_names=OPTION_NAMES_FR,
+                       followup=followup, **extra)
+
+
+#: The regulated options' names in the reports.
+OPTION_NAMES_FR = {"base": "Base", "hphc": "Heures creuses", "tempo": "Tempo"}
 
 
 def tenant_page(s, *, site_name: str, flat_label: str = "") -> str:

@@ -66,7 +66,8 @@ def household_report(load_curve: str | os.PathLike, out: str | os.PathLike, fmt:
                      occupants: float | None = None, heating: str = "other",
                      kva: float | None = None, config: str | os.PathLike | None = None,
                      in_operation: bool = False, allow_gaps: bool = False,
-                     name: str = "", code: str | None = None,
+                     name: str = "", option: str = "base",
+                     offpeak_hours: str = "22:00-06:00", code: str | None = None,
                      register: str | os.PathLike | None = None,
                      temperatures: str | os.PathLike | None = None) -> list[Path]:
     """``pvshare report household``: the energy-coaching report of one load curve.
@@ -89,6 +90,9 @@ def household_report(load_curve: str | os.PathLike, out: str | os.PathLike, fmt:
         Accept missing values.
     name : str
         A label printed under the title.
+    option, offpeak_hours
+        The household's tariff option (``base``, ``hphc``, ``tempo``) and off-peak hours, for
+        the section "Votre option tarifaire" (:func:`household_tariff_check`).
     code, register, temperatures : optional
         A household of the register (``--register``, or the config's ``[households]
         register``): its curve, description and follow-up (visits, before and after, with
@@ -131,7 +135,33 @@ def household_report(load_curve: str | os.PathLike, out: str | os.PathLike, fmt:
         raise InputError(str(exc), source=str(load_curve)) from None
     label = name or (f"compteur {lc.prm}" if lc.prm else "")
     base = "rapport-foyer-" + re.sub(r"[^A-Za-z0-9_-]+", "-", lc.prm or Path(load_curve).stem)
-    return write_report(household_page(a, label), out, base, fmt)
+    check, why = household_tariff_check(lc, a.subscribed_kva, option, offpeak_hours)
+    return write_report(household_page(a, label, tariff=check, tariff_note=why), out, base,
+                        fmt)
+
+
+def household_tariff_check(lc, kva: float, option: str, offpeak_hours: str):
+    """The tariff check of a household's curve with the bundled regulated prices and Tempo
+    colours: ``(TariffCheck, "")``, or ``(None, why)`` in French when it cannot be made (a
+    power that is not a standard one, missing values, prices unknown for the period).
+    """
+    import numpy as np
+
+    from pvshare.tariffs import STANDARD_KVA, check_tariffs, load_prices, load_tempo
+    if float(kva) not in [float(k) for k in STANDARD_KVA]:
+        return None, (f"la puissance souscrite ({kva:g} kVA) n'est pas une puissance du tarif "
+                      "bleu : la vérification de l'option tarifaire n'est pas faite.")
+    if not np.all(np.isfinite(lc.energy_wh)):
+        return None, ("des mesures manquent dans la courbe : la vérification de l'option "
+                      "tarifaire demande une courbe complète.")
+    try:
+        check = check_tariffs(lc.times[0], lc.energy_wh, lc.step_s // 60, int(kva), option,
+                              offpeak_hours, load_prices(), load_tempo())
+    except (InputError, ValueError) as exc:
+        return None, ("les tarifs réglementés intégrés à pvshare ne couvrent pas toute la "
+                      f"période de la courbe ({getattr(exc, 'message', str(exc))}) : "
+                      "utilisez pvshare tariffs avec --prices.")
+    return check, ""
 
 
 def _register_household_report(code: str, register, out, fmt: str, *, income, config,
@@ -165,7 +195,10 @@ def _register_household_report(code: str, register, out, fmt: str, *, income, co
                           surface_m2=h.surface_m2, heating=h.heating,
                           income_eur_per_year=income, subscribed_kva=h.kva,
                           in_operation=in_operation, flags=flags)
-    return write_report(household_page(a, f"foyer {code}", followup=f), out,
+    note = f"la vérification de l'option tarifaire n'est pas faite : {f.tariff_reason}." \
+        if f.tariff is None else ""
+    return write_report(household_page(a, f"foyer {code}", tariff=f.tariff, tariff_note=note,
+                                       followup=f), out,
                         f"rapport-foyer-{code}", fmt)
 
 

@@ -38,7 +38,7 @@ from pvshare.billing.prices import parse_hour_ranges
 from pvshare.errors import InputError
 from pvshare.tariffs.prices import OPTIONS, PERIODS, STANDARD_KVA, PriceTable
 from pvshare.tariffs.tempo import DAY_START_HOUR, TempoCalendar
-from pvshare.timegrid import DEFAULT_TZ, local_midnight_utc, utc_offsets
+from pvshare.timegrid import DEFAULT_TZ, utc_offsets
 
 #: The household's off-peak hours when its bill does not say (Heures creuses).
 DEFAULT_OFFPEAK_HOURS = "22:00-06:00"
@@ -85,15 +85,16 @@ class OptionCost:
 
 @dataclass(frozen=True)
 class Unavailable:
-    """An (option, power) that could not be priced, and why (English, for the catalogue:
-    ``reason`` is one of the :data:`REASONS` templates filled with ``detail``).
+    """An (option, power) that could not be priced, and why: ``reason`` is ``no_price`` (no
+    price row, a gap row, or past the table's validity) or ``no_color`` (a Tempo day without
+    a colour); ``first_day`` the first such local (or Tempo) day, ``days`` how many.
     """
 
     option: str
     kva: int
-    reason: str            # "no_price", "no_color"
-    first_day: dt.date     # the first local (or Tempo) day without a price or colour
-    days: int              # how many days lack it
+    reason: str
+    first_day: dt.date
+    days: int
 
 
 @dataclass(frozen=True)
@@ -273,15 +274,14 @@ def check_tariffs(start_utc, wh_per_step, step_minutes: int, kva: int, option: s
     tempo_day = (local - DAY_START_HOUR * 3600) // 86400
     joules = np.rint(wh * 3600).astype(np.int64)
 
-    # Days covered, and the share of each (23, 24 or 25 hours long).
-    udays, first_idx, counts = np.unique(local_day, return_index=True, return_counts=True)
-    day_dates = [dt.date(1970, 1, 1) + dt.timedelta(days=int(d)) for d in udays]
-    day_share = []
-    for d, c in zip(day_dates, counts, strict=True):
-        a = int(local_midnight_utc(d, tz).astype(np.int64))
-        b = int(local_midnight_utc(d + dt.timedelta(days=1), tz).astype(np.int64))
-        day_share.append(Fraction(int(c) * step_s, b - a))
-    days = sum(day_share, Fraction(0))
+    # Days covered, and the share of each (23, 24 or 25 hours long): covered seconds and
+    # length of each local day (midnight is never inside a clock change).
+    udays, counts = np.unique(local_day, return_counts=True)
+    bounds = np.append(udays, udays[-1] + 1) * 86400
+    midnights = bounds - utc_offsets(bounds - utc_offsets(bounds, tz), tz)
+    day_len = np.diff(midnights)
+    covered = counts.astype(np.int64) * step_s
+    days = _sum_shares(covered, day_len, np.zeros(udays.size, dtype=np.int64))[0]
     udays64 = udays.astype("datetime64[D]")
     peak_w = float(wh.max()) * 3600 / step_s
 
@@ -315,7 +315,7 @@ def check_tariffs(start_utc, wh_per_step, step_minutes: int, kva: int, option: s
                 missing.append(Unavailable(opt, k, "no_color", _date(miss_days[0]),
                                            len(miss_days)))
                 continue
-            cost = _price(opt, k, prices, masks, joules, local_day, udays64, day_share)
+            cost = _price(opt, k, prices, masks, joules, local_day, udays64, covered, day_len)
             if isinstance(cost, Unavailable):
                 missing.append(cost)
             else:
@@ -346,8 +346,20 @@ def _date(day_number) -> dt.date:
     return dt.date(1970, 1, 1) + dt.timedelta(days=int(day_number))
 
 
+def _sum_shares(covered: np.ndarray, day_len: np.ndarray, group: np.ndarray) -> dict:
+    """Exact sum of the days' shares (covered seconds / day length) per group, computed once
+    per distinct (group, covered, length): a year has only a handful of them.
+    """
+    keys, n = np.unique(np.stack([group, covered, day_len]), axis=1, return_counts=True)
+    out: dict[int, Fraction] = {}
+    for (g, c, length), k in zip(keys.T.tolist(), n.tolist(), strict=True):
+        out[g] = out.get(g, Fraction(0)) + Fraction(c * k, length)
+    return out
+
+
 def _price(option: str, kva: int, prices: PriceTable, masks: dict, joules: np.ndarray,
-           local_day: np.ndarray, udays64: np.ndarray, day_share: list[Fraction]):
+           local_day: np.ndarray, udays64: np.ndarray, covered: np.ndarray,
+           day_len: np.ndarray):
     """OptionCost of one option at one power, or Unavailable."""
     energy = Fraction(0)
     kwh_by_period = {}
@@ -363,6 +375,7 @@ def _price(option: str, kva: int, prices: PriceTable, masks: dict, joules: np.nd
         per_row = np.bincount(idx, weights=joules[m], minlength=len(rows))
         for r, j in zip(rows, per_row, strict=True):
             if j:
+                assert r.eur_per_kwh is not None           # a gap row is never looked up
                 energy += Fraction(int(j)) * r.eur_per_kwh / J_PER_KWH
         kwh_by_period[period] = float(joules[m].sum()) / J_PER_KWH
     sub_idx, yearly = prices.subscriptions(option, kva, udays64)
@@ -370,7 +383,9 @@ def _price(option: str, kva: int, prices: PriceTable, masks: dict, joules: np.nd
         bad = udays64[sub_idx < 0]
         return Unavailable(option, kva, "no_price", bad[0].astype(dt.date), len(bad))
     subscription = Fraction(0)
-    for i, share in zip(sub_idx.tolist(), day_share, strict=True):
-        subscription += yearly[i] * share / DAYS_PER_YEAR
+    for i, share in _sum_shares(covered, day_len, sub_idx).items():
+        y = yearly[i]
+        assert y is not None                       # gaps were reported above
+        subscription += y * share / DAYS_PER_YEAR
     return OptionCost(option, kva, cents(subscription), cents(energy),
                       cents(subscription + energy), kwh_by_period, subscription, energy)

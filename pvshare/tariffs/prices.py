@@ -122,9 +122,10 @@ class PriceTable:
         return max(starts)
 
     def subscriptions(self, option: str, kva: int,
-                      days: np.ndarray) -> tuple[np.ndarray, list[Fraction]]:
+                      days: np.ndarray) -> tuple[np.ndarray, list[Fraction | None]]:
         """The yearly subscription in force on each local date: ``(index, yearly)`` with
-        ``yearly[index[i]]`` the price of ``days[i]`` (index -1 where none applies). The
+        ``yearly[index[i]]`` the price of ``days[i]`` (index -1 where none applies or a gap
+        row does: ``yearly`` is then None there). The
         subscription of a date is that of the latest row of the option and power (any
         period) starting on or before it.
         """
