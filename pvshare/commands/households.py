@@ -107,7 +107,9 @@ def add_curve(code: str = typer.Argument(..., help="The household's code."),
                                                "(the household moved)."),
               jobs: int = typer.Option(2, "--jobs", min=1, help="Files read in parallel."),
               register: Path = _REGISTER, config: Path = _CONFIG) -> None:
-    """Add Enedis exports to the household's curve (overlaps merged, never counted twice)."""
+    """Add Enedis exports to the household's curve (overlaps merged, never counted twice;
+    all or nothing).
+    """
     reg = _open(register, config)
     for imp, warnings in reg.add_curves(code, list(files), today=dt.date.today(),
                                         other_meter=other_meter, jobs=jobs):

@@ -351,73 +351,89 @@ class Register:
     def add_curves(self, code: str, exports: list, *, today: dt.date,
                    other_meter: bool = False, jobs: int = 1
                    ) -> list[tuple[Import | None, list[str]]]:
-        """:meth:`add_curve` of each export in turn, the files read by ``jobs`` processes
-        (reading is most of the work); an error stops at its file, the ones before it are
-        added.
-        """
-        self.household(code)
-        if jobs <= 1 or len(exports) < 2:
-            return [self.add_curve(code, e, today=today, other_meter=other_meter)
-                    for e in exports]
-        import multiprocessing as mp
-        with mp.get_context("fork").Pool(min(jobs, len(exports))) as pool:
-            curves = pool.map(read_export, [str(e) for e in exports], chunksize=1)
-        return [self.add_curve(code, e, today=today, other_meter=other_meter, curve=c)
-                for e, c in zip(exports, curves, strict=True)]
-
-    def add_curve(self, code: str, export: str | os.PathLike, *, today: dt.date,
-                  other_meter: bool = False, curve=None) -> tuple[Import | None, list[str]]:
-        """Merge an Enedis export into the household's curve (see the module docstring);
-        ``curve``: the export already read by :func:`read_export`.
+        """Merge Enedis exports, in order, into the household's curve (see the module
+        docstring), all or nothing: the files are read by ``jobs`` processes (reading is
+        most of the work), merged in memory, and the curve and the household's file written
+        once.
 
         Returns
         -------
-        (Import or None, list of str)
-            What was added (None: the same file was already added, nothing changed), and
-            warnings of the reader and of the merge.
+        list of (Import or None, list of str)
+            For each export, what was added (None: the same file was already added,
+            nothing changed) and warnings of the reader and of the merge.
         """
         h = self.household(code)
-        try:
-            digest = hashlib.sha256(Path(export).read_bytes()).hexdigest()
-        except OSError:
-            digest = ""             # the reader below says what is wrong with the file
-        same = next((i for i in h.imports if i.sha256 == digest), None)
-        if same is not None:
-            return None, [_("{file}: this export was already added to {code} on {date} "
-                            "(same content); nothing changed").format(
-                                file=Path(export).name, code=code, date=same.added)]
-        lc = curve if curve is not None else read_export(export)
-        ok = np.isfinite(lc.energy_wh)
-        flags = lc.flags if lc.flags is not None else np.zeros(lc.times.size, np.uint8)
-        new = Curve(lc.times[ok].astype("datetime64[s]"), lc.energy_wh[ok],
-                    flags[ok].astype(np.uint8))
-        if new.size == 0:
-            raise InputError(_("the export has no value"), source=str(export))
-        meter = hashlib.sha256(lc.prm.encode()).hexdigest()[:16] if lc.prm else ""
-        known = {i.meter for i in h.imports if i.meter}
-        if meter and known and meter not in known and not other_meter:
-            raise InputError(_("this export is from another meter (PRM) than the previous "
-                               "exports of household {code!r}; if the household moved or "
-                               "the meter was replaced, add it with --other-meter").format(
-                                   code=code), source=str(export))
-        old = self.curve(code)
-        merged, n_new, n_replaced = merge_curves(old, new, source=str(export))
-        imp = Import(file=Path(export).name, sha256=digest,
-                     added=today.isoformat(),
-                     first_utc=str(new.times[0]), last_utc=str(new.times[-1]),
-                     steps=new.size, new_steps=n_new, replaced_steps=n_replaced,
-                     layout=lc.layout, meter=meter)
-        h.imports.append(imp)
-        check_household(h)
-        with atomic_writes(self.curve_file(code), self.household_file(code)) as (c, f):
-            c.write_bytes(curve_csv(merged))
-            f.write_text(h.to_toml(), encoding="utf-8")
-        warnings = list(lc.warnings)
-        if n_replaced:
-            warnings.append(_("{n} step(s) estimated by Enedis in an earlier export now "
-                              "measured: the measured values replace them").format(
-                                  n=n_replaced))
-        return imp, warnings
+        digests = [_digest(e) for e in exports]
+        todo = [k for k, d in enumerate(digests)
+                if not any(i.sha256 == d for i in h.imports) and d not in digests[:k]]
+        curves: dict[int, object] = {}
+        if jobs > 1 and len(todo) > 1:
+            import multiprocessing as mp
+            with mp.get_context("fork").Pool(min(jobs, len(todo))) as pool:
+                read = pool.map(read_export, [str(exports[k]) for k in todo], chunksize=1)
+            curves = dict(zip(todo, read, strict=True))
+        merged = self.curve(code)
+        out: list[tuple[Import | None, list[str]]] = []
+        for k, export in enumerate(exports):
+            if k not in todo:
+                same = next((i.added for i in h.imports if i.sha256 == digests[k]),
+                            today.isoformat())
+                out.append((None, [_("{file}: this export was already added to {code} on "
+                                     "{date} (same content); nothing changed").format(
+                                         file=Path(export).name, code=code, date=same)]))
+                continue
+            lc = curves.get(k) or read_export(export)
+            merged, imp, warnings = _merge_export(h, merged, export, lc, digests[k],
+                                                  today=today, other_meter=other_meter)
+            h.imports.append(imp)
+            out.append((imp, warnings))
+        if any(imp is not None for imp, _w in out):
+            check_household(h)
+            with atomic_writes(self.curve_file(code), self.household_file(code)) as (c, f):
+                c.write_bytes(curve_csv(merged))
+                f.write_text(h.to_toml(), encoding="utf-8")
+        return out
+
+    def add_curve(self, code: str, export: str | os.PathLike, *, today: dt.date,
+                  other_meter: bool = False) -> tuple[Import | None, list[str]]:
+        """Merge one Enedis export into the household's curve (:meth:`add_curves`)."""
+        return self.add_curves(code, [export], today=today, other_meter=other_meter)[0]
+
+
+def _digest(path) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return ""                   # the reader says what is wrong with the file
+
+
+def _merge_export(h: Household, old: Curve, export, lc, digest: str, *, today: dt.date,
+                  other_meter: bool) -> tuple[Curve, Import, list[str]]:
+    """``old`` with the read export ``lc`` merged in, its Import record, its warnings."""
+    code = h.code
+    ok = np.isfinite(lc.energy_wh)
+    flags = lc.flags if lc.flags is not None else np.zeros(lc.times.size, np.uint8)
+    new = Curve(lc.times[ok].astype("datetime64[s]"), lc.energy_wh[ok],
+                flags[ok].astype(np.uint8))
+    if new.size == 0:
+        raise InputError(_("the export has no value"), source=str(export))
+    meter = hashlib.sha256(lc.prm.encode()).hexdigest()[:16] if lc.prm else ""
+    known = {i.meter for i in h.imports if i.meter}
+    if meter and known and meter not in known and not other_meter:
+        raise InputError(_("this export is from another meter (PRM) than the previous "
+                           "exports of household {code!r}; if the household moved or "
+                           "the meter was replaced, add it with --other-meter").format(
+                               code=code), source=str(export))
+    merged, n_new, n_replaced = merge_curves(old, new, source=str(export))
+    imp = Import(file=Path(export).name, sha256=digest, added=today.isoformat(),
+                 first_utc=str(new.times[0]), last_utc=str(new.times[-1]),
+                 steps=new.size, new_steps=n_new, replaced_steps=n_replaced,
+                 layout=lc.layout, meter=meter)
+    warnings = list(lc.warnings)
+    if n_replaced:
+        warnings.append(_("{n} step(s) estimated by Enedis in an earlier export now "
+                          "measured: the measured values replace them").format(n=n_replaced))
+    return merged, imp, warnings
 
 
 def read_export(path: str | os.PathLike):
