@@ -70,6 +70,8 @@ app.command("bill")(__import__("pvshare.commands.bill", fromlist=["bill"]).bill)
 app.add_typer(__import__("pvshare.commands.web", fromlist=["app"]).app, name="web")
 app.add_typer(__import__("pvshare.commands.service", fromlist=["app"]).app, name="service")
 app.command("tariffs")(__import__("pvshare.commands.tariffs", fromlist=["tariffs"]).tariffs)
+app.add_typer(__import__("pvshare.commands.households", fromlist=["app"]).app,
+              name="households")
 # --- end of command groups ---------------------------------------------------------------
 
 

@@ -424,6 +424,15 @@ class ForecastSection(_Section):
     weather: WeatherSource = WeatherSource()
 
 
+class Households(_Section):
+    """``[households]``: the energy advisor's register of households (docs/reports.md)."""
+
+    # ``register`` in the TOML (a pydantic BaseModel attribute name, hence the alias).
+    folder: str | None = Field(default=None, min_length=1, alias="register",
+                               description="the register folder (relative: to the config "
+                                           "file's folder)")
+
+
 class MeterSection(BaseModel):
     """A meter entry; the options beyond these are checked by the meter's own type."""
 
@@ -450,6 +459,7 @@ class Config(_Section):
     daemon: Daemon = Daemon()
     web: Web = Web()
     forecast: ForecastSection = ForecastSection()
+    households: Households = Households()
 
     #: Where the file was read from (not part of the TOML).
     source: str | None = Field(default=None, exclude=True)

@@ -17,7 +17,7 @@ EXTRA_OF_MODULE = {
     "pandas": "export", "pvlib": "forecast", "scipy": "forecast",
     "matplotlib": "reports", "jinja2": "reports", "weasyprint": "reports", "openpyxl": "reports",
     "pyarrow": "parquet",
-    "amqtt": "demo", "tomli_w": "demo",
+    "amqtt": "demo", "tomli_w": "reports",
     "influxdb_client": "influx",
     "starlette": "web", "uvicorn": "web", "segno": "web",
 }
@@ -30,7 +30,8 @@ PROBE_OF_EXTRA = {"forecast": ("pandas", "pvlib"), "reports": ("matplotlib", "ji
 
 #: The extra a command group needs, preferred when it provides the missing module.
 EXTRA_OF_COMMAND = {"forecast": "forecast", "report": "reports", "export": "export",
-                    "demo": "demo", "simulate": "demo", "web": "web"}
+                    "demo": "demo", "simulate": "demo", "web": "web",
+                    "households": "reports"}
 
 
 class MissingExtraError(PvshareError):

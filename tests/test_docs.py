@@ -252,7 +252,8 @@ def test_configuration_md_documents_every_field_and_no_other():
                 "operation": c.Operation, "participants": c.Participant,
                 "tariffs": c.Tariffs, "prices": c.PricePeriod, "mqtt": c.Mqtt,
                 "store": c.Store, "influxdb": c.InfluxDB, "daemon": c.Daemon,
-                "forecast.weather": c.WeatherSource, "web": c.Web}
+                "forecast.weather": c.WeatherSource, "web": c.Web,
+                "households": c.Households}
     assert set(sections) - {"forecast.weather"} | {"meters", "forecast"} == \
         _model_fields(c.Config)
     assert _model_fields(c.ForecastSection) == {"weather"}

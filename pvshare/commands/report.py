@@ -47,7 +47,7 @@ def _echo_written(paths) -> None:
 
 @app.command("household")
 def household(
-    input: Path = typer.Option(..., "--input", "-i", help="Enedis load-curve export "
+    input: Path = typer.Option(None, "--input", "-i", help="Enedis load-curve export "
                                "(either layout) or a CSV 'time,power_w'."),
     out: Path = typer.Option(Path("."), "--out", help="Folder for the report files."),
     format: ReportFormat = typer.Option(ReportFormat.BOTH, "--format", help=_FORMAT_HELP),
@@ -71,6 +71,12 @@ def household(
                                "base, hphc or tempo (for the section on the tariff check)."),
     offpeak_hours: str = typer.Option("22:00-06:00", "--offpeak-hours",
                                       help="The household's off-peak hours, from the bill."),
+    code: str = typer.Option(None, "--code", help="A household of the register (instead of "
+                             "--input): its curve, and its visits before and after."),
+    register: Path = typer.Option(None, "--register", "-r", envvar="PVSHARE_REGISTER",
+                                  help="The register of households (pvshare households)."),
+    temperatures: Path = typer.Option(None, "--temperatures", help="With --code: daily "
+                                      "mean temperatures, CSV date,temp_c."),
 ) -> None:
     """Energy-coaching report for one household, from its load curve."""
     from pvshare.reports.run import household_report
@@ -78,7 +84,8 @@ def household(
         input, out, format.value, income=income, surface=surface, occupants=occupants,
         heating=heating.value, kva=kva, config=config, in_operation=in_operation,
         allow_gaps=allow_gaps, name=name, option=option.value,
-        offpeak_hours=offpeak_hours))
+        offpeak_hours=offpeak_hours, code=code, register=register,
+        temperatures=temperatures))
 
 
 @app.command("tenant")

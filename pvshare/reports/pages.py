@@ -6,9 +6,12 @@ from pvshare.reports import charts
 from pvshare.reports.render import render_html
 
 
-def household_page(a, label: str = "", *, tariff=None, tariff_note: str = "") -> str:
+def household_page(a, label: str = "", *, tariff=None, tariff_note: str = "",
+                   followup=None) -> str:
     """HTML of the household coaching report for a :class:`~.household.HouseholdAnalysis`,
-    with the tariff check (:class:`pvshare.tariffs.TariffCheck`) or why it is not there.
+    with the tariff check (:class:`pvshare.tariffs.TariffCheck`) or why it is not there,
+    and with ``followup`` (a :class:`pvshare.households.caseload.Followup`) the visits,
+    before and after.
     """
     c = {
         "monthly": charts.monthly_against_reference(a.months, a.month_kwh,
@@ -16,8 +19,15 @@ def household_page(a, label: str = "", *, tariff=None, tariff_note: str = "") ->
         "profile": charts.daily_profile(a.profile_hours, a.profile_weekday_w,
                                         a.profile_weekend_w, a.solar_hours),
     }
+    extra = {}
+    if followup is not None:
+        from pvshare.households.register import INTERVENTIONS
+        from pvshare.reports.followup import weekly_chart
+        c["followup"] = weekly_chart(followup)
+        extra["labels"] = INTERVENTIONS
     return render_html("household.html.j2", a=a, charts=c, label=label, tariff=tariff,
-                       tariff_note=tariff_note, option_names=OPTION_NAMES_FR)
+                       tariff_note=tariff_note, option_names=OPTION_NAMES_FR,
+                       followup=followup, **extra)
 
 
 #: The regulated options' names in the reports.

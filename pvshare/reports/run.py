@@ -82,7 +82,9 @@ def household_report(load_curve: str | os.PathLike, out: str | os.PathLike, fmt:
                      kva: float | None = None, config: str | os.PathLike | None = None,
                      in_operation: bool = False, allow_gaps: bool = False,
                      name: str = "", option: str = "base",
-                     offpeak_hours: str = "22:00-06:00") -> list[Path]:
+                     offpeak_hours: str = "22:00-06:00", code: str | None = None,
+                     register: str | os.PathLike | None = None,
+                     temperatures: str | os.PathLike | None = None) -> list[Path]:
     """``pvshare report household``: the energy-coaching report of one load curve.
 
     Parameters
@@ -108,12 +110,23 @@ def household_report(load_curve: str | os.PathLike, out: str | os.PathLike, fmt:
     option, offpeak_hours
         The household's tariff option (``base``, ``hphc``, ``tempo``) and off-peak hours, for
         the section "Votre option tarifaire" (:func:`household_tariff_check`).
+    code, register, temperatures : optional
+        A household of the register (``--register``, or the config's ``[households]
+        register``): its curve, description and follow-up (visits, before and after, with
+        the daily temperatures of ``temperatures``); ``load_curve`` is then not needed.
 
     Returns
     -------
     list of pathlib.Path
         The files written.
     """
+    if code is not None:
+        return _register_household_report(code, register, out, fmt, income=income,
+                                          config=config, in_operation=in_operation,
+                                          temperatures=temperatures)
+    if load_curve is None:
+        raise PvshareError("give the load curve with --input FILE, or a household of the "
+                           "register with --code CODE")
     from pvshare.config import Tariffs, load_config
     from pvshare.enedis.loadcurve import read_load_curve
     from pvshare.reports.household import SOLAR_HOURS, analyse_household, green_hours
@@ -168,6 +181,44 @@ def household_tariff_check(lc, kva: float, option: str, offpeak_hours: str):
                       f"période de la courbe ({getattr(exc, 'message', str(exc))}) : "
                       "utilisez pvshare tariffs avec --prices.")
     return check, ""
+
+
+def _register_household_report(code: str, register, out, fmt: str, *, income, config,
+                               in_operation: bool, temperatures) -> list[Path]:
+    """The household report of a household of the register, with its follow-up."""
+    import numpy as np
+
+    from pvshare.config import Tariffs, load_config
+    from pvshare.households.caseload import follow_register
+    from pvshare.households.register import STEP_S, Register, register_path
+    from pvshare.households.weather import temperatures as temps_of
+    from pvshare.reports.household import analyse_household
+    from pvshare.reports.pages import household_page
+    from pvshare.reports.render import write_report
+    reg = Register(register_path(register, config)).check()
+    f = follow_register(reg, temps_of(temperatures, reg.path), codes=[code])[0]
+    curve = reg.curve(code)
+    if curve.size == 0:
+        raise PvshareError(f"household {code!r} has no curve yet: add an Enedis export with "
+                           f"`pvshare households add-curve {code} FILE`")
+    tariffs = load_config(config).tariffs if config is not None else Tariffs()
+    t = curve.times.astype(np.int64)
+    k = (t - t[0]) // STEP_S
+    times = (t[0] + np.arange(k[-1] + 1) * STEP_S).astype("datetime64[s]")
+    wh = np.full(times.size, np.nan)
+    wh[k] = curve.wh
+    flags = np.zeros(times.size, np.uint8)
+    flags[k] = curve.flags
+    h = f.household
+    a = analyse_household(times, wh, STEP_S, tariffs=tariffs, occupants=h.occupants,
+                          surface_m2=h.surface_m2, heating=h.heating,
+                          income_eur_per_year=income, subscribed_kva=h.kva,
+                          in_operation=in_operation, flags=flags)
+    note = f"la vérification de l'option tarifaire n'est pas faite : {f.tariff_reason}." \
+        if f.tariff is None else ""
+    return write_report(household_page(a, f"foyer {code}", tariff=f.tariff, tariff_note=note,
+                                       followup=f), out,
+                        f"rapport-foyer-{code}", fmt)
 
 
 def tenant_reports(config: str | os.PathLike, month: str, out: str | os.PathLike,
