@@ -8,6 +8,7 @@ daemon.
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,7 +136,9 @@ def cli_building(
                                   "is garbage"),
     drop: float = typer.Option(0.0, "--drop", help="probability that a meter message is lost"),
 ) -> None:
-    """The inverter and every tenant's meter together, on one simulated clock."""
+    """The inverter and every tenant's meter together, on one simulated clock. SIGUSR1
+    makes the inverter unreachable (its port closed), and reachable again.
+    """
     from pvshare.config import load_config
     from pvshare_simulators.meters import default_config_path
     cfg = load_config(config or default_config_path())
@@ -152,6 +155,14 @@ def cli_building(
         if clock_origin is None and start is not None:
             clock.reset(parse_start(start))      # set-up took real time: start the day now
         building.start_meters()
+
+        def _toggle_reachable(signum, frame):        # a fault for tests: SIGUSR1
+            f = building.inverter.faults
+            f.unreachable = not f.unreachable
+            typer.echo(f"inverter {'unreachable' if f.unreachable else 'reachable'} "
+                       f"(SIGUSR1) at {dt.datetime.fromtimestamp(clock.now(), dt.UTC):%H:%M}")
+
+        signal.signal(signal.SIGUSR1, _toggle_reachable)
         typer.echo(f"inverter (SunSpec, Modbus TCP): 127.0.0.1:{building.inverter_port}\n"
                    f"{len(cfg.participants)} Linky meters ({fmt}) → MQTT "
                    f"{building.broker[0]}:{building.broker[1]} ({building.broker_kind})\n"

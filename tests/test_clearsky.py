@@ -3,11 +3,10 @@
 
 import numpy as np
 import pandas as pd
+import pvlib  # the forecast extra (`make setup` installs it)
 import pytest
 
 from pvshare.meters.clearsky import ArrayShape, poa_clear_sky_w_m2, sun_position
-
-import pvlib  # noqa: E402 - the forecast extra (`make setup` installs it)
 
 SITES = [(48.85, 2.35, 30.0, 180.0), (43.6, 1.44, 15.0, 120.0), (50.6, 3.06, 45.0, 250.0)]
 DAYS = ["2025-06-21", "2025-12-21", "2025-03-30", "2025-10-26"]

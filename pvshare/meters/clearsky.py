@@ -103,6 +103,7 @@ class ArrayShape:
     kwp: float
 
     def __call__(self, times_s) -> np.ndarray:
+        """The clear-sky power at each time (UTC Unix s), W."""
         return self.kwp * poa_clear_sky_w_m2(times_s, self.latitude, self.longitude,
                                              self.tilt_deg, self.azimuth_deg)
 
