@@ -16,7 +16,6 @@ import json
 import os
 import signal
 import socket
-import time
 
 import numpy as np
 import pytest
@@ -26,16 +25,17 @@ from pvshare.live.daemon import status_path
 from pvshare.meters.clearsky import ArrayShape
 from pvshare.meters.energy import Flag
 from tests import daemon_support as ds
-from tests.test_daemon_faults import (  # noqa: F401 - rigs: the fixture
-    STEP,
-    Rig,
-    allocation,
-    model_energy,
-    rigs,
-    wait_closed,
-)
+from tests.test_daemon_faults import STEP, Rig, allocation, model_energy, wait_closed
 
 pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def rigs():
+    made: list[Rig] = []
+    yield made
+    for r in made:
+        r.stop()
 
 
 def port_open(port: int) -> bool:
