@@ -414,6 +414,14 @@ def test_the_night_after_the_last_reading_is_known_zero_with_the_sun_shape():
     # without the shape (a tenant), after the last reading is unknown
     r2 = step_energy(t, index, starts, STEP)
     assert (r2.flags[night | last] == Flag.MISSING).all()
+    # the same before the first reading: a daemon started at night
+    sunrise = day + 3 * 3600 + 50 * 60                       # ~03:50 UTC
+    t4 = np.arange(sunrise + 120, day + 9 * 3600, 60.0)
+    r4 = step_energy(t4, 1e6 + (t4 - t4[0]) / 3600.0 * 500, day + np.arange(0, 18) * STEP, STEP,
+                     shape=shape)
+    dark = day + np.arange(0, 18) * STEP + STEP <= sunrise
+    assert dark.sum() == 7 and (r4.energy_wh[dark] == 0).all()
+    assert (r4.flags[dark] == Flag.INTERPOLATED).all()
     # at noon, a step past the last reading is unknown even with the shape
     r3 = step_energy(t[t < day + 13 * 3600], index[t < day + 13 * 3600], starts, STEP,
                      shape=shape)

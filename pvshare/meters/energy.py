@@ -317,9 +317,10 @@ def step_energy(times_s, index_wh, step_starts_s, step_s: float, *,
         ``shape(times_s) -> weights >= 0``, vectorised: the expected power's shape (the
         roof's clear sky, :class:`pvshare.meters.clearsky.ArrayShape`). When given, every
         gap longer than ``interp_gap_s`` is spread by it (not only the long ones), and the
-        part of a step after the last reading is known to hold nothing when the shape is
-        zero from ``interp_gap_s`` after that reading to the step's end (the sun is down:
-        an inverter asleep for the night). Without it, gaps up to ``max_gap_s`` are
+        part of a step after the last reading (before the first) is known to hold nothing
+        when the shape is zero from ``interp_gap_s`` after that reading to the step's end
+        (from the step's start to ``interp_gap_s`` before that reading): the sun is down,
+        an inverter asleep for the night. Without it, gaps up to ``max_gap_s`` are
         interpolated linearly and longer ones spread evenly.
 
     Returns
@@ -327,7 +328,7 @@ def step_energy(times_s, index_wh, step_starts_s, step_s: float, *,
     StepEnergy
         ``energy_wh = I(end) − I(start)`` with ``I`` the continuous index, linear between
         readings except across spread gaps (≥ 0; NaN where MISSING) and its flag per step.
-        Steps outside the readings are MISSING (never guessed), except the sun-down tail
+        Steps outside the readings are MISSING (never guessed), except the sun-down parts
         above. A step that spans a reset is INTERPOLATED (no energy is counted across the
         reset interval). Over contiguous non-missing steps the energies sum to
         ``I(last end) − I(first start)``: over a gap, to the index difference.
@@ -352,12 +353,19 @@ def step_energy(times_s, index_wh, step_starts_s, step_s: float, *,
     is_long, is_too_long = _gap_flags(t, starts, ends, long_gap, too_long)
     before = starts < t[0]
     after = ends > t[-1]
+    # with the sun's shape, the unread part of a step outside the readings is known to hold
+    # nothing if the sun is down there (but for the 5 min next to the reading)
     known_tail = np.zeros(m, dtype=bool)
+    known_head = np.zeros(m, dtype=bool)
     if shape is not None and after.any():
         known_tail[after] = _sun_down(shape, np.minimum(t[-1] + interp_gap_s, ends[after]),
                                       ends[after])
-    flag = np.where(is_long | known_tail, Flag.INTERPOLATED, Flag.MEASURED).astype(np.int8)
-    missing = before | (after & ~known_tail) | is_too_long
+    if shape is not None and before.any():
+        known_head[before] = _sun_down(shape, starts[before], np.maximum(
+            np.minimum(t[0] - interp_gap_s, ends[before]), starts[before]))
+    known = known_tail | known_head
+    flag = np.where(is_long | known, Flag.INTERPOLATED, Flag.MEASURED).astype(np.int8)
+    missing = (before & ~known_head) | (after & ~known_tail) | is_too_long
     flag[missing] = Flag.MISSING
     energy[missing] = np.nan
     return StepEnergy(starts, energy, flag, t[reset])
