@@ -422,6 +422,17 @@ def test_the_night_after_the_last_reading_is_known_zero_with_the_sun_shape():
     dark = day + np.arange(0, 18) * STEP + STEP <= sunrise
     assert dark.sum() == 7 and (r4.energy_wh[dark] == 0).all()
     assert (r4.flags[dark] == Flag.INTERPOLATED).all()
+    # an inverter read first 9 minutes after sunrise (a client's backoff): the sunrise step
+    # is known, what was read of it (the clear sky gave less than 1 Wh before 5 minutes
+    # ahead of the first reading)
+    rise = t4[0] - 120.0
+    first = rise + 9 * 60
+    t5 = np.arange(first, day + 9 * 3600, 60.0)
+    steps5 = day + np.arange(0, 18) * STEP
+    r5 = step_energy(t5, 1e6 + (t5 - t5[0]) / 3600.0 * 500, steps5, STEP, shape=shape)
+    holds = (steps5 <= rise) & (steps5 + STEP > first)
+    assert holds.sum() == 1 and r5.flags[holds][0] == Flag.INTERPOLATED
+    assert r5.energy_wh[holds][0] == pytest.approx((steps5[holds][0] + STEP - first) / 3600 * 500)
     # at noon, a step past the last reading is unknown even with the shape
     r3 = step_energy(t[t < day + 13 * 3600], index[t < day + 13 * 3600], starts, STEP,
                      shape=shape)

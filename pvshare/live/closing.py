@@ -189,8 +189,15 @@ def close_steps(store, plan: SitePlan, now_s: float, *, dirty_from_s: dict | Non
     need_alloc = ~np.isin(starts, complete)
     if full_window:
         need_alloc |= starts >= window_start
-    reach = energy.MAX_GAP_S
-    dirty = {m: t - reach for m, t in (dirty_from_s or {}).items()}
+    # a new reading changes the steps back to the reading before it (a gap it ends is
+    # spread over all its steps), and at least MAX_GAP_S back (the interpolation's reach)
+    dirty = {}
+    for m, t in (dirty_from_s or {}).items():
+        dirty[m] = t - energy.MAX_GAP_S
+        if m in plan.meters:
+            before = store.readings_around(m, t, t).time_s
+            if before.size and before[0] < t:
+                dirty[m] = min(dirty[m], float(before[0]))
     for m, t in dirty.items():
         if m in plan.meters:
             need_alloc |= (starts + step > t) & (starts >= window_start)

@@ -314,13 +314,14 @@ def step_energy(times_s, index_wh, step_starts_s, step_s: float, *,
     glitch_readings, glitch_s : int, float
         A jump that comes back within this many readings or seconds is a glitch, dropped.
     shape : callable, optional
-        ``shape(times_s) -> weights >= 0``, vectorised: the expected power's shape (the
-        roof's clear sky, :class:`pvshare.meters.clearsky.ArrayShape`). When given, every
+        ``shape(times_s) -> power_w >= 0``, vectorised: the expected power, W (the roof's
+        clear-sky power, :class:`pvshare.meters.clearsky.ArrayShape`). When given, every
         gap longer than ``interp_gap_s`` is spread by it (not only the long ones), and the
         part of a step after the last reading (before the first) is known to hold nothing
-        when the shape is zero from ``interp_gap_s`` after that reading to the step's end
-        (from the step's start to ``interp_gap_s`` before that reading): the sun is down,
-        an inverter asleep for the night. Without it, gaps up to ``max_gap_s`` are
+        when the shape is zero at the step's end (start) and its energy from
+        ``interp_gap_s`` after that reading to the step's end (from the step's start to
+        ``interp_gap_s`` before that reading) is at most :data:`DARK_WH`: the sun is down,
+        an inverter asleep for the night (or waking up). Without it, gaps up to ``max_gap_s`` are
         interpolated linearly and longer ones spread evenly.
 
     Returns
@@ -354,15 +355,16 @@ def step_energy(times_s, index_wh, step_starts_s, step_s: float, *,
     before = starts < t[0]
     after = ends > t[-1]
     # with the sun's shape, the unread part of a step outside the readings is known to hold
-    # nothing if the sun is down there (but for the 5 min next to the reading)
+    # nothing if the sun is down at the step's far end and the array makes at most DARK_WH
+    # there under a clear sky, but for the 5 min next to the reading
     known_tail = np.zeros(m, dtype=bool)
     known_head = np.zeros(m, dtype=bool)
     if shape is not None and after.any():
-        known_tail[after] = _sun_down(shape, np.minimum(t[-1] + interp_gap_s, ends[after]),
-                                      ends[after])
+        known_tail[after] = _dark(shape, np.minimum(t[-1] + interp_gap_s, ends[after]),
+                                  ends[after], ends[after])
     if shape is not None and before.any():
-        known_head[before] = _sun_down(shape, starts[before], np.maximum(
-            np.minimum(t[0] - interp_gap_s, ends[before]), starts[before]))
+        known_head[before] = _dark(shape, starts[before], np.maximum(
+            np.minimum(t[0] - interp_gap_s, ends[before]), starts[before]), starts[before])
     known = known_tail | known_head
     flag = np.where(is_long | known, Flag.INTERPOLATED, Flag.MEASURED).astype(np.int8)
     missing = (before & ~known_head) | (after & ~known_tail) | is_too_long
@@ -377,19 +379,20 @@ SHAPE_RES_S = 300.0
 SHAPE_MAX_POINTS = 100_000
 
 
-def _sun_down(shape, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Whether ``shape`` is zero at ``lo``, at ``hi`` and on the epoch-aligned grid between
-    (for each pair).
+#: Outside the readings, a part of a step where the array's clear-sky energy is at most this
+#: (the sun down, or just rising or setting) is known to hold nothing, Wh.
+DARK_WH = 1.0
+
+
+def _dark(shape, lo: np.ndarray, hi: np.ndarray, far: np.ndarray) -> np.ndarray:
+    """Whether ``shape`` (W) is zero at ``far`` (the sun down at the step's end, or start)
+    and integrates to at most :data:`DARK_WH` over each (lo, hi).
     """
     lo = np.asarray(lo, dtype=float)
     hi = np.maximum(np.asarray(hi, dtype=float), lo)
-    first = np.floor(lo / SHAPE_RES_S) + 1
-    n = np.maximum(np.ceil(hi / SHAPE_RES_S) - first, 0).astype(np.int64)
-    off = np.cumsum(n) - n
-    pts = (np.repeat(first, n) + np.arange(n.sum()) - np.repeat(off, n)) * SHAPE_RES_S
-    up = np.asarray(shape(np.r_[lo, hi, pts]), dtype=float) > 0
-    count = np.r_[0, np.cumsum(up[2 * lo.size:])]
-    return (count[off + n] == count[off]) & ~up[:lo.size] & ~up[lo.size:2 * lo.size]
+    gt, cw = _shape_cumulative(shape, lo, hi)
+    energy_wh = (np.interp(hi, gt, cw) - np.interp(lo, gt, cw)) / 3600.0
+    return (energy_wh <= DARK_WH) & ~(np.asarray(shape(np.asarray(far, dtype=float))) > 0)
 
 
 def _shape_cumulative(shape, lo: np.ndarray, hi: np.ndarray):
