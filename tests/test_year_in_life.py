@@ -28,7 +28,6 @@ import os
 import signal
 import socket
 import threading
-import time
 import tomllib
 
 import numpy as np
@@ -147,12 +146,11 @@ def test_three_days_with_a_year_s_faults_keep_every_invariant(mosquitto, tmp_pat
             steps, inc = store.allocated_steps(int(start), int(end))
         return steps.size == (end - start) // STEP and not inc.any()
     ds.wait_for(all_closed, 120, every_s=0.5, what="every step closed and complete")
-    time.sleep(1.0)                                   # let the last publication settle
-    published = retained(mosquitto.port, f"pvshare/{cfg.site.name}/+/+", 1)
+    assert d.alive(), d.log()[-3000:]
+    assert d.terminate() == 0          # its last close's results are published and stored
+    published = retained(mosquitto.port, f"pvshare/{cfg.site.name}/totals/state", 1)
     published.update(retained(mosquitto.port, f"pvshare/{cfg.site.name}/participant/+/totals",
                               len(cfg.participants)))
-    assert d.alive(), d.log()[-3000:]
-    assert d.terminate() == 0
     log = d.log()
     status = json.loads(status_path(cfg).read_text())
 
@@ -194,6 +192,11 @@ def test_three_days_with_a_year_s_faults_keep_every_invariant(mosquitto, tmp_pat
         report[m] = (ds.iso(a0), ds.iso(b0), got, want)
         assert abs(got - want) <= 1.0, (m, report[m])
     assert report["inverter"][2] > 20_000                    # three autumn days of sun
+    # the faults happened: the inverter's readings stop for 2 h, then 3 h (the freeze)
+    t = readings["inverter"].time_s
+    silences = [np.diff(t[(t > a - 3600) & (t < a + 5 * 3600)]).max()
+                for a in (UNREACHABLE, FROZEN)]
+    assert silences[0] >= 2 * 3600 and silences[1] >= 3 * 3600, silences
 
     # -- the allocation within the key's rules (reallocated, equal shares) --------------
     P, C, A = a.production_wh, a.consumption_wh, a.allocated_wh
@@ -220,7 +223,8 @@ def test_three_days_with_a_year_s_faults_keep_every_invariant(mosquitto, tmp_pat
     # every fault was seen, and none flooded the log
     assert "MQTT disconnected" in log and "not reachable" in log
     levels = ds.log_levels(log)
-    print(f"period {ds.iso(start)} → {ds.iso(end)}: {steps.size} steps, all closed; log {levels}")
+    print(f"period {ds.iso(start)} → {ds.iso(end)}: {steps.size} steps, all closed; log {levels};"
+          f" inverter silent {silences[0] / 3600:.2f} h and {silences[1] / 3600:.2f} h")
     for m, (x, y, got, want) in report.items():
         print(f"{m}: {x} → {y}: steps {got:.1f} Wh, index difference {want:.1f} Wh")
     assert levels["ERROR"] + levels["WARNING"] + levels["CRITICAL"] <= 20, log[-3000:]
