@@ -52,6 +52,8 @@ CHUNK_STEPS = 7 * 48
 #: Default horizon: a step still without production this long after its end is closed
 #: incomplete (``[daemon] pending_horizon_h``), s.
 HORIZON_S = 6 * 3600.0
+#: See :attr:`SitePlan.dark_wh`.
+DARK_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,10 @@ class SitePlan:
     producer_shape: Callable[[np.ndarray], np.ndarray] | None = None
     #: A step still without production this long after its end is closed incomplete, s.
     horizon_s: float = HORIZON_S
+    #: Outside the inverter's readings, a part of a step where the array's clear-sky energy
+    #: is at most this (the sun down, rising or setting) holds nothing, Wh: 1 % of what the
+    #: array makes in a step at its peak (``DARK_SHARE``).
+    dark_wh: float = energy.DARK_WH
     #: The most each meter (``meters`` order) can measure, W, margin included
     #: (:func:`pvshare.meters.energy.max_step_wh`); a step above ``max_w × step`` is
     #: implausible. None: no limit.
@@ -111,6 +117,7 @@ def plan_from_config(cfg) -> SitePlan:
         period_ends_s=cfg.participant_bounds()[1],
         producer_shape=ArrayShape.from_config(cfg),
         horizon_s=cfg.daemon.pending_horizon_h * 3600.0,
+        dark_wh=DARK_SHARE * cfg.array.kwp * 1000.0 * step_seconds(cfg.site.step) / 3600.0,
         max_w=tuple(energy.max_step_wh(x, 3600.0) for x in [cfg.array.kwp, *kva]),
     )
 
@@ -140,12 +147,13 @@ def closable_until(now_s: float, plan: SitePlan) -> int:
 
 
 def _meter_energy(store, meter_id: str, index: str, starts: np.ndarray, step_s: int,
-                  shape=None):
+                  shape=None, dark_wh: float = energy.DARK_WH):
     """Energy per step of one meter from its stored readings (index, else power)."""
     r = store.readings_around(meter_id, float(starts[0]), float(starts[-1] + step_s))
     values = getattr(r, index)
     if np.isfinite(values).sum() >= 2:
-        return energy.step_energy(r.time_s, values, starts, step_s, shape=shape)
+        return energy.step_energy(r.time_s, values, starts, step_s, shape=shape,
+                                  dark_wh=dark_wh)
     if np.isfinite(r.power_w).sum() >= 2:
         return energy.integrate_power(r.time_s, np.abs(r.power_w), starts, step_s)
     return energy.StepEnergy(starts, np.full(starts.size, np.nan),
@@ -234,7 +242,7 @@ def _close_chunk(store, plan: SitePlan, starts: np.ndarray, dirty: dict, full_wi
             span = starts[lo:hi + 1]
             index = PRODUCER_INDEX if j == 0 else CONSUMER_INDEX
             new = _meter_energy(store, meter, index, span, step,
-                                plan.producer_shape if j == 0 else None)
+                                plan.producer_shape if j == 0 else None, plan.dark_wh)
             new_flags = new.flags
             if plan.max_w is not None:
                 new_flags = energy.flag_implausible(new.energy_wh, new.flags,

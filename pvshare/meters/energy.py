@@ -36,6 +36,10 @@ import numpy as np
 INTERP_GAP_S = 300.0
 #: Default gap between readings above which a step's value is MISSING, s.
 MAX_GAP_S = 2 * 3600.0
+#: Outside the readings, a part of a step where the array's clear-sky energy is at most this
+#: (the sun down, or just rising or setting) is known to hold nothing, Wh (the default of
+#: ``dark_wh``; closing passes 1 % of what the array makes in a step at its peak).
+DARK_WH = 1.0
 #: Default backward jump of the index above which it is a meter reset/replacement, Wh.
 RESET_DROP_WH = 1000.0
 #: A jump that comes back within this many readings (or GLITCH_S seconds) is a glitch.
@@ -288,7 +292,7 @@ def _steps(step_starts_s, step_s: float) -> tuple[np.ndarray, np.ndarray]:
 def step_energy(times_s, index_wh, step_starts_s, step_s: float, *,
                 interp_gap_s: float = INTERP_GAP_S, max_gap_s: float = MAX_GAP_S,
                 reset_drop_wh: float = RESET_DROP_WH, glitch_readings: int = GLITCH_READINGS,
-                glitch_s: float = GLITCH_S, shape=None) -> StepEnergy:
+                glitch_s: float = GLITCH_S, shape=None, dark_wh: float = DARK_WH) -> StepEnergy:
     """Energy per step from one meter's cumulative index.
 
     Parameters
@@ -320,8 +324,10 @@ def step_energy(times_s, index_wh, step_starts_s, step_s: float, *,
         part of a step after the last reading (before the first) is known to hold nothing
         when the shape is zero at the step's end (start) and its energy from
         ``interp_gap_s`` after that reading to the step's end (from the step's start to
-        ``interp_gap_s`` before that reading) is at most :data:`DARK_WH`: the sun is down,
-        an inverter asleep for the night (or waking up). Without it, gaps up to ``max_gap_s`` are
+        ``interp_gap_s`` before that reading) is at most ``dark_wh``: the sun is down, an
+        inverter asleep for the night (or waking up).
+    dark_wh : float
+        See ``shape``, Wh. Without it, gaps up to ``max_gap_s`` are
         interpolated linearly and longer ones spread evenly.
 
     Returns
@@ -355,16 +361,17 @@ def step_energy(times_s, index_wh, step_starts_s, step_s: float, *,
     before = starts < t[0]
     after = ends > t[-1]
     # with the sun's shape, the unread part of a step outside the readings is known to hold
-    # nothing if the sun is down at the step's far end and the array makes at most DARK_WH
+    # nothing if the sun is down at the step's far end and the array makes at most dark_wh
     # there under a clear sky, but for the 5 min next to the reading
     known_tail = np.zeros(m, dtype=bool)
     known_head = np.zeros(m, dtype=bool)
     if shape is not None and after.any():
         known_tail[after] = _dark(shape, np.minimum(t[-1] + interp_gap_s, ends[after]),
-                                  ends[after], ends[after])
+                                  ends[after], ends[after], dark_wh)
     if shape is not None and before.any():
         known_head[before] = _dark(shape, starts[before], np.maximum(
-            np.minimum(t[0] - interp_gap_s, ends[before]), starts[before]), starts[before])
+            np.minimum(t[0] - interp_gap_s, ends[before]), starts[before]), starts[before],
+            dark_wh)
     known = known_tail | known_head
     flag = np.where(is_long | known, Flag.INTERPOLATED, Flag.MEASURED).astype(np.int8)
     missing = (before & ~known_head) | (after & ~known_tail) | is_too_long
@@ -379,20 +386,16 @@ SHAPE_RES_S = 300.0
 SHAPE_MAX_POINTS = 100_000
 
 
-#: Outside the readings, a part of a step where the array's clear-sky energy is at most this
-#: (the sun down, or just rising or setting) is known to hold nothing, Wh.
-DARK_WH = 1.0
-
-
-def _dark(shape, lo: np.ndarray, hi: np.ndarray, far: np.ndarray) -> np.ndarray:
+def _dark(shape, lo: np.ndarray, hi: np.ndarray, far: np.ndarray,
+          dark_wh: float = DARK_WH) -> np.ndarray:
     """Whether ``shape`` (W) is zero at ``far`` (the sun down at the step's end, or start)
-    and integrates to at most :data:`DARK_WH` over each (lo, hi).
+    and integrates to at most ``dark_wh`` over each (lo, hi).
     """
     lo = np.asarray(lo, dtype=float)
     hi = np.maximum(np.asarray(hi, dtype=float), lo)
     gt, cw = _shape_cumulative(shape, lo, hi)
     energy_wh = (np.interp(hi, gt, cw) - np.interp(lo, gt, cw)) / 3600.0
-    return (energy_wh <= DARK_WH) & ~(np.asarray(shape(np.asarray(far, dtype=float))) > 0)
+    return (energy_wh <= dark_wh) & ~(np.asarray(shape(np.asarray(far, dtype=float))) > 0)
 
 
 def _shape_cumulative(shape, lo: np.ndarray, hi: np.ndarray):
