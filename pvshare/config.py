@@ -153,6 +153,10 @@ class Participant(_Section):
     coefficient: float | None = Field(default=None, ge=0, le=1)
     rank: int | None = Field(default=None, ge=1)
     meter: str | None = Field(default=None, description="id of the meter of this flat")
+    subscribed_kva: float | None = Field(
+        default=None, gt=0, le=250,
+        description="the flat's subscribed power (default: [tariffs] subscribed_kva); a step "
+                    "above it (with a 30 % margin) is implausible, not allocated")
     from_: Any = Field(default=None, alias="from",
                        description="local date or ISO time with offset; included")
     to: Any = Field(default=None, description="local date or ISO time with offset; excluded")
@@ -376,6 +380,11 @@ class Daemon(_Section):
     grace_s: float = Field(default=180, ge=0, le=86_400)
     recompute_window_h: float = Field(default=48, ge=0, le=24 * 366)
     flush_interval_s: float = Field(default=5, ge=0.1, le=3600)
+    pending_horizon_h: float = Field(
+        default=6, ge=0, le=24 * 366,
+        description="a step still without production this long after its end is closed "
+                    "incomplete (recomputed if the inverter's index comes back within "
+                    "recompute_window_h)")
 
 
 class Web(_Section):

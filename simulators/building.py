@@ -8,6 +8,7 @@ daemon.
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ class BuildingOptions:
     drop: float = 0.0
     seed: int = 0
     inverter_port: int = 0                # 0: any free port
+    #: (participant id, UTC s): that flat's meter is replaced, its index restarts near 0
+    replacements: tuple[tuple[str, float], ...] = ()
 
 
 class Building:
@@ -89,7 +92,7 @@ class Building:
         self.meters = mt.MeterSimulator(
             self.cfg, self.broker[0], self.broker[1], o.fmt, interval_s=o.meter_interval_s,
             start_s=start_s, speed=self.clock.speed, seed=o.seed,
-            faults=mt.Faults(o.drop, o.garbage, 0.0, 0.0))
+            faults=mt.Faults(o.drop, o.garbage, 0.0, 0.0), replacements=list(o.replacements))
         self.meters.start()
 
     @property
@@ -134,8 +137,13 @@ def cli_building(
     garbage: float = typer.Option(0.0, "--garbage", help="probability that a meter message "
                                   "is garbage"),
     drop: float = typer.Option(0.0, "--drop", help="probability that a meter message is lost"),
+    replace_meter: list[str] = typer.Option([], "--replace-meter", help="ID@ISO: that "
+                                            "flat's meter is replaced at that time (index "
+                                            "restarts near 0)"),
 ) -> None:
-    """The inverter and every tenant's meter together, on one simulated clock."""
+    """The inverter and every tenant's meter together, on one simulated clock. SIGUSR1
+    makes the inverter unreachable (its port closed), and reachable again.
+    """
     from pvshare.config import load_config
     from pvshare_simulators.meters import default_config_path
     cfg = load_config(config or default_config_path())
@@ -145,13 +153,23 @@ def cli_building(
     if broker:
         host, _, port = broker.rpartition(":")
         b = (host or "127.0.0.1", int(port))
+    from pvshare_simulators.meters import _replacement
     options = BuildingOptions(meter_interval_s=interval, fmt=fmt, night_sleep=night_sleep,
-                              garbage=garbage, drop=drop, inverter_port=inverter_port)
+                              garbage=garbage, drop=drop, inverter_port=inverter_port,
+                              replacements=tuple(_replacement(v) for v in replace_meter))
     with Building(cfg, clock, options, broker=b) as building:
         building.start(meters=False)
         if clock_origin is None and start is not None:
             clock.reset(parse_start(start))      # set-up took real time: start the day now
         building.start_meters()
+
+        def _toggle_reachable(signum, frame):        # a fault for tests: SIGUSR1
+            f = building.inverter.faults
+            f.unreachable = not f.unreachable
+            typer.echo(f"inverter {'unreachable' if f.unreachable else 'reachable'} "
+                       f"(SIGUSR1) at {dt.datetime.fromtimestamp(clock.now(), dt.UTC):%H:%M}")
+
+        signal.signal(signal.SIGUSR1, _toggle_reachable)
         typer.echo(f"inverter (SunSpec, Modbus TCP): 127.0.0.1:{building.inverter_port}\n"
                    f"{len(cfg.participants)} Linky meters ({fmt}) → MQTT "
                    f"{building.broker[0]}:{building.broker[1]} ({building.broker_kind})\n"

@@ -19,6 +19,8 @@ Faults (each a flag, and each can be switched at run time on :class:`Faults`):
 - ``slow_reply_s``: every reply is delayed by that many real seconds.
 - ``sf_change``: the scale factors of W, WH and A change at every read of model 103
   (alternating 10^0 and 10^1): a client that caches scale factors reads values 10x off.
+- ``unreachable``: the port is closed (connection refused) while it is set; the counter
+  runs on (``pvshare simulate building`` toggles it on SIGUSR1).
 
 Every request is counted by function code; write requests (functions 5, 6, 15, 16, 22, 23)
 are refused with exception 1 and counted in :attr:`SimStats.writes`, so tests can check
@@ -206,6 +208,8 @@ class Faults:
     night_sleep: bool = False
     slow_reply_s: float = 0.0
     sf_change: bool = False
+    #: the inverter is unreachable (port closed) until this is set False again
+    unreachable: bool = False
 
 
 @dataclass
@@ -397,10 +401,11 @@ class InverterSimulator:
             while not self._stop.is_set():
                 asleep = self._asleep()
                 if asleep and self.listening:
-                    log.info("inverter asleep (sun down): port %d closed", self.port)
+                    log.info("inverter %s: port %d closed", "unreachable (fault)"
+                             if self.faults.unreachable else "asleep (sun down)", self.port)
                     self._sleep_now()
                 elif not asleep and not self.listening:
-                    log.info("inverter awake (sunrise): listening on %s:%d", host, self.port)
+                    log.info("inverter awake: listening on %s:%d", host, self.port)
                     await self._listen()
                 try:
                     await asyncio.wait_for(self._stop.wait(), check_every_s)
@@ -412,8 +417,9 @@ class InverterSimulator:
             self.listening = False
 
     def _asleep(self) -> bool:
-        return (self.faults.night_sleep and self.image.production is not None
-                and not self.image.production.is_up(self.clock.now()))
+        return self.faults.unreachable or (
+            self.faults.night_sleep and self.image.production is not None
+            and not self.image.production.is_up(self.clock.now()))
 
     def stop(self) -> None:
         """Stop serving (thread-safe)."""

@@ -157,11 +157,16 @@ class Proc:
 
 def start_building(config: Path, timeline: Timeline, broker_port: int, inverter_port: int,
                    log_path: Path, *, interval_s: float = 0.05, night_sleep: bool = False,
-                   garbage: float = 0.0, drop: float = 0.0) -> Proc:
-    """``pvshare simulate building`` on the timeline; waits until the inverter listens."""
+                   garbage: float = 0.0, drop: float = 0.0,
+                   replace_meter: tuple[str, ...] = ()) -> Proc:
+    """``pvshare simulate building`` on the timeline; waits until the inverter listens.
+    ``replace_meter``: ``ID@ISO`` of flats whose meter is replaced (index back near 0).
+    """
     argv = pvshare_cmd("simulate", "building", "--config", config, *timeline.args(),
                        "--broker", f"127.0.0.1:{broker_port}", "--inverter-port", inverter_port,
                        "--interval", interval_s, "--garbage", garbage, "--drop", drop)
+    for r in replace_meter:
+        argv += ["--replace-meter", r]
     if night_sleep:
         argv.append("--night-sleep")
     p = Proc(argv, log_path)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pvshare.allocation.spec import KeyName, KeySpec
 from pvshare.live.closing import SitePlan, close_steps
 from pvshare.meters.base import Reading
+from pvshare.meters.energy import Flag
 from pvshare.store import Store
 
 STEP = 1800
@@ -105,24 +106,26 @@ def test_every_step_is_closed_exactly_once_however_often_closing_runs(store):
     assert per_step * n_steps == len(keys) and per_step >= 1 + len(IDS)
 
 
-def test_late_data_bridging_a_gap_rewrites_only_the_steps_it_completes(store):
-    # m-B is silent from 2 h to 5 h (longer than the 2-h interpolation limit)
+def test_late_data_after_a_gap_fills_it_and_rewrites_only_the_steps_it_completes(store):
+    # m-B is silent from 2 h to 5 h (longer than the 2-h interpolation limit), and its
+    # readings from 5 h on arrive late (a bridge's backlog)
     readings = building(8)
     gap = (T0 + 2 * 3600, T0 + 5 * 3600)
+    held = [r for r in readings if r.meter_id == "m-B" and r.time_s > gap[0]]
     store.write_readings([r for r in readings
-                          if not (r.meter_id == "m-B" and gap[0] < r.time_s < gap[1])])
+                          if not (r.meter_id == "m-B" and r.time_s > gap[0])])
     now = T0 + 8 * 3600 + GRACE
     close_steps(store, plan(), now)
     steps, incomplete = store.allocated_steps(T0, now)
     hole = steps[incomplete]
-    assert hole.size > 0 and hole.min() >= gap[0] - STEP and hole.max() < gap[1]
+    assert hole.tolist() == list(range(gap[0], T0 + 8 * 3600, STEP))
     a = store.allocation(T0, now)
     b = a.participant_ids.index("B")
     assert np.isnan(a.consumption_wh[incomplete, b]).all()
     assert np.isfinite(np.delete(a.consumption_wh[incomplete], b, axis=1)).all()
     drain_outbox(store)
 
-    late = [r for r in readings if r.meter_id == "m-B" and gap[0] < r.time_s < gap[1]]
+    late = [r for r in held if r.time_s >= gap[1]]        # the silence stays silent
     store.write_readings(late)
     r = close_steps(store, plan(), now + 60, dirty_from_s={"m-B": min(x.time_s for x in late)})
     steps2, incomplete2 = store.allocated_steps(T0, now)
@@ -131,7 +134,9 @@ def test_late_data_bridging_a_gap_rewrites_only_the_steps_it_completes(store):
     rewritten = sorted({t for _, _, t, _ in drain_outbox(store)})
     assert rewritten == hole.tolist()       # only the completed steps were queued again
     a = store.allocation(T0, now)
-    np.testing.assert_allclose(a.consumption_wh[:, b], 400.0)
+    np.testing.assert_allclose(a.consumption_wh[:, b], 400.0)   # the index spread evenly
+    e = store.step_energy("m-B", *gap)
+    assert (e.flags == Flag.INTERPOLATED).all() and e.energy_wh.sum() == 2400.0
 
 
 def test_a_restart_recomputing_the_window_changes_nothing(store):
@@ -165,17 +170,111 @@ def test_night_flat_inverter_index_across_a_10h_gap_is_a_zero_production(store):
     assert (a.allocated_wh == 0).all()
 
 
-def test_production_unknown_across_a_long_gap_stays_pending(store):
-    # the inverter's index moved across a 4-h silence: not a night, production unknown
-    inv = linear("inv", np.r_[np.arange(T0, T0 + 3600 + 1, 60),
-                              np.arange(T0 + 5 * 3600, T0 + 6 * 3600 + 1, 60)], 3000.0,
-                 export=True)
-    store.write_readings(inv + [r for r in building(6) if r.meter_id != "inv"])
-    r = close_steps(store, plan(), T0 + 6 * 3600 + GRACE)
-    steps, _ = store.allocated_steps(T0, T0 + 7 * 3600)
-    assert r.pending_steps == 8            # 1 h → 5 h: the gap's 8 steps wait
-    assert not np.isin(np.arange(T0 + 3600, T0 + 5 * 3600, STEP), steps).any()
-    assert steps.size == 4
+def whole_wh(readings: list[Reading]) -> list[Reading]:
+    """The same readings with whole-Wh indices, as meters give them."""
+    return [Reading(r.meter_id, r.time_s,
+                    import_wh=None if r.import_wh is None else float(np.floor(r.import_wh)),
+                    export_wh=None if r.export_wh is None else float(np.floor(r.export_wh)))
+            for r in readings]
+
+
+def test_an_inverter_silent_4_hours_at_midday_its_gap_filled_from_its_index(store):
+    # the inverter unreachable 10:00-14:00 UTC on a June day in Paris; its index came back
+    from pvshare.meters.clearsky import ArrayShape
+    day = 1_750_464_000                        # 2025-06-21T00:00Z
+    shape = ArrayShape(48.85, 2.35, 30.0, 180.0, 36.0)
+    t = np.arange(day + 4 * 3600, day + 18 * 3600 + 1, 60.0)
+    p = shape(t) * 0.8
+    index = 1e6 + np.floor(np.r_[0.0, np.cumsum((p[1:] + p[:-1]) / 2 * np.diff(t) / 3600)])
+    silent = (t > day + 10 * 3600) & (t < day + 14 * 3600)
+    store.write_readings([Reading("inv", float(x), export_wh=float(v))
+                          for x, v in zip(t[~silent], index[~silent])])
+    times = np.arange(day + 4 * 3600, day + 18 * 3600 + 1, 60.0)
+    store.write_readings([x for m, rate in RATES.items() if m != "inv"
+                          for x in linear(m, times, rate)])
+    sp = SitePlan(**{**plan().__dict__, "producer_shape": shape})
+    r = close_steps(store, sp, day + 18 * 3600 + GRACE)
+    assert r.pending_steps == 0 and r.unknown_steps == 0
+    steps, incomplete = store.allocated_steps(day, day + 86400)
+    assert steps.tolist() == list(range(day + 4 * 3600, day + 18 * 3600, STEP))
+    assert not incomplete.any()
+    e = store.step_energy("inv", day + 10 * 3600, day + 14 * 3600)
+    assert (e.flags == Flag.INTERPOLATED).all()
+    assert (e.energy_wh == np.round(e.energy_wh)).all()         # whole Wh
+    # the gap's energy is the index difference, to the Wh
+    assert e.energy_wh.sum() == index[t == day + 14 * 3600][0] - index[t == day + 10 * 3600][0]
+    # spread by the clear sky: each step within 2 % of the truth (the same shape, here)
+    truth = np.diff(np.interp(np.arange(day + 10 * 3600, day + 14 * 3600 + 1, STEP), t, index))
+    np.testing.assert_allclose(e.energy_wh, truth, rtol=0.02)
+    a = store.allocation(day + 10 * 3600, day + 14 * 3600)
+    np.testing.assert_array_equal(a.production_wh, e.energy_wh)
+    assert (a.allocated_wh.sum(axis=1) > 0).all()
+
+
+def test_production_unknown_waits_until_the_horizon_then_closes_incomplete(store):
+    # the inverter silent from 1 h on, its index not read again (yet)
+    inv = linear("inv", np.arange(T0, T0 + 3600 + 1, 60), 3000.0, export=True)
+    store.write_readings(inv + [r for r in building(13) if r.meter_id != "inv"])
+    sp = SitePlan(**{**plan().__dict__, "horizon_s": 6 * 3600.0})
+    r = close_steps(store, sp, T0 + 6 * 3600 + GRACE)
+    steps, _ = store.allocated_steps(T0, T0 + 13 * 3600)
+    assert steps.tolist() == [T0, T0 + STEP]
+    assert r.pending_steps == 10 and r.unknown_steps == 0       # 1 h → 6 h: waiting
+    now = T0 + 12 * 3600 + GRACE
+    r = close_steps(store, sp, now)
+    steps, incomplete = store.allocated_steps(T0, now)
+    # past the horizon (6 h after their end): closed incomplete, nobody gets anything
+    gave_up = np.arange(T0 + 3600, T0 + 6 * 3600, STEP)
+    assert r.unknown_steps == gave_up.size and r.pending_steps == 22 - gave_up.size
+    assert steps.tolist() == [T0, T0 + STEP, *gave_up.tolist()]
+    assert incomplete[2:].all() and not incomplete[:2].any()
+    a = store.allocation(T0 + 3600, now)
+    assert np.isnan(a.production_wh).all() and (a.allocated_wh == 0).all()
+    assert np.isfinite(a.consumption_wh).all()
+    # the index comes back (within the recompute window): every step filled and allocated
+    back = linear("inv", np.arange(T0 + 12 * 3600, T0 + 13 * 3600 + 1, 60), 3000.0, export=True)
+    store.write_readings(back)
+    now = T0 + 13 * 3600 + GRACE
+    r = close_steps(store, sp, now, dirty_from_s={"inv": T0 + 12 * 3600})
+    steps, incomplete = store.allocated_steps(T0, now)
+    assert steps.tolist() == list(range(T0, T0 + 13 * 3600, STEP)) and not incomplete.any()
+    assert r.pending_steps == 0 and r.unknown_steps == 0
+    np.testing.assert_allclose(store.allocation(T0, now).production_wh, 1500.0)
+
+
+def test_an_implausible_step_is_flagged_and_not_allocated(store):
+    readings = building(4)
+    # the inverter's index jumps by 30 kWh within the 2nd hour (a 3-kW roof: impossible);
+    # m-A draws 20 kWh in one step (a 6-kVA flat: impossible)
+    jump = {"inv": (T0 + 3600 + 600, 30_000.0), "m-A": (T0 + 2 * 3600 + 600, 20_000.0)}
+    out = []
+    for r in readings:
+        if r.meter_id in jump and r.time_s >= jump[r.meter_id][0]:
+            add = jump[r.meter_id][1]
+            r = Reading(r.meter_id, r.time_s,
+                        import_wh=None if r.import_wh is None else r.import_wh + add,
+                        export_wh=None if r.export_wh is None else r.export_wh + add)
+        out.append(r)
+    store.write_readings(out)
+    sp = SitePlan(**{**plan().__dict__, "max_w": (3000.0 * 1.25, 6000.0 * 1.25,
+                                                  6000.0 * 1.25, 6000.0 * 1.25)})
+    now = T0 + 4 * 3600 + GRACE
+    r = close_steps(store, sp, now)
+    assert r.implausible_steps == 2 and r.pending_steps == 0
+    e = store.step_energy("inv", T0, now)
+    bad = e.step_starts_s == T0 + 3600
+    assert (e.flags[bad] == Flag.IMPLAUSIBLE).all() and (e.flags[~bad] == Flag.MEASURED).all()
+    assert e.energy_wh[bad][0] == pytest.approx(31_500.0)       # kept for the record
+    steps, incomplete = store.allocated_steps(T0, now)
+    assert steps.size == 8 and incomplete.tolist() == [s in (T0 + 3600, T0 + 2 * 3600)
+                                                      for s in steps.tolist()]
+    a = store.allocation(T0, now)
+    i = steps.tolist().index(T0 + 3600)
+    assert np.isnan(a.production_wh[i]) and (a.allocated_wh[i] == 0).all()
+    j = steps.tolist().index(T0 + 2 * 3600)
+    col = a.participant_ids.index("A")
+    assert np.isnan(a.consumption_wh[j, col]) and a.allocated_wh[j, col] == 0
+    assert np.isfinite(a.production_wh[j]) and a.allocated_wh[j].sum() > 0
 
 
 def test_a_meter_without_data_leaves_its_participant_nan_and_the_others_served(store):

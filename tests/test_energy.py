@@ -6,7 +6,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from pvshare.meters.energy import Flag, continuous_index, integrate_power, step_energy
+from pvshare.meters.energy import (
+    INTERP_GAP_S,
+    MAX_GAP_S,
+    Flag,
+    continuous_index,
+    flag_implausible,
+    integrate_power,
+    largest_remainder,
+    step_energy,
+)
 
 STEP = 1800.0
 T0 = 1_741_305_600.0  # 2025-03-07T00:00Z, a step boundary
@@ -126,7 +135,7 @@ def test_gap_flags_and_missing_steps():
                      + ["MEASURED"] * 2                # 00:00-01:00
                      + ["INTERPOLATED"]                # 01:00-01:30 holds the 20-min hole
                      + ["MEASURED"]                    # 01:30-02:00
-                     + ["MISSING"] * 6                 # 02:00-05:00: the 3-hour hole
+                     + ["INTERPOLATED"] * 6            # 02:00-05:00: the 3-hour hole, filled
                      + ["MEASURED"] * 2                # 05:00-06:00
                      + ["MISSING"] * 2)                # after the last reading
     ok = r.flags != Flag.MISSING
@@ -300,7 +309,143 @@ def test_night_gap_with_a_flat_index_is_a_known_zero():
     assert e.flags[0] == Flag.INTERPOLATED and e.energy_wh[0] == pytest.approx(100.0)
     night = (starts >= 1800) & (starts + 1800 <= t[2])
     assert (e.energy_wh[night] == 0).all() and (e.flags[night] == Flag.INTERPOLATED).all()
-    # The same gap with the index moving is unknown: never guessed.
+    # The same gap with the index moving: the difference is spread over the gap, in whole Wh
     idx2 = np.array([1000.0, 1100.0, 1500.0, 1700.0])
     e2 = step_energy(t, idx2, starts, 1800)
-    assert (e2.flags[night] == Flag.MISSING).all() and np.isnan(e2.energy_wh[night]).all()
+    assert (e2.flags[1:-1] == Flag.INTERPOLATED).all()     # the last step ends after t[-1]
+    assert e2.energy_wh[night].tolist() == [20.0] * night.sum()   # 400 Wh over 20 steps
+    assert e2.energy_wh[:-1].sum() == 100.0 + 393.0   # read, then the gap's parts to 10:00 (393.3)
+    # a meter replaced during the gap: what it drew meanwhile is in neither index
+    idx3 = np.array([1000.0, 1100.0, 10.0, 210.0])
+    e3 = step_energy(t, idx3, starts, 1800)
+    assert (e3.flags[night] == Flag.MISSING).all() and np.isnan(e3.energy_wh[night]).all()
+
+
+# -- gaps filled from the index (issue 18) --------------------------------------------------------
+@st.composite
+def gapped_series(draw):
+    """Readings every minute with one gap of 10 min to 3 days at a drawn place, a whole-Wh
+    index rising at drawn rates; the steps cover the readings exactly."""
+    n_steps = draw(st.integers(4, 200))
+    span = n_steps * STEP
+    t = np.arange(0.0, span + 1, 60.0)
+    a = draw(st.floats(60.0, span - 660.0))
+    length = draw(st.floats(600.0, 3 * 86400.0))
+    t = T0 + t[(t <= a) | (t >= a + length)]
+    t = np.r_[t, T0 + span] if t[-1] < T0 + span else t
+    rates = draw(hnp.arrays(float, t.size - 1, elements=st.sampled_from((0.0, 1.0, 7.3, 120.0,
+                                                                            4000.0))))
+    index = np.floor(5e5 + np.r_[0.0, np.cumsum(rates * np.diff(t) / 60.0)])
+    return t, index, T0 + STEP * np.arange(n_steps)
+
+
+def _shape(day_fraction_on: float):
+    """A day-night shape: a half sine over the first part of each day, zero after."""
+    def shape(times_s):
+        x = np.mod(np.asarray(times_s, dtype=float), 86400.0) / 86400.0
+        return np.where(x < day_fraction_on, np.sin(np.pi * x / day_fraction_on), 0.0)
+    return shape
+
+
+@settings(max_examples=150, deadline=None)
+@given(gapped_series(), st.sampled_from((None, 0.5, 0.3)))
+def test_energy_over_any_gap_is_the_index_difference_never_negative(series, on):
+    t, index, starts = series
+    shape = None if on is None else _shape(on)
+    r = step_energy(t, index, starts, STEP, shape=shape)
+    assert not np.isnan(r.energy_wh).any()
+    assert (r.energy_wh >= 0).all()
+    # over the whole span, and so over the gap: the index difference, to the Wh
+    assert abs(r.energy_wh.sum() - (index[-1] - index[0])) <= 1e-6 * max(1.0, index[-1])
+    gap = np.argmax(np.diff(t))
+    ta, tb = t[gap], t[gap + 1]
+    inside = (starts >= ta) & (starts + STEP <= tb)
+    if np.diff(t)[gap] > MAX_GAP_S or shape is not None:
+        # the gap's whole steps are whole Wh and flagged interpolated
+        assert (r.energy_wh[inside] == np.round(r.energy_wh[inside])).all()
+        assert (r.flags[inside] == Flag.INTERPOLATED).all()
+    lit = shape is not None and (shape(np.arange(ta, tb, 300.0)) > 0).any()
+    if lit and np.diff(t)[gap] > INTERP_GAP_S:
+        # nothing lands where the shape is zero (unless the whole gap is dark: then evenly)
+        dark = inside & (shape(starts) == 0) & (shape(starts + STEP) == 0) & \
+            (shape(starts + STEP / 2) == 0)
+        assert (r.energy_wh[dark] == 0).all()
+
+
+@settings(max_examples=100, deadline=None)
+@given(gapped_series(), st.integers(0, 30))
+def test_a_gap_s_steps_do_not_depend_on_which_steps_were_asked(series, cut):
+    t, index, starts = series
+    shape = _shape(0.5)
+    whole = step_energy(t, index, starts, STEP, shape=shape)
+    part = step_energy(t, index, starts[cut:], STEP, shape=shape)
+    np.testing.assert_array_equal(part.energy_wh, whole.energy_wh[cut:])
+
+
+@settings(max_examples=200, deadline=None)
+@given(hnp.arrays(float, st.integers(1, 40), elements=st.floats(0, 1e6)),
+       st.floats(0, 1e7))
+def test_largest_remainder_adds_up_within_one_wh(weights, total):
+    if weights.sum() <= 0:
+        weights = np.ones_like(weights)
+    exact = total * weights / weights.sum()
+    got = largest_remainder(np.array([total]), exact, np.zeros(weights.size, dtype=np.int64))
+    assert (got >= 0).all()
+    assert got.sum() == pytest.approx(total, abs=1e-6 * max(1.0, total))
+    frac = abs(total - np.round(total))             # a total that is not whole Wh
+    assert (np.abs(got - exact) < 1.0 + frac + 1e-6 * max(1.0, total)).all()
+    # whole Wh, but one portion keeping the fraction of a total that is not whole
+    assert (got != np.round(got)).sum() <= (0 if total == np.round(total) else 1)
+
+
+def test_the_night_after_the_last_reading_is_known_zero_with_the_sun_shape():
+    from pvshare.meters.clearsky import ArrayShape
+    day = 1_750_464_000.0                   # 2025-06-21T00:00Z; Paris sunset ~19:58 UTC
+    shape = ArrayShape(48.85, 2.35, 30.0, 180.0, 36.0)
+    t = np.arange(day + 12 * 3600, day + 19.9 * 3600, 60.0)
+    index = 1e6 + (t - t[0]) / 3600.0 * 1000
+    starts = day + np.arange(12 * 2, 48) * STEP
+    r = step_energy(t, index, starts, STEP, shape=shape)
+    night = starts >= day + 20 * 3600
+    assert (r.energy_wh[night] == 0).all() and (r.flags[night] == Flag.INTERPOLATED).all()
+    # the step with the last reading: what was read, and nothing after sunset
+    last = starts == day + 19.5 * 3600
+    assert r.energy_wh[last][0] == pytest.approx(index[-1] - np.interp(day + 19.5 * 3600, t, index))
+    # without the shape (a tenant), after the last reading is unknown
+    r2 = step_energy(t, index, starts, STEP)
+    assert (r2.flags[night | last] == Flag.MISSING).all()
+    # the same before the first reading: a daemon started at night
+    sunrise = day + 3 * 3600 + 50 * 60                       # ~03:50 UTC
+    t4 = np.arange(sunrise + 120, day + 9 * 3600, 60.0)
+    r4 = step_energy(t4, 1e6 + (t4 - t4[0]) / 3600.0 * 500, day + np.arange(0, 18) * STEP, STEP,
+                     shape=shape)
+    dark = day + np.arange(0, 18) * STEP + STEP <= sunrise
+    assert dark.sum() == 7 and (r4.energy_wh[dark] == 0).all()
+    assert (r4.flags[dark] == Flag.INTERPOLATED).all()
+    # an inverter read first 9 minutes after sunrise (a client's backoff): the sunrise step
+    # is known, what was read of it (the clear sky gave less than 1 Wh before 5 minutes
+    # ahead of the first reading)
+    rise = t4[0] - 120.0
+    first = rise + 9 * 60
+    t5 = np.arange(first, day + 9 * 3600, 60.0)
+    steps5 = day + np.arange(0, 18) * STEP
+    r5 = step_energy(t5, 1e6 + (t5 - t5[0]) / 3600.0 * 500, steps5, STEP, shape=shape)
+    holds = (steps5 <= rise) & (steps5 + STEP > first)
+    assert holds.sum() == 1 and r5.flags[holds][0] == Flag.INTERPOLATED
+    assert r5.energy_wh[holds][0] == pytest.approx((steps5[holds][0] + STEP - first) / 3600 * 500)
+    # at noon, a step past the last reading is unknown even with the shape
+    r3 = step_energy(t[t < day + 13 * 3600], index[t < day + 13 * 3600], starts, STEP,
+                     shape=shape)
+    assert (r3.flags[starts >= day + 13 * 3600 - STEP] == Flag.MISSING)[:-8].all()
+
+
+@settings(max_examples=100, deadline=None)
+@given(hnp.arrays(float, st.integers(1, 50), elements=st.floats(0, 1e5)), st.floats(1, 1e5))
+def test_implausible_steps_are_flagged_the_others_kept(energy, limit):
+    energy = np.r_[energy, np.nan]
+    flags = np.zeros(energy.size, dtype=np.int8)
+    flags[-1] = Flag.MISSING
+    got = flag_implausible(energy, flags, limit)
+    assert ((got == Flag.IMPLAUSIBLE) == (energy > limit)).all()
+    assert got[-1] == Flag.MISSING
+    assert (got[energy <= limit] == 0).all()

@@ -119,6 +119,37 @@ def test_step_results_and_discovery_are_retained(mosquitto, tmp_path):
                and "/participant/" in k)
 
 
+def test_a_step_closed_without_production_publishes_null_never_nan(mosquitto, tmp_path):
+    cfg = _cfg(mosquitto.port, tmp_path)
+    pub = ResultsPublisher(cfg)
+    pub.start()
+    deadline = time.monotonic() + 10
+    while not pub.client.is_connected() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    n = len(cfg.participants)
+    # past the daemon's horizon: production unknown, nobody got anything (issue 18)
+    pub.publish_step(1750500000, cfg.participant_ids, float("nan"), np.full(n, 100.0),
+                     np.zeros(n))
+    time.sleep(0.5)
+    pub.stop()
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="raw-reader")
+    raw: dict[str, bytes] = {}
+    c.on_message = lambda client, userdata, msg: raw.setdefault(msg.topic, msg.payload)
+    c.connect("127.0.0.1", mosquitto.port)
+    c.subscribe("pvshare/residence-plaine-ain/step/state", qos=1)
+    c.loop_start()
+    deadline = time.monotonic() + 10
+    while not raw and time.monotonic() < deadline:
+        time.sleep(0.05)
+    c.loop_stop()
+    c.disconnect()
+    payload = raw["pvshare/residence-plaine-ain/step/state"]
+    assert b"NaN" not in payload                        # strict JSON for every reader
+    step = json.loads(payload)
+    assert step["production_wh"] is None and step["surplus_wh"] is None
+    assert step["autoprod_wh"] == 0.0
+
+
 def test_last_will_marks_the_daemon_offline(mosquitto, tmp_path):
     """A daemon killed without a clean stop: the broker publishes its retained last will."""
     import os

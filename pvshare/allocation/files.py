@@ -74,12 +74,12 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
         raise InputError(f"must be one of {', '.join(STEPS)}, got {step!r}", field="--step")
     if Path(out).is_dir():
         raise InputError("is a folder: give a file name", source=str(out), field="--out")
-    step_h = STEPS[step] / 3600
-    # Physical plausibility: the array cannot make more than its peak power (with a 30 %
-    # margin for cold bright days and rounding); a flat cannot draw more than its meter
-    # lets through (subscribed kVA, same margin).
-    max_prod = kwp * 1000 * step_h * 1.3 if kwp else None
-    max_cons = kva * 1000 * step_h * 1.3 if kva else None
+    # Physical plausibility, as the daemon's (pvshare.meters.energy.max_step_wh): the array
+    # cannot make more than its peak power, a flat cannot draw more than its meter lets
+    # through (subscribed kVA), with a margin.
+    from pvshare.meters.energy import max_step_wh
+    max_prod = max_step_wh(kwp, STEPS[step]) if kwp else None
+    max_cons = max_step_wh(kva, STEPS[step]) if kva else None
     spec = KeySpec.from_options(key, coefficients)
     if participants is not None and prm_map is not None:
         raise InputError("give --participants (participant,prm,from,to) or --prm-map, not both",

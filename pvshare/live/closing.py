@@ -10,10 +10,20 @@ Rules
 * Every step never closed so far is closed, however old (a daemon that was down for a week
   catches up). Steps already closed are recomputed only within ``recompute_window`` and only
   when needed: incomplete, or their meters received readings since (late data).
-* A step whose **production** is unknown is not allocated yet (it stays pending: for
-  example the night, while the inverter sleeps, until its index is read again in the
-  morning). A step with an unknown **consumption** is allocated and flagged incomplete; it
-  is recomputed when the missing data arrives.
+* A gap in a meter's readings is filled from its index when the readings come back
+  (``meters/energy.py``: the roof's by its clear-sky shape, a tenant's evenly), and the
+  gap's steps are then closed and allocated (flagged interpolated).
+* A step whose **production** is unknown is not allocated yet: it stays pending until the
+  inverter's index is read again, at most ``horizon`` after the step's end; then it is
+  closed **incomplete**, without production (nobody gets anything), and recomputed if the
+  index comes back within the recompute window. While the sun is down the roof is known to
+  produce nothing: an inverter asleep for the night leaves nothing pending.
+  A step with an unknown **consumption** is allocated and flagged incomplete; it is
+  recomputed when the missing data arrives.
+* **Plausibility**: a step's energy above what the meter can measure (the array's peak
+  power, or a flat's subscribed power, × the step × ``energy.PLAUSIBLE_MARGIN``) is kept in
+  the store flagged implausible and never allocated: an implausible production closes the
+  step incomplete without production, an implausible consumption is a missing one.
 * The store only rewrites (and queues for InfluxDB) the steps whose results changed, so
   recomputing is harmless and a result is never doubled.
 """
@@ -21,6 +31,7 @@ Rules
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +49,11 @@ PRODUCER_INDEX = "export_wh"
 CONSUMER_INDEX = "import_wh"
 #: At most this many steps are handled per chunk (bounds memory when catching up).
 CHUNK_STEPS = 7 * 48
+#: Default horizon: a step still without production this long after its end is closed
+#: incomplete (``[daemon] pending_horizon_h``), s.
+HORIZON_S = 6 * 3600.0
+#: See :attr:`SitePlan.dark_wh`.
+DARK_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -55,6 +71,19 @@ class SitePlan:
     #: (``pvshare.allocation.periods``); None = everyone, always.
     period_starts_s: np.ndarray | None = None
     period_ends_s: np.ndarray | None = None
+    #: The roof's clear-sky shape (:class:`pvshare.meters.clearsky.ArrayShape`): gaps in the
+    #: inverter's index are spread by it, the night is known zero. None: spread evenly.
+    producer_shape: Callable[[np.ndarray], np.ndarray] | None = None
+    #: A step still without production this long after its end is closed incomplete, s.
+    horizon_s: float = HORIZON_S
+    #: Outside the inverter's readings, a part of a step where the array's clear-sky energy
+    #: is at most this (the sun down, rising or setting) holds nothing, Wh: 1 % of what the
+    #: array makes in a step at its peak (``DARK_SHARE``).
+    dark_wh: float = energy.DARK_WH
+    #: The most each meter (``meters`` order) can measure, W, margin included
+    #: (:func:`pvshare.meters.energy.max_step_wh`); a step above ``max_w × step`` is
+    #: implausible. None: no limit.
+    max_w: tuple[float, ...] | None = None
 
     @property
     def meters(self) -> tuple[str, ...]:
@@ -74,6 +103,8 @@ def plan_from_config(cfg) -> SitePlan:
                           ["key.type: 'custom' keys are computed from files "
                            "(pvshare allocate); the daemon needs prorata, static, "
                            "reallocated or priority"])
+    from pvshare.meters.clearsky import ArrayShape
+    kva = [p.subscribed_kva or cfg.tariffs.subscribed_kva for p in cfg.participants]
     return SitePlan(
         step_s=step_seconds(cfg.site.step),
         producer_meter=cfg.producer.meter,
@@ -84,6 +115,10 @@ def plan_from_config(cfg) -> SitePlan:
         window_s=cfg.daemon.recompute_window_h * 3600.0,
         period_starts_s=cfg.participant_bounds()[0],
         period_ends_s=cfg.participant_bounds()[1],
+        producer_shape=ArrayShape.from_config(cfg),
+        horizon_s=cfg.daemon.pending_horizon_h * 3600.0,
+        dark_wh=DARK_SHARE * cfg.array.kwp * 1000.0 * step_seconds(cfg.site.step) / 3600.0,
+        max_w=tuple(energy.max_step_wh(x, 3600.0) for x in [cfg.array.kwp, *kva]),
     )
 
 
@@ -94,8 +129,13 @@ class CloseReport:
     closable_until_s: int | None = None
     energy_steps: int = 0          # meter-steps whose energy was (re)computed
     changed_steps: int = 0         # steps whose allocation was written (new or changed)
-    pending_steps: int = 0         # closable steps still without production
-    incomplete_steps: int = 0      # allocated steps with a missing consumption
+    pending_steps: int = 0         # closable steps still without production (< horizon)
+    incomplete_steps: int = 0      # steps written incomplete (a consumption or production
+    #                                missing or implausible)
+    unknown_steps: int = 0         # of which without production (past the horizon, or an
+    #                                implausible production)
+    new_unknown_steps: int = 0     # of which closed so by this call for the first time
+    implausible_steps: int = 0     # steps whose energy this call found implausible
     errors: list[str] = field(default_factory=list)
 
 
@@ -106,12 +146,14 @@ def closable_until(now_s: float, plan: SitePlan) -> int:
     return int((now_s - plan.grace_s) // plan.step_s * plan.step_s)
 
 
-def _meter_energy(store, meter_id: str, index: str, starts: np.ndarray, step_s: int):
+def _meter_energy(store, meter_id: str, index: str, starts: np.ndarray, step_s: int,
+                  shape=None, dark_wh: float = energy.DARK_WH):
     """Energy per step of one meter from its stored readings (index, else power)."""
     r = store.readings_around(meter_id, float(starts[0]), float(starts[-1] + step_s))
     values = getattr(r, index)
     if np.isfinite(values).sum() >= 2:
-        return energy.step_energy(r.time_s, values, starts, step_s)
+        return energy.step_energy(r.time_s, values, starts, step_s, shape=shape,
+                                  dark_wh=dark_wh)
     if np.isfinite(r.power_w).sum() >= 2:
         return energy.integrate_power(r.time_s, np.abs(r.power_w), starts, step_s)
     return energy.StepEnergy(starts, np.full(starts.size, np.nan),
@@ -155,8 +197,15 @@ def close_steps(store, plan: SitePlan, now_s: float, *, dirty_from_s: dict | Non
     need_alloc = ~np.isin(starts, complete)
     if full_window:
         need_alloc |= starts >= window_start
-    reach = energy.MAX_GAP_S
-    dirty = {m: t - reach for m, t in (dirty_from_s or {}).items()}
+    # a new reading changes the steps back to the reading before it (a gap it ends is
+    # spread over all its steps), and at least MAX_GAP_S back (the interpolation's reach)
+    dirty = {}
+    for m, t in (dirty_from_s or {}).items():
+        dirty[m] = t - energy.MAX_GAP_S
+        if m in plan.meters:
+            before = store.readings_around(m, t, t).time_s
+            if before.size and before[0] < t:
+                dirty[m] = min(dirty[m], float(before[0]))
     for m, t in dirty.items():
         if m in plan.meters:
             need_alloc |= (starts + step > t) & (starts >= window_start)
@@ -165,16 +214,18 @@ def close_steps(store, plan: SitePlan, now_s: float, *, dirty_from_s: dict | Non
     todo = starts[np.flatnonzero(need_alloc)[0]:]
     for a in range(0, todo.size, CHUNK_STEPS):
         _close_chunk(store, plan, todo[a:a + CHUNK_STEPS], dirty, full_window, window_start,
-                     report)
+                     report, now_s, done)
     return report
 
 
 def _close_chunk(store, plan: SitePlan, starts: np.ndarray, dirty: dict, full_window: bool,
-                 window_start: int, report: CloseReport) -> None:
+                 window_start: int, report: CloseReport, now_s: float,
+                 closed_before: np.ndarray) -> None:
     step = plan.step_s
     a, b = int(starts[0]), int(starts[-1]) + step
     T = starts.size
-    columns = []
+    columns, implausible = [], []
+    found = np.zeros(T, dtype=bool)
     for j, meter in enumerate(plan.meters):
         stored = store.step_energy(meter, a, b)
         e = np.full(T, np.nan)
@@ -190,13 +241,22 @@ def _close_chunk(store, plan: SitePlan, starts: np.ndarray, dirty: dict, full_wi
             lo, hi = np.flatnonzero(redo)[[0, -1]]
             span = starts[lo:hi + 1]
             index = PRODUCER_INDEX if j == 0 else CONSUMER_INDEX
-            new = _meter_energy(store, meter, index, span, step)
-            e[lo:hi + 1], flags[lo:hi + 1] = new.energy_wh, new.flags
-            store.write_step_energy(meter, span, new.energy_wh, new.flags)
+            new = _meter_energy(store, meter, index, span, step,
+                                plan.producer_shape if j == 0 else None, plan.dark_wh)
+            new_flags = new.flags
+            if plan.max_w is not None:
+                new_flags = energy.flag_implausible(new.energy_wh, new.flags,
+                                                    plan.max_w[j] * step / 3600.0)
+            e[lo:hi + 1], flags[lo:hi + 1] = new.energy_wh, new_flags
+            store.write_step_energy(meter, span, new.energy_wh, new_flags)
             report.energy_steps += span.size
-        columns.append(e)
+            found[lo:hi + 1] |= new_flags == energy.Flag.IMPLAUSIBLE
+        bad = flags == energy.Flag.IMPLAUSIBLE
+        columns.append(np.where(bad, np.nan, e))      # kept in the store, never allocated
+        implausible.append(bad)
     production = columns[0]
     consumption = np.column_stack(columns[1:])
+    report.implausible_steps += int(found.sum())
     if plan.period_starts_s is not None and plan.period_ends_s is not None:
         # Outside its period a participant is absent: exactly zero, never missing.
         from pvshare.allocation.periods import absent_as_zero, active_mask
@@ -204,12 +264,27 @@ def _close_chunk(store, plan: SitePlan, starts: np.ndarray, dirty: dict, full_wi
                              plan.period_ends_s)
         consumption = absent_as_zero(consumption, active)
     known = np.isfinite(production)
-    report.pending_steps += int((~known).sum())
-    if not known.any():
+    # unknown production: pending until the horizon, then closed incomplete; an
+    # implausible one will not get better: closed incomplete at once
+    given_up = ~known & (implausible[0] | (starts + step + plan.horizon_s <= now_s))
+    report.pending_steps += int((~known & ~given_up).sum())
+    report.unknown_steps += int(given_up.sum())
+    report.new_unknown_steps += int((given_up & ~np.isin(starts, closed_before)).sum())
+    write = known | given_up
+    if not write.any():
         return
-    idx = np.flatnonzero(known)
-    result = plan.key.allocate(np.maximum(production[idx], 0.0), consumption[idx])
-    report.incomplete_steps += int(result.incomplete.sum())
+    idx = np.flatnonzero(write)
+    prod = production[idx]
+    ok = np.isfinite(prod)
+    allocated = np.zeros((idx.size, consumption.shape[1]))
+    incomplete = np.ones(idx.size, dtype=bool)      # no production: nobody gets anything
+    key = plan.key.name.value
+    if ok.any():
+        result = plan.key.allocate(np.maximum(prod[ok], 0.0), consumption[idx[ok]])
+        prod[ok], allocated[ok], incomplete[ok] = (result.production, result.allocated,
+                                                   result.incomplete)
+        key = result.key
+    report.incomplete_steps += int(incomplete.sum())
     report.changed_steps += store.write_allocation(
-        starts[idx], list(plan.participant_ids), result.production, consumption[idx],
-        result.allocated, result.incomplete, result.key)
+        starts[idx], list(plan.participant_ids), prod, consumption[idx], allocated, incomplete,
+        key)

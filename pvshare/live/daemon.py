@@ -159,6 +159,7 @@ class Daemon:
         #: A fault that repeats (a full disk fails every flush) is logged once, then once
         #: every 10 minutes with a count, and one line when it clears (docs/troubleshooting.md).
         self._faults = RateLimitedLog(log, FAULT_LOG_INTERVAL_S, level=logging.ERROR)
+        self._quality = RateLimitedLog(log, FAULT_LOG_INTERVAL_S, level=logging.WARNING)
         self.forwarder = None
         if cfg.influxdb is not None:
             from pvshare.extras import MissingExtraError, installed
@@ -412,7 +413,14 @@ class Daemon:
             self.last_close = {"time_s": now, "changed_steps": report.changed_steps,
                                "pending_steps": report.pending_steps,
                                "incomplete_steps": report.incomplete_steps,
+                               "unknown_steps": report.unknown_steps,
                                "closable_until_s": report.closable_until_s}
+            # steps closed without production past the horizon, or with an implausible
+            # energy: said once, then at most every 10 min with a count
+            for what, n in (("no production past the horizon", report.new_unknown_steps),
+                            ("implausible energy", report.implausible_steps)):
+                if n:
+                    self._quality.warning(what, "%d step(s) closed incomplete: %s", n, what)
             self.counters["steps_written"] += report.changed_steps
         if report.changed_steps and self.publisher is not None:
             self._publish_latest()

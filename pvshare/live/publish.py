@@ -360,13 +360,15 @@ class ResultsPublisher:
         alloc = np.asarray(allocated_wh, dtype=float)
         auto = float(np.nansum(alloc))
         to_w = 3600.0 / self.step_s            # Wh per step -> mean W over the step
+        p = float(production_wh)
+        known_p = p == p                       # unknown past the horizon: null, never NaN
         self.client.publish(self.topic("step", "state"), json.dumps({
-            "time": when, "production_wh": round(float(production_wh), 3),
+            "time": when, "production_wh": round(p, 3) if known_p else None,
             "autoprod_wh": round(auto, 3),
-            "surplus_wh": round(max(float(production_wh) - auto, 0.0), 3),
-            "production_w": round(float(production_wh) * to_w, 1),
+            "surplus_wh": round(max(p - auto, 0.0), 3) if known_p else None,
+            "production_w": round(p * to_w, 1) if known_p else None,
             "autoprod_w": round(auto * to_w, 1),
-            "surplus_w": round(max(float(production_wh) - auto, 0.0) * to_w, 1)}),
+            "surplus_w": round(max(p - auto, 0.0) * to_w, 1) if known_p else None}),
             qos=1, retain=True)
         for pid, c, a in zip(participant_ids, cons.tolist(), alloc.tolist()):
             known = c == c

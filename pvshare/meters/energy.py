@@ -10,6 +10,13 @@ Every value carries a :class:`Flag`; the caller (the daemon) calls :func:`step_e
 the window plus a margin on each side (a step whose boundary lies outside the readings is
 ``MISSING``, never guessed).
 
+**Gaps are filled from the index** (:func:`spread_gaps`): when readings come back after a
+gap, the index difference across it is the gap's energy, to the Wh. A gap longer than
+``max_gap_s`` (2 h) is spread over its steps evenly (a tenant), and with a ``shape`` every gap
+longer than ``interp_gap_s`` (5 min) is spread by it (the roof: its clear-sky power,
+:mod:`pvshare.meters.clearsky`, so nothing lands at night); the parts are whole Wh
+(largest remainders) adding up to the index difference exactly.
+
 Conventions: times are UTC Unix seconds (``*_s``), indices and energies in Wh (``*_wh``),
 power in W (``*_w``); steps are labelled by their start.
 
@@ -29,9 +36,10 @@ import numpy as np
 INTERP_GAP_S = 300.0
 #: Default gap between readings above which a step's value is MISSING, s.
 MAX_GAP_S = 2 * 3600.0
-#: A gap longer than ``max_gap_s`` across which the index rose by at most this much is a
-#: known quiet period (an inverter asleep at night: nothing was produced), not unknown, Wh.
-FLAT_GAP_WH = 1.0
+#: Outside the readings, a part of a step where the array's clear-sky energy is at most this
+#: (the sun down, or just rising or setting) is known to hold nothing, Wh (the default of
+#: ``dark_wh``; closing passes 1 % of what the array makes in a step at its peak).
+DARK_WH = 1.0
 #: Default backward jump of the index above which it is a meter reset/replacement, Wh.
 RESET_DROP_WH = 1000.0
 #: A jump that comes back within this many readings (or GLITCH_S seconds) is a glitch.
@@ -52,9 +60,13 @@ class Flag(enum.IntEnum):
     INTERPOLATED = 1
     #: integrated from power readings (a power-only source)
     INTEGRATED = 2
-    #: unknown: a boundary outside the readings, or a gap longer than ``max_gap_s``;
-    #: the energy is NaN, never zero
+    #: unknown: a boundary outside the readings, or a meter reset inside a gap longer than
+    #: ``max_gap_s``; the energy is NaN, never zero
     MISSING = 3
+    #: more than the meter can have measured in the step (:func:`flag_implausible`: the
+    #: array's peak power or the subscribed power, with a margin): kept for the record,
+    #: never allocated
+    IMPLAUSIBLE = 4
 
 
 @dataclass(frozen=True)
@@ -280,7 +292,7 @@ def _steps(step_starts_s, step_s: float) -> tuple[np.ndarray, np.ndarray]:
 def step_energy(times_s, index_wh, step_starts_s, step_s: float, *,
                 interp_gap_s: float = INTERP_GAP_S, max_gap_s: float = MAX_GAP_S,
                 reset_drop_wh: float = RESET_DROP_WH, glitch_readings: int = GLITCH_READINGS,
-                glitch_s: float = GLITCH_S, flat_gap_wh: float = FLAT_GAP_WH) -> StepEnergy:
+                glitch_s: float = GLITCH_S, shape=None, dark_wh: float = DARK_WH) -> StepEnergy:
     """Energy per step from one meter's cumulative index.
 
     Parameters
@@ -290,46 +302,280 @@ def step_energy(times_s, index_wh, step_starts_s, step_s: float, *,
     index_wh : array_like of float, shape (n,)
         Cumulative index (import or export) at those times, Wh.
     step_starts_s : array_like of float, shape (m,)
-        Start of each step, UTC Unix s (need not be contiguous).
+        Start of each step, UTC Unix s (need not be contiguous, but on one grid of
+        ``step_s``).
     step_s : float
         Step length, s (1800 for PT30M).
     interp_gap_s : float
         A step overlapped by a gap between readings longer than this is INTERPOLATED, s.
     max_gap_s : float
-        A step overlapped by a gap longer than this is MISSING, s — unless the index rose by
-        at most ``flat_gap_wh`` across the gap: then nothing happened in it (an inverter
-        asleep at night) and its steps are INTERPOLATED with (almost) zero energy.
+        A gap longer than this is **filled**: the index difference across it is spread over
+        its steps (by ``shape``, else evenly) in whole Wh (see :func:`spread_gaps`); its steps
+        are INTERPOLATED. A gap this long across which the meter was reset or replaced is
+        unknown (its steps MISSING: what was drawn meanwhile is not in either index).
     reset_drop_wh : float
         Backward jump that means a meter reset/replacement, Wh (see :func:`continuous_index`).
     glitch_readings, glitch_s : int, float
         A jump that comes back within this many readings or seconds is a glitch, dropped.
+    shape : callable, optional
+        ``shape(times_s) -> power_w >= 0``, vectorised: the expected power, W (the roof's
+        clear-sky power, :class:`pvshare.meters.clearsky.ArrayShape`). When given, every
+        gap longer than ``interp_gap_s`` is spread by it (not only the long ones), and the
+        part of a step after the last reading (before the first) is known to hold nothing
+        when the shape is zero at the step's end (start) and its energy from
+        ``interp_gap_s`` after that reading to the step's end (from the step's start to
+        ``interp_gap_s`` before that reading) is at most ``dark_wh``: the sun is down, an
+        inverter asleep for the night (or waking up).
+    dark_wh : float
+        See ``shape``, Wh. Without it, gaps up to ``max_gap_s`` are
+        interpolated linearly and longer ones spread evenly.
 
     Returns
     -------
     StepEnergy
-        ``energy_wh = I(end) − I(start)`` with ``I`` the continuous index linearly
-        interpolated between readings (≥ 0; NaN where MISSING) and its flag per step. A step
-        that spans a reset is INTERPOLATED (no energy is counted across the reset interval).
-        Over contiguous non-missing steps the energies sum to ``I(last end) − I(first start)``.
+        ``energy_wh = I(end) − I(start)`` with ``I`` the continuous index, linear between
+        readings except across spread gaps (≥ 0; NaN where MISSING) and its flag per step.
+        Steps outside the readings are MISSING (never guessed), except the sun-down parts
+        above. A step that spans a reset is INTERPOLATED (no energy is counted across the
+        reset interval). Over contiguous non-missing steps the energies sum to
+        ``I(last end) − I(first start)``: over a gap, to the index difference.
     """
     starts, ends = _steps(step_starts_s, step_s)
     t, idx, reset = continuous_index(times_s, index_wh, reset_drop_wh, glitch_readings,
                                      glitch_s)
     m = starts.size
-    if t.size < 2:
+    if t.size < 2 or m == 0:
         return StepEnergy(starts, np.full(m, np.nan), np.full(m, Flag.MISSING, dtype=np.int8),
                           t[reset])
-    energy = np.interp(ends, t, idx) - np.interp(starts, t, idx)
     gaps = np.diff(t)
+    spread = ~reset[1:] & ((gaps > max_gap_s) | ((gaps > interp_gap_s) & (shape is not None)))
+    x = np.unique(np.r_[starts, ends])
+    level = np.interp(x, t, idx)
+    if spread.any():
+        level = spread_gaps(t, idx, spread, x, float(step_s), shape)
+    pos = np.searchsorted(x, starts), np.searchsorted(x, ends)
+    energy = level[pos[1]] - level[pos[0]]
     long_gap = (gaps > interp_gap_s) | reset[1:]
-    too_long = (gaps > max_gap_s) & ((np.diff(idx) > flat_gap_wh) | reset[1:])
+    too_long = (gaps > max_gap_s) & reset[1:]
     is_long, is_too_long = _gap_flags(t, starts, ends, long_gap, too_long)
-    outside = (starts < t[0]) | (ends > t[-1])
-    flag = np.where(is_long, Flag.INTERPOLATED, Flag.MEASURED).astype(np.int8)
-    missing = outside | is_too_long
+    before = starts < t[0]
+    after = ends > t[-1]
+    # with the sun's shape, the unread part of a step outside the readings is known to hold
+    # nothing if the sun is down at the step's far end and the array makes at most dark_wh
+    # there under a clear sky, but for the 5 min next to the reading
+    known_tail = np.zeros(m, dtype=bool)
+    known_head = np.zeros(m, dtype=bool)
+    if shape is not None and after.any():
+        known_tail[after] = _dark(shape, np.minimum(t[-1] + interp_gap_s, ends[after]),
+                                  ends[after], ends[after], dark_wh)
+    if shape is not None and before.any():
+        known_head[before] = _dark(shape, starts[before], np.maximum(
+            np.minimum(t[0] - interp_gap_s, ends[before]), starts[before]), starts[before],
+            dark_wh)
+    known = known_tail | known_head
+    flag = np.where(is_long | known, Flag.INTERPOLATED, Flag.MEASURED).astype(np.int8)
+    missing = (before & ~known_head) | (after & ~known_tail) | is_too_long
     flag[missing] = Flag.MISSING
     energy[missing] = np.nan
     return StepEnergy(starts, energy, flag, t[reset])
+
+
+#: The shape is integrated on a grid of this many seconds (aligned to the epoch)…
+SHAPE_RES_S = 300.0
+#: …with at most this many points per gap (a longer gap gets a coarser grid).
+SHAPE_MAX_POINTS = 100_000
+
+
+def _dark(shape, lo: np.ndarray, hi: np.ndarray, far: np.ndarray,
+          dark_wh: float = DARK_WH) -> np.ndarray:
+    """Whether ``shape`` (W) is zero at ``far`` (the sun down at the step's end, or start)
+    and integrates to at most ``dark_wh`` over each (lo, hi).
+    """
+    lo = np.asarray(lo, dtype=float)
+    hi = np.maximum(np.asarray(hi, dtype=float), lo)
+    gt, cw = _shape_cumulative(shape, lo, hi)
+    energy_wh = (np.interp(hi, gt, cw) - np.interp(lo, gt, cw)) / 3600.0
+    return (energy_wh <= dark_wh) & ~(np.asarray(shape(np.asarray(far, dtype=float))) > 0)
+
+
+def _shape_cumulative(shape, lo: np.ndarray, hi: np.ndarray):
+    """The shape's integral over each interval (lo, hi), on a grid aligned to the epoch.
+
+    Returns the grid's times (sorted, every interval's ends included) and the cumulative
+    trapezoidal integral at them; differences between two times of one interval are that
+    part's weight, the same whichever other intervals were asked for.
+    """
+    res = SHAPE_RES_S * np.ceil((hi - lo) / (SHAPE_RES_S * SHAPE_MAX_POINTS)).clip(1)
+    first = np.floor(lo / res) + 1
+    n = np.maximum(np.ceil(hi / res) - first, 0).astype(np.int64)
+    count = n + 2
+    g = np.repeat(np.arange(lo.size), count)
+    k = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    inner = (first[g] + k - 1) * res[g]
+    gt = np.where(k == 0, lo[g], np.where(k == count[g] - 1, hi[g], inner))
+    w = np.nan_to_num(np.asarray(shape(gt), dtype=float), nan=0.0, posinf=0.0).clip(0)
+    area = (w[1:] + w[:-1]) / 2 * np.maximum(np.diff(gt), 0)
+    return gt, np.r_[0.0, np.cumsum(area)]
+
+
+def largest_remainder(total: np.ndarray, portions: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Whole-Wh portions that add up to each group's total, by the largest remainders.
+
+    Parameters
+    ----------
+    total : numpy.ndarray, shape (G,)
+        Each group's total (≥ 0), Wh.
+    portions : numpy.ndarray, shape (K,)
+        The exact portions (≥ 0), grouped contiguously; each group sums to its total.
+    group : numpy.ndarray of int, shape (K,)
+        The group of each portion (non-decreasing, every group present).
+
+    Returns
+    -------
+    numpy.ndarray, shape (K,)
+        Each portion's floor, plus one Wh for the ``round(total) − Σ floor`` largest
+        remainders of its group (ties: the earlier first); a total that is not a whole
+        number of Wh keeps its fraction on the group's largest portion, so that each group
+        adds up to its total exactly. Never negative; each within 1 Wh of the exact portion
+        (plus that fraction, for the one that holds it).
+    """
+    p = np.maximum(portions, 0.0)
+    floor = np.floor(p)
+    units = np.round(total)
+    deficit = np.maximum(units - np.bincount(group, weights=floor, minlength=total.size),
+                         0).astype(np.int64)
+    order = np.lexsort((np.arange(p.size), -(p - floor), group))   # by group, largest first
+    rank = np.arange(p.size) - np.repeat(np.searchsorted(group[order], np.arange(total.size)),
+                                         np.bincount(group, minlength=total.size))
+    out = floor.copy()
+    out[order] += rank < deficit[group[order]]
+    # the fraction of a total that is not whole goes to the group's largest portion
+    big = np.lexsort((np.arange(p.size), -out, group))
+    firsts = big[np.searchsorted(group[big], np.arange(total.size))]
+    out[firsts] += total - units
+    return out
+
+
+def spread_gaps(t: np.ndarray, idx: np.ndarray, spread: np.ndarray, x: np.ndarray,
+                step_s: float, shape=None) -> np.ndarray:
+    """The continuous index at the times ``x``, with the gaps ``spread`` filled.
+
+    Across a gap from the reading ``(t_a, I_a)`` to ``(t_b, I_b)`` the index rises by
+    ``D = I_b − I_a`` in proportion to ``shape``'s integral since ``t_a`` (evenly when there
+    is no shape, or when the shape is zero over the whole gap). The gap is cut at every
+    boundary of the step grid (``step_s``, phase of ``x[0]``) it holds, and the parts are
+    rounded to whole Wh by :func:`largest_remainder`, so that the steps' parts of a gap add
+    up to ``D`` exactly and do not depend on which steps were asked for.
+
+    Parameters
+    ----------
+    t, idx : numpy.ndarray, shape (n,)
+        Sorted unique reading times (s) and the continuous non-decreasing index (Wh).
+    spread : numpy.ndarray of bool, shape (n - 1,)
+        The gaps to spread.
+    x : numpy.ndarray, shape (k,)
+        Sorted times to evaluate the index at (step boundaries).
+    step_s : float
+    shape : callable, optional
+
+    Returns
+    -------
+    numpy.ndarray, shape (k,)
+        The index at ``x`` (linear outside the spread gaps, clamped outside the readings).
+    """
+    level = np.interp(x, t, idx)
+    gi = np.flatnonzero(spread)
+    ta, tb = t[gi], t[gi + 1]
+    d = idx[gi + 1] - idx[gi]
+    phase = float(np.mod(x[0], step_s))
+    # the step boundaries strictly inside each gap: the cuts
+    c0 = np.floor((ta - phase) / step_s) + 1
+    nc = np.maximum(np.ceil((tb - phase) / step_s) - c0, 0).astype(np.int64)
+    g = np.repeat(np.arange(gi.size), nc)
+    cuts = phase + (np.repeat(c0, nc) + np.arange(nc.sum())
+                    - np.repeat(np.cumsum(nc) - nc, nc)) * step_s
+    grid = None if shape is None else _shape_cumulative(shape, ta, tb)
+    frac = _fraction(cuts, g, ta, tb, grid)
+    # parts: from each cut to the next, the last one to the gap's end
+    ngroups = nc + 1
+    pg = np.repeat(np.arange(gi.size), ngroups)
+    last = np.cumsum(ngroups) - 1
+    is_last = np.zeros(pg.size, dtype=bool)
+    is_last[last] = True
+    upper = np.ones(pg.size)
+    upper[~is_last] = frac
+    lower = np.r_[0.0, upper[:-1]]
+    lower[last - nc] = 0.0
+    parts = largest_remainder(d, d[pg] * (upper - lower), pg)
+    cum = np.cumsum(parts)
+    base = np.r_[0.0, cum[last[:-1]]]
+    at_cut = idx[gi][pg] + cum - base[pg]      # the index at the end of each part
+    # every x inside a spread gap: the level at its cut, else (off the grid) unrounded
+    j = np.searchsorted(t, x, side="right") - 1
+    inside = (j >= 0) & (j < t.size - 1)
+    inside[inside] &= spread[j[inside]] & (x[inside] > t[j[inside]])
+    if not inside.any():
+        return level
+    xs = x[inside]
+    gx = np.searchsorted(gi, j[inside])
+    exact = idx[gi][gx] + d[gx] * _fraction(xs, gx, ta, tb, grid)
+    if cuts.size:
+        k = np.minimum(np.searchsorted(cuts, xs), cuts.size - 1)
+        on_cut = cuts[k] == xs
+        exact = np.where(on_cut, at_cut[k + g[k]], exact)   # a group has one part more
+    level[inside] = exact
+    return level
+
+
+def _fraction(xs, gx, ta, tb, grid) -> np.ndarray:
+    """The share of gap ``gx``'s rise reached at each time ``xs`` inside it: the shape's
+    integral since the gap's start over the whole gap's (evenly without a shape, or when
+    the shape is zero over the gap).
+    """
+    lin = (xs - ta[gx]) / (tb - ta)[gx]
+    if grid is None:
+        return np.clip(lin, 0.0, 1.0)
+    gt, cw = grid
+    wa, wb = np.interp(ta, gt, cw), np.interp(tb, gt, cw)
+    span = (wb - wa)[gx]
+    ok = span > 0
+    f = np.where(ok, (np.interp(xs, gt, cw) - wa[gx]) / np.where(ok, span, 1.0), lin)
+    return np.clip(f, 0.0, 1.0)
+
+
+#: A step's energy above ``peak kW × step × margin`` is implausible: the roof's kWp (cold
+#: bright days and cloud enhancement lift an array above its peak for minutes, never by 30 %
+#: over a whole step; the inverter's AC output is below the DC peak anyway), a flat's
+#: subscribed kVA (a Linky meter cuts the power above the subscription; W ≤ VA).
+PLAUSIBLE_MARGIN = 1.3
+
+
+def max_step_wh(peak_kw, step_s: float) -> float:
+    """The most a meter of this peak power (kW or kVA) can measure in a step, Wh: above it
+    a step's energy is implausible (:func:`flag_implausible`).
+    """
+    return float(peak_kw) * 1000.0 * step_s / 3600.0 * PLAUSIBLE_MARGIN
+
+
+def flag_implausible(energy_wh, flags, max_wh) -> np.ndarray:
+    """The flags, with IMPLAUSIBLE where a step's energy exceeds what the meter can measure.
+
+    Parameters
+    ----------
+    energy_wh : array_like of float, shape (T,) or (T, N)
+        Energy per step, Wh (NaN: missing, left as it is).
+    flags : array_like of int, same shape
+    max_wh : float or array_like broadcasting to the same shape
+        The most a step can hold, Wh (inf: no limit).
+
+    Returns
+    -------
+    numpy.ndarray of int8
+    """
+    e = np.asarray(energy_wh, dtype=float)
+    out = np.asarray(flags).astype(np.int8, copy=True)
+    out[np.isfinite(e) & (e > np.asarray(max_wh, dtype=float))] = Flag.IMPLAUSIBLE
+    return out
 
 
 def integrate_power(times_s, power_w, step_starts_s, step_s: float, *,
