@@ -313,10 +313,9 @@ def test_cli_config_check_accepts_the_example():
     assert "OK" in proc.stdout
     assert "48 participants" in proc.stdout
     assert "key 'reallocated'" in proc.stdout and "step PT30M" in proc.stdout
-    # The example has no meter for the flats (a template to edit): config check says that
-    # `pvshare run` would refuse it as it is, and nothing else.
-    assert all("`pvshare run` would refuse it" in line and "participants[0].meter" in line
-               for line in proc.stderr.splitlines()), proc.stderr
+    # The real building, meters included: `pvshare run` takes it as it is (no warning).
+    assert "2 meter section(s)" in proc.stdout
+    assert proc.stderr == "", proc.stderr
 
 
 def test_cli_config_check_lists_every_problem_and_exits_2(tmp_path):

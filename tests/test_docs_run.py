@@ -16,6 +16,8 @@ a page, is in docs/development.md ("Documentation that runs"):
   in the background until the page ends (its output shown below it is awaited, not timed);
 - a block that cannot run here (a real systemd boot, hardware, sudo to /etc) is preceded by
   ``<!-- doc-test: skip REASON -->``: its commands are counted as skipped, with the reason;
+- a block a French reader reads in French is preceded by ``<!-- doc-test: lang fr_FR.UTF-8 -->``:
+  its commands run with that LANG;
 - a block of another language (``text``, ``toml``, ``json``…) is never run.
 
 One test per page (pytest-xdist spreads them); the commands of a page share its copy, so a
@@ -52,6 +54,9 @@ PAGES = [p for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 SESSION_LANGS = {"", "console", "shell-session"}
 SCRIPT_LANGS = {"", "sh", "bash", "shell"}
+#: ``<!-- console: run in DIR -->`` (tests/console_blocks.py): from there on, the page's
+#: blocks are run by a test of their own (e.g. tests/test_guide_households.py).
+OWN_TEST = re.compile(r"<!--\s*console:\s*run in\b")
 MARKER = re.compile(r"<!--\s*doc-test:\s*(\w+)\s*(.*?)\s*-->", re.S)
 #: what may precede the program in a simple command: sudo, VAR=value
 PREFIX = re.compile(r"^(?:sudo\s+|[A-Za-z_]\w*=\S*\s+)*")
@@ -72,6 +77,7 @@ class Block:
     line: int
     commands: list[Command]
     skip: str | None = None         # the reason, for a block marked skip
+    lang: str | None = None         # LANG of a block marked ``lang`` (French pages)
 
 
 @dataclass
@@ -152,7 +158,11 @@ def parse(path: Path) -> Page:
     page = Page(path)
     tokens = MarkdownIt("commonmark").parse(path.read_text(encoding="utf-8"))
     marker: tuple[str, str] | None = None
+    own_test = False
     for tok in tokens:
+        if tok.type == "html_block" and OWN_TEST.search(tok.content):
+            own_test = True                   # the rest of the page has a test of its own
+            continue
         if tok.type == "html_block":
             m = MARKER.search(tok.content)
             marker = (m.group(1), m.group(2)) if m else None
@@ -171,13 +181,19 @@ def parse(path: Path) -> Page:
         else:
             cmds = []
         if any(runs_pvshare(c.text) for c in cmds):
-            skip = None
+            skip = lang = None
             if marker is not None:
                 kind, reason = marker
-                assert kind == "skip", f"{path.name}:{first}: unknown doc-test marker {kind!r}"
-                assert reason, f"{path.name}:{first}: a skipped block says why"
-                skip = reason
-            page.blocks.append(Block(first, cmds, skip))
+                assert kind in ("skip", "lang"), \
+                    f"{path.name}:{first}: unknown doc-test marker {kind!r}"
+                assert reason, f"{path.name}:{first}: a {kind} marker says {'why' if kind == 'skip' else 'which'}"
+                if kind == "skip":
+                    skip = reason
+                else:
+                    lang = reason
+            if own_test and skip is None:
+                skip = "run by the page's own test (tests/console_blocks.py convention)"
+            page.blocks.append(Block(first, cmds, skip, lang))
         marker = None
     return page
 
@@ -197,7 +213,13 @@ def output_pattern(expected: list[str]) -> re.Pattern[str]:
     return re.compile("".join(parts))
 
 
+#: No-break spaces (French numbers and units) read as spaces: a page may show either.
+SPACES = str.maketrans({"\u00a0": " ", "\u202f": " "})
+
+
 def output_matches(expected: list[str], actual: str) -> bool:
+    expected = [ln.translate(SPACES) for ln in expected]
+    actual = actual.translate(SPACES)
     text = "\n".join(ln.rstrip() for ln in actual.strip("\n").splitlines())
     text = text + "\n" if text else ""
     return output_pattern(expected).fullmatch(text) is not None
@@ -251,7 +273,7 @@ def run_page(page: Page, tmp: Path) -> list[str]:
     repo = fresh_copy(tmp)
     home = tmp / "home"
     home.mkdir()
-    env = environment(home)
+    base_env = environment(home)
     cwd = repo
     background: list[subprocess.Popen] = []
     problems: list[str] = []
@@ -259,6 +281,7 @@ def run_page(page: Page, tmp: Path) -> list[str]:
         for block in page.blocks:
             if block.skip is not None:
                 continue
+            env = {**base_env, "LANG": block.lang} if block.lang else base_env
             for cmd in block.commands:
                 where = f"{page.name}:{cmd.line}: `{cmd.text}`"
                 m = re.fullmatch(r"cd\s+(\S+)", cmd.text.strip())

@@ -266,6 +266,12 @@ def write_month_key_files(cfg, month: str, out_dir, *, operation: str | None = N
         missing = int((~m.stored).sum())
         raise InputError(f"the store lacks {missing} step(s) of {month}: the key file must "
                          f"cover the whole month (is the daemon behind?)", field="--month")
+    unknown = int(np.isnan(m.production_wh[m.stored]).sum())
+    if unknown:
+        raise InputError(f"{unknown} step(s) of {month} were closed without the roof's "
+                         f"production (the inverter was silent past the pending horizon): "
+                         f"their keys would give Enedis nothing to share; see `pvshare "
+                         f"status` and docs/daemon.md (gaps, horizons)", field="--month")
     prod = np.nan_to_num(m.production_wh)
     keys = build_key_files(m.times, m.prms, np.nan_to_num(m.allocated_wh), prod,
                            m.consumption_wh, operation=op,
