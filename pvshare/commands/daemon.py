@@ -22,6 +22,9 @@ def run(config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFI
                                                      "Unix time at which it was --start "
                                                      "(shared with the simulators, kept "
                                                      "across restarts)"),
+        clock_origin_file: Path | None = typer.Option(
+            None, "--clock-origin-file", help="Simulated clock: a file that will hold that "
+            "wall-clock time; the clock stands at --start until it exists (tests)"),
         until: str | None = typer.Option(None, "--until", help="Simulated clock: stop at "
                                             "this simulated time, ISO 8601")) -> None:
     """Run the daemon: poll the meters, close each step, allocate, store, forward."""
@@ -34,14 +37,16 @@ def run(config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFI
     for noisy in ("pymodbus", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     cfg = load_config(config)
-    if start is None and speed == 1.0 and clock_origin is None and until is None:
+    if start is None and speed == 1.0 and clock_origin is None and clock_origin_file is None \
+            and until is None:
         daemon = Daemon(cfg, forecast=not no_forecast)
         daemon.run_forever()
         if daemon.fatal is not None:
             raise daemon.fatal
         return
     from pvshare_simulators.clock import SimClock, parse_start
-    clock = SimClock(parse_start(start), speed, origin=clock_origin)
+    clock = SimClock(parse_start(start), speed, origin=clock_origin,
+                     origin_file=clock_origin_file)
     daemon = Daemon(cfg, clock=clock.now, forecast=not no_forecast)
     run_simulated(daemon, clock, until_s=parse_start(until) if until else None)
     if daemon.fatal is not None:
