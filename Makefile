@@ -16,7 +16,16 @@ HA_STAMP   := $(HA_VENV)/.installed-$(HA_VERSION)
 HA_REQUIREMENTS := 'paho-mqtt==1.6.1' 'janus==1.0.0' 'SQLAlchemy==2.0.27' \
                    'fnv-hash-fast==0.5.0' 'psutil-home-assistant==0.0.1'
 
-.PHONY: setup setup-demo ha-venv demo test lint bench system-deps i18n install-check clean
+# pip prints errors only (-qq): `make test` stays quiet unless something fails.
+PIP := -m pip install -qq --disable-pip-version-check
+
+# pytest workers (pytest-xdist): one per core by default; each test file runs whole in one
+# worker (--dist loadfile), and every server a test starts takes a free port and its own
+# temporary folder. `make test TEST_JOBS=0` runs in one process.
+TEST_JOBS ?= auto
+
+.PHONY: setup setup-demo ha-venv demo test test-prereqs lint bench system-deps i18n \
+        install-check clean
 
 # The tests need every extra ([test] includes [all]); the demo [demo] and [reports] (the
 # reports it suggests trying on its data).
@@ -24,23 +33,22 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	@$(BIN)/python $(PIP) --upgrade pip
+	@$(BIN)/python $(PIP) -e '.[test]'
 	@touch $(STAMP)
 
 setup-demo: $(VENV)/.installed-demo
 
 $(VENV)/.installed-demo: pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[demo,reports]'
+	@$(BIN)/python $(PIP) -e '.[demo,reports]'
 	@touch $@
 
 ha-venv: $(HA_STAMP)
 
 $(HA_STAMP):
 	@test -x $(HA_VENV)/bin/python || $(PY) -m venv $(HA_VENV)
-	@$(HA_VENV)/bin/python -m pip install -q --disable-pip-version-check 'homeassistant==$(HA_VERSION)' \
-	  $(HA_REQUIREMENTS)
+	@$(HA_VENV)/bin/python $(PIP) 'homeassistant==$(HA_VERSION)' $(HA_REQUIREMENTS)
 	@touch $@
 
 # Debian packages of the real servers the tests use; installed only when missing (root).
@@ -59,15 +67,20 @@ demo: setup-demo
 # ruff (pyflakes, pycodestyle, imports, pyupgrade, bugbear, numpy docstrings) and mypy on the
 # functional core; both configured in pyproject.toml. `make test` runs it first.
 lint: setup
-	$(BIN)/ruff check --quiet .
-	$(BIN)/mypy
+	@$(BIN)/ruff check --quiet .
+	@$(BIN)/mypy
 
-test: setup system-deps ha-venv lint install-check
-	$(BIN)/python -m pytest -q
+# What the tests need, built side by side (the Home Assistant venv, the longest, alongside
+# .venv, the Debian packages, then lint and the install check), then the tests in parallel.
+test:
+	@$(MAKE) --no-print-directory -j4 --output-sync=target test-prereqs
+	@$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
+
+test-prereqs: setup system-deps ha-venv lint install-check
 
 # The base install in a fresh venv: size, no heavy library, the base's commands work.
 install-check:
-	PY=$(PY) scripts/install_check.sh
+	@PY=$(PY) scripts/install_check.sh
 
 bench: setup system-deps
 	$(BIN)/python -m benchmarks

@@ -9,9 +9,16 @@ cd "$(dirname "$0")/.."
 PY=${PY:-python3}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-"$PY" -m pip wheel -q --disable-pip-version-check --no-deps . -w "$WORK/wheel" >/dev/null
+# The wheel is built from a copy: setuptools writes build/ and *.egg-info into the source
+# tree, and `make test` runs this beside `pip install -e .` of the same tree.
+mkdir "$WORK/src"
+tar -C . --exclude=./.git --exclude=./.venv --exclude=./.ha-venv --exclude=./build \
+  --exclude='*.egg-info' --exclude=__pycache__ --exclude=./.hypothesis --exclude=./.mypy_cache \
+  --exclude=./.ruff_cache --exclude=./.pytest_cache -cf - . | tar -C "$WORK/src" -xf -
+"$PY" -m pip wheel -qq --disable-pip-version-check --no-deps "$WORK/src" -w "$WORK/wheel" \
+  >/dev/null
 "$PY" -m venv "$WORK/venv"
-"$WORK/venv/bin/pip" install -q --disable-pip-version-check "$WORK"/wheel/pvshare-*.whl >/dev/null
+"$WORK/venv/bin/pip" install -qq --disable-pip-version-check "$WORK"/wheel/pvshare-*.whl >/dev/null
 SITE=$("$WORK/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 MB=$(du -sm "$SITE" | cut -f1)
 echo "base install: ${MB} MB of site-packages (target <= 150)"

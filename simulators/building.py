@@ -92,7 +92,8 @@ class Building:
         self.meters = mt.MeterSimulator(
             self.cfg, self.broker[0], self.broker[1], o.fmt, interval_s=o.meter_interval_s,
             start_s=start_s, speed=self.clock.speed, seed=o.seed,
-            faults=mt.Faults(o.drop, o.garbage, 0.0, 0.0), replacements=list(o.replacements))
+            faults=mt.Faults(o.drop, o.garbage, 0.0, 0.0), replacements=list(o.replacements),
+            clock=self.clock)
         self.meters.start()
 
     @property
@@ -130,6 +131,11 @@ def cli_building(
     clock_origin: float | None = typer.Option(None, "--clock-origin", help="wall-clock Unix "
                                                  "time at which the simulated clock was --start "
                                                  "(to share it with `pvshare run`)"),
+    clock_origin_file: Path | None = typer.Option(None, "--clock-origin-file",
+                                                  help="a file that will hold that wall-clock "
+                                                  "time: the simulated clock stands at --start "
+                                                  "until it exists (tests: every process is up "
+                                                  "before the clock runs)"),
     inverter_port: int = typer.Option(5020, "--inverter-port", help="Modbus TCP port of the "
                                       "inverter (0: any free port)"),
     night_sleep: bool = typer.Option(False, "--night-sleep", help="the inverter refuses "
@@ -148,7 +154,8 @@ def cli_building(
     from pvshare_simulators.meters import default_config_path
     cfg = load_config(config or default_config_path())
     tz = ZoneInfo(cfg.site.timezone)
-    clock = SimClock(parse_start(start), speed, origin=clock_origin)
+    clock = SimClock(parse_start(start), speed, origin=clock_origin,
+                     origin_file=clock_origin_file)
     b = None
     if broker:
         host, _, port = broker.rpartition(":")
@@ -159,7 +166,7 @@ def cli_building(
                               replacements=tuple(_replacement(v) for v in replace_meter))
     with Building(cfg, clock, options, broker=b) as building:
         building.start(meters=False)
-        if clock_origin is None and start is not None:
+        if clock_origin is None and clock_origin_file is None and start is not None:
             clock.reset(parse_start(start))      # set-up took real time: start the day now
         building.start_meters()
 

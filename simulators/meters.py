@@ -283,6 +283,11 @@ class MeterSimulator:
         Simulated UTC Unix time of the first tick (default: now).
     speed : float
         Simulated seconds per wall-clock second.
+    clock : SimClock, optional
+        A shared simulated clock (``pvshare simulate building``): tick ``k`` goes out when the
+        clock reaches its simulated time, and while the clock waits for its origin file the
+        first tick is published again every ``interval_s`` (a subscriber that comes later
+        still gets a reading before simulated time runs).
     """
 
     def __init__(self, config, host: str = "127.0.0.1", port: int = 1883, fmt: str = "zlinky",
@@ -290,7 +295,7 @@ class MeterSimulator:
                  start_s: float | None = None, speed: float = 1.0, seed: int = 0,
                  faults: Faults | None = None, replacements: list[tuple[str, float]] = (),
                  n_meters: int | None = None, qos: int = 1, sample=None,
-                 client_id: str | None = None):
+                 client_id: str | None = None, clock=None):
         if fmt not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
         if interval_s <= 0 or speed <= 0:
@@ -321,6 +326,7 @@ class MeterSimulator:
         self.stats: Counter = Counter()
         self._pending: list = []
         self.ticks = 0
+        self.clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -366,6 +372,15 @@ class MeterSimulator:
         t0 = time.monotonic()
         while not self._stop.is_set() and (count is None or self.ticks < count):
             t_s = self.sim_time(self.ticks)
+            if self.clock is not None:
+                if self.clock.waiting:                 # the clock stands at its start
+                    self.publish(self.faults.apply(self.messages(self.sim_time(0))))
+                    self._stop.wait(self.interval_s)
+                    continue
+                ahead_s = t_s - self.clock.now()
+                if ahead_s > 0:
+                    self._stop.wait(ahead_s / self.speed)
+                    continue
             self.publish(self.faults.apply(self.messages(t_s)))
             self.ticks += 1
             if on_tick:
@@ -373,7 +388,7 @@ class MeterSimulator:
             if count is not None and self.ticks >= count:
                 break
             delay = t0 + self.ticks * self.interval_s - time.monotonic()
-            if delay > 0:
+            if delay > 0 and self.clock is None:
                 self._stop.wait(delay)
         self.publish(self.faults.flush())
         self.stats.update(self.faults.stats)

@@ -72,25 +72,60 @@ def parse_iso(value: str) -> float:
 
 
 class Timeline:
-    """One simulated timeline shared by every process started from it."""
+    """One simulated timeline shared by every process started from it.
+
+    With ``origin`` (wall-clock Unix s) the timeline runs from the start. With
+    ``origin_file`` it is held: every process started on it stands at ``start`` until
+    :meth:`go` writes the origin into that file, so a test starts its servers, simulators
+    and daemons, waits until they are ready (:func:`wait_daemon_ready`,
+    :func:`wait_meters_heard`) and only then lets simulated time run, however long the
+    start took on a loaded machine.
+    """
 
     def __init__(self, start: str = DAY_START, speed: float = 1200.0,
-                 origin: float | None = None):
+                 origin: float | None = None, origin_file: Path | None = None):
         self.start = start
         self.start_s = parse_iso(start)
         self.speed = float(speed)
-        self.origin = time.time() if origin is None else float(origin)
+        self.origin_file = Path(origin_file) if origin_file is not None else None
+        if self.origin_file is not None:
+            if origin is not None:
+                raise ValueError("origin or origin_file, not both")
+            self.origin: float | None = None
+        else:
+            self.origin = time.time() if origin is None else float(origin)
+
+    @classmethod
+    def held(cls, directory: Path, start: str = DAY_START, speed: float = 1200.0) -> Timeline:
+        """A timeline that stands at ``start`` until :meth:`go` (its file in ``directory``)."""
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        return cls(start, speed, origin_file=Path(directory) / "clock-origin")
+
+    def go(self) -> float:
+        """Let simulated time run from ``start`` now (atomic write of the origin file)."""
+        assert self.origin_file is not None and self.origin is None, "not a held timeline"
+        origin = time.time()
+        tmp = self.origin_file.with_name(self.origin_file.name + ".tmp")
+        tmp.write_text(repr(origin))
+        os.replace(tmp, self.origin_file)
+        self.origin = origin
+        return origin
 
     def now(self) -> float:
-        """Simulated UTC Unix seconds now."""
+        """Simulated UTC Unix seconds now (``start`` until a held timeline goes)."""
+        if self.origin is None:
+            return self.start_s
         return self.start_s + (time.time() - self.origin) * self.speed
 
     def args(self) -> list[str]:
-        return ["--start", self.start, "--speed", f"{self.speed:g}",
-                "--clock-origin", repr(self.origin)]
+        argv = ["--start", self.start, "--speed", f"{self.speed:g}"]
+        if self.origin_file is not None:
+            return argv + ["--clock-origin-file", str(self.origin_file)]
+        return argv + ["--clock-origin", repr(self.origin)]
 
     def wait_until(self, sim_s: float, timeout_s: float | None = None) -> None:
         """Sleep until the simulated time ``sim_s``."""
+        assert self.origin is not None, "a held timeline does not run before go()"
         delay = (sim_s - self.now()) / self.speed
         if timeout_s is not None:
             delay = min(delay, timeout_s)
@@ -196,6 +231,63 @@ def start_daemon(config: Path, timeline: Timeline, log_path: Path, *,
     if until:
         argv += ["--until", until]
     return Proc(argv, log_path)
+
+
+def daemon_status(config: Path, proc: Proc | None = None) -> dict | None:
+    """The daemon's status file (``pvshare status`` reads it), or None when absent; with
+    ``proc``, only once that process wrote it (its first close is done)."""
+    import json
+
+    from pvshare.config import load_config
+    from pvshare.live.daemon import status_path
+    try:
+        status = json.loads(status_path(load_config(config)).read_text())
+    except (OSError, ValueError):
+        return None
+    if proc is not None and status.get("pid") != proc.pid:
+        return None
+    return status
+
+
+def wait_daemon_ready(config: Path, proc: Proc, timeout_s: float = 120.0) -> dict:
+    """Until ``proc`` (a ``pvshare run``) is subscribed to its broker and has done its first
+    poll and close (it wrote its status file); returns that status. On a held timeline all
+    this happens at the timeline's start."""
+    def ready():
+        if not proc.alive():
+            raise AssertionError(f"the daemon exited:\n{proc.log()[-3000:]}")
+        if "MQTT subscribed to" not in proc.log():
+            return None
+        return daemon_status(config, proc)
+    return wait_for(ready, timeout_s, every_s=0.05, what=f"{proc.log_path.name} to be ready")
+
+
+def wait_meters_heard(broker_port: int, topics: list[str], timeout_s: float = 120.0) -> None:
+    """Until a message of every topic has gone through the broker after this call started.
+
+    Called once the daemons are subscribed, it proves that the brokers queued a reading of
+    every meter for them (QoS 1, persistent sessions): on a held timeline, a reading at the
+    timeline's start, before any step.
+    """
+    import threading
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+    heard: set[str] = set()
+    subscribed = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pvshare-test-{os.getpid()}-"
+                         f"{time.monotonic_ns()}", clean_session=True)
+    client.on_message = lambda c, u, msg: msg.retain or heard.add(msg.topic)
+    client.on_subscribe = lambda *a: subscribed.set()
+    client.on_connect = lambda c, *a: c.subscribe([(t, 1) for t in topics])
+    client.connect("127.0.0.1", broker_port)
+    client.loop_start()
+    try:
+        wait_for(lambda: subscribed.is_set() and heard >= set(topics), timeout_s,
+                 what=f"a message of each of {len(topics)} topics")
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 def wait_for(condition: Callable[[], object], timeout_s: float, *, every_s: float = 0.05,

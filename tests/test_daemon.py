@@ -32,9 +32,11 @@ def test_a_few_hours_close_complete_steps_matching_the_simulators(mosquitto, tmp
     start_s = ds.parse_iso("2025-06-21T04:00:00+00:00")      # 06:00 in Paris, sunrise past
     hours = 4
     speed = 1200.0
-    # as the demo does: set up (the inverter's counter starts at the clock's time then),
-    # reset the clock back to the start, start the meters
-    clock = SimClock(start_s - 600, speed)
+    # The clock stands ten simulated minutes before the start while everything is set up
+    # (held until its origin file is written): the daemon's first poll and a reading of
+    # every meter are there, before the first step, however slow the set-up.
+    go_file = tmp_path / "clock-origin"
+    clock = SimClock(start_s - 600, speed, origin_file=go_file)
     building = Building(load_config(ds.EXAMPLE), clock,
                         BuildingOptions(meter_interval_s=0.05, night_sleep=False),
                         broker=(mosquitto.host, mosquitto.port))
@@ -50,9 +52,16 @@ def test_a_few_hours_close_complete_steps_matching_the_simulators(mosquitto, tmp
                         speed=clock.speed)
         daemon.start()
         try:
-            assert all(m.wait_connected(15) for m in daemon.pushed)
-            clock.reset(start_s - 600)
+            assert all(m.wait_connected(60) for m in daemon.pushed)
             building.start_meters()
+            ids = [cfg.producer.meter, *[f"linky-{p.id}" for p in cfg.participants]]
+
+            def heard_all():
+                daemon.tick(clock.now())
+                return {r.meter_id for r in list(daemon._buffer)} | \
+                    set(daemon.store.latest_reading_times()) >= set(ids)
+            ds.wait_for(heard_all, 60, what="a reading of every meter before the start")
+            go_file.write_text(repr(time.time()))
             end_s = start_s + hours * 3600
             stop_at = end_s + cfg.daemon.grace_s + 60
             while (now := clock.now()) < stop_at:
@@ -60,14 +69,13 @@ def test_a_few_hours_close_complete_steps_matching_the_simulators(mosquitto, tmp
                 time.sleep(0.01)
             # on a loaded machine the meter simulator's messages may lag the clock: go on
             # until every meter has a reading past the end (the step's end must be read)
-            ids = [cfg.producer.meter, *[f"linky-{p.id}" for p in cfg.participants]]
 
             def covered():
                 daemon.tick(clock.now())
                 daemon.flush(clock.now())
                 latest = daemon.store.latest_reading_times()
                 return all(latest.get(m, 0) > end_s for m in ids)
-            ds.wait_for(covered, 30, what="readings past the end from every meter")
+            ds.wait_for(covered, 120, what="readings past the end from every meter")
             daemon.close(clock.now())
         finally:
             daemon.stop()
@@ -102,10 +110,12 @@ def test_a_few_hours_close_complete_steps_matching_the_simulators(mosquitto, tmp
         np.minimum(a.production_wh, a.consumption_wh.sum(axis=1)), abs=1e-6)
 
 
-def test_sigterm_flushes_what_is_buffered_writes_the_status_and_exits_0(mosquitto, tmp_path):
+def test_sigterm_flushes_what_is_buffered_writes_the_status_and_exits_0(mosquitto_factory,
+                                                                        tmp_path):
     """The production path (APScheduler on the real clock, as under systemd): nothing is
     flushed for an hour and the next close is a minute away, so the readings received are
     only in memory when SIGTERM comes; they must all be in the store afterwards."""
+    mosquitto = mosquitto_factory(log_type="debug")    # its log shows the daemon's PUBACKs
     path = ds.write_config(tmp_path, broker_port=mosquitto.port, inverter_port=ds.free_port(),
                            participants=6, poll_interval_s=3600, flush_interval_s=3600)
     timeline = ds.Timeline(start=ds.iso(time.time()), speed=1.0)
@@ -113,9 +123,7 @@ def test_sigterm_flushes_what_is_buffered_writes_the_status_and_exits_0(mosquitt
     daemon = ds.Proc(ds.pvshare_cmd("run", "--config", path, "--no-forecast"),
                      tmp_path / "daemon.log")
     try:
-        ds.wait_for(lambda: "started:" in daemon.log() and "MQTT connected" in daemon.log(),
-                    60, what="the daemon to start")
-        time.sleep(1.0)                         # its first close (at start) is behind it
+        ds.wait_daemon_ready(path, daemon)      # subscribed; its first close is behind it
         from pvshare_simulators.meters import MeterSimulator
         cfg = load_config(path)
         sim = MeterSimulator(cfg, "127.0.0.1", mosquitto.port, "zlinky", interval_s=0.05,
@@ -125,7 +133,10 @@ def test_sigterm_flushes_what_is_buffered_writes_the_status_and_exits_0(mosquitt
         sim.close()
         published = sim.stats["published"]
         assert published == 5 * 6
-        time.sleep(1.0)                         # delivered to the daemon (QoS 1)
+        # delivered to the daemon: it acknowledged each message (QoS 1) once handled
+        client_id = "pvshare-test-linky"
+        ds.wait_for(lambda: mosquitto.log_text().count(f"Received PUBACK from {client_id}")
+                    >= published, 60, what="the daemon to acknowledge every message")
         with ds.open_store(path) as store:
             before = sum(store.readings(f"linky-{p.id}", 0, 2**40).time_s.size
                          for p in cfg.participants)

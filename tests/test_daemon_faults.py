@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 import sqlite3
-import time
 
 import numpy as np
 import pytest
@@ -19,32 +18,40 @@ import pytest
 from pvshare.config import load_config
 from tests import daemon_support as ds
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(600)
 
 STEP = 1800
 N_FLATS = 6
 
 
-class Rig:
-    """A broker, the building simulator and any number of daemons on one timeline."""
+#: The held timeline starts this long (simulated) before the test's first step: the
+#: processes' first poll and a reading of every meter stand there, before any step.
+PRE_ROLL_S = 600
 
-    def __init__(self, tmp_path, broker, *, start: str, speed: float, lead_s: float = 8.0,
+
+class Rig:
+    """A broker, the building simulator and any number of daemons on one timeline.
+
+    The timeline is held (:meth:`ds.Timeline.held`): the building simulator and the daemons
+    start and stand ``PRE_ROLL_S`` before ``start`` until :func:`go` has seen every daemon
+    subscribed, polled and closed once, and every meter heard; only then does simulated time
+    run. No wall-clock lead has to be long enough for a loaded machine.
+    """
+
+    def __init__(self, tmp_path, broker, *, start: str, speed: float,
                  timeline: ds.Timeline | None = None, **building):
         self.dir = tmp_path
         self.broker = broker
         self.inverter_port = ds.free_port()
-        # simulated time reaches ``start`` lead_s after now: the set-up happens before it.
-        # At 1,800x a second of set-up is 30 simulated minutes: the building simulator and
-        # the daemons must be up and subscribed before ``start``, or its first step has no
-        # reading before it and can never be closed (8 s: room for a loaded CI machine).
-        self.timeline = timeline or ds.Timeline(start=start, speed=speed,
-                                                origin=time.time() + lead_s)
+        self.timeline = timeline or held_timeline(tmp_path, start, speed)
         self.base = ds.write_config(tmp_path / "sim", broker_port=broker.port,
                                     inverter_port=self.inverter_port, participants=N_FLATS)
         self.building = ds.start_building(self.base, self.timeline, broker.port,
                                           self.inverter_port, tmp_path / "building.log",
                                           **building)
+        self.topics = [f"zigbee2mqtt/linky-{p.id}" for p in load_config(self.base).participants]
         self.procs: list[ds.Proc] = []
+        self.configs: list = []
 
     def config(self, name: str, **kw):
         kw.setdefault("poll_interval_s", 60.0)
@@ -56,13 +63,34 @@ class Rig:
     def daemon(self, config, name: str, **kw) -> ds.Proc:
         p = ds.start_daemon(config, self.timeline, self.dir / f"{name}.log", **kw)
         self.procs.append(p)
+        self.configs.append(config)
         return p
+
+    def wait_ready(self) -> None:
+        """Every daemon subscribed, polled and closed once; then a message of every meter
+        went through the broker (so each daemon has a reading of each before any step)."""
+        for config, p in zip(self.configs, self.procs):
+            ds.wait_daemon_ready(config, p)
+        ds.wait_meters_heard(self.broker.port, self.topics)
 
     def stop(self) -> None:
         for p in self.procs:
             if p.alive():
                 p.kill()
         self.building.terminate()
+
+
+def held_timeline(directory, start: str, speed: float) -> ds.Timeline:
+    """A held timeline that reaches ``start`` ``PRE_ROLL_S`` after it goes."""
+    return ds.Timeline.held(directory, start=ds.iso(ds.parse_iso(start) - PRE_ROLL_S),
+                            speed=speed)
+
+
+def go(*rigs: Rig) -> None:
+    """Once every process of ``rigs`` is ready, let their (shared) timeline run."""
+    for r in rigs:
+        r.wait_ready()
+    rigs[0].timeline.go()
 
 
 @pytest.fixture
@@ -135,11 +163,12 @@ def test_broker_restart_mid_day_every_step_complete(mosquitto, tmp_path, rigs):
     rigs.append(rig)
     cfg_path = rig.config("d")
     d = rig.daemon(cfg_path, "d")
+    go(rig)
     rig.timeline.wait_until(start + 2.5 * 3600)
     mosquitto.stop()
-    time.sleep(1.5)                                   # 30 simulated minutes without a broker
+    rig.timeline.wait_until(start + 3 * 3600)          # 30 simulated minutes without a broker
     mosquitto.start()
-    wait_closed(cfg_path, end, timeout_s=60, complete_from=start)
+    wait_closed(cfg_path, end, timeout_s=300, complete_from=start)
     assert d.alive(), d.log()[-3000:]
     assert d.terminate() == 0
     cfg = load_config(cfg_path)
@@ -172,77 +201,105 @@ def computed_sim_s(config, timeline, from_s, to_s) -> np.ndarray:
         timeline.speed
 
 
+def reading_gaps(config, meter_id: str, from_s: float, to_s: float, period_s: float):
+    """(start, end) of each gap in a meter's stored readings (a reading missing)."""
+    with ds.open_store(config) as store:
+        t = store.readings(meter_id, from_s, to_s).time_s
+    k = np.flatnonzero(np.diff(t) > 1.5 * period_s)
+    return list(zip(t[k].tolist(), t[k + 1].tolist()))
+
+
 def test_kill_9_at_10_moments_of_a_day_each_step_closed_once_results_as_uninterrupted(
         mosquitto, tmp_path, rigs):
     start = ds.parse_iso(ds.DAY_START)                 # local midnight
     end = start + 86400
-    # 900x: a restart (about a second of real time on a loaded machine, imports included) is
-    # a quarter of a step, so that each outage stays shorter than a step
-    rig = Rig(tmp_path, mosquitto, start=ds.DAY_START, speed=900)
+    speed = 900
+    rig = Rig(tmp_path, mosquitto, start=ds.DAY_START, speed=speed)
     rigs.append(rig)
     ref_cfg, cfg_path = rig.config("reference"), rig.config("killed")
     rig.daemon(ref_cfg, "reference")
     d = rig.daemon(cfg_path, "killed")
+    go(rig)
     moments = sorted(random.Random(5).sample(range(int(start) + 3600, int(end) - 3600, 600), 10))
     downtime = []
     for k, t in enumerate(moments):
-        ds.wait_for(lambda: "started:" in d.log(), 30, what="the daemon to start")  # noqa: B023
         rig.timeline.wait_until(t)
         killed_at = rig.timeline.now()
         d.kill()
         d = rig.daemon(cfg_path, f"killed-{k + 1}")      # same config, same clock origin
-        ds.wait_for(lambda: "started:" in d.log(), 30, what="the daemon to restart")  # noqa: B023
+        # back when its first close ran (its own record, on the simulated clock); the outage
+        # lasts until it has caught up, every step due by then stored and complete (on a
+        # loaded machine the restart alone may take more than a step of simulated time)
+        back_s = ds.wait_daemon_ready(cfg_path, d)["now_s"]
+        wait_closed(cfg_path, (back_s - 180) // STEP * STEP, timeout_s=120,
+                    complete_from=start)
         downtime.append((killed_at, rig.timeline.now()))
     for c in (ref_cfg, cfg_path):
-        wait_closed(c, end, timeout_s=90, complete_from=start)
+        wait_closed(c, end, timeout_s=300, complete_from=start)
     for p in rig.procs:
         if p.alive():
             assert p.terminate() == 0
     assert len(rig.procs) == 2 + 10
+    print("downtime (sim min):", [round((b - a) / 60) for a, b in downtime])
 
     steps = np.arange(start, end, STEP).astype(np.int64)
     ref, got = allocation(ref_cfg, start, end), allocation(cfg_path, start, end)
     for a in (ref, got):
         assert a.step_starts_s.tolist() == steps.tolist()
         assert not a.incomplete.any()
-    longest_down = max(b - a for a, b in downtime)
-    assert longest_down < 1800                         # each outage is shorter than a step
 
     # Each step was written once: when it closed (grace 3 min, close job every minute), or,
-    # if the daemon was down then, right after the restart; never rewritten later by a
-    # restart's recomputation of the window (that would change a closed result).
+    # if the daemon was down then, by the restart's first close; never rewritten later by a
+    # restart's recomputation of the window (that would change a closed result, hours after
+    # it closed). How late a daemon closes on this machine is measured on the reference.
+    due = steps + STEP + 180
+    t_ref, ref_written = computed_sim_s(ref_cfg, rig.timeline, start, end)
     t, sim_written = computed_sim_s(cfg_path, rig.timeline, start, end)
-    # (margin: one step, i.e. two real seconds at 900x for the restart's first close; a
-    # rewrite by a later recomputation would come hours of simulated time later)
-    late = sim_written - (t + STEP + 180)
-    assert late.max() < longest_down + STEP, [(ds.iso(s), lt) for s, lt in zip(t, late)
-                                              if lt >= longest_down + STEP]
+    assert t.tolist() == t_ref.tolist() == steps.tolist()
+    lag = max(0.0, (ref_written - due).max()) + STEP
+    allowed_s = due + lag
+    for a, b in downtime:                              # due while it was down (or dying)
+        allowed_s[(due > a - lag) & (due <= b)] = b + lag
+    assert (sim_written <= allowed_s).all(), [
+        (ds.iso(s), w - d) for s, w, d in zip(t, sim_written, allowed_s) if w > d]
 
     # Consumption (MQTT, persistent session: the broker kept what came while the daemon was
-    # down). Readings buffered in memory when kill -9 landed (at most flush_interval_s of
-    # them, already acknowledged to the broker) are lost: the cumulative index bridges them,
-    # so a step next to a kill may move a few Wh to its neighbour, and every participant's
-    # day adds up to the same energy.
-    kills = np.array([a for a, _ in downtime])
-    near_kill = (np.abs(steps[:, None] + STEP - kills[None, :]) < 2 * STEP).any(axis=1) | \
-        (np.abs(steps[:, None] - kills[None, :]) < 2 * STEP).any(axis=1)
+    # down). Readings buffered in memory when kill -9 landed (acknowledged to the broker,
+    # not yet flushed) are lost: each meter's stored readings have a gap there, which the
+    # cumulative index bridges. A step boundary inside a gap is interpolated across it, so
+    # at most the gap's energy moves to the neighbouring step, and every participant's day
+    # adds up to the same energy; elsewhere the results are those of the reference.
+    cfg = load_config(cfg_path)
+    period_s = 0.05 * speed                            # a meter's message period (simulated)
     dc = np.abs(got.consumption_wh - ref.consumption_wh)
-    assert (dc[~near_kill] == 0).all()
-    # at most the energy of the lost minute(s) plus a message period on each side, moved
-    lost_wh = 2.0 + (180.0 / STEP) * ref.consumption_wh              # 3 min at the mean power
-    assert (dc <= lost_wh).all()
+    near = np.zeros(dc.shape, bool)
+    moved_wh = np.full(dc.shape, 2.0)
+    n_gaps = 0                                          # (kill -9 may land after a flush)
+    for j, p in enumerate(cfg.participants):
+        for c in (cfg_path, ref_cfg):
+            for g0, g1 in reading_gaps(c, f"linky-{p.id}", start - STEP, end + STEP, period_s):
+                n_gaps += c == cfg_path
+                hit = (steps < g1 + STEP) & (steps + STEP > g0 - STEP)
+                near[hit, j] = True
+                power = ref.consumption_wh[hit, j].max() / STEP         # the steps' highest
+                moved_wh[hit, j] += (g1 - g0 + 2 * period_s) * power
+    assert (dc[~near] == 0).all()
+    assert (dc <= moved_wh).all(), [(ds.iso(steps[i]), j, dc[i, j], moved_wh[i, j])
+                                    for i, j in zip(*np.nonzero(dc > moved_wh))]
     np.testing.assert_allclose(got.consumption_wh.sum(axis=0), ref.consumption_wh.sum(axis=0),
                                rtol=0, atol=1e-6)
     # Production (the inverter, polled): each daemon samples the register at its own
     # instants, so two runs, killed or not, interpolate step boundaries between different
     # samples; a killed daemon reads nothing while it is down. Per step they agree to the
-    # sampling error; over the day (its ends at night) to the Wh.
-    # Around a kill the register was not read from the last flushed poll before the kill
-    # to the first poll after the restart: the energy of that gap may land in either step.
-    cfg = load_config(cfg_path)
+    # sampling error; over the day (its ends at night) to the Wh. Around a gap in either
+    # daemon's stored inverter readings (a kill: from the last flushed poll before it to the
+    # first poll after the restart) the energy of the gap may land in either step.
     truth = model_production(cfg, steps)
     assert truth.sum() > 50_000
-    gaps = np.array([(a - 180, b + 120) for a, b in downtime])
+    gaps = np.array([g for c in (cfg_path, ref_cfg)
+                     for g in reading_gaps(c, "inverter", start - STEP, end + STEP,
+                                           cfg.daemon.poll_interval_s)]).reshape(-1, 2)
+    assert len(gaps) >= len(downtime)
     gap_wh = model_energy(cfg, gaps[:, 0], gaps[:, 1])
     near = (steps[:, None] < gaps[None, :, 1] + STEP) & (steps[:, None] + STEP > gaps[None, :, 0]
                                                         - STEP)
@@ -252,8 +309,8 @@ def test_kill_9_at_10_moments_of_a_day_each_step_closed_once_results_as_uninterr
                                    if d > m]
     np.testing.assert_allclose(ref.production_wh, truth, rtol=0.03, atol=30.0)
     assert got.production_wh.sum() == pytest.approx(ref.production_wh.sum(), abs=1.0)
-    print("downtime (sim min):", [round((b - a) / 60) for a, b in downtime])
-    print(f"consumption: {np.count_nonzero(dc)} values differ, max {dc.max():.1f} Wh")
+    print(f"consumption: {np.count_nonzero(dc)} values differ, max {dc.max():.1f} Wh "
+          f"({n_gaps} gaps in the killed daemon's meter readings)")
     print(f"production: {np.count_nonzero(dp)} steps differ, max {dp.max():.1f} Wh "
           f"(reference vs model: max {np.abs(ref.production_wh - truth).max():.1f} Wh)")
 
@@ -280,19 +337,22 @@ def test_influx_down_half_a_day_every_point_delivered_afterwards(mosquitto, vict
     # at 2400x a 3-min grace is 75 ms of real time: give late messages 15 simulated min
     cfg_path = rig.config("d", influx_url=victoriametrics.url, grace_s=900)
     d = rig.daemon(cfg_path, "d")
+    go(rig)
     rig.timeline.wait_until(start + 1.5 * 3600)
     victoriametrics.stop()
     rig.timeline.wait_until(start + 13.5 * 3600)
+    wait_closed(cfg_path, start + 13 * 3600, timeout_s=120)     # (however loaded the machine)
     with ds.open_store(cfg_path) as store:
         waiting = store.outbox_depth()
+    print(f"outbox: {waiting} points held back")
     assert waiting > 200                               # half a day of results held back
     victoriametrics.start()
-    wait_closed(cfg_path, end, timeout_s=60, complete_from=start)
+    wait_closed(cfg_path, end, timeout_s=300, complete_from=start)
 
     def delivered():
         with ds.open_store(cfg_path) as store:
             return store.outbox_depth() == 0
-    ds.wait_for(delivered, 90, every_s=0.5, what="the outbox to be delivered")
+    ds.wait_for(delivered, 300, every_s=0.5, what="the outbox to be delivered")
     assert d.terminate() == 0
     assert "InfluxDB write failed" in d.log()          # the outage was seen...
     cfg = load_config(cfg_path)
@@ -327,7 +387,8 @@ def test_inverter_asleep_at_night_no_error_storm_night_steps_zero(mosquitto, tmp
     rigs.append(rig)
     cfg_path = rig.config("d")
     d = rig.daemon(cfg_path, "d")
-    wait_closed(cfg_path, end, timeout_s=90, complete_from=start)
+    go(rig)
+    wait_closed(cfg_path, end, timeout_s=300, complete_from=start)
     log = d.log()
     assert d.terminate() == 0
     levels = ds.log_levels(log)
@@ -354,7 +415,7 @@ def test_garbage_messages_counted_ignored_results_unchanged(mosquitto, mosquitto
     start = ds.parse_iso("2025-06-21T05:00:00+00:00")
     end = start + 6 * 3600
     # one timeline for both: the two simulators publish the same valid payloads
-    timeline = ds.Timeline(start=ds.iso(start), speed=1200, origin=time.time() + 6)
+    timeline = held_timeline(tmp_path, ds.iso(start), speed=1200)
     clean = Rig(tmp_path / "clean", mosquitto, start=ds.iso(start), speed=1200,
                 timeline=timeline)
     dirty = Rig(tmp_path / "dirty", mosquitto_factory(), start=ds.iso(start), speed=1200,
@@ -364,8 +425,9 @@ def test_garbage_messages_counted_ignored_results_unchanged(mosquitto, mosquitto
     c_cfg, g_cfg = clean.config("clean"), dirty.config("garbage")
     clean.daemon(c_cfg, "clean")
     g = dirty.daemon(g_cfg, "garbage")
+    go(clean, dirty)
     for c in (c_cfg, g_cfg):
-        wait_closed(c, end, timeout_s=60, complete_from=start)
+        wait_closed(c, end, timeout_s=300, complete_from=start)
     assert g.terminate() == 0
     cfg = load_config(g_cfg)
     import json

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import tomllib
 from pathlib import Path
 
@@ -37,6 +36,27 @@ def _ha(*args: str, timeout: int = 240) -> dict:
                           capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)
+
+
+def _retained(port: int, topic: str, timeout_s: float = 60.0) -> bytes | None:
+    """The message retained on ``topic`` by the broker, once there (None after timeout_s)."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+    got: list[bytes] = []
+    done = threading.Event()
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="pvshare-test-reader")
+    c.on_message = lambda client, userdata, msg: (got.append(msg.payload), done.set())
+    c.on_connect = lambda client, *a: client.subscribe(topic, qos=1)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    try:
+        done.wait(timeout_s)
+    finally:
+        c.disconnect()
+        c.loop_stop()
+    return got[0] if got else None
 
 
 def _cfg(tmp_path, port: int = 1883, participants: int | None = None):
@@ -81,13 +101,15 @@ def test_home_assistant_discovers_the_entities_and_its_energy_validation_accepts
         totals = store.allocation_totals()
     pub = ResultsPublisher(cfg)
     pub.start()
-    deadline = time.monotonic() + 10
-    while not pub.client.is_connected() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # connected, and what it sends on connecting (discovery, then "online") is at the broker
+    assert _retained(mosquitto.port, pub.topic("availability")) == b"online"
     pub.publish_totals(totals, t[-1])
     pub.publish_step(t[-1], ids, 1000.0, np.array([700.0, 800.0, 900.0]),
                      np.array([250.0, 350.0, 400.0]))
-    time.sleep(0.5)
+    # a last QoS 1 message, acknowledged once every message queued before it went out
+    flushed = pub.client.publish("pvshare-test/flushed", b"", qos=1)
+    flushed.wait_for_publish(60)
+    assert flushed.is_published()
     pub.client.disconnect()          # leaves "online" retained, as a running daemon does
     pub.client.loop_stop()
 

@@ -112,7 +112,9 @@ def test_influxdb_18_style_settings(tmp_path, victoriametrics):
 def test_server_down_while_points_are_written_then_back(tmp_path, victoriametrics, caplog):
     vm = victoriametrics
     store = Store.open(tmp_path / "s.db")
-    fw = Forwarder(store, cfg(vm.url, 700), SITE, backoff_initial_s=0.05, backoff_max_s=0.2)
+    now = [0.0]                            # the backoff's clock, moved by hand below
+    fw = Forwarder(store, cfg(vm.url, 700), SITE, backoff_initial_s=0.05, backoff_max_s=0.2,
+                   clock=lambda: now[0])
     write_days(store, 2)
     assert fw.deliver(max_batches=1) == 700  # part of it goes out, then the server dies
     vm.stop()
@@ -123,11 +125,11 @@ def test_server_down_while_points_are_written_then_back(tmp_path, victoriametric
     assert store.outbox_depth() == depth  # nothing left the outbox
     assert fw.deliver() == 0 and fw.failures == 1  # in backoff: no new attempt yet
     assert "points stay queued" in caplog.text and "connection refused" in caplog.text
-    time.sleep(0.06)
+    now[0] += 0.06
     assert fw.deliver() == 0 and fw.failures == 2 and 0 < fw.backoff_s <= 0.1
     write_days(store, 1, first=4)
     vm.start()  # back, same port, same data
-    time.sleep(fw.backoff_s)
+    now[0] += fw.backoff_s
     fw.deliver()
     assert store.outbox_depth() == 0 and fw.failures == 0
     # every result of the 5 days is on the server exactly once

@@ -161,11 +161,11 @@ def meter_for(broker, fmt, topic):
     got = []
     m = MqttMeter("linky-{participant}", Options(format=fmt, topic=topic), cfg, sink=got.append)
     m.start()
-    assert m.wait_connected(10)
+    assert m.wait_connected(60)
     return m, got
 
 
-def wait_for(cond, timeout_s=15.0):
+def wait_for(cond, timeout_s=60.0):
     deadline = time.monotonic() + timeout_s
     while not cond():
         if time.monotonic() > deadline:

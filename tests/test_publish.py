@@ -26,7 +26,7 @@ def _cfg(port: int, tmp_path):
     return parse_config(data, str(tmp_path / "site.toml"))
 
 
-def _collect(port: int, topic: str, want: int, timeout_s: float = 10.0) -> dict[str, dict]:
+def _collect(port: int, topic: str, want: int, timeout_s: float = 60.0) -> dict[str, dict]:
     """Subscribe (after the fact: retained messages) and gather ``want`` messages."""
     got: dict[str, dict] = {}
     done = threading.Event()
@@ -50,6 +50,16 @@ def _collect(port: int, topic: str, want: int, timeout_s: float = 10.0) -> dict[
     return got
 
 
+def _flush(pub) -> None:
+    """Until the publisher is connected, has sent what it sends on connecting, and every
+    message it queued so far is acknowledged by the broker (a last QoS 1 message is)."""
+    online = _collect(pub.cfg.mqtt.port, pub.topic("availability"), 1)
+    assert online == {pub.topic("availability"): "online"}
+    flushed = pub.client.publish("pvshare-test/flushed", b"", qos=1)
+    flushed.wait_for_publish(60)
+    assert flushed.is_published()
+
+
 def test_step_results_and_discovery_are_retained(mosquitto, tmp_path):
     cfg = _cfg(mosquitto.port, tmp_path)
     # a sensor of pvshare 0.1 (energy per step as a measurement) retained in the broker
@@ -63,8 +73,9 @@ def test_step_results_and_discovery_are_retained(mosquitto, tmp_path):
     c.disconnect()
     pub = ResultsPublisher(cfg)
     pub.start()
-    deadline = time.monotonic() + 10
-    while not pub.client.is_connected() and time.monotonic() < deadline:
+    deadline = time.monotonic() + 60
+    while not pub.client.is_connected():
+        assert time.monotonic() < deadline, "the publisher did not connect"
         time.sleep(0.05)
     n = len(cfg.participants)
     cons = np.linspace(100, 200, n)
@@ -73,7 +84,7 @@ def test_step_results_and_discovery_are_retained(mosquitto, tmp_path):
     pub.publish_step(1750500000, cfg.participant_ids, 5000.0, cons, alloc)
     pub.publish_green_hours(1750500000, np.arange(1750500000, 1750500000 + 6 * 1800, 1800),
                             [False, True, True, False, True, False], 1800, 1750500000)
-    time.sleep(0.5)
+    _flush(pub)
     pub.stop()
 
     states = _collect(mosquitto.port, "pvshare/residence-plaine-ain/#", n + 3)
@@ -174,13 +185,12 @@ time.sleep(60)
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "connected"
-        time.sleep(0.5)
         online = _collect(mosquitto.port, "pvshare/residence-plaine-ain/availability", 1)
         assert online == {"pvshare/residence-plaine-ain/availability": "online"}
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     got = {}
     while time.monotonic() < deadline:
         got = _collect(mosquitto.port, "pvshare/residence-plaine-ain/availability", 1, 1.0)
@@ -216,7 +226,7 @@ def test_totals_come_from_the_store_never_decrease_and_survive_restarts(mosquitt
     lower = store.allocation_totals()
     assert lower["self_consumed_wh"] == 1400.0
     pub.publish_totals(lower, int(t[-1]))
-    time.sleep(0.5)
+    _flush(pub)
     pub.stop()
     # a restarted daemon (new publisher, same store) publishes the same, not less
     pub2 = ResultsPublisher(cfg)

@@ -30,7 +30,7 @@ def pty():
     os.close(slave)
 
 
-def poll(meter, until, timeout_s=15.0):
+def poll(meter, until, timeout_s=60.0):
     out, t0 = [], time.monotonic()
     while not until(out) and time.monotonic() - t0 < timeout_s:
         out += meter.read(time.time())
@@ -38,17 +38,30 @@ def poll(meter, until, timeout_s=15.0):
     return out
 
 
+def count_bytes_read(meter) -> list[int]:
+    """The sizes of what ``meter`` reads from its (open) serial port from now on."""
+    port, sizes = meter._serial, []
+    read = port.read
+
+    def counted(n):
+        data = read(n)
+        sizes.append(len(data))
+        return data
+    port.read = counted
+    return sizes
+
+
 def test_real_capture_through_a_pseudo_terminal(pty):
     master, path = pty
     meter = TicMeter("A01", path, mode="standard")
     assert isinstance(meter, Meter)
     assert meter.read(time.time()) == []  # opens the port; nothing sent yet
+    consumed = count_bytes_read(meter)
     writer = threading.Thread(target=replay, args=(master, CAPTURE.read_bytes(), 0))
     writer.start()
-    readings = poll(meter, lambda out: len(out) >= 9)
+    # until the meter has read every byte of the capture (its tail is an unfinished frame)
+    readings = poll(meter, lambda out: sum(consumed) >= len(CAPTURE.read_bytes()))
     writer.join()
-    time.sleep(0.1)
-    readings += meter.read(time.time())
     meter.close()
     c = meter.counters
     assert (c["frames"], c["groups"], c["rejected"]) == (9, 429, 4)
@@ -95,8 +108,7 @@ def test_simulated_historique_meter_and_corrupted_line(pty):
     meter.read(time.time())
     writer = threading.Thread(target=sim.run, args=(master, 40), kwargs={"pace": False})
     writer.start()
-    readings = poll(meter, lambda out: meter.counters["frames"] + meter.counters["incomplete"] >= 39,
-                    timeout_s=10)
+    readings = poll(meter, lambda out: meter.counters["frames"] + meter.counters["incomplete"] >= 39)
     writer.join()
     time.sleep(0.1)
     readings += meter.read(time.time())
@@ -119,8 +131,10 @@ def test_missing_port_is_retried_with_backoff(tmp_path):
     try:
         assert meter.read(now + 1.5) == []      # retried, opened
         os.write(master, (CAPTURE.read_bytes()[:2300]))
-        time.sleep(0.2)
-        readings = meter.read(now + 2)
+        readings, deadline = [], time.monotonic() + 60
+        while len(readings) < 2 and time.monotonic() < deadline:   # the pty passes it on
+            readings += meter.read(now + 2)
+            time.sleep(0.005)
         assert len(readings) == 2 and readings[0].import_wh == 80490250
     finally:
         meter.close()
@@ -161,7 +175,7 @@ def test_simulate_tic_command_feeds_a_reader(tmp_path):
         line = proc.stdout.readline().decode()
         assert "TIC standard (9600 baud) of A02" in line and str(link) in line
         meter = TicMeter("A02", str(link))
-        readings = poll(meter, lambda out: len(out) >= 2, timeout_s=20)
+        readings = poll(meter, lambda out: len(out) >= 2)
         meter.close()
         assert len(readings) >= 2
         t_first = readings[0].time_s
@@ -180,8 +194,7 @@ def test_degraded_clock_flag_reaches_the_readings(pty):
     meter = TicMeter("A01", path)
     meter.read(time.time())
     os.write(master, sim.frame(T0))
-    time.sleep(0.1)
-    (r,) = meter.read(time.time())
+    (r,) = poll(meter, lambda out: out)
     meter.close()
     assert r.quality == Quality.DEGRADED and r.time_s == T0
     assert horodate_to_utc_s("h250307134349") == (T0, True)

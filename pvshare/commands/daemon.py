@@ -22,6 +22,9 @@ def run(config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFI
                                                      "Unix time at which it was --start "
                                                      "(shared with the simulators, kept "
                                                      "across restarts)"),
+        clock_origin_file: Path | None = typer.Option(
+            None, "--clock-origin-file", help="Simulated clock: a file that will hold that "
+            "wall-clock time; the clock stands at --start until it exists (tests)"),
         until: str | None = typer.Option(None, "--until", help="Simulated clock: stop at "
                                             "this simulated time, ISO 8601"),
         clock_adjust_file: Path | None = typer.Option(None, "--clock-adjust-file",
@@ -40,7 +43,8 @@ def run(config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFI
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from pvshare.store import NoStore
     cfg = load_config(config)
-    simulated = not (start is None and speed == 1.0 and clock_origin is None and until is None
+    simulated = not (start is None and speed == 1.0 and clock_origin is None
+                     and clock_origin_file is None and until is None
                      and clock_adjust_file is None)
     clock = None
     try:
@@ -49,7 +53,7 @@ def run(config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CONFI
         else:
             from pvshare_simulators.clock import SimClock, parse_start
             clock = SimClock(parse_start(start), speed, origin=clock_origin,
-                             adjust_file=clock_adjust_file)
+                             origin_file=clock_origin_file, adjust_file=clock_adjust_file)
             daemon = Daemon(cfg, clock=clock.now, forecast=not no_forecast, speed=speed)
     except NoStore as exc:
         exc.exit_code = 7                 # exit codes: docs/daemon.md

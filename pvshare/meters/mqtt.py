@@ -295,6 +295,7 @@ class MqttMeter:
                                 "(check the broker's access rules)", self.mqtt.host,
                                 self.mqtt.port, self.subscription, failed[0])
             return
+        log.info("MQTT subscribed to %s", self.subscription)
         self.connected.set()  # connected *and* subscribed: messages now reach us
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:

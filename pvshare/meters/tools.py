@@ -26,7 +26,8 @@ def iso_utc(t_s: float) -> str:
 
 # -- listen -----------------------------------------------------------------------------------
 def listen(cfg, seconds: float, show: Callable[[Reading], None]) -> list:
-    """Start the config's MQTT meters for ``seconds``, giving each reading to ``show``;
+    """Start the config's MQTT meters for ``seconds`` from their subscription, giving each
+    reading to ``show``;
     returns the (stopped) meters, whose ``counters`` and ``last_error`` tell what happened.
 
     Raises
@@ -42,6 +43,8 @@ def listen(cfg, seconds: float, show: Callable[[Reading], None]) -> list:
     meters = [registry.create(s, cfg) for s in sections]
     for m in meters:
         m.start(show)
+    for m in meters:              # the time counts once subscribed (up to ``seconds`` more)
+        m.wait_connected(seconds)
     time.sleep(seconds)
     for m in meters:
         m.stop()

@@ -135,6 +135,7 @@ class Mosquitto:
             f"persistence_location {self.dir}/",
             f"log_dest file {self.dir / 'mosquitto.log'}",
             "log_type error", "log_type warning", "log_type notice", "log_type information",
+            "log_type subscribe",             # tests wait for a client's subscription
             "connection_messages true",
         ]
         if os.geteuid() == 0:
@@ -196,6 +197,17 @@ class Mosquitto:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def wait_subscribed(self, client_id: str, timeout_s: float = 60.0) -> None:
+        """Until the broker has logged a subscription of a client whose id starts with
+        ``client_id`` (``log_type subscribe``): messages published from then on reach it."""
+        deadline = time.monotonic() + timeout_s
+        while not any(len(w := line.split(" ")) > 2 and w[1].startswith(client_id)
+                      for line in self.log_text().splitlines()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{client_id} did not subscribe within {timeout_s} s:\n"
+                                     f"{self.log_text()[-2000:]}")
+            time.sleep(0.05)
 
     def log_text(self) -> str:
         p = self.dir / "mosquitto.log"
