@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import re
 from decimal import Decimal
 from fractions import Fraction
 from importlib import resources
@@ -78,7 +79,15 @@ def test_bundled_prices_carry_the_published_figures():
     assert all(r.source for r in PRICES.rows)
     gaps = [r for r in PRICES.rows if r.eur_per_kwh is None]
     assert gaps and all(r.source.startswith("GAP") for r in gaps)
-    assert not PRICES.kvas("hphc")                           # not sourced: see the README
+    # Heures creuses: CRE Option_HPHC.csv, 01/08/2025 (HP 0.2081 and HC 0.1635 as the press gave)
+    hc = rows[("hphc", 6, "hc", dt.date(2025, 8, 1))]
+    assert (hc.eur_per_kwh, hc.subscription_eur_per_year) == (Fraction("0.1635"), Fraction("189.99"))
+    assert rows[("hphc", 6, "hp", dt.date(2025, 8, 1))].eur_per_kwh == Fraction("0.2081")
+    assert rows[("hphc", 36, "hp", dt.date(2024, 2, 1))].eur_per_kwh == Fraction("0.27")
+    assert rows[("base", 3, "base", dt.date(2026, 2, 1))].eur_per_kwh == Fraction("0.19398")
+    # the CRE files have no HP/HC at 3 kVA and no Base above 15 kVA (see the README)
+    assert PRICES.kvas("hphc") == (6, 9, 12, 15, 18, 24, 30, 36)
+    assert PRICES.kvas("base") == (3, 6, 9, 12, 15)
 
 
 def test_bundled_tempo_seasons_have_rtes_quota():
@@ -101,9 +110,10 @@ def test_real_household_year_to_the_cent(year_curve):
     _assert_matches_reference(check, _utc(lc.times[0]), lc.energy_wh, 30,
                               valid_until=PRICES.valid_until)
     assert check.current.option == "base" and check.current.kva == 9
-    # Tempo's colours stop on 2025-09-29, HP/HC prices are not bundled: both said, not zero
+    # Tempo's colours stop on 2025-09-29: said, not priced as zero; HP/HC is priced all year
     reasons = {(u.option, u.reason) for u in check.unavailable}
-    assert ("tempo", "no_color") in reasons and ("hphc", "no_price") in reasons
+    assert reasons == {("tempo", "no_color")}
+    assert any(o.option == "hphc" and o.kva == 9 for o in check.options)
 
 
 def test_real_household_until_the_last_colour_to_the_cent(year_curve):
@@ -323,9 +333,13 @@ def test_cli_json_on_the_real_household(tmp_path):
     assert j["kwh"] == pytest.approx(float(sum(w for _, w in steps) / 1000), abs=5e-4)
     base9 = ref.reference(steps[0][0].astimezone(UTC), [w for _, w in steps], 30, "base", 9,
                           REF_PRICES, REF_COLORS)
+    hphc9 = ref.reference(steps[0][0].astimezone(UTC), [w for _, w in steps], 30, "hphc", 9,
+                          REF_PRICES, REF_COLORS)
     assert j["current"] == {"option": "base", "kva": 9, "total_eur": float(base9[2])}
-    assert j["options"] == [{"option": "base", "kva": 9, "subscription_eur": float(base9[0]),
-                             "energy_eur": float(base9[1]), "total_eur": float(base9[2])}]
+    assert j["options"] == [
+        {"option": o, "kva": 9, "subscription_eur": float(e[0]), "energy_eur": float(e[1]),
+         "total_eur": float(e[2])} for o, e in (("base", base9), ("hphc", hphc9))]
+    assert hphc9[2] > base9[2]                                  # Base stays the cheaper
     assert j["best"] == {**j["current"], "saving_eur_per_year": 0.0}
     assert "Tempo" in r.stderr and "30/09/2025" in r.stderr     # why Tempo is not priced
 
@@ -351,13 +365,12 @@ def test_cli_text_in_french_until_the_last_colour(tmp_path):
     assert (j["best"]["option"], j["best"]["kva"]) == best
     fr = _pvshare_fr("tariffs", "--input", cut, "--kva", "9", "--option", "tempo")
     assert fr.returncode == 0, fr.stderr
-    assert "Période" in fr.stdout and "Heures creuses 9 kVA" in fr.stdout
+    assert "Période" in fr.stdout and re.search(r"^Heures creuses +9 kVA ", fr.stdout, re.M)
     assert "Option actuelle" in fr.stdout
 
 
 def test_the_advisors_example_is_what_the_command_prints():
     """docs/reports.md shows the French output of a real run: it must stay true."""
-    import re
     doc = (Path(__file__).parents[1] / "docs" / "reports.md").read_text(encoding="utf-8")
     block = re.search(r"```console\n\$ pvshare tariffs (.*?)\n(.*?)```", doc, re.S)
     assert block, "the example of pvshare tariffs is missing from docs/reports.md"
@@ -381,7 +394,7 @@ def test_household_report_has_the_tariff_check(tmp_path, year_curve):
     total = f"{base9[2]:,.2f}".replace(",", "\u00a0").replace(".", ",") + "\u00a0€"
     assert total in row and "(actuelle)" in row
     assert 'data-unavailable="tempo-9"' in section and "30 septembre 2025" in section
-    assert 'data-unavailable="hphc-9"' in section
+    assert 'data-option="hphc-9"' in section and 'data-unavailable="hphc-9"' not in section
 
 
 def test_household_report_says_why_without_prices(tmp_path):
