@@ -56,6 +56,7 @@ SESSION_LANGS = {"", "console", "shell-session"}
 SCRIPT_LANGS = {"", "sh", "bash", "shell"}
 #: ``<!-- console: run in DIR -->`` (tests/console_blocks.py): from there on, the page's
 #: blocks are run by a test of their own (e.g. tests/test_guide_households.py).
+OWN_TEST_REASON = "run by the page's own test (tests/console_blocks.py convention)"
 OWN_TEST = re.compile(r"<!--\s*console:\s*run in\b")
 MARKER = re.compile(r"<!--\s*doc-test:\s*(\w+)\s*(.*?)\s*-->", re.S)
 #: what may precede the program in a simple command: sudo, VAR=value
@@ -90,9 +91,11 @@ class Page:
         return self.path.relative_to(ROOT).as_posix()
 
     def counts(self) -> tuple[int, int]:
-        """(commands run, commands skipped) of the page."""
+        """(commands run, commands skipped) of the page; the commands a page's own test runs
+        (``<!-- console: run in DIR -->``) are neither."""
         run = sum(len(b.commands) for b in self.blocks if b.skip is None)
-        return run, sum(len(b.commands) for b in self.blocks if b.skip is not None)
+        return run, sum(len(b.commands) for b in self.blocks
+                        if b.skip is not None and b.skip != OWN_TEST_REASON)
 
 
 def runs_pvshare(command: str) -> bool:
@@ -192,7 +195,7 @@ def parse(path: Path) -> Page:
                 else:
                     lang = reason
             if own_test and skip is None:
-                skip = "run by the page's own test (tests/console_blocks.py convention)"
+                skip = OWN_TEST_REASON
             page.blocks.append(Block(first, cmds, skip, lang))
         marker = None
     return page
