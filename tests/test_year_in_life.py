@@ -39,7 +39,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pvshare.config import load_config
 from pvshare.live.daemon import status_path
 from tests import daemon_support as ds
-from tests.test_daemon_faults import STEP, Rig
+from tests.test_daemon_faults import STEP, Rig, go
 from tests.test_daemon_gaps import dense_boundary
 
 pytestmark = pytest.mark.timeout(400)
@@ -99,6 +99,7 @@ def test_three_days_with_a_year_s_faults_keep_every_invariant(mosquitto, tmp_pat
     cfg = load_config(cfg_path)
     leaver = cfg.participant_ids[-1]
     d = rig.daemon(cfg_path, "d")
+    go(rig)                  # held timeline: runs once all are ready
     ds.wait_for(lambda: "started:" in d.log(), 60, what="the daemon to start")
 
     def first_readings():
