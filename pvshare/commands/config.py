@@ -42,7 +42,7 @@ def check(config: Path | None = typer.Option(None, "--config", "-c", envvar="PVS
                                "warnings": warnings}, ensure_ascii=False, indent=1))
         return
     for warning in warnings:
-        typer.echo(f"warning: {path}: {warning}", err=True)
+        typer.echo(_("warning: {file}: {warning}").format(file=path, warning=warning), err=True)
     typer.echo(_("{file}: OK — site '{site}', {n} participants, key '{key}', step {step}, "
                  "{meters} meter section(s)").format(
         file=path, site=cfg.site.name, n=len(cfg.participants), key=cfg.key.type,

@@ -74,7 +74,9 @@ def status(config: Path = typer.Option(..., "--config", "-c", envvar="PVSHARE_CO
         typer.echo(json.dumps({**s, "exit_code": code, "reason": reason}, indent=1))
     else:
         Console().print(render(cfg, s))
-        Console(stderr=True).print(f"status: {reason} (exit code {code})", highlight=False)
+        from pvshare.i18n import _
+        Console(stderr=True).print(_("status: {reason} (exit code {code})").format(
+            reason=reason, code=code), highlight=False)
     raise typer.Exit(code)
 
 
