@@ -33,17 +33,19 @@ class InputError(PvshareError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        from pvshare.i18n import _
         where = ""
         if self.source:
             where = str(self.source)
             if self.line is not None:
-                where += f", line {self.line}"
+                where += _(", line {n}").format(n=self.line)
             if self.field:
-                where += f", column '{self.field}'"
-            where += ": "
+                where += _(", column '{name}'").format(name=self.field)
         elif self.field:
-            where = f"{self.field}: "
-        return where + self.message
+            where = self.field
+        else:
+            return self.message
+        return _("{where}: {message}").format(where=where, message=self.message)
 
 
 class ConfigError(PvshareError):
@@ -55,6 +57,7 @@ class ConfigError(PvshareError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        lines = [f"{self.path}: {len(self.problems)} problem(s)"]
+        from pvshare.i18n import _
+        lines = [_("{file}: {n} problem(s)").format(file=self.path, n=len(self.problems))]
         lines += [f"  {p}" for p in self.problems]
         return "\n".join(lines)

@@ -85,7 +85,7 @@ def test_french_locale_speaks_french_and_english_otherwise(tmp_path):
     assert fr.stdout.startswith(f"{EXAMPLE} : OK — site « residence-plaine-ain », "
                                 "48 participants, clé « reallocated »")
     err = run("config", "check", lang="fr_FR.UTF-8")
-    assert err.stderr.strip() == ("erreur : --config: indiquez le fichier de configuration "
+    assert err.stderr.strip() == ("erreur : --config : indiquez le fichier de configuration "
                                   "avec --config FICHIER")
     also = run("config", "check", lang="C.UTF-8", LC_ALL="fr_BE.UTF-8")
     assert also.stderr.startswith("erreur :")

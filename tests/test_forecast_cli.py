@@ -12,16 +12,28 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "example.toml"
 
 
-def _run(*args, timeout=120):
+def _run(*args, timeout=120, lang="C.UTF-8"):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE")}
     return subprocess.run([sys.executable, "-m", "pvshare.cli", *args], capture_output=True,
                           text=True, cwd=ROOT, timeout=timeout,
-                          env={**os.environ, "COLUMNS": "120"})
+                          env={**env, "COLUMNS": "120", "LANG": lang})
+
+
+def test_forecast_in_english_under_the_c_locale():
+    out = _run("forecast", "--config", str(EXAMPLE), "--at", "2026-06-01T08:00:00+02:00")
+    assert out.returncode == 0, out.stderr
+    assert "Production forecast" in out.stdout and "Mon 01/06 12:00" in out.stdout
+    assert "Green hours" in out.stdout and "kWh forecast (P50)" in out.stdout
+    assert "Model: pvlib × climatology; not calibrated" in out.stdout
+    for french in ("Prévision", "prévus", "Heures vertes", "lun.", "Modèle", "calibré"):
+        assert french not in out.stdout, french
 
 
 def test_forecast_table_and_chart(tmp_path):
     png = tmp_path / "prevision.png"
     out = _run("forecast", "--config", str(EXAMPLE), "--at", "2026-06-01T08:00:00+02:00",
-               "--plot", str(png))
+               "--plot", str(png), lang="fr_FR.UTF-8")
     assert out.returncode == 0, out.stderr
     assert "Prévision de production" in out.stdout
     assert "lun. 01/06 12:00" in out.stdout            # local time (UTC+2 in June)
@@ -51,7 +63,7 @@ def test_forecast_with_history_and_weather(tmp_path):
     wt = pd.date_range("2026-06-01", periods=48, freq="1h", tz="UTC")
     pd.DataFrame({"time": wt.strftime("%Y-%m-%dT%H:%M:%SZ"), "ghi": 0.0}).to_csv(wx, index=False)
     out = _run("forecast", "--config", str(EXAMPLE), "--at", "2026-06-01T06:00:00Z",
-               "--production", str(hist), "--weather", str(wx))
+               "--production", str(hist), "--weather", str(wx), lang="fr_FR.UTF-8")
     assert out.returncode == 0, out.stderr
     assert "météo fournie" in out.stdout
     assert "Pas d'heure verte" in out.stdout           # no sun in the weather: no green hour

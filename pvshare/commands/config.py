@@ -44,7 +44,7 @@ def check(config: Path | None = typer.Option(None, "--config", "-c", envvar="PVS
                               ensure_ascii=False, indent=1))
         return
     for warning in warnings:
-        typer.echo(f"warning: {path}: {warning}", err=True)
+        typer.echo(_("warning: {file}: {warning}").format(file=path, warning=warning), err=True)
     if refused:                          # the first problem, and how many there are
         typer.echo(_("warning: {file}: `pvshare run` would refuse it ({n} problem(s)), the "
                      "first: {problem}").format(file=path, n=len(refused),

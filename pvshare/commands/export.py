@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from pvshare.i18n import _
 from pvshare.store.export import ExportFormat, Table
 
 
@@ -27,4 +28,5 @@ def export(
     """Export readings, step energies or allocation results of the store to a file."""
     from pvshare.store.export import export_store
     rows = export_store(config, what.value, from_, to, fmt.value, out, meter or None)
-    typer.echo(f"{out}: {rows} rows ({what.value}, {fmt.value})")
+    typer.echo(_("{file}: {n} rows ({what}, {format})").format(
+        file=out, n=rows, what=what.value, format=fmt.value))

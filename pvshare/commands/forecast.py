@@ -7,10 +7,16 @@ from pathlib import Path
 
 import typer
 
+from pvshare.i18n import _
+
 app = typer.Typer(help="Production forecast (pvlib): the next 48 h, and its backtest on "
                        "measured data.", invoke_without_command=True)
 
-DAYS_FR = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
+
+
+def day_names() -> tuple[str, ...]:
+    """Short day names, Monday first, in the user's language."""
+    return (_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun"))
 
 
 @app.callback()
@@ -34,7 +40,7 @@ def forecast(
     if ctx.invoked_subcommand is not None:
         return
     if config is None:
-        raise typer.BadParameter("--config is required", param_hint="--config")
+        raise typer.BadParameter(_("--config is required"), param_hint="--config")
     import datetime as dt
 
     from rich.console import Console
@@ -53,7 +59,8 @@ def forecast(
         try:
             now = dt.datetime.fromisoformat(at)
         except ValueError:
-            raise InputError(f"not an ISO 8601 time: {at!r}", field="--at") from None
+            raise InputError(_("not an ISO 8601 time: {value}").format(value=repr(at)),
+                             field="--at") from None
     else:
         now = dt.datetime.now(dt.UTC)
     hist = files.read_production_wh(production, step_s) if production else None
@@ -77,10 +84,12 @@ def forecast(
                       for s, r in zip(format_utc(times), fc.itertuples())]}, indent=1))
         return
     con = Console()
-    table = Table(title=f"Prévision de production — {cfg.site.name} ({cfg.array.kwp:g} kWc)",
-                  caption="kWh par pas; P10–P90: 8 chances sur 10; ★ = heure verte")
-    for col, just in (("heure locale", "left"), ("P10", "right"), ("P50", "right"),
-                      ("P90", "right"), ("conso. habituelle", "right"), ("", "center")):
+    days = day_names()
+    table = Table(title=_("Production forecast — {site} ({kwp} kWp)").format(
+                      site=cfg.site.name, kwp=f"{cfg.array.kwp:g}"),
+                  caption=_("kWh per step; P10–P90: 8 chances in 10; ★ = green hour"))
+    for col, just in ((_("local time"), "left"), ("P10", "right"), ("P50", "right"),
+                      ("P90", "right"), (_("usual consumption"), "right"), ("", "center")):
         table.add_column(col, justify=just)
     day_total: dict[str, float] = {}
     for i, row in enumerate(fc.itertuples()):
@@ -89,36 +98,39 @@ def forecast(
         if not all_steps and row.clear_sky_wh <= 0:
             continue
         d = dt.date.fromisoformat(day)
-        table.add_row(f"{DAYS_FR[d.weekday()]} {d:%d/%m} {local[i][11:16]}",
+        table.add_row(f"{days[d.weekday()]} {d:%d/%m} {local[i][11:16]}",
                       f"{row.p10_wh / 1000:.2f}", f"{row.p50_wh / 1000:.2f}",
                       f"{row.p90_wh / 1000:.2f}", f"{row.baseline_wh / 1000:.2f}",
                       "★" if row.green else "", style="green" if row.green else None)
     con.print(table)
     for day, kwh in day_total.items():
-        con.print(f"  {day}: {kwh:.1f} kWh prévus (P50)")
+        con.print("  " + _("{day}: {kwh} kWh forecast (P50)").format(day=day, kwh=f"{kwh:.1f}"))
     periods = green_periods(times, fc["green"].to_numpy(), step_s)
     if periods:
         spans = []
         for a, b in periods:
             la, lb = format_local([a], tz)[0], format_local([b], tz)[0]
             d = dt.date.fromisoformat(la[:10])
-            spans.append(f"{DAYS_FR[d.weekday()]} {la[11:16]}–{lb[11:16]}")
-        con.print("Heures vertes (lancer les machines): " + ", ".join(spans))
+            spans.append(f"{days[d.weekday()]} {la[11:16]}–{lb[11:16]}")
+        con.print(_("Green hours (run the machines): {spans}").format(spans=", ".join(spans)))
     else:
-        con.print("Pas d'heure verte prévue: la production ne dépassera pas la consommation.")
-    prior = "météo fournie" if (fc["prior"] == "weather").any() else "climatologie"
+        con.print(_("No green hour ahead: production will not exceed consumption."))
+    prior = _("weather given") if (fc["prior"] == "weather").any() else _("climatology")
     if cal.calibrated:
-        calib = (f"calibré sur l'historique: facteur {cal.factor:.3f} ({cal.clear_steps} pas "
-                 "de ciel clair)")
+        calib = _("calibrated on the history: factor {factor} ({n} clear-sky steps)").format(
+            factor=f"{cal.factor:.3f}", n=cal.clear_steps)
     elif cal.days < 14:
-        calib = f"non calibré ({cal.days:.0f} jours d'historique, il en faut 14)"
+        calib = _("not calibrated ({days} days of history, 14 needed)").format(
+            days=f"{cal.days:.0f}")
     else:
-        calib = f"non calibré (trop peu de pas de ciel clair: {cal.clear_steps})"
-    con.print(f"Modèle: pvlib × {prior}; {calib}.", highlight=False)
+        calib = _("not calibrated (too few clear-sky steps: {n})").format(n=cal.clear_steps)
+    con.print(_("Model: pvlib × {prior}; {calibration}.").format(prior=prior, calibration=calib),
+              highlight=False)
     if plot:
         from pvshare.forecast.chart import plot_forecast
-        plot_forecast(fc, plot, tz, f"Production solaire prévue — {cfg.site.name}")
-        con.print(f"Graphique: {plot}")
+        plot_forecast(fc, plot, tz, _("Forecast solar production — {site}").format(
+            site=cfg.site.name))
+        con.print(_("Chart: {file}").format(file=plot))
 
 
 @app.command("evaluate")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from pvshare.i18n import _
 from pvshare.secrets import redact_url
 
 app = typer.Typer(help="The embedded store (SQLite) and its outbox towards InfluxDB.",
@@ -40,32 +41,35 @@ def stats(config: Path = CONFIG,
         typer.echo(json.dumps({**s, "influxdb": redact_url(cfg.influxdb.url) if cfg.influxdb
                                else None}, indent=1, default=str))
         return
-    table = Table(title="rows per table", title_justify="left")
-    table.add_column("table")
-    table.add_column("rows", justify="right")
+    table = Table(title=_("rows per table"), title_justify="left")
+    table.add_column(_("table"))
+    table.add_column(_("rows"), justify="right")
     for name, n in s["rows"].items():
         table.add_row(name, f"{n:,}")
     console = Console()
-    console.print(f"store: {s['path']} (schema version {s['schema_version']})")
+    console.print(_("store: {path} (schema version {version})").format(
+        path=s["path"], version=s["schema_version"]))
     console.print(table)
     depth, cap = s["outbox_depth"], s["outbox_max_points"]
     oldest = "—" if s["outbox_oldest_s"] is None else format_utc(
         [s["outbox_oldest_s"]])[0]
     per = ", ".join(f"{m} {n:,}" for m, n in sorted(s["outbox_by_measurement"].items()))
-    console.print(f"outbox: {depth:,} points waiting ({100 * depth / cap:.1f} % of the cap "
-                  f"{cap:,}){': ' + per if per else ''}")
-    console.print(f"oldest unsent point: {oldest}")
+    console.print(_("outbox: {depth} points waiting ({pct} of the cap {cap})").format(
+        depth=f"{depth:,}", pct=f"{100 * depth / cap:.1f} %", cap=f"{cap:,}")
+        + (": " + per if per else ""))
+    console.print(_("oldest unsent point: {time}").format(time=oldest))
     refused = s["counters"].get("outbox_refused_points", 0)
     if refused:
-        console.print(f"[bold red]points refused because the outbox was full: {refused:,}[/] "
-                      "(the results are in the store: `pvshare store push`, then requeue)")
+        console.print("[bold red]" + _("points refused because the outbox was full: {n}").format(
+            n=f"{refused:,}") + "[/] " + _("(the results are in the store: `pvshare store "
+                                           "push`, then requeue)"))
     sizes = s["size_bytes"]
-    console.print(f"size on disk: {_size(sum(sizes.values()))} ("
+    console.print(_("size on disk: {size}").format(size=_size(sum(sizes.values()))) + " ("
                   + ", ".join(f"{k} {_size(v)}" for k, v in sizes.items()) + ")")
     # markup=False: "[influxdb]" is text, not a rich style tag (it used to vanish)
-    console.print("InfluxDB: " + (f"{redact_url(cfg.influxdb.url)}, bucket {cfg.influxdb.bucket!r}"
-                                  if cfg.influxdb else "not configured (no [influxdb] section)"),
-                  markup=False)
+    console.print(_("InfluxDB: {where}").format(where=_("{url}, bucket {bucket}").format(
+        url=redact_url(cfg.influxdb.url), bucket=repr(cfg.influxdb.bucket))
+        if cfg.influxdb else _("not configured (no [influxdb] section)")), markup=False)
 
 
 @app.command("requeue")
@@ -80,8 +84,9 @@ def requeue(config: Path = CONFIG,
     """
     from pvshare.store.admin import requeue as requeue_window
     n, depth = requeue_window(config, from_, to)
-    typer.echo(f"queued {n:,} points; the outbox now holds {depth:,} "
-               "(`pvshare store push` sends them now, the daemon does it by itself)")
+    typer.echo(_("queued {n} points; the outbox now holds {depth} (`pvshare store push` "
+                 "sends them now, the daemon does it by itself)").format(
+        n=f"{n:,}", depth=f"{depth:,}"))
 
 
 @app.command("push")
@@ -100,19 +105,19 @@ def push(config: Path = CONFIG,
     # This command reports each failed attempt itself (below), on stderr.
     logging.getLogger("pvshare.store.forwarder").setLevel(logging.CRITICAL)
     err = Console(stderr=True)
-    with Progress(TextColumn("pushing to InfluxDB"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("points"), transient=True) as bar:
+    with Progress(TextColumn(_("pushing to InfluxDB")), BarColumn(), MofNCompleteColumn(),
+                  TextColumn(_("points")), transient=True) as bar:
         task = bar.add_task("push", total=None)
 
         def retry(failures: int, attempts: int, reason: str, wait_s: float) -> None:
-            err.print(f"attempt {failures} of {attempts} failed: {reason}; "
-                      f"trying again in {wait_s:.1f} s", highlight=False)
+            err.print(_("attempt {k} of {n} failed: {reason}; trying again in {s} s").format(
+                k=failures, n=attempts, reason=reason, s=f"{wait_s:.1f}"), highlight=False)
 
         done = push_outbox(config, attempts,
                            progress=lambda n, total: bar.update(task, completed=n, total=total),
                            on_retry=retry)
-    typer.echo(f"delivered {done.delivered:,} points to {redact_url(done.url)} "
-               f"(bucket {done.bucket!r}); the outbox is empty")
+    typer.echo(_("delivered {n} points to {url} (bucket {bucket}); the outbox is empty").format(
+        n=f"{done.delivered:,}", url=redact_url(done.url), bucket=repr(done.bucket)))
 
 
 def _store_path(config: Path) -> Path:
@@ -157,19 +162,23 @@ def check(config: Path = CONFIG) -> None:
     from pvshare.store.integrity import full_check
     path = _store_path(config)
     if not path.is_file():
-        raise StoreError(f"{path}: no pvshare store here")
+        raise StoreError(_("{path}: no pvshare store here").format(path=path))
     rep = full_check(path)
-    rows = ", ".join(f"{t} {'unreadable' if n is None else f'{n:,}'}" for t, n in rep.rows.items())
+    rows = ", ".join(f"{t} {_('unreadable') if n is None else f'{n:,}'}"
+                     for t, n in rep.rows.items())
     if rep.ok:
-        typer.echo(f"{path}: sound (checked in {rep.seconds:.1f} s); rows: {rows}")
+        typer.echo(_("{path}: sound (checked in {s} s); rows: {rows}").format(
+            path=path, s=f"{rep.seconds:.1f}", rows=rows))
         return
-    where = ", ".join(rep.damaged_tables) or "unknown tables"
-    typer.echo(f"{path}: DAMAGED ({len(rep.problems)} problem(s), in: {where})")
+    where = ", ".join(rep.damaged_tables) or _("unknown tables")
+    typer.echo(_("{path}: DAMAGED ({n} problem(s), in: {where})").format(
+        path=path, n=len(rep.problems), where=where))
     for p in rep.problems[:10]:
         typer.echo(f"  {p[:200]}")
-    typer.echo(f"rows still readable: {rows}")
-    raise StoreError(f"{path}: the store is damaged; nothing was changed. Copy out what is "
-                     f"readable with `pvshare store salvage --config {config} --out NEW.db`")
+    typer.echo(_("rows still readable: {rows}").format(rows=rows))
+    raise StoreError(_("{path}: the store is damaged; nothing was changed. Copy out what is "
+                       "readable with `pvshare store salvage --config {config} --out NEW.db`"
+                       ).format(path=path, config=config))
 
 
 @app.command("salvage")
@@ -183,13 +192,14 @@ def salvage(config: Path = CONFIG,
     from pvshare.store.salvage import salvage as do_salvage
     path = _store_path(config)
     if not path.is_file():
-        raise StoreError(f"{path}: no pvshare store here")
+        raise StoreError(_("{path}: no pvshare store here").format(path=path))
     rep = do_salvage(path, out)
     typer.echo(f"{out}: " + ", ".join(f"{t} {n:,}" for t, n in rep.copied.items()))
     for t, why in rep.incomplete.items():
-        typer.echo(f"  {t}: read from both ends up to the damage ({why[:120]})")
-    typer.echo(f"the original {path} was not changed; check the copy with `pvshare store "
-               "check`, then point [store] path at it")
+        typer.echo("  " + _("{table}: read from both ends up to the damage ({why})").format(
+            table=t, why=why[:120]))
+    typer.echo(_("the original {path} was not changed; check the copy with `pvshare store "
+                 "check`, then point [store] path at it").format(path=path))
 
 
 @app.command("import")

@@ -1,4 +1,4 @@
-"""The 48-hour forecast as a PNG chart (French labels), for the advisor and the tenants."""
+"""The 48-hour forecast as a PNG chart (labels in the user's language), for the advisor and the tenants."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from pvshare.i18n import _
 
 
 def plot_forecast(fc: pd.DataFrame, path, tz: str = "Europe/Paris", title: str = "") -> Path:
@@ -44,21 +46,22 @@ def plot_forecast(fc: pd.DataFrame, path, tz: str = "Europe/Paris", title: str =
         for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
             ax.axvspan(idx[a].tz_localize(None), (idx[b - 1] + step).tz_localize(None),
                        color="#b8e0b0", alpha=0.6, lw=0,
-                       label="heures vertes (production > consommation)" if first else None)
+                       label=_("green hours (production > consumption)") if first else None)
             first = False
     ax.fill_between(mid, fc["p10_wh"] / kwh, fc["p90_wh"] / kwh, color="#f4b942", alpha=0.35,
-                    lw=0, label="fourchette P10–P90 (8 chances sur 10)")
-    ax.plot(mid, fc["p50_wh"] / kwh, color="#d9822b", lw=2, label="production prévue (P50)")
+                    lw=0, label=_("P10–P90 band (8 chances in 10)"))
+    ax.plot(mid, fc["p50_wh"] / kwh, color="#d9822b", lw=2, label=_("forecast production (P50)"))
     if "baseline_wh" in fc:
         ax.plot(mid, fc["baseline_wh"] / kwh, color="#4a6fa5", lw=1.2, ls="--",
-                label="consommation habituelle de l'immeuble")
-    ax.set_ylabel(f"énergie par pas de {int(step.total_seconds() // 60)} min (kWh)")
-    ax.set_xlabel(f"heure locale ({tz})")
+                label=_("the building's usual consumption"))
+    ax.set_ylabel(_("energy per {minutes}-min step (kWh)").format(
+        minutes=int(step.total_seconds() // 60)))
+    ax.set_xlabel(_("local time ({tz})").format(tz=tz))
     ax.set_ylim(bottom=0)
     ax.xaxis.set_major_locator(mdates.HourLocator(byhour=range(0, 24, 6)))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%d/%m\n%Hh"))
     ax.grid(alpha=0.3)
-    ax.set_title(title or "Production solaire prévue sur 48 heures")
+    ax.set_title(title or _("Forecast solar production over 48 hours"))
     ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
     fig.tight_layout()
     path = Path(path)
