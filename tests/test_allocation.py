@@ -310,7 +310,10 @@ def test_priority_serves_a_rank_only_after_the_ranks_before_it(data):
         later = ranks > rank
         earlier = ranks == rank
         served_later = (a[:, later] > 0).any(axis=1)
-        full_earlier = (a[:, earlier] == consumption[:, earlier]).all(axis=1)
+        # fully served: to the last bits of a float (a share of 10⁸ Wh may differ from the
+        # consumption by an ulp, 1.5e-8 Wh, after the water-filling's sums)
+        full_earlier = np.isclose(a[:, earlier], consumption[:, earlier], rtol=1e-12,
+                                  atol=1e-9).all(axis=1)
         bad = served_later & ~full_earlier
         assert not bad.any(), (
             f"rank {rank} not fully served at steps {np.flatnonzero(bad).tolist()} while a "

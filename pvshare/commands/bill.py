@@ -42,11 +42,14 @@ def bill(
     def eur(c: int) -> str:
         return f"{c / 100:,.2f} €".replace(",", " ").replace(".", ",")
 
-    Console().print(
-        f"{month}: {len(bills.lines)} lines from {source}'s figures, "
-        f"{t['kwh_selfconsumed']:.3f} kWh; before tax {eur(t['before_tax_cents'])}, "
-        f"VAT {eur(t['vat_cents'])}, total {eur(t['total_cents'])}, "
-        f"saving {eur(t['saving_cents'])}"
-        + (f"; {len(incomplete)} participant(s) not fully measured (column "
-           "completeness_percent)" if incomplete else "")
-        + f"\nwritten: {out}")
+    from pvshare.i18n import _
+    summary = _("{month}: {n} lines from {source}'s figures, {kwh} kWh; before tax {ht}, "
+                "VAT {vat}, total {total}, saving {saving}").format(
+        month=month, n=len(bills.lines), source=source, kwh=f"{t['kwh_selfconsumed']:.3f}",
+        ht=eur(t["before_tax_cents"]), vat=eur(t["vat_cents"]), total=eur(t["total_cents"]),
+        saving=eur(t["saving_cents"]))
+    if incomplete:
+        summary += _("; {n} participant(s) not fully measured (column "
+                     "completeness_percent)").format(n=len(incomplete))
+    Console().print(summary + "\n" + _("written: {files}").format(files=out),
+                    highlight=False, soft_wrap=True)

@@ -146,8 +146,8 @@ def init(config: Path = CONFIG) -> None:
         try:                                           # e.g. /var/lib/pvshare before the
             path.parent.mkdir(mode=0o750, parents=True)   # service's first start
         except OSError as exc:
-            raise StoreError(f"{path.parent}: cannot create the folder: {exc.strerror}") \
-                from None
+            raise StoreError(_("{folder}: cannot create the folder: {why}").format(
+                folder=path.parent, why=exc.strerror)) from None
     with Store.from_config(cfg, create=True):
         pass
     typer.echo(_("{path}: new empty store created; `pvshare run` can start").format(path=path))
