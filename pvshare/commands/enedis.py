@@ -14,6 +14,8 @@ from pathlib import Path
 
 import typer
 
+from pvshare.i18n import _
+
 app = typer.Typer(help="Enedis files: households' load curves, key files, reconciliation.",
                   no_args_is_help=True)
 
@@ -38,20 +40,23 @@ def curves(
 
     t = curves_to_consumption(files, out, step=step, prms=prm or None, quantity=quantity,
                               max_kva=max_kva)
-    typer.echo(f"{len(t.prms)} meter(s), {t.times.size} steps of {step} "
-               f"({format_utc(t.times[:1])[0][:16]} to {format_utc(t.times[-1:])[0][:16]} UTC)")
+    typer.echo(_("{n} meter(s), {steps} steps of {step} ({first} to {last} UTC)").format(
+        n=len(t.prms), steps=t.times.size, step=step, first=format_utc(t.times[:1])[0][:16],
+        last=format_utc(t.times[-1:])[0][:16]))
     for s in t.summaries:
-        origin = {"file": "", "name": " (PRM from the file name)",
-                  "option": " (PRM from --prm)"}[s.prm_from]
+        origin = {"file": "", "name": _(" (PRM from the file name)"),
+                  "option": _(" (PRM from --prm)")}[s.prm_from]
         names = ", ".join(Path(x).name for x in s.source.split(", "))
-        typer.echo(
-            f"  {s.prm}{origin}  {names}: {format_utc([s.first])[0][:16]} to "
-            f"{format_utc([s.last])[0][:16]} UTC, {s.values} values, {s.missing} missing, "
-            f"steps of {'/'.join(map(str, s.steps_min))} min; estimated {s.estimated}, "
-            f"corrected {s.corrected}, doubtful {s.doubtful}, spread {s.spread}")
+        typer.echo(_("  {prm}{origin}  {names}: {first} to {last} UTC, {values} values, "
+                     "{missing} missing, steps of {steps} min; estimated {estimated}, "
+                     "corrected {corrected}, doubtful {doubtful}, spread {spread}").format(
+            prm=s.prm, origin=origin, names=names, first=format_utc([s.first])[0][:16],
+            last=format_utc([s.last])[0][:16], values=s.values, missing=s.missing,
+            steps="/".join(map(str, s.steps_min)), estimated=s.estimated,
+            corrected=s.corrected, doubtful=s.doubtful, spread=s.spread))
         for w in s.warnings:
-            typer.echo(f"  warning: {w}")
-    typer.echo(f"written: {out}")
+            typer.echo(_("  warning: {warning}").format(warning=w))
+    typer.echo(_("written: {files}").format(files=out))
 
 
 @app.command("reconcile")
@@ -69,9 +74,11 @@ def reconcile(
     from pvshare.enedis.reconcile import reconcile_files
 
     result = reconcile_files(config, month, files, out)
-    table = Table(title=f"Enedis vs pvshare — {month} (AUTOCONS, kWh)", title_justify="left")
-    for c in ("#", "PRM", "participants", "Enedis", "pvshare", "gap", "gap %"):
-        table.add_column(c, justify="left" if c in ("PRM", "participants") else "right")
+    table = Table(title=_("Enedis vs pvshare — {month} (AUTOCONS, kWh)").format(month=month),
+                  title_justify="left")
+    for n, c in enumerate(("#", "PRM", _("participants"), "Enedis", "pvshare", _("gap"),
+                           _("gap %"))):
+        table.add_column(c, justify="left" if n in (1, 2) else "right")
     causes = []
     for n, r in enumerate(result.rows, start=1):
         table.add_row(str(n), r["prm"], r["participants"],
@@ -94,7 +101,6 @@ def operation_lines(t: dict) -> list[str]:
     """The operation's totals as printed by ``pvshare enedis reconcile``: every PRM of
     both sides counted, the gap on the totals, the PRMs found on one side only named.
     """
-    from pvshare.i18n import _
     pct = "" if t["diff_autocons_pct"] is None else f" ({t['diff_autocons_pct']:+g} %)"
     lines = [
         _("operation, every PRM of both sides: AUTOCONS Enedis {e}, pvshare {p}, gap {gap}"
@@ -142,13 +148,16 @@ def keys(
     from pvshare.errors import InputError
 
     if enedis_time not in (None, "local", "iso"):
-        raise InputError(f"must be local or iso, got {enedis_time!r}", field="--enedis-time")
+        raise InputError(_("must be local or iso, got {value!r}").format(value=enedis_time),
+                         field="--enedis-time")
     if enedis_decimals not in (None, 1, 2):
-        raise InputError(f"must be 1 or 2, got {enedis_decimals!r}", field="--enedis-decimals")
+        raise InputError(_("must be 1 or 2, got {value!r}").format(value=enedis_decimals),
+                         field="--enedis-decimals")
     cfg = load_config(config)
     done = write_month_key_files(cfg, month, out, operation=operation,
                                  decimals=enedis_decimals, time_style=enedis_time)
     console = Console()
     console.print(rounding_table(done, cfg.participant_ids,
                                  [p.prm for p in cfg.participants]))
-    console.print("written: " + ", ".join(str(out / f.name) for f in done.files))
+    console.print(_("written: {files}").format(
+        files=", ".join(str(out / f.name) for f in done.files)))

@@ -177,18 +177,20 @@ def evaluate(
                                    for m in METHODS} for b in BANDS}))
         return
     con = Console()
-    con.print(f"fitted on {res.train_period[0]} .. {res.train_period[1]}, "
-              f"scored on {res.test_period[0]} .. {res.test_period[1]}; "
-              f"daytime steps, errors in % of {kwp:g} kWp", highlight=False)
+    con.print(_("fitted on {a} .. {b}, scored on {c} .. {d}; daytime steps, errors in percent "
+                "of {kwp} kWp").format(a=res.train_period[0], b=res.train_period[1],
+                                    c=res.test_period[0], d=res.test_period[1],
+                                    kwp=f"{kwp:g}"), highlight=False)
     cal = res.forecaster.calibration
     if cal.calibrated:
-        con.print(f"self-calibration: effective capacity {cal.factor * kwp:.2f} kWp "
-                  f"(factor {cal.factor:.3f}, {cal.clear_steps} clear steps)", highlight=False)
-    table = Table(caption="skill = 1 - error / error of the reference")
-    for col in ("band", "method", "nMAE %", "nRMSE %", "RMSE skill\nvs smart pers.",
-                "MAE skill\nvs climatology"):
-        table.add_column(col, justify="left" if col in ("band", "method") else "right",
-                         no_wrap=col == "method")
+        con.print(_("self-calibration: effective capacity {kw} kWp (factor {factor}, "
+                    "{n} clear steps)").format(kw=f"{cal.factor * kwp:.2f}",
+                                               factor=f"{cal.factor:.3f}", n=cal.clear_steps),
+                  highlight=False)
+    table = Table(caption=_("skill = 1 - error / error of the reference"))
+    for n, col in enumerate((_("band"), _("method"), "nMAE %", "nRMSE %",
+                             _("RMSE skill\nvs smart pers."), _("MAE skill\nvs climatology"))):
+        table.add_column(col, justify="left" if n < 2 else "right", no_wrap=n == 1)
     for b in BANDS:
         for i, m in enumerate(METHODS):
             s = res.scores[b][m]
@@ -199,8 +201,10 @@ def evaluate(
                           style="bold" if m == "pvshare" else None,
                           end_section=i == len(METHODS) - 1)
     con.print(table)
-    con.print("forecasts scored: " + ", ".join(f"{b} {n:,}" for b, n in res.counts.items()),
+    con.print(_("forecasts scored: {counts}").format(
+        counts=", ".join(f"{b} {n:,}" for b, n in res.counts.items())), highlight=False)
+    cov = ", ".join(_("{band}: {below}% below P10, {above}% above P90").format(
+        band=b, below=f"{100 * c['below_p10']:.0f}", above=f"{100 * c['above_p90']:.0f}")
+        for b, c in res.coverage.items())
+    con.print(_("band coverage (expected: 10% below P10, 10% above P90): {coverage}").format(coverage=cov),
               highlight=False)
-    cov = ", ".join(f"{b}: {100 * c['below_p10']:.0f}% below P10, {100 * c['above_p90']:.0f}% "
-                    "above P90" for b, c in res.coverage.items())
-    con.print(f"band coverage (10% each expected): {cov}", highlight=False)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pvshare.enedis.acc import EnedisData
+from pvshare.i18n import _
 
 COLUMNS = ["prm", "participants", "enedis_cons_kwh", "pvshare_cons_kwh", "enedis_autocons_kwh",
            "pvshare_autocons_kwh", "diff_autocons_kwh", "diff_autocons_pct", "likely_cause"]
@@ -137,11 +138,11 @@ def _small(diff_wh: float, ref_wh: float) -> bool:
 def _cause(prm, on, data, m, t_secs, missing, e_cons, e_auto, p_cons, p_auto, p_keys,
            decimals) -> str:
     if not on:
-        return ("participant's period: this PRM has figures at Enedis but is not a "
-                "participant this month in the config")
+        return _("participant's period: this PRM has figures at Enedis but is not a "
+                 "participant this month in the config")
     if e_auto is None and e_cons is None:
-        return ("participant's period: a participant this month in the config, but absent "
-                "from Enedis's files (entry date at Enedis?)")
+        return _("participant's period: a participant this month in the config, but absent "
+                 "from Enedis's files (entry date at Enedis?)")
     causes = []
     for measure in ("CONS", "AUTOCONS"):
         if (measure, prm) in data.steps:
@@ -154,25 +155,29 @@ def _cause(prm, on, data, m, t_secs, missing, e_cons, e_auto, p_cons, p_auto, p_
             inside[ok] = present[idx[ok]]
             outside = (~inside) & (wh > 0)
             if outside.any():
-                causes.append(f"participant's period: Enedis counts {int(outside.sum())} "
-                              f"step(s) with {measure} outside the config's period "
-                              f"({wh[outside].sum() / 1000:.3f} kWh)")
+                causes.append(_("participant's period: Enedis counts {n} step(s) with "
+                                "{measure} outside the config's period ({kwh} kWh)").format(
+                                    n=int(outside.sum()), measure=measure,
+                                    kwh=f"{wh[outside].sum() / 1000:.3f}"))
                 break
     n_missing = int(missing[:, on].sum())
     if n_missing:
-        causes.append(f"missing meter data: {n_missing} step(s) without pvshare measurement")
+        causes.append(_("missing meter data: {n} step(s) without pvshare measurement").format(
+            n=n_missing))
     if e_auto is not None and p_auto is not None and not _small(e_auto - p_auto, p_auto):
         if _small(e_auto - p_keys, p_keys) and not causes:
-            causes.append(f"key-file rounding ({decimals} decimals): Enedis's formula on the "
-                          f"rounded keys gives {p_keys / 1000:.3f} kWh")
+            causes.append(_("key-file rounding ({decimals} decimals): Enedis's formula on "
+                            "the rounded keys gives {kwh} kWh").format(
+                                decimals=decimals, kwh=f"{p_keys / 1000:.3f}"))
     if e_cons is not None and p_cons is not None and not _small(e_cons - p_cons, p_cons) \
             and not causes:
         pct = 100 * (p_cons - e_cons) / e_cons if e_cons else float("inf")
-        causes.append(f"meter: pvshare's CONS is {pct:+.1f} % from Enedis's")
+        causes.append(_("meter: pvshare's CONS is {pct} from Enedis's").format(
+            pct=f"{pct:+.1f} %"))
     if not causes:
         if e_auto is not None and p_auto is not None and _small(e_auto - p_auto, p_auto):
-            return "agrees"
-        return "unexplained"
+            return _("agrees")
+        return _("unexplained")
     return "; ".join(causes)
 
 

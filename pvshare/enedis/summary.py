@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from pvshare.enedis.keyfile import KeyFiles
+from pvshare.i18n import _
 
 
 def _kwh(wh: float) -> str:
@@ -19,15 +20,17 @@ def rounding_table(keys: KeyFiles, participants: list[str], prms: list[str] | No
     """
     exact, lost = float(keys.exact_wh.sum()), float(keys.lost_wh.sum())
     pct = 100 * lost / exact if exact > 0 else 0.0
-    table = Table(title=f"Key files ({len(keys.files)}, {keys.decimals} decimals): lost to "
-                  f"rounding {_kwh(lost)} kWh ({pct:.4f} % of {_kwh(exact)} kWh)",
+    table = Table(title=_("Key files ({n}, {decimals} decimals): lost to rounding {lost} kWh "
+                          "({pct} of {exact} kWh)").format(
+                              n=len(keys.files), decimals=keys.decimals, lost=_kwh(lost),
+                              pct=f"{pct:.4f} %", exact=_kwh(exact)),
                   title_justify="left")
-    table.add_column("participant")
+    table.add_column(_("participant"))
     if prms is not None:
         table.add_column("PRM")
-    table.add_column("exact kWh", justify="right")
-    table.add_column("Enedis kWh", justify="right")
-    table.add_column("lost kWh", justify="right")
+    table.add_column(_("exact kWh"), justify="right")
+    table.add_column(_("Enedis kWh"), justify="right")
+    table.add_column(_("lost kWh"), justify="right")
     for i, name in enumerate(participants):
         cells = [name] + ([prms[i]] if prms is not None else [])
         table.add_row(*cells, _kwh(keys.exact_wh[i]), _kwh(keys.enedis_wh[i]),
