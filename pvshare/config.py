@@ -27,7 +27,8 @@ from pydantic import (
 
 from pvshare.allocation.spec import KeyName
 from pvshare.errors import ConfigError
-from pvshare.identifiers import duplicates, participant_id, prm_problem
+from pvshare.i18n import _
+from pvshare.identifiers import PRM_DIGITS, duplicates, participant_id, prm_problem
 from pvshare.timegrid import STEPS
 from pvshare.validation import validation_messages
 
@@ -43,16 +44,46 @@ class _Section(BaseModel):
                               serialize_by_alias=True)
 
 
+def _at(where: str, message: str) -> str:
+    """``where: message`` (``where : message`` in French)."""
+    return _("{where}: {message}").format(where=where, message=message)
+
+
 def _check_prm(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
-        raise ValueError(f"must be a string of 14 digits in quotes (so leading zeros are kept), "
-                         f"got the number {value}")
+        raise ValueError(_("must be a string of {n} digits in quotes (so leading zeros are "
+                           "kept), got the number {value}").format(n=PRM_DIGITS, value=value))
     if not isinstance(value, str):
-        raise ValueError(f"must be 14 digits, got {value!r}")
-    problem = prm_problem(value)
-    if problem:
-        raise ValueError(problem)
+        raise ValueError(_("must be {n} digits, got {value}").format(n=PRM_DIGITS,
+                                                                    value=repr(value)))
+    if prm_problem(value):
+        raise ValueError(_prm_problem(value))
     return value
+
+
+def _prm_problem(text: str) -> str:
+    """:func:`pvshare.identifiers.prm_problem`'s message (a PRM that is not one) in the
+    user's language: ``must be 14 digits, got '1234'`` and why, when it is not obvious.
+    """
+    import unicodedata
+
+    from pvshare.identifiers import _INVISIBLE, _char_name, _show
+    why = ""
+    if any(ch in "\r\n\v\f\x85\u2028\u2029" for ch in text):
+        why = _("it holds a line break")
+    elif text != text.strip():
+        why = _("it has spaces around its digits")
+    elif any(ch.isdigit() and not ch.isascii() for ch in text):
+        odd = next(ch for ch in text if ch.isdigit() and not ch.isascii())
+        why = _("it is written with other digits than 0-9 ({char}); type the digits "
+                "0-9").format(char=_char_name(odd))
+    elif any(unicodedata.category(ch) in _INVISIBLE or unicodedata.category(ch) == "Zs"
+             for ch in text):
+        odd = next(ch for ch in text if unicodedata.category(ch) in _INVISIBLE
+                   or unicodedata.category(ch) == "Zs")
+        why = _("it holds an invisible character ({char})").format(char=_char_name(odd))
+    message = _("must be {n} digits, got {value}").format(n=PRM_DIGITS, value=_show(text))
+    return _at(message, why) if why else message
 
 
 def _check_participant_id(value: Any) -> Any:
@@ -75,7 +106,8 @@ class Site(_Section):
     @classmethod
     def _step(cls, v: str) -> str:
         if v.upper() not in STEPS:
-            raise ValueError(f"must be one of {', '.join(STEPS)}, got {v!r}")
+            raise ValueError(_("must be one of {steps}, got {value}").format(
+                steps=", ".join(STEPS), value=repr(v)))
         return v.upper()
 
     @field_validator("timezone")
@@ -85,7 +117,7 @@ class Site(_Section):
         try:
             ZoneInfo(v)
         except Exception:
-            raise ValueError(f"unknown time zone {v!r}") from None
+            raise ValueError(_("unknown time zone {zone}").format(zone=repr(v))) from None
         return v
 
 
@@ -118,23 +150,27 @@ class Array(_Section):
     def _horizon(cls, v: list[tuple[float, float]] | None) -> list[tuple[float, float]] | None:
         for i, (az, el) in enumerate(v or []):
             if not 0 <= az <= 360:
-                raise ValueError(f"point {i + 1} [{az:g}, {el:g}]: the azimuth must be from 0 "
-                                 f"to 360 degrees (from north, 180 = south), got {az:g}")
+                raise ValueError(_("point {i} [{az}, {el}]: the azimuth must be from 0 to 360 "
+                                   "degrees (from north, 180 = south), got {az}").format(
+                    i=i + 1, az=f"{az:g}", el=f"{el:g}"))
             if not 0 <= el <= 90:
-                raise ValueError(f"point {i + 1} [{az:g}, {el:g}]: the elevation must be from "
-                                 f"0 to 90 degrees above the horizontal, got {el:g}")
+                raise ValueError(_("point {i} [{az}, {el}]: the elevation must be from 0 to 90 "
+                                   "degrees above the horizontal, got {el}").format(
+                    i=i + 1, az=f"{az:g}", el=f"{el:g}"))
         return v
 
 
 def _check_date(value: Any) -> Any:
     import datetime as dt
     if isinstance(value, dt.datetime) or not isinstance(value, dt.date | str):
-        raise ValueError(f"must be a date like 2025-09-01, got {value!r}")
+        raise ValueError(_("must be a date like 2025-09-01, got {value}").format(
+            value=repr(value)))
     if isinstance(value, str):
         try:
             dt.date.fromisoformat(value.strip())
         except ValueError:
-            raise ValueError(f"must be a date like 2025-09-01, got {value!r}") from None
+            raise ValueError(_("must be a date like 2025-09-01, got {value}").format(
+                value=repr(value))) from None
     return value
 
 
@@ -192,8 +228,8 @@ class Operation(_Section):
     @model_validator(mode="after")
     def _key_dir_needs_id(self) -> Operation:
         if self.key_dir and not self.id:
-            raise ValueError("key_dir needs the operation id (set [operation] id): the key "
-                             "files are named ACC<id>_…")
+            raise ValueError(_("key_dir needs the operation id (set [operation] id): the key "
+                               "files are named ACC<id>_…"))
         return self
 
 
@@ -231,11 +267,11 @@ class PricePeriod(_Section):
         peak = (self.peak_eur_per_kwh, self.offpeak_eur_per_kwh)
         if self.energy_eur_per_kwh is not None:
             if any(x is not None for x in peak) or self.offpeak_hours:
-                raise ValueError("give energy_eur_per_kwh (flat) or peak_eur_per_kwh + "
-                                 "offpeak_eur_per_kwh + offpeak_hours, not both")
+                raise ValueError(_("give energy_eur_per_kwh (flat) or peak_eur_per_kwh + "
+                                   "offpeak_eur_per_kwh + offpeak_hours, not both"))
         elif any(x is None for x in peak) or not self.offpeak_hours:
-            raise ValueError("needs energy_eur_per_kwh (flat price), or peak_eur_per_kwh, "
-                             "offpeak_eur_per_kwh and offpeak_hours")
+            raise ValueError(_("needs energy_eur_per_kwh (flat price), or peak_eur_per_kwh, "
+                               "offpeak_eur_per_kwh and offpeak_hours"))
         return self
 
 
@@ -262,8 +298,8 @@ class Tariffs(_Section):
     def _kva_keys(cls, v: dict[str, float]) -> dict[str, float]:
         for k in v:
             if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]+)?", k) or not 0 < float(k) <= 250:
-                raise ValueError(f"key {k[:20]!r}: each key is a subscribed power in kVA, "
-                                 f'from 1 to 250 (e.g. "6" = 185)')
+                raise ValueError(_('key {key}: each key is a subscribed power in kVA, from 1 '
+                                   'to 250 (e.g. "6" = 185)').format(key=repr(k[:20])))
         return v
 
 
@@ -288,7 +324,7 @@ class Mqtt(_Section):
     @model_validator(mode="after")
     def _one_password(self) -> Mqtt:
         if self.password is not None and self.password_file is not None:
-            raise ValueError("give password or password_file, not both")
+            raise ValueError(_("give password or password_file, not both"))
         return self
 
     def resolved_password(self, base: Path | None = None) -> str | None:
@@ -312,15 +348,17 @@ class Mqtt(_Section):
         # A topic name (MQTT 3.1.1 §4.7): no wildcard (a broker drops such a publish, so
         # nothing would ever be published), no NUL or control character, not empty, not $SYS.
         if not v.strip("/"):
-            raise ValueError("must name a topic, e.g. \"pvshare\"")
+            raise ValueError(_('must name a topic, e.g. "pvshare"'))
         bad = next((ch for ch in v if ch in "#+" or ord(ch) < 32 or ord(ch) == 127), None)
         if bad is not None:
-            raise ValueError(f"{v[:40]!r} holds {bad!r}: MQTT wildcards (# +) and control "
-                             "characters cannot be in a topic that is published to")
+            raise ValueError(_("{topic} holds {char}: MQTT wildcards (# +) and control "
+                               "characters cannot be in a topic that is published to").format(
+                topic=repr(v[:40]), char=repr(bad)))
         if v.startswith("$"):
-            raise ValueError(f"{v[:40]!r}: topics starting with '$' are the broker's own")
+            raise ValueError(_at(repr(v[:40]), _("topics starting with '$' are the broker's "
+                                                 "own")))
         if len(v.encode()) > 1024:
-            raise ValueError("longer than 1,024 bytes")
+            raise ValueError(_("longer than 1,024 bytes"))
         return v
 
 
@@ -348,11 +386,11 @@ class InfluxDB(_Section):
             parts = urlsplit(v.strip())
             parts.port  # noqa: B018 - raises on a port that is not a number
         except ValueError:
-            raise ValueError("not a URL (write e.g. http://127.0.0.1:8086)") from None
+            raise ValueError(_("not a URL (write e.g. http://127.0.0.1:8086)")) from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             from pvshare.secrets import redact_url
-            raise ValueError(f"must be http://HOST:PORT or https://HOST:PORT, got "
-                             f"{redact_url(v)[:80]!r}")
+            raise ValueError(_("must be http://HOST:PORT or https://HOST:PORT, got "
+                               "{value}").format(value=repr(redact_url(v)[:80])))
         return v.strip()
     org: str = ""
     bucket: str = "pvshare"
@@ -410,7 +448,8 @@ class Web(_Section):
             try:
                 ipaddress.ip_network(item.strip(), strict=False)
             except ValueError:
-                raise ValueError(f"{item!r} is not an IP address or network") from None
+                raise ValueError(_("{item} is not an IP address or network").format(
+                    item=repr(item))) from None
         return [item.strip() for item in v]
 
 
@@ -481,33 +520,39 @@ class Config(_Section):
         # One pass each (dicts, sets): linear in the number of participants (issue 21).
         ids = [p.id for p in self.participants]
         for i, j in duplicates(ids):
-            problems.append(f"participants[{j}].id: duplicate id {ids[j]!r} (also "
-                            f"participants[{i}])")
+            problems.append(_at(f"participants[{j}].id", _(
+                "duplicate id {id} (also participants[{i}])").format(id=repr(ids[j]), i=i)))
         problems += self._period_problems()
         dates = [str(p.from_) for p in self.prices]
         for i in range(1, len(dates)):
             if dates[i] <= dates[i - 1]:
-                problems.append(f"prices[{i}].from: must be after prices[{i - 1}].from "
-                                f"({dates[i - 1]}), got {dates[i]}")
+                problems.append(_at(f"prices[{i}].from", _(
+                    "must be after prices[{j}].from ({before}), got {date}").format(
+                    j=i - 1, before=dates[i - 1], date=dates[i])))
         if self.producer.prm in {p.prm for p in self.participants}:
-            problems.append("producer.prm: same PRM as a participant")
+            problems.append(_at("producer.prm", _("same PRM as a participant")))
         kt = self.key.type
         coefs = [p.coefficient for p in self.participants]
         if kt in ("static", "reallocated") and any(c is not None for c in coefs):
             if any(c is None for c in coefs):
                 i = coefs.index(None)
-                problems.append(f"participants[{i}].coefficient: missing (key.type = {kt!r} "
-                                "needs a coefficient for every participant, or none for equal shares)")
+                problems.append(_at(f"participants[{i}].coefficient", _(
+                    "missing (key.type = {key} needs a coefficient for every participant, or "
+                    "none for equal shares)").format(key=repr(kt))))
             elif sum(coefs) > 1 + 1e-9:
-                problems.append(f"participants: coefficients sum to {sum(coefs):.6g}, must be at most 1")
+                problems.append(_at("participants", _(
+                    "coefficients sum to {total}, must be at most 1").format(
+                    total=f"{sum(coefs):.6g}")))
         if kt == "priority":
             for i, p in enumerate(self.participants):
                 if p.rank is None:
-                    problems.append(f"participants[{i}].rank: missing (key.type = 'priority')")
+                    problems.append(_at(f"participants[{i}].rank",
+                                        _("missing (key.type = 'priority')")))
         if kt == "custom" and not self.key.file:
-            problems.append("key.file: required when key.type = 'custom'")
-        for _, j in duplicates([m.id for m in self.meters]):
-            problems.append(f"meters[{j}].id: duplicate id {self.meters[j].id!r}")
+            problems.append(_at("key.file", _("required when key.type = 'custom'")))
+        for _i, j in duplicates([m.id for m in self.meters]):
+            problems.append(_at(f"meters[{j}].id", _("duplicate id {id}").format(
+                id=repr(self.meters[j].id))))
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -516,22 +561,25 @@ class Config(_Section):
         """Periods in order; one PRM shared only by participants whose periods do not overlap
         (a flat's successive tenants).
         """
-        from pvshare.allocation.periods import describe, overlapping_pairs
+        from pvshare.allocation.periods import overlapping_pairs
         starts, ends = self.participant_bounds()
+        tz = self.site.timezone
         problems = []
         for i, p in enumerate(self.participants):
             if starts[i] >= ends[i]:
-                problems.append(f"participants[{i}].to: must be after 'from' ({p.id!r}: "
-                                f"{describe(starts[i], ends[i], self.site.timezone)})")
+                problems.append(_at(f"participants[{i}].to", _(
+                    "must be after 'from' ({id}: {period})").format(
+                    id=repr(p.id), period=_describe(starts[i], ends[i], tz))))
         prms = [p.prm for p in self.participants]
         for i, j in overlapping_pairs(prms, starts, ends):
             a, b = self.participants[i], self.participants[j]
-            problems.append(
-                f"participants[{j}].prm: duplicate PRM {b.prm!r} (also participants[{i}], "
-                f"{a.id!r}) over overlapping periods ({a.id} "
-                f"{describe(starts[i], ends[i], self.site.timezone)}, {b.id} "
-                f"{describe(starts[j], ends[j], self.site.timezone)}); for a flat's new tenant, "
-                f"set the new participant's 'from' to the former one's 'to'")
+            problems.append(_at(f"participants[{j}].prm", _(
+                "duplicate PRM {prm} (also participants[{i}], {a!r}) over overlapping periods "
+                "({a} {period_a}, {b} {period_b}); for a flat's new tenant, set the new "
+                "participant's 'from' to the former one's 'to'").format(
+                prm=repr(b.prm), i=i, a=a.id, b=b.id,
+                period_a=_describe(starts[i], ends[i], tz),
+                period_b=_describe(starts[j], ends[j], tz))))
         return problems
 
     # -- derived views -------------------------------------------------------------------
@@ -577,6 +625,22 @@ class Config(_Section):
         return p
 
 
+def _describe(start: int, end: int, tz: str) -> str:
+    """A period in words (:func:`pvshare.allocation.periods.describe`) in the user's
+    language: ``from 2025-09-01 00:00 to 2026-07-01 00:00`` (local).
+    """
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from pvshare.allocation.periods import OPEN_END, OPEN_START
+
+    def fmt(s: int) -> str:
+        return dt.datetime.fromtimestamp(s, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+    a = _("the start") if start == OPEN_START else fmt(start)
+    b = _("no end") if end == OPEN_END else fmt(end)
+    return _("from {start} to {end}").format(start=a, end=b)
+
+
 def parse_config(data: dict, source: str = "<config>") -> Config:
     """Validate a configuration mapping; raise :class:`ConfigError` listing every problem."""
     try:
@@ -590,7 +654,8 @@ def parse_config(data: dict, source: str = "<config>") -> Config:
             problems += validate_meter_options(m, f"meters[{i}]")
     for i, v in enumerate([cfg.site.latitude, cfg.site.longitude]):
         if not math.isfinite(v):
-            problems.append(f"site.{'latitude' if i == 0 else 'longitude'}: must be a number")
+            problems.append(_at(f"site.{'latitude' if i == 0 else 'longitude'}",
+                                _("must be a number")))
     problems += _text_problems(cfg)
     if problems:
         raise ConfigError(source, problems)
@@ -623,21 +688,21 @@ def _former_tariffs(cfg: Config) -> Config:
         else t.supplier_eur_per_kwh
     tariffs = t.model_copy(update={"supplier_eur_per_kwh": None, "internal_eur_per_kwh": None})
     if cfg.prices:
-        note = ("tariffs.supplier_eur_per_kwh, tariffs.internal_eur_per_kwh: ignored, the "
-                "prices are those of [[prices]] (every bill, statement, page and report uses "
-                "them); remove these two lines from [tariffs]")
+        note = _at("tariffs.supplier_eur_per_kwh, tariffs.internal_eur_per_kwh", _(
+            "ignored, the prices are those of [[prices]] (every bill, statement, page and "
+            "report uses them); remove these two lines from [tariffs]"))
         return cfg.model_copy(update={"tariffs": tariffs, "notes": [*cfg.notes, note]})
     internal = 0.10 if t.internal_eur_per_kwh is None else t.internal_eur_per_kwh
     price = PricePeriod.model_validate({"from": FORMER_TARIFFS_FROM,
                                         "energy_eur_per_kwh": internal, "vat_percent": 0.0,
                                         "supplier_eur_per_kwh": supplier})
-    note = (f"tariffs.supplier_eur_per_kwh, tariffs.internal_eur_per_kwh: the former price "
-            f"model, read as one [[prices]] entry (the prices of bills, statements, pages and "
-            f"reports); remove these two lines from [tariffs] and write instead (the internal "
-            f"price included every tax, hence vat_percent = 0):\n"
-            f"    [[prices]]\n    from = {FORMER_TARIFFS_FROM}\n"
-            f"    energy_eur_per_kwh = {internal:g}\n    vat_percent = 0\n"
-            f"    supplier_eur_per_kwh = {supplier:g}")
+    note = _at("tariffs.supplier_eur_per_kwh, tariffs.internal_eur_per_kwh", _(
+        "the former price model, read as one [[prices]] entry (the prices of bills, "
+        "statements, pages and reports); remove these two lines from [tariffs] and write "
+        "instead (the internal price included every tax, hence vat_percent = 0):")) + (
+        f"\n    [[prices]]\n    from = {FORMER_TARIFFS_FROM}\n"
+        f"    energy_eur_per_kwh = {internal:g}\n    vat_percent = 0\n"
+        f"    supplier_eur_per_kwh = {supplier:g}")
     return cfg.model_copy(update={"tariffs": tariffs, "prices": [price],
                                   "notes": [*cfg.notes, note]})
 def _text_problems(cfg: Config) -> list[str]:
@@ -660,13 +725,15 @@ def _text_problems(cfg: Config) -> list[str]:
     for name, v in texts.items():
         ch = control(v)
         if ch is not None:
-            problems.append(f"{name}: holds the control character {ch!r}: retype it")
+            problems.append(_at(name, _("holds the control character {char}: retype "
+                                        "it").format(char=repr(ch))))
     if cfg.influxdb is not None and not cfg.influxdb.bucket.strip():
-        problems.append("influxdb.bucket: must name a bucket")
+        problems.append(_at("influxdb.bucket", _("must name a bucket")))
     if cfg.mqtt is not None and (not cfg.mqtt.host.strip() or any(
             c.isspace() for c in cfg.mqtt.host)):
-        problems.append(f"mqtt.host: must be a host name or address without spaces, got "
-                        f"{cfg.mqtt.host[:40]!r}")
+        problems.append(_at("mqtt.host", _("must be a host name or address without spaces, "
+                                           "got {value}").format(
+            value=repr(cfg.mqtt.host[:40]))))
     return problems
 
 
@@ -687,41 +754,44 @@ def _reference_checks(cfg: Config) -> list[str]:
         if "{participant}" in m.id:
             expanded |= {m.id.replace("{participant}", p.id) for p in cfg.participants}
     if cfg.meters and cfg.producer.meter and cfg.producer.meter not in ids:
-        problems.append(f"producer.meter: no [[meters]] section has id {cfg.producer.meter!r} "
-                        f"(ids: {', '.join(sorted(ids))})")
+        problems.append(_at("producer.meter", _("no [[meters]] section has id {id} (ids: "
+                                                "{ids})").format(
+            id=repr(cfg.producer.meter), ids=", ".join(sorted(ids)))))
     for i, p in enumerate(cfg.participants):
         if cfg.meters and p.meter and p.meter not in expanded:
-            problems.append(f"participants[{i}].meter: no [[meters]] section has id "
-                            f"{p.meter!r}")
+            problems.append(_at(f"participants[{i}].meter", _(
+                "no [[meters]] section has id {id}").format(id=repr(p.meter))))
     store = cfg.relative(cfg.store.path)
     if store is not None:
         if store.is_dir():
-            problems.append(f"store.path: {store} is a folder; give a file name "
-                            "(e.g. pvshare.db)")
+            problems.append(_at("store.path", _("{path} is a folder; give a file name (e.g. "
+                                                "pvshare.db)").format(path=store)))
         elif not store.parent.is_dir() and not _state_directory(store.parent):
-            problems.append(f"store.path: the folder {store.parent} does not exist")
+            problems.append(_at("store.path", _("the folder {path} does not exist").format(
+                path=store.parent)))
     if cfg.influxdb is not None and cfg.influxdb.token_file:
         tf = cfg.relative(cfg.influxdb.token_file)
         problem = _small_file_problem(tf) if tf is not None else None
         if problem:
-            problems.append(f"influxdb.token_file: {problem}")
+            problems.append(_at("influxdb.token_file", problem))
     if cfg.mqtt is not None and cfg.mqtt.password_file:
         pf = cfg.relative(cfg.mqtt.password_file)
         problem = _small_file_problem(pf) if pf is not None else None
         if problem:
-            problems.append(f"mqtt.password_file: {problem}")
+            problems.append(_at("mqtt.password_file", problem))
     if cfg.mqtt is not None and cfg.mqtt.ca_file:
         ca = cfg.relative(cfg.mqtt.ca_file)
         problem = _small_file_problem(ca, MAX_CA_FILE_BYTES) if ca is not None else None
         if problem:
-            problems.append(f"mqtt.ca_file: {problem}")
+            problems.append(_at("mqtt.ca_file", problem))
     if cfg.store.group:
         import grp
         try:
             grp.getgrnam(cfg.store.group)
         except KeyError:
-            problems.append(f"store.group: no group {cfg.store.group!r} on this machine "
-                            "(`pvshare run` would refuse to start)")
+            problems.append(_at("store.group", _("no group {group} on this machine "
+                                                 "(`pvshare run` would refuse to "
+                                                 "start)").format(group=repr(cfg.store.group))))
     return problems
 
 
@@ -745,17 +815,19 @@ def _small_file_problem(path: Path, limit: int = MAX_TOKEN_BYTES) -> str | None:
     try:
         st = path.stat()
     except ValueError:                                  # NUL in the path
-        return f"{str(path)[:60]!r} is not a file name"
+        return _("{path} is not a file name").format(path=repr(str(path)[:60]))
     except FileNotFoundError:
-        return f"{path} does not exist"
+        return _("{path} does not exist").format(path=path)
     except OSError as exc:
-        return f"{path}: cannot read it ({exc.strerror})"
+        return _at(str(path), _("cannot read it ({why})").format(why=exc.strerror))
     if stat.S_ISDIR(st.st_mode):
-        return f"{path} is a folder"
+        return _("{path} is a folder").format(path=path)
     if not stat.S_ISREG(st.st_mode):
-        return f"{path} is not a regular file (a device or a pipe): give a file"
+        return _("{path} is not a regular file (a device or a pipe): give a file").format(
+            path=path)
     if st.st_size > limit:
-        return f"{path} holds {st.st_size:,} bytes, more than the {limit:,} expected"
+        return _("{path} holds {size} bytes, more than the {limit} expected").format(
+            path=path, size=f"{st.st_size:,}", limit=f"{limit:,}")
     return None
 
 
@@ -766,15 +838,16 @@ def _read_small_file(path: Path, what: str, limit: int = MAX_TOKEN_BYTES) -> str
     """
     problem = _small_file_problem(path, limit)
     if problem:
-        raise ConfigError(str(path), [f"{what}: {problem}"])
+        raise ConfigError(str(path), [_at(what, problem)])
     with open(path, "rb") as fh:
         raw = fh.read(limit + 1)
     if len(raw) > limit:
-        raise ConfigError(str(path), [f"{what}: more than {limit:,} bytes"])
+        raise ConfigError(str(path), [_at(what, _("more than {limit} bytes").format(
+            limit=f"{limit:,}"))])
     try:
         return raw.decode("utf-8").strip()
     except UnicodeDecodeError:
-        raise ConfigError(str(path), [f"{what}: not UTF-8 text"]) from None
+        raise ConfigError(str(path), [_at(what, _("not UTF-8 text"))]) from None
 
 
 def default_client_id(cfg: Config) -> str:
@@ -819,31 +892,33 @@ def load_config(path: str | os.PathLike) -> Config:
     p = Path(path)
     try:
         if p.is_dir():
-            raise ConfigError(str(p), ["is a folder, not a configuration file"])
+            raise ConfigError(str(p), [_("is a folder, not a configuration file")])
         with open(p, "rb") as fh:
             raw = fh.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
-        raise ConfigError(str(p), ["file not found"]) from None
+        raise ConfigError(str(p), [_("file not found")]) from None
     except OSError as exc:
-        raise ConfigError(str(p), [f"cannot read: {exc.strerror}"]) from None
+        raise ConfigError(str(p), [_("cannot read: {why}").format(why=exc.strerror)]
+                          ) from None
     if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(str(p), [f"larger than {MAX_CONFIG_BYTES >> 20} MB: not a pvshare "
-                                   "configuration (one is a few kB)"])
+        raise ConfigError(str(p), [_("larger than {n} MB: not a pvshare configuration (one "
+                                     "is a few kB)").format(n=MAX_CONFIG_BYTES >> 20)])
     try:
         text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
-        raise ConfigError(str(p), [f"line {line}: not UTF-8 text (save the file as UTF-8)"]
-                          ) from None
+        raise ConfigError(str(p), [_("line {n}: not UTF-8 text (save the file as "
+                                     "UTF-8)").format(n=line)]) from None
     if _nesting(text) > MAX_CONFIG_NESTING:
-        raise ConfigError(str(p), [f"brackets nested more than {MAX_CONFIG_NESTING} deep: "
-                                   "not a pvshare configuration"])
+        raise ConfigError(str(p), [_("brackets nested more than {n} deep: not a pvshare "
+                                     "configuration").format(n=MAX_CONFIG_NESTING)])
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(p), [f"not valid TOML: {exc}"]) from None
+        raise ConfigError(str(p), [_("not valid TOML: {why}").format(why=exc)]) from None
     except RecursionError:
-        raise ConfigError(str(p), ["nested too deeply: not a pvshare configuration"]) from None
+        raise ConfigError(str(p), [_("nested too deeply: not a pvshare configuration")]
+                          ) from None
     _store_in_state_directory(data)
     return parse_config(data, str(p))
 

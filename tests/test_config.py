@@ -108,9 +108,9 @@ def test_parse_config_from_a_mapping():
     ([('step = "PT30M"', 'step = "PT10M"')],
      ["site.step: must be one of PT30M, PT15M, got 'PT10M'"]),
     ([('step = "PT30M"', 'step = 30')],
-     ["site.step: Input should be a valid string, got 30"]),
+     ["site.step: must be text in quotes, got 30"]),
     ([('kwp = 36.0', 'kwp = -36.0')],
-     ["array.kwp: Input should be greater than 0, got -36.0"]),
+     ["array.kwp: must be greater than 0, got -36.0"]),
     ([('id = "A05"', 'id = "A04"')],
      ["participants[4].id: duplicate id 'A04' (also participants[3])"]),
     ([('prm = "25460000000005"', 'prm = "25460000000004"')],
@@ -122,12 +122,12 @@ def test_parse_config_from_a_mapping():
     ([('type = "reallocated"', 'type = "custom"')],
      ["key.file: required when key.type = 'custom'"]),
     ([('type = "reallocated"', 'type = "dynamic"')],
-     ["key.type: Input should be 'prorata', 'static', 'reallocated', 'priority' or 'custom', "
+     ["key.type: must be 'prorata', 'static', 'reallocated', 'priority' or 'custom', "
       "got 'dynamic'"]),
     ([('timezone = "Europe/Paris"', 'timezone = "Europe/Pariss"')],
      ["site.timezone: unknown time zone 'Europe/Pariss'"]),
     ([('latitude = 45.958', 'latitude = 145.958')],
-     ["site.latitude: Input should be less than or equal to 90, got 145.958"]),
+     ["site.latitude: must be at most 90, got 145.958"]),
     # A PRM typed as a bare number: TOML makes it an integer, and any leading zero is gone.
     ([('prm = "25460000000013"', 'prm = 25460000000013')],
      ["participants[12].prm: must be a string of 14 digits in quotes (so leading zeros are "
@@ -161,7 +161,7 @@ def test_static_coefficients_given_for_some_only(tmp_path):
 def test_coefficient_out_of_range(tmp_path):
     text = edited(('id = "A02"', 'id = "A02"\ncoefficient = 1.5'))
     assert problems_of(tmp_path, text) == [
-        "participants[1].coefficient: Input should be less than or equal to 1, got 1.5"]
+        "participants[1].coefficient: must be at most 1, got 1.5"]
 
 
 def test_priority_without_ranks(tmp_path):
@@ -190,7 +190,7 @@ def test_several_problems_are_reported_at_once(tmp_path):
     problems = problems_of(tmp_path, text)
     assert sorted(problems) == sorted([
         "participants[12].prm: must be 14 digits, got '1234'",
-        "array.kwp: Input should be greater than 0, got -1",
+        "array.kwp: must be greater than 0, got -1",
         "site.step: must be one of PT30M, PT15M, got 'PT5M'",
         "participants[2].nmae: unknown field (check its spelling)",
     ])

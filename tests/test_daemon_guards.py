@@ -142,6 +142,33 @@ def test_clock_behind_at_start_waits_then_ntp_no_closed_step_changed(mosquitto, 
         assert stat.S_IMODE(p.stat().st_mode) == 0o600, p.name
 
 
+def test_a_reading_stamped_by_a_clock_that_jumped_back_between_checks_is_never_stored(tmp_path):
+    """In process, flush by flush, the clock itself right: a push meter's reading stamped
+    2 h back (the clock jumped back and forth between two checks) carries today's index.
+    It is dropped and counted; a genuinely late reading (its index fits) is stored.
+    """
+    from pvshare.live.daemon import Daemon
+    from pvshare.meters.base import Reading
+    t0 = 1750500000.0
+    cfg = load_config(ds.write_config(tmp_path, broker_port=1, inverter_port=1,
+                                      publish_results=False))
+    d = Daemon(cfg, clock=lambda: t0 + 7200, forecast=False, create_store=True)
+    for k in range(0, 121, 10):                         # 2 h, a reading every 10 min
+        d._buffer.append(Reading("linky-A01", t0 + 60 * k, import_wh=1000.0 + k))
+    assert d.flush(t0 + 7200) == 13
+    stamped_back = [Reading("linky-A01", t0 + 61, import_wh=1121.0),     # today's index
+                    Reading("linky-A01", t0 + 62, import_wh=1121.5)]
+    late = Reading("linky-A01", t0 + 60 * 15, import_wh=1015.0)         # fits: kept
+    d._buffer.extend([*stamped_back, late, Reading("linky-A01", t0 + 7260, import_wh=1121.0)])
+    assert d.flush(t0 + 7260) == 2
+    assert d.counters["readings_dropped_clock_behind"] == 2
+    r = d.store.readings_around("linky-A01", t0, t0 + 7300)
+    assert list(r.time_s - t0) == [60 * k for k in range(0, 121, 10)][:2] + [900] + \
+        [60 * k for k in range(0, 121, 10)][2:] + [7260]
+    assert (np.diff(r.import_wh) >= 0).all()                          # never goes back
+    d.stop()
+
+
 # -- the store under the daemon's feet ------------------------------------------------------------
 def test_store_folder_removed_daemon_exits_7_and_recreates_nothing(mosquitto, tmp_path, rigs):
     start = ds.parse_iso("2025-06-21T06:00:00+00:00")

@@ -3,10 +3,10 @@ catalogue (issue 20, item 4): French under a French locale, English otherwise.
 
 1. An AST scan of the commands' modules: a string with words passed to ``typer.echo``,
    ``print``, a rich console's ``print``, an error a person reads (``InputError``,
-   ``ConfigError``, ``StoreError``, ``typer.BadParameter``) or a table's ``title``/``caption``
-   must be wrapped in ``_()`` (test_cli_users.py checks every ``_()`` id has its French).
-   The modules not converted yet have a ceiling (their count today): it may only go down,
-   to zero.
+   ``ConfigError``, ``StoreError``, ``typer.BadParameter``, a validator's ``ValueError``) or a
+   table's ``title``/``caption`` must be wrapped in ``_()`` (test_cli_users.py checks every
+   ``_()`` id has its French). The modules not converted yet have a ceiling (their count
+   today): it may only go down, to zero.
 2. The commands run under ``LANG=fr_FR.UTF-8`` and ``C.UTF-8``: no English line in French, no
    French line in English, and an error is French from its prefix to its end.
 """
@@ -36,7 +36,8 @@ CEILING = {
     "pvshare/commands/report.py": 0,
     "pvshare/forecast/chart.py": 0,
     "pvshare/errors.py": 0,
-    "pvshare/validation.py": 0,                 # (its problems quote pydantic's English)
+    "pvshare/validation.py": 0,                 # pydantic's errors, each from the catalogue
+    "pvshare/config.py": 0,                     # its validators' ValueError too
     "pvshare/commands/forecast.py": 0,
     "pvshare/commands/bill.py": 0,
     "pvshare/commands/enedis.py": 0,
@@ -46,7 +47,7 @@ CEILING = {
 }
 
 MESSAGE_CALLS = {"echo", "secho", "print", "InputError", "ConfigError", "StoreError",
-                 "BadParameter", "PvshareError"}
+                 "BadParameter", "PvshareError", "ValueError"}
 MESSAGE_KEYWORDS = {"title", "caption", "message"}
 
 
@@ -156,3 +157,70 @@ def test_store_and_export_speak_the_users_language(tmp_path):
             assert w in text, (lang, w, text)
         for w in foreign:
             assert w not in text, (lang, w, text)
+
+
+def _broken(tmp_path, name: str, *pairs: tuple[str, str]) -> Path:
+    text = Path(EXAMPLE).read_text(encoding="utf-8")
+    for old, new in pairs:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+#: English words that must not be left in a French problem (quoted values taken out).
+ENGLISH = re.compile(r"\b(should|must|got|input|unknown|field|number|be|the|or|at|least|"
+                     r"than|spelling|missing|duplicate|same|as)\b", re.IGNORECASE)
+
+
+def test_config_check_problems_in_the_users_language(tmp_path):
+    """``config check`` under a French locale: French from ``erreur :`` to each problem's
+    end (pydantic's own errors and the configuration's checks alike); English otherwise.
+    """
+    fields = _broken(
+        tmp_path, "fields.toml",
+        ('kwp = 36.0', 'kwp = "beaucoup"'), ("tilt_deg = 15", "tilt_deg = -15"),
+        ('step = "PT30M"', 'step = "PT5M"'), ("losses_percent = 14.0", "losses_pct = 14.0"),
+        ("from = 2025-01-01", 'from = "2025-13-01"'),
+        ('prm = "25460000009001"', 'prm = "1234"'),
+        ('type = "reallocated"', 'type = "dynamic"'))
+    cross = _broken(tmp_path, "cross.toml",
+                    ('prm = "25460000009001"', 'prm = "25460000000001"'),
+                    ('id = "A02"', 'id = "A01"'))
+    expected = {
+        fields: (
+            ["site.step : doit valoir l'un de PT30M, PT15M, et non 'PT5M'",
+             "producer.prm : doit compter 14 chiffres, et non '1234'",
+             "array.kwp : doit être un nombre, et non 'beaucoup'",
+             "array.tilt_deg : doit valoir au moins 0, et non -15",
+             "array.losses_pct : champ inconnu (vérifiez son orthographe)",
+             "key.type : doit valoir 'prorata', 'static', 'reallocated', 'priority' ou "
+             "'custom', et non 'dynamic'",
+             "prices[0].from : doit être une date comme 2025-09-01, et non '2025-13-01'"],
+            ["site.step: must be one of PT30M, PT15M, got 'PT5M'",
+             "producer.prm: must be 14 digits, got '1234'",
+             "array.kwp: must be a number, got 'beaucoup'",
+             "array.tilt_deg: must be at least 0, got -15",
+             "array.losses_pct: unknown field (check its spelling)",
+             "key.type: must be 'prorata', 'static', 'reallocated', 'priority' or 'custom', "
+             "got 'dynamic'",
+             "prices[0].from: must be a date like 2025-09-01, got '2025-13-01'"]),
+        cross: (
+            ["participants[1].id : identifiant en double 'A01' (aussi participants[0])",
+             "producer.prm : même PRM qu'un participant"],
+            ["participants[1].id: duplicate id 'A01' (also participants[0])",
+             "producer.prm: same PRM as a participant"]),
+    }
+    for config, (french, english) in expected.items():
+        fr = _run("fr_FR.UTF-8", "config", "check", "--config", str(config))
+        en = _run("C.UTF-8", "config", "check", "--config", str(config))
+        assert fr.returncode == en.returncode == 2, (fr.stderr, en.stderr)
+        fr_lines, en_lines = fr.stderr.strip().splitlines(), en.stderr.strip().splitlines()
+        assert fr_lines[0] == f"erreur : {config} : {len(french)} problème(s)"
+        assert en_lines[0] == f"error: {config}: {len(english)} problem(s)"
+        assert [line.strip() for line in fr_lines[1:]] == french
+        assert [line.strip() for line in en_lines[1:]] == english
+        for line in french:
+            message = re.sub(r"'[^']*'", "", line.split(" : ", 1)[1])
+            assert not ENGLISH.search(message), line

@@ -109,6 +109,29 @@ def test_a_store_cut_short_is_refused_untouched(tmp_path):
     assert sha(db) == before
 
 
+def test_a_store_whose_table_list_is_damaged_says_so_and_salvage_stops_cleanly(tmp_path):
+    """Page 1 (SQLite's list of tables) overwritten: nothing can be read by table. check
+    and salvage say so, with no traceback; nothing is changed or written.
+    """
+    db = tmp_path / "pvshare.db"
+    shutil.copyfile(real_store(), db)
+    with open(db, "r+b") as fh:
+        fh.seek(200)
+        fh.write(random.Random(5).randbytes(3800))
+    (tmp_path / "site.toml").write_text(CONFIG)
+    before = sha(db)
+    r = pvshare("store", "check", "--config", "site.toml", cwd=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "nothing in it can be read" in " ".join(r.stderr.split()), r.stderr
+    assert "rows still readable" not in r.stdout and "Traceback" not in r.stderr
+    r = pvshare("store", "salvage", "--config", "site.toml", "--out", "new.db", cwd=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    assert "nothing can be copied" in " ".join(r.stderr.split()), r.stderr
+    assert not (tmp_path / "new.db").exists()
+    assert sha(db) == before
+
+
 def test_an_old_0644_store_becomes_private_when_opened_for_writing(tmp_path):
     from pvshare.store import Store
     db = tmp_path / "old.db"

@@ -85,9 +85,21 @@ def test_bundled_prices_carry_the_published_figures():
     assert rows[("hphc", 6, "hp", dt.date(2025, 8, 1))].eur_per_kwh == Fraction("0.2081")
     assert rows[("hphc", 36, "hp", dt.date(2024, 2, 1))].eur_per_kwh == Fraction("0.27")
     assert rows[("base", 3, "base", dt.date(2026, 2, 1))].eur_per_kwh == Fraction("0.19398")
-    # the CRE files have no HP/HC at 3 kVA and no Base above 15 kVA (see the README)
+    # no source has HP/HC at 3 kVA; Base above 15 kVA comes from EDF's grid of 2026-02-01 only
+    # (the CRE files stop at 15 kVA; see the README)
     assert PRICES.kvas("hphc") == (6, 9, 12, 15, 18, 24, 30, 36)
-    assert PRICES.kvas("base") == (3, 6, 9, 12, 15)
+    assert PRICES.kvas("base") == (3, 6, 9, 12, 15, 18, 24, 30, 36)
+    assert PRICES.first_date("base", 18) == dt.date(2026, 2, 1)
+    # Tempo from 2026-02-01: EDF's grid (70,60 c/kWh red HP, 15,59 EUR a month at 6 kVA)
+    red = rows[("tempo", 6, "rouge_hp", dt.date(2026, 2, 1))]
+    assert (red.eur_per_kwh, red.subscription_eur_per_year) == (Fraction("0.706"),
+                                                                Fraction("187.08"))
+    # the move of 2026-08-01: priced where a source gives it, a gap row elsewhere
+    aug = rows[("tempo", 6, "rouge_hp", dt.date(2026, 8, 1))]
+    assert (aug.eur_per_kwh, aug.subscription_eur_per_year) == (Fraction("0.7295"),
+                                                                Fraction("189.9802924"))
+    assert rows[("base", 6, "base", dt.date(2026, 8, 1))].eur_per_kwh == Fraction("0.2001")
+    assert rows[("base", 15, "base", dt.date(2026, 8, 1))].eur_per_kwh is None
 
 
 def test_bundled_tempo_seasons_have_rtes_quota():
@@ -110,10 +122,10 @@ def test_real_household_year_to_the_cent(year_curve):
     _assert_matches_reference(check, _utc(lc.times[0]), lc.energy_wh, 30,
                               valid_until=PRICES.valid_until)
     assert check.current.option == "base" and check.current.kva == 9
-    # Tempo's colours stop on 2025-09-29: said, not priced as zero; HP/HC is priced all year
-    reasons = {(u.option, u.reason) for u in check.unavailable}
-    assert reasons == {("tempo", "no_color")}
+    # the bundled colours cover the whole curve (2024-11-27 -> 2025-11-26): every option priced
+    assert not check.unavailable
     assert any(o.option == "hphc" and o.kva == 9 for o in check.options)
+    assert any(o.option == "tempo" and o.kva == 9 for o in check.options)
 
 
 def test_real_household_until_the_last_colour_to_the_cent(year_curve):
@@ -335,13 +347,16 @@ def test_cli_json_on_the_real_household(tmp_path):
                           REF_PRICES, REF_COLORS)
     hphc9 = ref.reference(steps[0][0].astimezone(UTC), [w for _, w in steps], 30, "hphc", 9,
                           REF_PRICES, REF_COLORS)
+    tempo9 = ref.reference(steps[0][0].astimezone(UTC), [w for _, w in steps], 30, "tempo", 9,
+                           REF_PRICES, REF_COLORS)
     assert j["current"] == {"option": "base", "kva": 9, "total_eur": float(base9[2])}
     assert j["options"] == [
         {"option": o, "kva": 9, "subscription_eur": float(e[0]), "energy_eur": float(e[1]),
-         "total_eur": float(e[2])} for o, e in (("base", base9), ("hphc", hphc9))]
-    assert hphc9[2] > base9[2]                                  # Base stays the cheaper
-    assert j["best"] == {**j["current"], "saving_eur_per_year": 0.0}
-    assert "Tempo" in r.stderr and "30/09/2025" in r.stderr     # why Tempo is not priced
+         "total_eur": float(e[2])} for o, e in (("base", base9), ("hphc", hphc9),
+                                                  ("tempo", tempo9))]
+    assert hphc9[2] > base9[2] > tempo9[2]          # the colours of 2025-26 are bundled
+    assert (j["best"]["option"], j["best"]["kva"]) == ("tempo", 9)
+    assert j["best"]["total_eur"] == float(tempo9[2]) and j["best"]["saving_eur_per_year"] > 0
 
 
 def test_cli_text_in_french_until_the_last_colour(tmp_path):
@@ -393,7 +408,7 @@ def test_household_report_has_the_tariff_check(tmp_path, year_curve):
     row = row[:row.index("</tr>")]
     total = f"{base9[2]:,.2f}".replace(",", "\u00a0").replace(".", ",") + "\u00a0€"
     assert total in row and "(actuelle)" in row
-    assert 'data-unavailable="tempo-9"' in section and "30 septembre 2025" in section
+    assert 'data-option="tempo-9"' in section and 'data-unavailable="tempo-9"' not in section
     assert 'data-option="hphc-9"' in section and 'data-unavailable="hphc-9"' not in section
 
 

@@ -175,6 +175,10 @@ def check(config: Path = CONFIG) -> None:
         path=path, n=len(rep.problems), where=where))
     for p in rep.problems[:10]:
         typer.echo(f"  {p[:200]}")
+    if not rows:
+        raise StoreError(_("{path}: the store is damaged and nothing in it can be read (its "
+                           "list of tables is damaged); nothing was changed. Restore the last "
+                           "backup (docs/troubleshooting.md)").format(path=path))
     typer.echo(_("rows still readable: {rows}").format(rows=rows))
     raise StoreError(_("{path}: the store is damaged; nothing was changed. Copy out what is "
                        "readable with `pvshare store salvage --config {config} --out NEW.db`"

@@ -151,6 +151,9 @@ class Daemon:
         #: has seen (its latest reading, its last closed step's end), later the clock before
         #: a jump back.
         self.must_reach_s = self._store_horizon()
+        #: Per meter, its latest stored reading's time (a reading stamped before it is late:
+        #: see :meth:`_impossible`).
+        self._latest_s: dict[str, float] = dict(self.store.latest_reading_times())
         self.clock_behind: dict | None = None   # when waiting: {"since_s", "behind_s", ...}
         self._clock_ref: tuple[float, float] | None = None   # (monotonic, clock)
         self.clock_jumps = 0
@@ -221,6 +224,7 @@ class Daemon:
             return False
         if self.clock_behind is not None:
             log.info("the clock is right again (%s): resuming", _stamp(now))
+            self._drop_behind()           # what a push meter stamped since the last drop
             self.clock_behind = None
             self.write_status(now)
         return True
@@ -252,6 +256,43 @@ class Daemon:
         self._buffer.extend(keep)
         if dropped:
             self.counters["readings_dropped_clock_behind"] += dropped
+
+    def _possible(self, batch: list) -> list:
+        """The batch without its impossible readings: a cumulative index never goes back, so
+        a reading stamped before a later one (stored or in the batch) but with a larger index
+        has a wrong time: a push meter stamps with the clock from its own thread, and a
+        clock that jumped back and forth between two checks stamps hours back. Stored, it
+        would move today's energy into closed steps. Dropped and counted; the energy stays
+        counted by the indices around it. Only late readings (stamped before the meter's
+        latest stored one: rare) cost a look-up.
+        """
+        out, dropped = [], 0
+        for r in batch:
+            if r.time_s < self._latest_s.get(r.meter_id, -np.inf) and self._goes_back(r, batch):
+                dropped += 1
+            else:
+                out.append(r)
+        if dropped:
+            self.counters["readings_dropped_clock_behind"] += dropped
+            self._quality.warning("impossible readings",
+                                  "%d reading(s) dropped: stamped before later readings with "
+                                  "a smaller index (a clock that jumped back)", dropped)
+        return out
+
+    def _goes_back(self, r, batch: list) -> bool:
+        """Whether a reading after ``r`` (the first stored one, or any in ``batch``) has a
+        smaller index than ``r`` (by more than 1 Wh).
+        """
+        after = self.store.readings_around(r.meter_id, r.time_s, r.time_s)
+        first = np.flatnonzero(after.time_s > r.time_s)[:1]
+        later = [tuple(float(getattr(after, f)[i]) for f in ("import_wh", "export_wh"))
+                 for i in first]
+        later += [(np.nan if o.import_wh is None else o.import_wh,
+                   np.nan if o.export_wh is None else o.export_wh)
+                  for o in batch if o.meter_id == r.meter_id and o.time_s > r.time_s]
+        mine = (r.import_wh, r.export_wh)
+        return any(v is not None and np.isfinite(w) and v > w + 1.0
+                   for pair in later for v, w in zip(mine, pair, strict=True))
 
     # -- the store under our feet ---------------------------------------------------------------
     def _store_in_place(self) -> bool:
@@ -369,6 +410,7 @@ class Daemon:
             self._buffer.extendleft(reversed(batch))
             self._drop_behind()
             return 0
+        batch = self._possible(batch)
         if not batch:
             return 0
         try:
@@ -378,6 +420,9 @@ class Daemon:
             self._error("flush", exc)
             return 0
         self._ok("flush")
+        for r in batch:
+            if r.time_s > self._latest_s.get(r.meter_id, -np.inf):
+                self._latest_s[r.meter_id] = r.time_s
         oldest: dict[str, float] = {}
         live: dict[str, tuple[float, float]] = {}
         for r in batch:

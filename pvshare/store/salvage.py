@@ -67,7 +67,14 @@ def salvage(src: str | os.PathLike, out: str | os.PathLike) -> SalvageReport:
     if out.exists():
         raise StoreError(f"{out}: already exists (salvage writes a new file)")
     rep = SalvageReport()
-    conn = connect_readonly(src)
+    try:
+        conn = connect_readonly(src)
+        conn.execute("SELECT name FROM sqlite_master").fetchall()
+    except sqlite3.DatabaseError as exc:
+        from pvshare.i18n import _
+        raise StoreError(_("{path}: nothing can be copied: the store's list of tables is "
+                           "damaged ({why}); restore the last backup "
+                           "(docs/troubleshooting.md)").format(path=src, why=exc)) from None
     conn.text_factory = lambda b: b.decode("utf-8", "replace")   # a damaged text stays a row
     try:
         with Store.open(out, check=False) as new:
