@@ -57,33 +57,8 @@ def _check_prm(value: Any) -> str:
         raise ValueError(_("must be {n} digits, got {value}").format(n=PRM_DIGITS,
                                                                     value=repr(value)))
     if prm_problem(value):
-        raise ValueError(_prm_problem(value))
+        raise ValueError(prm_problem(value))
     return value
-
-
-def _prm_problem(text: str) -> str:
-    """:func:`pvshare.identifiers.prm_problem`'s message (a PRM that is not one) in the
-    user's language: ``must be 14 digits, got '1234'`` and why, when it is not obvious.
-    """
-    import unicodedata
-
-    from pvshare.identifiers import _INVISIBLE, _char_name, _show
-    why = ""
-    if any(ch in "\r\n\v\f\x85\u2028\u2029" for ch in text):
-        why = _("it holds a line break")
-    elif text != text.strip():
-        why = _("it has spaces around its digits")
-    elif any(ch.isdigit() and not ch.isascii() for ch in text):
-        odd = next(ch for ch in text if ch.isdigit() and not ch.isascii())
-        why = _("it is written with other digits than 0-9 ({char}); type the digits "
-                "0-9").format(char=_char_name(odd))
-    elif any(unicodedata.category(ch) in _INVISIBLE or unicodedata.category(ch) == "Zs"
-             for ch in text):
-        odd = next(ch for ch in text if unicodedata.category(ch) in _INVISIBLE
-                   or unicodedata.category(ch) == "Zs")
-        why = _("it holds an invisible character ({char})").format(char=_char_name(odd))
-    message = _("must be {n} digits, got {value}").format(n=PRM_DIGITS, value=_show(text))
-    return _at(message, why) if why else message
 
 
 def _check_participant_id(value: Any) -> Any:
@@ -561,7 +536,7 @@ class Config(_Section):
         """Periods in order; one PRM shared only by participants whose periods do not overlap
         (a flat's successive tenants).
         """
-        from pvshare.allocation.periods import overlapping_pairs
+        from pvshare.allocation.periods import describe, overlapping_pairs
         starts, ends = self.participant_bounds()
         tz = self.site.timezone
         problems = []
@@ -569,7 +544,7 @@ class Config(_Section):
             if starts[i] >= ends[i]:
                 problems.append(_at(f"participants[{i}].to", _(
                     "must be after 'from' ({id}: {period})").format(
-                    id=repr(p.id), period=_describe(starts[i], ends[i], tz))))
+                    id=repr(p.id), period=describe(starts[i], ends[i], tz))))
         prms = [p.prm for p in self.participants]
         for i, j in overlapping_pairs(prms, starts, ends):
             a, b = self.participants[i], self.participants[j]
@@ -578,8 +553,8 @@ class Config(_Section):
                 "({a} {period_a}, {b} {period_b}); for a flat's new tenant, set the new "
                 "participant's 'from' to the former one's 'to'").format(
                 prm=repr(b.prm), i=i, a=a.id, b=b.id,
-                period_a=_describe(starts[i], ends[i], tz),
-                period_b=_describe(starts[j], ends[j], tz))))
+                period_a=describe(starts[i], ends[i], tz),
+                period_b=describe(starts[j], ends[j], tz))))
         return problems
 
     # -- derived views -------------------------------------------------------------------
@@ -623,22 +598,6 @@ class Config(_Section):
         if not p.is_absolute() and self.source:
             p = Path(self.source).parent / p
         return p
-
-
-def _describe(start: int, end: int, tz: str) -> str:
-    """A period in words (:func:`pvshare.allocation.periods.describe`) in the user's
-    language: ``from 2025-09-01 00:00 to 2026-07-01 00:00`` (local).
-    """
-    import datetime as dt
-    from zoneinfo import ZoneInfo
-
-    from pvshare.allocation.periods import OPEN_END, OPEN_START
-
-    def fmt(s: int) -> str:
-        return dt.datetime.fromtimestamp(s, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
-    a = _("the start") if start == OPEN_START else fmt(start)
-    b = _("no end") if end == OPEN_END else fmt(end)
-    return _("from {start} to {end}").format(start=a, end=b)
 
 
 def parse_config(data: dict, source: str = "<config>") -> Config:

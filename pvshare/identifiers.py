@@ -21,6 +21,8 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
+from pvshare.i18n import _
+
 #: Digits of a PRM (point de référence mesure, Enedis' meter number).
 PRM_DIGITS = 14
 
@@ -31,7 +33,9 @@ _INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def _show(text: str, n: int = 30) -> str:
-    return repr(text) if len(text) <= n else repr(text[:n]) + f"… ({len(text):,} characters)"
+    if len(text) <= n:
+        return repr(text)
+    return repr(text[:n]) + _("… ({n} characters)").format(n=f"{len(text):,}")
 
 
 def _char_name(ch: str) -> str:
@@ -50,19 +54,20 @@ def prm_problem(text: str) -> str | None:
         return None
     why = ""
     if any(ch in "\r\n\v\f\x85\u2028\u2029" for ch in text):
-        why = ": it holds a line break"
+        why = _("it holds a line break")
     elif text != text.strip():
-        why = ": it has spaces around its digits"
+        why = _("it has spaces around its digits")
     elif any(ch.isdigit() and not ch.isascii() for ch in text):
         odd = next(ch for ch in text if ch.isdigit() and not ch.isascii())
-        why = (f": it is written with other digits than 0-9 ({_char_name(odd)}); "
-               "type the digits 0-9")
+        why = _("it is written with other digits than 0-9 ({char}); type the digits "
+                "0-9").format(char=_char_name(odd))
     elif any(unicodedata.category(ch) in _INVISIBLE or unicodedata.category(ch) == "Zs"
              for ch in text):
         odd = next(ch for ch in text if unicodedata.category(ch) in _INVISIBLE
                    or unicodedata.category(ch) == "Zs")
-        why = f": it holds an invisible character ({_char_name(odd)})"
-    return f"must be {PRM_DIGITS} digits, got {_show(text)}{why}"
+        why = _("it holds an invisible character ({char})").format(char=_char_name(odd))
+    message = _("must be {n} digits, got {value}").format(n=PRM_DIGITS, value=_show(text))
+    return _("{where}: {message}").format(where=message, message=why) if why else message
 
 
 def check_prm(text: str) -> str:
@@ -73,19 +78,21 @@ def check_prm(text: str) -> str:
     return text
 
 
-def participant_id(text: str, what: str = "participant id") -> str:
+def participant_id(text: str, what: str | None = None) -> str:
     """The canonical form (NFC) of a participant id; :class:`ValueError` if it is empty or
     holds an invisible character (control, format such as a zero-width space, a line break
     or a space other than the plain one).
     """
+    what = _("participant id") if what is None else what
     nfc = unicodedata.normalize("NFC", text)
     for ch in nfc:
         cat = unicodedata.category(ch)
         if cat in _INVISIBLE or (cat == "Zs" and ch != " "):
-            raise ValueError(f"{what} {_show(nfc)} holds an invisible or special character "
-                             f"({_char_name(ch)}): retype it with visible characters")
+            raise ValueError(_("{what} {value} holds an invisible or special character "
+                               "({char}): retype it with visible characters").format(
+                                   what=what, value=_show(nfc), char=_char_name(ch)))
     if not nfc.strip():
-        raise ValueError(f"{what} is empty")
+        raise ValueError(_("{what} is empty").format(what=what))
     return nfc
 
 

@@ -14,6 +14,8 @@ import re
 import socket
 from urllib.parse import urlsplit
 
+from pvshare.i18n import _
+
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/\s:@]*)"
                               r"(?::(?P<password>[^/\s@]*))?@")
 
@@ -92,17 +94,18 @@ def plain_text_warnings(cfg) -> list[str]:
     out = []
     m = cfg.mqtt
     if m is not None and (m.username or m.password or m.password_file) and not m.tls and not is_local(m.host):
-        out.append(f"mqtt: the user name and password for {m.host} travel in plain text "
-                   "(tls = false): set tls = true (and port 8883) on a network you do not "
-                   "control")
+        out.append(_("mqtt: the user name and password for {host} travel in plain text "
+                     "(tls = false): set tls = true (and port 8883) on a network you do not "
+                     "control").format(host=m.host))
     i = cfg.influxdb
     if i is not None:
         parts = urlsplit(i.url)
         if parts.username or parts.password:
-            out.append(f"influxdb.url: holds a user name and password ({redact_url(i.url)}): "
-                       "put the token in PVSHARE_INFLUX_TOKEN or token_file instead")
+            out.append(_("influxdb.url: holds a user name and password ({url}): put the "
+                         "token in PVSHARE_INFLUX_TOKEN or token_file instead").format(
+                             url=redact_url(i.url)))
         secret = i.token or i.token_file or parts.password
         if secret and parts.scheme == "http" and not is_local(parts.hostname):
-            out.append(f"influxdb: the token for {parts.hostname} travels in plain text "
-                       "(http://): use https://")
+            out.append(_("influxdb: the token for {host} travels in plain text "
+                         "(http://): use https://").format(host=parts.hostname))
     return out

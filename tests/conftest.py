@@ -16,3 +16,15 @@ from hypothesis import settings  # noqa: E402
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if IN_CI:
     settings.load_profile("ci")
+
+#: The longest test files (minutes each: the real daemon over simulated days), run first: with
+#: one file per worker (``--dist loadfile``), a long file collected last would run alone at
+#: the end while the other workers sit idle.
+LONGEST_FIRST = ("test_year_in_life.py", "test_daemon_faults.py", "test_demo.py",
+                 "test_docs_run.py", "test_daemon_gaps.py", "test_web.py",
+                 "test_daemon_guards.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))    # stable: file order kept

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from pvshare.i18n import _
+
 #: Open bounds, as Unix seconds.
 OPEN_START = np.iinfo(np.int64).min
 OPEN_END = np.iinfo(np.int64).max
@@ -45,8 +47,9 @@ def parse_bound(value, tz: str = "Europe/Paris") -> int | None:
         return None
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            raise ValueError(f"time {value.isoformat()} has no UTC offset (write e.g. "
-                             f"2025-09-01T12:00:00+02:00, or a date 2025-09-01)")
+            raise ValueError(_("time {t} has no UTC offset (write e.g. "
+                               "2025-09-01T12:00:00+02:00, or a date 2025-09-01)").format(
+                                   t=value.isoformat()))
         return int(value.timestamp())
     if isinstance(value, dt.date):
         midnight = dt.datetime.combine(value, dt.time(0), tzinfo=ZoneInfo(tz))
@@ -58,14 +61,14 @@ def parse_bound(value, tz: str = "Europe/Paris") -> int | None:
         try:
             return parse_bound(dt.date.fromisoformat(text), tz)
         except ValueError:
-            raise ValueError(f"not a date: {text!r}") from None
+            raise ValueError(_("not a date: {value!r}").format(value=text)) from None
     if not _OFFSET_RE.search(text):
-        raise ValueError(f"{text!r} is neither a date (2025-09-01) nor a time with a UTC "
-                         f"offset (2025-09-01T12:00:00+02:00)")
+        raise ValueError(_("{value!r} is neither a date (2025-09-01) nor a time with a UTC "
+                           "offset (2025-09-01T12:00:00+02:00)").format(value=text))
     try:
         return parse_bound(dt.datetime.fromisoformat(text.replace("Z", "+00:00")), tz)
     except ValueError:
-        raise ValueError(f"not an ISO 8601 time: {text!r}") from None
+        raise ValueError(_("not an ISO 8601 time: {value!r}").format(value=text)) from None
 
 
 def bounds_array(starts, ends) -> tuple[np.ndarray, np.ndarray]:
@@ -130,9 +133,9 @@ def describe(start: int, end: int, tz: str = "Europe/Paris") -> str:
     """A period in words for messages: ``from 2025-09-01 00:00 to 2026-07-01 00:00`` (local)."""
     def fmt(s: int) -> str:
         return dt.datetime.fromtimestamp(s, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
-    a = "the start" if start == OPEN_START else fmt(start)
-    b = "no end" if end == OPEN_END else fmt(end)
-    return f"from {a} to {b}"
+    a = _("the start") if start == OPEN_START else fmt(start)
+    b = _("no end") if end == OPEN_END else fmt(end)
+    return _("from {start} to {end}").format(start=a, end=b)
 
 
 def allocate_by_periods(production, consumption, key: str, coefficients: np.ndarray,

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from pvshare.i18n import _
 from pvshare.timegrid import to_epoch_seconds, utc_offsets
 
 _RANGE_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$", re.ASCII)
@@ -26,13 +27,14 @@ def parse_hour_ranges(ranges: list[str]) -> list[tuple[int, int]]:
     for text in ranges:
         m = _RANGE_RE.match(str(text))
         if not m:
-            raise ValueError(f"hour range must look like 22:00-06:00, got {text!r}")
+            raise ValueError(_("hour range must look like 22:00-06:00, got {value!r}").format(
+                value=text))
         h1, m1, h2, m2 = (int(x) for x in m.groups())
         if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59 or (h1 == 24 and m1) or (h2 == 24 and m2):
-            raise ValueError(f"not an hour of the day in {text!r}")
+            raise ValueError(_("not an hour of the day in {value!r}").format(value=text))
         a, b = h1 * 3600 + m1 * 60, h2 * 3600 + m2 * 60
         if a == b:
-            raise ValueError(f"empty hour range {text!r}")
+            raise ValueError(_("empty hour range {value!r}").format(value=text))
         out.append((a, b))
     return out
 
@@ -103,7 +105,7 @@ def month_bounds(month: str, tz: str = "Europe/Paris") -> tuple[int, int]:
     """UTC Unix seconds of the start (included) and end (excluded) of ``YYYY-MM`` local."""
     m = re.fullmatch(r"([0-9]{4})-([0-9]{2})", month.strip())
     if not m or not 1 <= int(m.group(2)) <= 12:
-        raise ValueError(f"month must look like 2025-06, got {month!r}")
+        raise ValueError(_("month must look like 2025-06, got {value!r}").format(value=month))
     y, mo = int(m.group(1)), int(m.group(2))
     zone = ZoneInfo(tz)
     a = dt.datetime(y, mo, 1, tzinfo=zone)

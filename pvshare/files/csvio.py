@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from pvshare.errors import InputError
+from pvshare.i18n import _
 from pvshare.identifiers import participant_id, prm_problem
 from pvshare.timegrid import format_utc, step_seconds
 
@@ -201,7 +202,7 @@ def _read_raw(path: Path) -> _Table:
             raise InputError(f"column name {excerpt(name)} is longer than {MAX_NAME} "
                              "characters", source=source, line=1)
         try:                                  # participants' names: one canonical form
-            header[k] = participant_id(name, "column name")
+            header[k] = participant_id(name, _("column name"))
         except ValueError as exc:
             raise InputError(str(exc), source=source, line=1) from None
     seen: dict[str, str] = {}

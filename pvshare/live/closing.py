@@ -38,6 +38,7 @@ import numpy as np
 
 from pvshare.allocation.spec import KeySpec
 from pvshare.errors import ConfigError
+from pvshare.i18n import _
 from pvshare.meters import energy
 from pvshare.meters.ids import participant_meter_ids
 from pvshare.timegrid import step_seconds
@@ -95,14 +96,14 @@ def plan_from_config(cfg) -> SitePlan:
     """The :class:`SitePlan` of a validated configuration."""
     if not cfg.producer.meter:
         raise ConfigError(cfg.source or "<config>",
-                          ["producer.meter: the id of the meter that measures production "
-                           "is required to run the daemon"])
+                          [_("producer.meter: the id of the meter that measures production "
+                             "is required to run the daemon")])
     key = KeySpec.from_config(cfg)
     if not key.fixed:
         raise ConfigError(cfg.source or "<config>",
-                          ["key.type: 'custom' keys are computed from files "
-                           "(pvshare allocate); the daemon needs prorata, static, "
-                           "reallocated or priority"])
+                          [_("key.type: 'custom' keys are computed from files "
+                             "(pvshare allocate); the daemon needs prorata, static, "
+                             "reallocated or priority")])
     from pvshare.meters.clearsky import ArrayShape
     kva = [p.subscribed_kva or cfg.tariffs.subscribed_kva for p in cfg.participants]
     return SitePlan(
