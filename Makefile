@@ -19,6 +19,14 @@ HA_REQUIREMENTS := 'paho-mqtt==1.6.1' 'janus==1.0.0' 'SQLAlchemy==2.0.27' \
 # pip prints errors only (-qq): `make test` stays quiet unless something fails.
 PIP := -m pip install -qq --disable-pip-version-check
 
+# The venvs are filled by uv (PyPI: the same packages and versions pip resolves, about six
+# times faster: `make test` on a fresh clone spends seconds, not minutes, installing).
+# uv lives in a small venv of its own; the project's venvs keep pip for their users.
+UV_VERSION := 0.13.9
+UV_VENV    := .uv
+UV         := $(UV_VENV)/bin/uv
+UV_INSTALL := $(UV) pip install -q
+
 # pytest workers (pytest-xdist): one per core by default; each test file runs whole in one
 # worker (--dist loadfile), and every server a test starts takes a free port and its own
 # temporary folder. `make test TEST_JOBS=0` runs in one process.
@@ -31,24 +39,28 @@ TEST_JOBS ?= auto
 # reports it suggests trying on its data).
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(UV):
+	@test -x $(UV_VENV)/bin/python || $(PY) -m venv $(UV_VENV)
+	@$(UV_VENV)/bin/python $(PIP) 'uv==$(UV_VERSION)'
+
+$(STAMP): pyproject.toml | $(UV)
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@$(BIN)/python $(PIP) --upgrade pip
-	@$(BIN)/python $(PIP) -e '.[test]'
+	@$(UV_INSTALL) --python $(BIN)/python -e '.[test]'
 	@touch $(STAMP)
 
 setup-demo: $(VENV)/.installed-demo
 
-$(VENV)/.installed-demo: pyproject.toml
+$(VENV)/.installed-demo: pyproject.toml | $(UV)
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@$(BIN)/python $(PIP) -e '.[demo,reports]'
+	@$(UV_INSTALL) --python $(BIN)/python -e '.[demo,reports]'
 	@touch $@
 
 ha-venv: $(HA_STAMP)
 
-$(HA_STAMP):
+$(HA_STAMP): | $(UV)
 	@test -x $(HA_VENV)/bin/python || $(PY) -m venv $(HA_VENV)
-	@$(HA_VENV)/bin/python $(PIP) 'homeassistant==$(HA_VERSION)' $(HA_REQUIREMENTS)
+	@$(UV_INSTALL) --python $(HA_VENV)/bin/python 'homeassistant==$(HA_VERSION)' \
+	  $(HA_REQUIREMENTS)
 	@touch $@
 
 # Debian packages of the real servers the tests use; installed only when missing (root).
@@ -91,4 +103,4 @@ i18n: setup
 	$(BIN)/pybabel compile -D pvshare -d pvshare/locale -l fr
 
 clean:
-	rm -rf $(VENV) $(HA_VENV) .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) $(HA_VENV) $(UV_VENV) .pytest_cache .hypothesis *.egg-info
