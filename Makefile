@@ -86,7 +86,7 @@ lint: setup
 # .venv, the Debian packages, then lint and the install check), then the tests in parallel.
 test:
 	@$(MAKE) --no-print-directory -j4 --output-sync=target test-prereqs
-	@$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
+	@$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder
 
 test-prereqs: setup system-deps ha-venv lint install-check
 

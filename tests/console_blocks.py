@@ -140,6 +140,27 @@ def run(command: Command, cwd: Path, env: dict[str, str]) -> subprocess.Complete
                           timeout=600)
 
 
+def run_page(page: Page, tmp: Path) -> tuple[Path, list[str], dict[int, str]]:
+    """Run every command of ``page`` in order, in a copy of its folder under ``tmp``.
+
+    Returns the copy, what went wrong (a command's exit code, or its output against the
+    page's), and the output of each command that printed something else (by ``$`` line).
+    """
+    work = copy_folder(page, tmp)
+    env = environment(page)
+    problems, outputs = [], {}
+    for c in page.commands:
+        r = run(c, work, env)
+        if r.returncode != 0:
+            problems.append(f"line {c.line}: `{c.text}` exited {r.returncode}:\n{r.stdout}")
+            continue
+        if not matches(c.expected, r.stdout):
+            outputs[c.line] = r.stdout
+            problems.append(f"line {c.line}: `{c.text}` printed:\n{normalise(r.stdout)}"
+                            f"the page shows:\n" + "\n".join(c.expected))
+    return work, problems, outputs
+
+
 def changed_files(page: Page, work: Path) -> list[str]:
     """Shipped files of the page's folder that the commands wrote differently."""
     assert page.folder is not None

@@ -93,14 +93,6 @@ def go(*rigs: Rig) -> None:
     rigs[0].timeline.go()
 
 
-@pytest.fixture
-def rigs(tmp_path):
-    made = []
-    yield made
-    for r in made:
-        r.stop()
-
-
 def allocation(config, from_s: float, to_s: float):
     with ds.open_store(config) as store:
         return store.allocation(int(from_s), int(to_s))

@@ -30,14 +30,6 @@ from tests.test_daemon_faults import STEP, Rig, allocation, go, model_energy, wa
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture
-def rigs():
-    made: list[Rig] = []
-    yield made
-    for r in made:
-        r.stop()
-
-
 def port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(1.0)

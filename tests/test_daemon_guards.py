@@ -28,14 +28,6 @@ from tests.test_daemon_faults import STEP, Rig, allocation, go, wait_closed
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture
-def rigs():
-    made: list[Rig] = []
-    yield made
-    for r in made:
-        r.stop()
-
-
 def status(config) -> subprocess.CompletedProcess:
     return subprocess.run(ds.pvshare_cmd("status", "--config", config), capture_output=True,
                           text=True, timeout=120, env={**ds._env(), "COLUMNS": "200"},

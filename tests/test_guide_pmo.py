@@ -43,18 +43,7 @@ def test_the_matcher():
 @pytest.mark.timeout(900)
 def test_every_command_of_the_guide_runs_and_prints_what_it_shows(tmp_path: Path):
     page = cb.parse(PAGE)
-    work = cb.copy_folder(page, tmp_path)
-    env = cb.environment(page)
-    problems, outputs = [], {}
-    for c in page.commands:
-        r = cb.run(c, work, env)
-        if r.returncode != 0:
-            problems.append(f"line {c.line}: `{c.text}` exited {r.returncode}:\n{r.stdout}")
-            continue
-        if not cb.matches(c.expected, r.stdout):
-            outputs[c.line] = r.stdout
-            problems.append(f"line {c.line}: `{c.text}` printed:\n{cb.normalise(r.stdout)}"
-                            f"the page shows:\n" + "\n".join(c.expected))
+    work, problems, outputs = cb.run_page(page, tmp_path)
     changed = cb.changed_files(page, work)
     if cb.updating():
         cb.update_page(page, outputs)

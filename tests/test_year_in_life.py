@@ -53,14 +53,6 @@ REPLACED = ds.parse_iso("2025-10-27T08:00:00+00:00")
 LEAVES = "2025-10-27"                                     # the last flat's tenant
 
 
-@pytest.fixture
-def rigs():
-    made: list[Rig] = []
-    yield made
-    for r in made:
-        r.stop()
-
-
 def port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(1.0)
