@@ -159,6 +159,8 @@ def test_a_reading_stamped_by_a_clock_that_jumped_back_between_checks_is_never_s
         [60 * k for k in range(0, 121, 10)][2:] + [7260]
     assert (np.diff(r.import_wh) >= 0).all()                          # never goes back
     d.stop()
+    from pvshare.live.status import collect
+    assert collect(cfg)["daemon_counters"]["readings_dropped_clock_behind"] == 2
 
 
 # -- the store under the daemon's feet ------------------------------------------------------------

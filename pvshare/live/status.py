@@ -51,6 +51,7 @@ def collect(cfg, now_s: float | None = None) -> dict:
            "last_close": daemon.get("last_close"), "influxdb": cfg.influxdb is not None,
            "forecast_weather": daemon.get("forecast_weather"),
            "pending_steps": (daemon.get("last_close") or {}).get("pending_steps") or 0,
+           "daemon_counters": daemon.get("counters") or {},
            "clock": {"behind_s": None, "waiting": False}}
     if not path.exists():
         out["store"]["state"] = "missing"
