@@ -44,6 +44,18 @@ CEILING = {
     "pvshare/live/status.py": 0,
     "pvshare/enedis/summary.py": 0,
     "pvshare/enedis/reconcile.py": 0,
+    "pvshare/enedis/acc.py": 0,
+    "pvshare/enedis/keyfile.py": 0,
+    "pvshare/tariffs/check.py": 0,
+    "pvshare/tariffs/prices.py": 0,
+    "pvshare/tariffs/tempo.py": 0,
+    "pvshare/billing/month.py": 0,
+    "pvshare/billing/bill.py": 0,
+    "pvshare/households/register.py": 0,
+    "pvshare/commands/allocate.py": 0,
+    "pvshare/enedis/loadcurve.py": 0,
+    "pvshare/enedis/curves.py": 0,
+    "pvshare/enedis/rounding.py": 0,
 }
 
 MESSAGE_CALLS = {"echo", "secho", "print", "InputError", "ConfigError", "StoreError",
@@ -224,3 +236,66 @@ def test_config_check_problems_in_the_users_language(tmp_path):
         for line in french:
             message = re.sub(r"'[^']*'", "", line.split(" : ", 1)[1])
             assert not ENGLISH.search(message), line
+
+
+def test_a_bad_prices_file_is_told_in_the_users_language(tmp_path):
+    """``pvshare tariffs --prices FILE`` with an unknown option on line 3: the reader's error
+    is French from its prefix to its end under a French locale, English otherwise.
+    """
+    curve = tmp_path / "curve.csv"
+    curve.write_text("time,power_w\n2024-06-01T00:30:00+02:00,100\n"
+                     "2024-06-01T01:00:00+02:00,200\n2024-06-01T01:30:00+02:00,150\n",
+                     encoding="utf-8")
+    prices = tmp_path / "prices.csv"
+    prices.write_text("from,option,kva,subscription_eur_per_month,period,eur_per_kwh\n"
+                      "2024-02-01,base,6,12.00,base,0.2516\n"
+                      "2024-02-01,gaz,6,12.00,base,0.2516\n", encoding="utf-8")
+    args = ("tariffs", "--input", str(curve), "--kva", "6", "--option", "base",
+            "--prices", str(prices))
+    fr = _run("fr_FR.UTF-8", *args)
+    en = _run("C.UTF-8", *args)
+    assert fr.returncode == en.returncode == 2, (fr.stderr, en.stderr)
+    assert fr.stderr.strip() == (f"erreur : {prices}, ligne 3, colonne « option » : option "
+                                 "inconnue 'gaz' (attendu : base, hphc, tempo)")
+    assert en.stderr.strip() == (f"error: {prices}, line 3, column 'option': unknown option "
+                                 "'gaz' (expected base, hphc, tempo)")
+    message = re.sub(r"'[^']*'", "", fr.stderr.split(str(prices), 1)[1])
+    assert not re.search(r"\b(line|column|unknown|expected|not|must)\b", message), message
+    assert not ENGLISH.search(message), message
+
+
+def test_a_broken_load_curve_is_told_in_the_users_language(tmp_path):
+    """``pvshare enedis curves`` on load curves the reader refuses (a date that does not
+    exist on line 3, a second column that is not a power): French from ``erreur :`` to the
+    end under a French locale, English otherwise.
+    """
+    bad_date = tmp_path / "25460000000001.csv"
+    bad_date.write_text("time,power_w\n2024-06-30T00:30:00+02:00,100\n"
+                        "2024-06-31T01:00:00+02:00,200\n2024-07-01T01:30:00+02:00,150\n",
+                        encoding="utf-8")
+    bad_column = tmp_path / "25460000000002.csv"
+    bad_column.write_text("time,energy\n2024-06-30T00:30:00+02:00,100\n", encoding="utf-8")
+    out = tmp_path / "consumption.csv"
+    cases = {
+        bad_date: (
+            f"erreur : {bad_date}, ligne 3, colonne « Horodate » : la date de "
+            "'2024-06-31T01:00:00+02:00' n'existe pas",
+            f"error: {bad_date}, line 3, column 'Horodate': the date in "
+            "'2024-06-31T01:00:00+02:00' does not exist"),
+        bad_column: (
+            f"erreur : {bad_column}, ligne 1 : la deuxième colonne doit être 'power_w' "
+            "(puissance moyenne en W sur le pas), et non 'energy'",
+            f"error: {bad_column}, line 1: the second column must be 'power_w' (average power "
+            "in W over the step), got 'energy'"),
+    }
+    for curve, (french, english) in cases.items():
+        args = ("enedis", "curves", str(curve), "--out", str(out))
+        fr = _run("fr_FR.UTF-8", *args)
+        en = _run("C.UTF-8", *args)
+        assert fr.returncode == en.returncode == 2, (fr.stderr, en.stderr)
+        assert fr.stderr.strip() == french
+        assert en.stderr.strip() == english
+        message = re.sub(r"'[^']*'", "", fr.stderr.split(str(curve), 1)[1])
+        assert not re.search(r"\b(line|column|date in|not|must|got|value)\b", message), message
+        assert not ENGLISH.search(message), message
+    assert not out.exists()

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pvshare.billing.prices import Price, local_seconds, offpeak_mask, price_index
+from pvshare.i18n import _
 
 COLUMNS = ["participant", "prm", "from", "to", "source", "kwh_selfconsumed", "kwh_peak",
            "kwh_offpeak", "energy_cents", "excise_cents", "fee_cents", "before_tax_cents",
@@ -122,8 +123,9 @@ def quantities_from_steps(times, autocons_wh: np.ndarray, active: np.ndarray,
     pidx = price_index(times, prices, tz)
     if (pidx < 0).any() and active[pidx < 0].any():
         first = prices[0].start if prices else None
-        raise ValueError(f"no price for the steps before {first}: add a [[prices]] entry "
-                         f"whose 'from' is on or before the month's first day")
+        raise ValueError(_("no price for the steps before {first}: add a [[prices]] entry "
+                           "whose 'from' is on or before the month's first day").format(
+                               first=first))
     days = (local_seconds(times, tz) // 86400).astype("datetime64[D]")
     out = []
     for k, price in enumerate(prices):

@@ -16,6 +16,7 @@ from pvshare.billing.bill import (
 from pvshare.billing.figures import MonthFigures, Terms, month_figures
 from pvshare.billing.prices import Price, local_seconds, month_bounds, price_index
 from pvshare.errors import InputError, PvshareError
+from pvshare.i18n import _
 from pvshare.timegrid import step_range
 
 
@@ -102,7 +103,7 @@ def month_from_allocation(terms: Terms, month: str, alloc, upto_s: int | None = 
 def _prices(cfg) -> list[Price]:
     prices = list(Terms.from_config(cfg).prices)
     if not prices:
-        raise InputError("no [[prices]] in the config: bills need the PMO's prices",
+        raise InputError(_("no [[prices]] in the config: bills need the PMO's prices"),
                          source=cfg.source, field="prices")
     return prices
 
@@ -131,8 +132,9 @@ def _quantities_from_enedis(data, m: Month, prices: list[Price], tz: str) -> lis
         elif ("AUTOCONS", prm) in data.totals:
             totals_only.append(i)
         else:
-            raise InputError(f"no AUTOCONS for PRM {prm} ({m.participants[i]}) in Enedis's "
-                             f"files", source=", ".join(data.sources))
+            raise InputError(_("no AUTOCONS for PRM {prm} ({participant}) in Enedis's files")
+                             .format(prm=prm, participant=m.participants[i]),
+                             source=", ".join(data.sources))
     quantities = [q for q in quantities_from_steps(m.times, autocons, m.active, prices,
                                                    month_steps, tz)
                   if q.participant not in totals_only]
@@ -142,9 +144,10 @@ def _quantities_from_enedis(data, m: Month, prices: list[Price], tz: str) -> lis
         sharing = [j for j, p in enumerate(m.prms) if p == prm and m.active[:, j].any()]
         ks = np.unique(pidx[m.active[:, i]])
         if len(sharing) > 1 or len(ks) != 1 or ks[0] < 0:
-            raise InputError(f"PRM {prm}: Enedis's R15 gives one monthly figure; it cannot be "
-                             f"split between two tenants or two prices of the month (use the "
-                             f"per-step file)", source=", ".join(data.sources))
+            raise InputError(_("PRM {prm}: Enedis's R15 gives one monthly figure; it cannot be "
+                               "split between two tenants or two prices of the month (use the "
+                               "per-step file)").format(prm=prm),
+                             source=", ".join(data.sources))
         k = int(ks[0])
         price = prices[k]
         by = {c: wh for (meas, p, c), wh in data.by_class.items()
@@ -153,8 +156,9 @@ def _quantities_from_enedis(data, m: Month, prices: list[Price], tz: str) -> lis
             wh_peak, wh_off = sum(by.values()), 0.0
         else:
             if set(by) - {"HP", "HC"}:
-                raise InputError(f"PRM {prm}: time classes {sorted(by)} cannot be priced "
-                                 f"peak/off-peak (HP and HC expected)",
+                raise InputError(_("PRM {prm}: time classes {classes} cannot be priced "
+                                   "peak/off-peak (HP and HC expected)").format(
+                                       prm=prm, classes=sorted(by)),
                                  source=", ".join(data.sources))
             wh_peak, wh_off = by.get("HP", 0.0), by.get("HC", 0.0)
         local_days = (local_seconds(m.times[m.active[:, i]], tz) // 86400).astype("datetime64[D]")
@@ -233,7 +237,8 @@ def figures_for_month(cfg, month: str, enedis_files: list[Path] | None = None, *
         if m is None:
             m = month_from_store(cfg, month)
         if not m.stored.any():
-            raise InputError(f"the store has no allocation for {month}", field="--month")
+            raise InputError(_("the store has no allocation for {month}").format(month=month),
+                             field="--month")
     try:
         return month_figures(terms, m, quantities=quantities, source=source)
     except ValueError as exc:

@@ -85,8 +85,8 @@ def allocate(
     console = Console()
     from pvshare.i18n import _
     for note in done.notes:
-        Console(stderr=True).print(f"[yellow]warning:[/] {escape(note)}", highlight=False,
-                                   soft_wrap=True)
+        Console(stderr=True).print(_("[yellow]warning:[/] {note}").format(note=escape(note)),
+                                   highlight=False, soft_wrap=True)
     console.print(summary_table(done.result, done.participants,
                                 title=_("Allocation — key '{key}'").format(key=key.value)))
     written = [str(out)]

@@ -56,12 +56,16 @@ def tariffs(
     lc = read_load_curve(input)
     table = load_prices(prices)
     colors = load_tempo(tempo)
+    from pvshare.tariffs.check import offpeak_ranges
+    try:
+        offpeak = offpeak_ranges(offpeak_hours)
+    except ValueError as exc:
+        raise InputError(str(exc), field="--offpeak-hours") from None
     try:
         check = check_tariffs(lc.times[0], lc.energy_wh, lc.step_s // 60, kva, option.value,
-                              offpeak_hours, table, colors)
+                              offpeak, table, colors)
     except ValueError as exc:
-        raise InputError(str(exc), field="--offpeak-hours" if "hour" in str(exc) else None) \
-            from None
+        raise InputError(str(exc)) from None
     if as_json:
         for u in check.unavailable:
             typer.echo(unavailable_text(u), err=True)

@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from pvshare.errors import InputError
+from pvshare.i18n import _
 from pvshare.identifiers import prm_problem
 
 MEASURES = ("CONS", "AUTOCONS", "COMPLEMENT", "PROD", "AUTOPROD", "SURPLUS")
@@ -72,7 +73,7 @@ class EnedisData:
     @property
     def prms(self) -> list[str]:
         """PRMs present, sorted."""
-        return sorted({prm for _, prm in self.totals})
+        return sorted({prm for _measure, prm in self.totals})
 
     def total(self, measure: str, prm: str) -> float | None:
         """Wh of ``measure`` for ``prm``; CONS = AUTOCONS + COMPLEMENT when not given."""
@@ -87,8 +88,9 @@ class EnedisData:
         """Add another file's figures (a PRM and quantity given twice is an error)."""
         for k, v in other.totals.items():
             if k in self.totals:
-                raise InputError(f"{k[0]} of PRM {k[1]} is given twice (also in "
-                                 f"{', '.join(self.sources)})", source=other.sources[0])
+                raise InputError(_("{measure} of PRM {prm} is given twice (also in {files})")
+                                 .format(measure=k[0], prm=k[1], files=", ".join(self.sources)),
+                                 source=other.sources[0])
             self.totals[k] = v
         self.by_class.update(other.by_class)
         self.steps.update(other.steps)
@@ -108,10 +110,11 @@ def read_enedis_file(path, tz: str = "Europe/Paris") -> EnedisData:
     path = Path(path)
     try:
         if path.stat().st_size > _MAX_BYTES:
-            raise InputError(f"file larger than {_MAX_BYTES // 1_000_000} MB", source=str(path))
+            raise InputError(_("file larger than {mb} MB").format(mb=_MAX_BYTES // 1_000_000),
+                             source=str(path))
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise InputError("file not found", source=str(path)) from None
+        raise InputError(_("file not found"), source=str(path)) from None
     head = raw[:200].lstrip(b"\xef\xbb\xbf \r\n\t")
     if head.startswith(b"<"):
         return read_r15_acc(raw, str(path))
@@ -145,7 +148,7 @@ def read_r15_acc(raw: bytes, source: str) -> EnedisData:
     try:
         root = ET.fromstring(raw)
     except ET.ParseError as exc:
-        raise InputError(f"not valid XML: {exc}", source=source,
+        raise InputError(_("not valid XML: {error}").format(error=exc), source=source,
                          line=exc.position[0] if exc.position else None) from None
     unit_default = None
     for el in root.iter():
@@ -158,7 +161,8 @@ def read_r15_acc(raw: bytes, source: str) -> EnedisData:
             continue
         prm = _text(prm_el, "Id_PRM")
         if not prm or prm_problem(prm):
-            raise InputError(f"Id_PRM {prm_problem(prm or '')}", source=source)
+            raise InputError(_("Id_PRM {problem}").format(problem=prm_problem(prm or "")),
+                             source=source)
         for rel in prm_el:
             if _local_name(rel.tag) != "Donnees_Releve":
                 continue
@@ -171,8 +175,8 @@ def read_r15_acc(raw: bytes, source: str) -> EnedisData:
                 measure = R15_CLASSES[cls]
                 unit = (_text(ct, "Unite_Mesure") or unit_default or "kWh").upper()
                 if unit not in ("WH", "KWH"):
-                    raise InputError(f"PRM {prm}: unit {unit!r} (expected kWh or Wh)",
-                                     source=source)
+                    raise InputError(_("PRM {prm}: unit {unit!r} (expected kWh or Wh)")
+                                     .format(prm=prm, unit=unit), source=source)
                 text = _text(ct, "Valeur") or ""
                 try:
                     if "_" in text or not text.isascii():   # float() takes 1_000 and ١٢٣
@@ -181,8 +185,10 @@ def read_r15_acc(raw: bytes, source: str) -> EnedisData:
                 except ValueError:
                     value = float("nan")
                 if not np.isfinite(value) or value < 0:
-                    raise InputError(f"PRM {prm}: Valeur of class {cls} must be a number >= 0, "
-                                     f"got {text[:30]!r}", source=source)
+                    raise InputError(_("PRM {prm}: Valeur of class {cls} must be a number "
+                                       ">= 0, got {value!r}").format(prm=prm, cls=cls,
+                                                                     value=text[:30]),
+                                     source=source)
                 wh = value * (1000.0 if unit == "KWH" else 1.0)
                 tclass = _text(ct, "Id_Classe_Temporelle") or "BASE"
                 data.totals[(measure, prm)] = data.totals.get((measure, prm), 0.0) + wh
@@ -190,7 +196,7 @@ def read_r15_acc(raw: bytes, source: str) -> EnedisData:
                 data.by_class[key] = data.by_class.get(key, 0.0) + wh
                 found += 1
     if not found:
-        raise InputError("no ACC measure (Classe_Mesure 3 to 6) in this R15 file",
+        raise InputError(_("no ACC measure (Classe_Mesure 3 to 6) in this R15 file"),
                          source=source)
     return data
 
@@ -218,7 +224,7 @@ def _parse_local(label: str, zone, fold_of: dict, key) -> int:
     else:
         m = _FR_RE.match(label)
         if not m:
-            raise ValueError(f"not a time: {label!r}")
+            raise ValueError(_("not a time: {label!r}").format(label=label))
         d, mo, y, h, mi, s = m.groups()
         off = None
     naive = dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(s or 0))
@@ -238,7 +244,8 @@ def _parse_local(label: str, zone, fold_of: dict, key) -> int:
         return int((b if fold else a).timestamp())
     back = dt.datetime.fromtimestamp(a.timestamp(), zone).replace(tzinfo=None)
     if back != naive:
-        raise ValueError(f"{label!r} does not exist in local time (spring clock change)")
+        raise ValueError(_("{label!r} does not exist in local time (spring clock change)")
+                         .format(label=label))
     return int(a.timestamp())
 
 
@@ -247,16 +254,16 @@ def read_rows(text: str, source: str, tz: str = "Europe/Paris") -> EnedisData:
     lines = text.splitlines()
     start = next((i for i, ln in enumerate(lines) if "horodate" in ln.lower()), None)
     if start is None:
-        raise InputError("no header with 'Horodate' (expected Enedis's per-step layout: "
-                         "Identifiant PRM;…;Grandeur métier;…;Unité;Horodate;Valeur;…)",
+        raise InputError(_("no header with 'Horodate' (expected Enedis's per-step layout: "
+                           "Identifiant PRM;…;Grandeur métier;…;Unité;Horodate;Valeur;…)"),
                          source=source)
     reader = csv.reader(io.StringIO("\n".join(lines[start:])), delimiter=";")
     header = [_norm(h) for h in next(reader)]
     col = {}
     for key, label in _REQUIRED.items():
         if key not in header:
-            raise InputError(f"no column {label!r} in the header", source=source,
-                             line=start + 1)
+            raise InputError(_("no column {label!r} in the header").format(label=label),
+                             source=source, line=start + 1)
         col[key] = header.index(key)
     pas = header.index("pas") if "pas" in header else None
     zone = ZoneInfo(tz)
@@ -266,33 +273,37 @@ def read_rows(text: str, source: str, tz: str = "Europe/Paris") -> EnedisData:
         if not row or not any(c.strip() for c in row):
             continue
         if len(row) < len(header):
-            raise InputError(f"{len(row)} cells, expected {len(header)}", source=source, line=n)
+            raise InputError(_("{cells} cells, expected {expected}").format(
+                cells=len(row), expected=len(header)), source=source, line=n)
         prm = row[col["identifiantprm"]].strip()
         measure = row[col["grandeurmetier"]].strip().upper()
         unit = row[col["unite"]].strip().upper()
         if prm_problem(prm):
-            raise InputError(f"PRM {prm_problem(prm)}", source=source, line=n,
+            raise InputError(_("PRM {problem}").format(problem=prm_problem(prm)),
+                             source=source, line=n,
                              field="Identifiant PRM")
         if measure not in MEASURES:
-            raise InputError(f"unknown quantity {measure!r} (expected one of "
-                             f"{', '.join(MEASURES)})", source=source, line=n,
+            raise InputError(_("unknown quantity {value!r} (expected one of {expected})")
+                             .format(value=measure, expected=", ".join(MEASURES)),
+                             source=source, line=n,
                              field="Grandeur métier")
         if unit not in _UNITS:
-            raise InputError(f"unknown unit {unit!r} (W, Wh or kWh)", source=source, line=n,
-                             field="Unité")
+            raise InputError(_("unknown unit {value!r} (W, Wh or kWh)").format(value=unit),
+                             source=source, line=n, field="Unité")
         value_text = row[col["valeur"]].strip().replace(",", ".")
         if value_text == "":
             continue                                     # a missing value stays missing
         try:
             if "_" in value_text or not value_text.isascii():   # float() takes 1_000, ١٢٣
-                raise ValueError(f"value must be a number >= 0, got {value_text[:30]!r}")
+                raise ValueError(_("value must be a number >= 0, got {value!r}")
+                                 .format(value=value_text[:30]))
             value = float(value_text)
             end = _parse_local(row[col["horodate"]].strip(), zone, fold_of, (prm, measure))
         except ValueError as exc:
             raise InputError(str(exc), source=source, line=n) from None
         if not np.isfinite(value) or value < 0:
-            raise InputError(f"value must be a number >= 0, got {value_text!r}",
-                             source=source, line=n, field="Valeur")
+            raise InputError(_("value must be a number >= 0, got {value!r}")
+                             .format(value=value_text), source=source, line=n, field="Valeur")
         step_min = 30
         if pas is not None and row[pas].strip():
             m = re.search(r"([0-9]+)", row[pas])
@@ -304,7 +315,8 @@ def read_rows(text: str, source: str, tz: str = "Europe/Paris") -> EnedisData:
         items.sort(key=lambda x: x[0])
         starts = np.array([x[0] for x in items], dtype=np.int64)
         if (np.diff(starts) == 0).any():
-            raise InputError(f"{key[0]} of PRM {key[1]}: a step is given twice", source=source)
+            raise InputError(_("{measure} of PRM {prm}: a step is given twice").format(
+                measure=key[0], prm=key[1]), source=source)
         vals = np.array([x[1] for x in items])
         # W: average power over the step → Wh = W × minutes / 60; Wh, kWh: energy.
         factor = np.array([x[3] / 60.0 if x[2] == "W" else _UNITS[x[2]] for x in items])
@@ -312,5 +324,5 @@ def read_rows(text: str, source: str, tz: str = "Europe/Paris") -> EnedisData:
         data.steps[key] = (starts.astype("datetime64[s]"), wh)
         data.totals[key] = float(wh.sum())
     if not groups:
-        raise InputError("no data rows", source=source)
+        raise InputError(_("no data rows"), source=source)
     return data

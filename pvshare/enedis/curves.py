@@ -27,6 +27,7 @@ from pvshare.enedis.loadcurve import (
 from pvshare.errors import InputError
 from pvshare.files import csvio
 from pvshare.files.atomic import atomic_writes
+from pvshare.i18n import _
 from pvshare.identifiers import is_prm, prm_problem
 from pvshare.timegrid import DEFAULT_TZ, format_utc, step_seconds
 
@@ -112,14 +113,14 @@ def curves_to_consumption(files: list[str | Path], out: str | Path, *, step: str
     except ValueError as exc:
         raise InputError(str(exc), field="--step") from None
     if quantity not in ("consumption", "production"):
-        raise InputError(f"expected consumption or production, got {quantity[:30]!r}",
-                         field="--quantity")
+        raise InputError(_("expected consumption or production, got {value!r}").format(
+            value=quantity[:30]), field="--quantity")
     files = [Path(f) for f in files]
     if not files:
-        raise InputError("give at least one load-curve file", field="FILE")
+        raise InputError(_("give at least one load-curve file"), field="FILE")
     if prms is not None and len(prms) != len(files):
-        raise InputError(f"{len(prms)} --prm for {len(files)} files: give one per file, in the "
-                         "same order", field="--prm")
+        raise InputError(_("{n} --prm for {files} files: give one per file, in the same order")
+                         .format(n=len(prms), files=len(files)), field="--prm")
     # Read every file; several files of one meter (weekly downloads) are put together.
     groups: dict[str, list[tuple[LoadCurve, str]]] = {}
     for i, f in enumerate(files):
@@ -128,8 +129,8 @@ def curves_to_consumption(files: list[str | Path], out: str | Path, *, step: str
         prm, origin = _prm_of(lc, f, prms[i] if prms is not None else None)
         groups.setdefault(prm, []).append((lc, origin))
 
-    start = min(int(lc.times[0].astype(np.int64)) for g in groups.values() for lc, _ in g)
-    end = max(int(lc.times[-1].astype(np.int64)) for g in groups.values() for lc, _ in g) \
+    start = min(int(lc.times[0].astype(np.int64)) for g in groups.values() for lc, _o in g)
+    end = max(int(lc.times[-1].astype(np.int64)) for g in groups.values() for lc, _o in g) \
         + step_s
     grid = np.arange(start, end, step_s, dtype=np.int64)
     table = np.full((grid.size, len(groups)), np.nan)
@@ -137,7 +138,7 @@ def curves_to_consumption(files: list[str | Path], out: str | Path, *, step: str
     for i, (prm, group) in enumerate(groups.items()):
         flags = np.zeros(grid.size, np.uint8)
         owner = np.full(grid.size, -1)
-        for j, (lc, _) in enumerate(group):
+        for j, (lc, _o) in enumerate(group):
             idx = (lc.times.astype(np.int64) - start) // step_s
             has = ~np.isnan(lc.energy_wh)
             idx, e = idx[has], lc.energy_wh[has]
@@ -146,8 +147,10 @@ def curves_to_consumption(files: list[str | Path], out: str | Path, *, step: str
                 k = int(np.flatnonzero(clash)[0])
                 other = group[int(owner[idx[k]])][0].source
                 t = format_utc(grid[idx[k]:idx[k] + 1].astype("datetime64[s]"))[0]
-                raise InputError(f"meter {prm}: the step {t} is in {other} too, with another "
-                                 f"value ({table[idx[k], i]:.3f} Wh there, {e[k]:.3f} Wh here)",
+                raise InputError(_("meter {prm}: the step {time} is in {other} too, with "
+                                   "another value ({there:.3f} Wh there, {here:.3f} Wh here)")
+                                 .format(prm=prm, time=t, other=other,
+                                         there=table[idx[k], i], here=e[k]),
                                  source=lc.source)
             table[idx, i] = e
             owner[idx] = j
@@ -156,20 +159,21 @@ def curves_to_consumption(files: list[str | Path], out: str | Path, *, step: str
         col = table[:, i]
         has = np.flatnonzero(~np.isnan(col))
         a, b = has[0], has[-1]
-        origins = {o for _, o in group}
+        origins = {o for _lc, o in group}
         summaries.append(CurveSummary(
-            source=", ".join(lc.source for lc, _ in group), prm=prm,
+            source=", ".join(lc.source for lc, _o in group), prm=prm,
             prm_from=origins.pop() if len(origins) == 1 else "file",
-            layout="/".join(sorted({lc.layout for lc, _ in group})),
-            steps_min=tuple(sorted({m for lc, _ in group for m in lc.steps_min})),
+            layout="/".join(sorted({lc.layout for lc, _o in group})),
+            steps_min=tuple(sorted({m for lc, _o in group for m in lc.steps_min})),
             first=grid[a].astype("datetime64[s]"), last=grid[b].astype("datetime64[s]"),
             values=int(has.size), missing=int(b - a + 1 - has.size),
             estimated=int((flags & ESTIMATED != 0).sum()),
             corrected=int((flags & CORRECTED != 0).sum()),
             doubtful=int((flags & DOUBTFUL != 0).sum()),
             spread=int((flags & SPREAD != 0).sum()),
-            warnings=tuple(f"{Path(lc.source).name}: {w}" for lc, _ in group
-                           for w in lc.warnings)))
+            warnings=tuple(_("{where}: {message}").format(where=Path(lc.source).name,
+                                                          message=w)
+                           for lc, _o in group for w in lc.warnings)))
     times = grid.astype("datetime64[s]")
     prm_list = list(groups)
     _write(out, times, prm_list, table)
@@ -191,15 +195,17 @@ def _prm_of(lc: LoadCurve, path: Path, given: str | None) -> tuple[str, str]:
         given = given.strip()
         problem = prm_problem(given)
         if problem:
-            raise InputError(f"--prm: a PRM {problem}", source=str(path))
+            raise InputError(_("--prm: a PRM {problem}").format(problem=problem),
+                             source=str(path))
         if own and own != given:
             agrees = _masked_agrees(own, given)
             if agrees is False:
-                raise InputError(f"the file names the meter {own[:20]!r} (masked) but --prm "
-                                 f"says {given}: their visible digits differ", source=str(path))
+                raise InputError(_("the file names the meter {meter!r} (masked) but --prm "
+                                   "says {prm}: their visible digits differ").format(
+                                       meter=own[:20], prm=given), source=str(path))
             if agrees is None and is_prm(own):
-                raise InputError(f"the file names the meter {own[:20]!r} but --prm says "
-                                 f"{given}", source=str(path))
+                raise InputError(_("the file names the meter {meter!r} but --prm says {prm}")
+                                 .format(meter=own[:20], prm=given), source=str(path))
             # A masked or unreadable PRM in the file: --prm is the fix the message advised.
         return given, "option"
     if is_prm(own):
@@ -207,9 +213,14 @@ def _prm_of(lc: LoadCurve, path: Path, given: str | None) -> tuple[str, str]:
     found = set(_PRM_RE.findall(path.name))
     if len(found) == 1:
         return found.pop(), "name"
-    why = (f"its PRM {own[:20]!r} is not 14 digits" if own else "it names no meter")
-    raise InputError(f"cannot tell which meter this file is for ({why}): put the 14-digit PRM "
-                     "in the file name or give --prm, one per file", source=str(path))
+    if own:
+        message = _("cannot tell which meter this file is for (its PRM {prm!r} is not 14 "
+                    "digits): put the 14-digit PRM in the file name or give --prm, one per "
+                    "file").format(prm=own[:20])
+    else:
+        message = _("cannot tell which meter this file is for (it names no meter): put the "
+                    "14-digit PRM in the file name or give --prm, one per file")
+    raise InputError(message, source=str(path))
 
 
 def _write(out: str | Path, times: np.ndarray, prms: list[str], table: np.ndarray) -> None:

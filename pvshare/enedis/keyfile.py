@@ -26,6 +26,7 @@ import numpy as np
 
 from pvshare.enedis.rounding import floor_units, grid_units
 from pvshare.files.atomic import atomic_writes
+from pvshare.i18n import _
 from pvshare.timegrid import format_local, to_epoch_seconds, utc_offsets
 
 TIME_STYLES = ("local", "iso")
@@ -49,7 +50,8 @@ def format_times(times, style: str = "local", tz: str = "Europe/Paris") -> np.nd
     if style == "iso":
         return np.asarray(format_local(times, tz), dtype=str)
     if style != "local":
-        raise ValueError(f"time style must be one of {', '.join(TIME_STYLES)}, got {style!r}")
+        raise ValueError(_("time style must be one of {styles}, got {value!r}").format(
+            styles=", ".join(TIME_STYLES), value=style))
     local = _local_seconds(times, tz).astype("datetime64[s]")
     iso = np.datetime_as_string(local, unit="m").astype("S16")     # YYYY-MM-DDTHH:MM
     b = iso.view(np.uint8).reshape(-1, 16)
@@ -115,8 +117,8 @@ def normalise_operation(operation: str) -> str:
         op = op[3:]
     # isascii: str.isalnum() takes fullwidth and Arabic-Indic digits, and accented letters.
     if not op or not op.isascii() or not op.replace("-", "").replace("_", "").isalnum():
-        raise ValueError(f"operation id must be letters or digits A-Z, 0-9 (e.g. 00000001), got "
-                         f"{operation!r}")
+        raise ValueError(_("operation id must be letters or digits A-Z, 0-9 (e.g. 00000001), "
+                           "got {value!r}").format(value=operation))
     return op
 
 
@@ -177,17 +179,19 @@ def parse_key_file(text: str) -> tuple[list[str], list[str], np.ndarray]:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     head = lines[0].lstrip("\ufeff").split(";") if lines else [""]
     if head[0] != "Horodate":
-        raise ValueError("a key file starts with 'Horodate;<PRM>;…'")
+        raise ValueError(_("a key file starts with 'Horodate;<PRM>;…'"))
     labels, values = [], []
     for number, ln in enumerate(lines[1:], start=2):
         cells = ln.split(";")
         if len(cells) != len(head):
-            raise ValueError(f"line {number}: {len(cells)} cells, expected {len(head)}")
+            raise ValueError(_("line {n}: {cells} cells, expected {expected}").format(
+                n=number, cells=len(cells), expected=len(head)))
         labels.append(cells[0])
         try:
             values.append([float(c.replace(",", ".")) for c in cells[1:]])
         except ValueError:
-            raise ValueError(f"line {number}: a coefficient is not a number") from None
+            raise ValueError(_("line {n}: a coefficient is not a number").format(n=number)) \
+                from None
     return labels, head[1:], np.array(values, dtype=float).reshape(len(labels), len(head) - 1)
 
 
@@ -253,25 +257,29 @@ def write_month_key_files(cfg, month: str, out_dir, *, operation: str | None = N
     from pvshare.timegrid import step_seconds
     op = operation or cfg.operation.id
     if not op:
-        raise InputError("no operation id: set [operation] id in the config or give "
-                         "--operation", source=cfg.source, field="operation.id")
+        raise InputError(_("no operation id: set [operation] id in the config or give "
+                           "--operation"), source=cfg.source, field="operation.id")
     try:
         normalise_operation(op)
     except ValueError as exc:
         raise InputError(str(exc), field="--operation") from None
     m = month_from_store(cfg, month, store)
     if not m.stored.any():
-        raise InputError(f"the store has no allocation for {month}", field="--month")
+        raise InputError(_("the store has no allocation for {month}").format(month=month),
+                         field="--month")
     if not m.stored.all():
         missing = int((~m.stored).sum())
-        raise InputError(f"the store lacks {missing} step(s) of {month}: the key file must "
-                         f"cover the whole month (is the daemon behind?)", field="--month")
+        raise InputError(_("the store lacks {n} step(s) of {month}: the key file must cover "
+                           "the whole month (is the daemon behind?)").format(n=missing,
+                                                                            month=month),
+                         field="--month")
     unknown = int(np.isnan(m.production_wh[m.stored]).sum())
     if unknown:
-        raise InputError(f"{unknown} step(s) of {month} were closed without the roof's "
-                         f"production (the inverter was silent past the pending horizon): "
-                         f"their keys would give Enedis nothing to share; see `pvshare "
-                         f"status` and docs/daemon.md (gaps, horizons)", field="--month")
+        raise InputError(_("{n} step(s) of {month} were closed without the roof's production "
+                           "(the inverter was silent past the pending horizon): their keys "
+                           "would give Enedis nothing to share; see `pvshare status` and "
+                           "docs/daemon.md (gaps, horizons)").format(n=unknown, month=month),
+                         field="--month")
     prod = np.nan_to_num(m.production_wh)
     keys = build_key_files(m.times, m.prms, np.nan_to_num(m.allocated_wh), prod,
                            m.consumption_wh, operation=op,
@@ -281,7 +289,7 @@ def write_month_key_files(cfg, month: str, out_dir, *, operation: str | None = N
                            tz=cfg.site.timezone, active=m.active)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise InputError("is a file; give a folder", source=str(out))
+        raise InputError(_("is a file; give a folder"), source=str(out))
     with atomic_writes(*[out / f.name for f in keys.files]) as temps:
         for tmp, f in zip(temps, keys.files):
             tmp.write_text(f.text, encoding="utf-8")

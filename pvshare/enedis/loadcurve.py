@@ -70,6 +70,7 @@ from pathlib import Path
 import numpy as np
 
 from pvshare.errors import InputError
+from pvshare.i18n import _
 from pvshare.timegrid import DEFAULT_TZ, from_epoch_seconds, utc_offsets
 
 UTC = dt.UTC
@@ -213,11 +214,12 @@ def read_load_curve(path: str | Path, *, tz: str = DEFAULT_TZ, allow_gaps: bool 
         with p.open("rb") as raw:
             magic = raw.read(2)
     except FileNotFoundError:
-        raise InputError("file not found", source=source) from None
+        raise InputError(_("file not found"), source=source) from None
     except IsADirectoryError:
-        raise InputError("this is a folder, not a file", source=source) from None
+        raise InputError(_("this is a folder, not a file"), source=source) from None
     except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror}", source=source) from None
+        raise InputError(_("cannot read the file: {why}").format(why=exc.strerror),
+                         source=source) from None
     if magic == b"PK":
         rows = _xlsx_layout(p, source, quantity)
         return _to_grid(rows, source=source, tz=tz, allow_gaps=allow_gaps, quantity=quantity,
@@ -228,8 +230,8 @@ def read_load_curve(path: str | Path, *, tz: str = DEFAULT_TZ, allow_gaps: bool 
         with stream as f:
             lines, ends_with_newline = _read_lines(f, source)
     except (OSError, EOFError, zlib.error) as exc:
-        what = "damaged gzip file" if zipped else "cannot read the file"
-        raise InputError(f"{what}: {str(exc)[:100]}", source=source) from None
+        what = _("damaged gzip file: {why}") if zipped else _("cannot read the file: {why}")
+        raise InputError(what.format(why=str(exc)[:100]), source=source) from None
     return _parse(lines, ends_with_newline, source=source, tz=tz, allow_gaps=allow_gaps,
                   quantity=quantity, step_s=step_s, max_kva=max_kva)
 
@@ -247,8 +249,9 @@ def parse_load_curve(text: str, *, source: str = "<text>", tz: str = DEFAULT_TZ,
         lines.pop()
     for i, ln in enumerate(lines):
         if len(ln) > MAX_LINE_BYTES:
-            raise InputError(f"line longer than {MAX_LINE_BYTES} characters (starts with "
-                             f"{_ex(ln)}): not a load-curve export", source=source, line=i + 1)
+            raise InputError(_("line longer than {n} characters (starts with {start}): not a "
+                               "load-curve export").format(n=MAX_LINE_BYTES, start=_ex(ln)),
+                             source=source, line=i + 1)
     lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
     return _parse(lines, ends_with_newline, source=source, tz=tz, allow_gaps=allow_gaps,
                   quantity=quantity, step_s=step_s, max_kva=max_kva)
@@ -265,15 +268,16 @@ def _read_lines(f, source: str) -> tuple[list[str], bool]:
             break
         total += len(chunk)
         if len(chunk) > MAX_LINE_BYTES and not chunk.endswith(b"\n"):
-            raise InputError(f"line longer than {MAX_LINE_BYTES} bytes (starts with "
-                             f"{_ex(_decode(chunk[:60]))}): not a load-curve export",
+            raise InputError(_("line longer than {n} bytes (starts with {start}): not a "
+                               "load-curve export").format(n=MAX_LINE_BYTES,
+                                                           start=_ex(_decode(chunk[:60]))),
                              source=source, line=len(lines) + 1)
         if total > MAX_BYTES:
-            raise InputError(f"more than {MAX_BYTES // 2**20} MB of text: not a load-curve "
-                             "export", source=source, line=len(lines) + 1)
+            raise InputError(_("more than {n} MB of text: not a load-curve export").format(
+                n=MAX_BYTES // 2**20), source=source, line=len(lines) + 1)
         if len(lines) > MAX_ROWS + 100:
-            raise InputError(f"more than {MAX_ROWS} lines: export a shorter period",
-                             source=source, line=len(lines) + 1)
+            raise InputError(_("more than {n} lines: export a shorter period").format(
+                n=MAX_ROWS), source=source, line=len(lines) + 1)
         last = chunk
         s = _decode(chunk.rstrip(b"\n").rstrip(b"\r"))
         if not lines and s.startswith("\ufeff"):
@@ -302,11 +306,11 @@ class _Rows:
 def _parse(lines: list[str], ends_with_newline: bool, *, source: str, tz: str,
            allow_gaps: bool, quantity: str, step_s: int | None, max_kva: float) -> LoadCurve:
     if quantity not in _QUANTITY_CODES:
-        raise InputError(f"quantity must be 'consumption' or 'production', got {_ex(quantity)}",
-                         source=source)
+        raise InputError(_("quantity must be 'consumption' or 'production', got {value}")
+                         .format(value=_ex(quantity)), source=source)
     first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
     if first is None:
-        raise InputError("the file is empty", source=source)
+        raise InputError(_("the file is empty"), source=source)
     header = _norm(lines[first])
     cols = [_norm(c) for c in lines[first].split(";")]
     if cols[0] == "identifiant prm" and "horodate" in cols and "valeur" in cols:
@@ -318,16 +322,24 @@ def _parse(lines: list[str], ends_with_newline: bool, *, source: str, tz: str,
         rows = _csv_layout(lines, first, source)
     else:
         raise InputError(
-            "unknown file layout: expected an Enedis load-curve export (first line starting "
-            "with 'Identifiant PRM') or a CSV with a header 'time,power_w'; "
-            f"the first line is {_ex(lines[first], 80)}", source=source, line=first + 1)
+            _("unknown file layout: expected an Enedis load-curve export (first line starting "
+              "with 'Identifiant PRM') or a CSV with a header 'time,power_w'; the first line "
+              "is {line}").format(line=_ex(lines[first], 80)), source=source, line=first + 1)
     warnings: list[str] = []
     if not ends_with_newline and rows.line_no and rows.line_no[-1] == len(lines):
-        warnings.append(f"the last line ({len(lines)}) has no line end: the file may have been "
-                        "cut while copying; check that its last value is complete")
+        warnings.append(_("the last line ({n}) has no line end: the file may have been cut "
+                          "while copying; check that its last value is complete").format(
+                              n=len(lines)))
     return _to_grid(rows, source=source, tz=tz, allow_gaps=allow_gaps, quantity=quantity,
                     grid_step_s=step_s, max_kva=max_kva, warnings=warnings,
                     last_line_cut=not ends_with_newline)
+
+
+def _only_the_other() -> str:
+    """A file of the other quantity (the text stays French, like :data:`NOT_A_LOAD_CURVE`)."""
+    return _("ce fichier ne contient que de la {other} ({label} {value}), pas de la {wanted} : "
+             "choisissez l'autre grandeur (--quantity {option}) ou téléchargez la courbe de "
+             "{wanted}")
 
 
 def _not_a_load_curve(what: str, source: str, line: int) -> InputError:
@@ -337,7 +349,7 @@ def _not_a_load_curve(what: str, source: str, line: int) -> InputError:
 def _preamble_layout(lines: list[str], first: int, source: str, quantity: str) -> _Rows:
     head = [c.strip() for c in lines[first].split(";")]
     if first + 1 >= len(lines) or not lines[first + 1].strip():
-        raise InputError("the line under the 'Identifiant PRM;...' header is missing",
+        raise InputError(_("the line under the 'Identifiant PRM;...' header is missing"),
                          source=source, line=first + 2)
     data = [c.strip() for c in lines[first + 1].split(";")]
     meta = {_norm(h): (data[i] if i < len(data) else "") for i, h in enumerate(head)}
@@ -352,11 +364,10 @@ def _preamble_layout(lines: list[str], first: int, source: str, quantity: str) -
     if gm and gm not in wanted:
         other = next((q for q, codes in _QUANTITY_CODES.items() if gm in codes), None)
         what = _QUANTITY_FR.get(other or "", f"« {meta['grandeur metier'][:30]} »")
-        raise InputError(f"ce fichier ne contient que de la {what} (Grandeur metier "
-                         f"{_ex(meta['grandeur metier'], 30)}), pas de la "
-                         f"{_QUANTITY_FR[quantity]} : choisissez l'autre grandeur (--quantity "
-                         f"{other or '…'}) ou téléchargez la courbe de {_QUANTITY_FR[quantity]}",
-                         source=source, line=first + 2, field="Grandeur metier")
+        raise InputError(_only_the_other().format(
+            other=what, label="Grandeur metier", value=_ex(meta["grandeur metier"], 30),
+            wanted=_QUANTITY_FR[quantity], option=other or "…"),
+            source=source, line=first + 2, field="Grandeur metier")
     pas = meta.get("pas en minutes") or meta.get("pas")
     if pas:
         rows.step_min = _parse_pas(pas, source, first + 2)
@@ -366,33 +377,35 @@ def _preamble_layout(lines: list[str], first: int, source: str, quantity: str) -
     while i < len(lines) and not lines[i].strip():
         i += 1
     if i >= len(lines):
-        raise InputError("no 'Horodate;Valeur' table after the header", source=source, line=i)
+        raise InputError(_("no 'Horodate;Valeur' table after the header"), source=source,
+                         line=i)
     cols = [_norm(c) for c in lines[i].split(";")]
     if len(cols) > 2 and cols[0] == "horodate" and any(c.startswith("eas") or "releve" in c
                                                        for c in cols):
         raise _not_a_load_curve("il contient des index de consommation", source, i + 1)
     if len(cols) < 2 or cols[0] != "horodate" or cols[1] != "valeur":
-        raise InputError(f"expected the line 'Horodate;Valeur', got {_ex(lines[i])}",
-                         source=source, line=i + 1)
+        raise InputError(_("expected the line 'Horodate;Valeur', got {line}").format(
+            line=_ex(lines[i])), source=source, line=i + 1)
     for j in range(i + 1, len(lines)):
         ln = lines[j]
         if not ln.strip():
             continue
         parts = ln.split(";")
         if _norm(parts[0]) == "identifiant prm":
-            raise InputError("a second table starts here: export the load curve alone "
-                             "(one meter, one data type per file)", source=source, line=j + 1)
-        if len(parts) < 2:
-            raise InputError(f"expected 'Horodate;Valeur', got {_ex(ln)}", source=source,
+            raise InputError(_("a second table starts here: export the load curve alone "
+                               "(one meter, one data type per file)"), source=source,
                              line=j + 1)
+        if len(parts) < 2:
+            raise InputError(_("expected 'Horodate;Valeur', got {line}").format(line=_ex(ln)),
+                             source=source, line=j + 1)
         rows.line_no.append(j + 1)
         rows.stamps.append(parts[0].strip())
         rows.values.append(parts[1].strip())
         rows.steps.append(0)
         rows.flags.append(CORRECTED if corrected else 0)
         if len(rows.line_no) > MAX_ROWS:
-            raise InputError(f"more than {MAX_ROWS} values: export a shorter period",
-                             source=source, line=j + 1)
+            raise InputError(_("more than {n} values: export a shorter period").format(
+                n=MAX_ROWS), source=source, line=j + 1)
     return rows
 
 
@@ -418,15 +431,16 @@ def _rows_layout(lines: list[str], first: int, source: str, quantity: str) -> _R
             continue
         parts = ln.split(";")
         if len(parts) <= width:
-            raise InputError(f"{len(parts)} fields, expected {len(cols)} "
-                             f"(like the header line){_cut_hint(j, lines)}", source=source,
-                             line=j + 1)
+            raise InputError(_("{n} fields, expected {expected} (like the header line){hint}")
+                             .format(n=len(parts), expected=len(cols),
+                                     hint=_cut_hint(j, lines)), source=source, line=j + 1)
         if i_gm is not None:
             gm = parts[i_gm].strip().upper()
             if gm and gm not in wanted:
                 if not any(gm in codes for codes in _QUANTITY_CODES.values()):
-                    raise InputError(f"unknown Grandeur métier {_ex(gm, 20)} (expected CONS or "
-                                     "PROD)", source=source, line=j + 1, field="Grandeur métier")
+                    raise InputError(_("unknown Grandeur métier {code} (expected CONS or PROD)")
+                                     .format(code=_ex(gm, 20)), source=source, line=j + 1,
+                                     field="Grandeur métier")
                 rows.skipped_other += 1
                 rows.other_code = gm
                 continue
@@ -434,9 +448,10 @@ def _rows_layout(lines: list[str], first: int, source: str, quantity: str) -> _R
         if rows.prm is None:
             rows.prm = prm
         elif prm != rows.prm:
-            raise InputError(f"a second meter appears (PRM {_ex(prm, 20)}, the file started "
-                             f"with {rows.prm}): export one meter per file", source=source,
-                             line=j + 1, field="Identifiant PRM")
+            raise InputError(_("a second meter appears (PRM {prm}, the file started with "
+                               "{first}): export one meter per file").format(
+                                   prm=_ex(prm, 20), first=rows.prm),
+                             source=source, line=j + 1, field="Identifiant PRM")
         step = 0
         if i_pas is not None and parts[i_pas].strip():
             step = _parse_pas(parts[i_pas].strip(), source, j + 1)
@@ -451,8 +466,9 @@ def _rows_layout(lines: list[str], first: int, source: str, quantity: str) -> _R
                     raise _not_a_load_curve("il contient des énergies ou des index en Wh",
                                             source, j + 1)
             elif q != quantity_seen:
-                raise InputError(f"a second quantity appears ({_ex(q, 20)} after "
-                                 f"{_ex(quantity_seen, 20)}): export the load curve alone",
+                raise InputError(_("a second quantity appears ({new} after {old}): export the "
+                                   "load curve alone").format(new=_ex(q, 20),
+                                                              old=_ex(quantity_seen, 20)),
                                  source=source, line=j + 1, field="Grandeur physique")
         if i_unit is not None:
             u = parts[i_unit].strip()
@@ -460,8 +476,8 @@ def _rows_layout(lines: list[str], first: int, source: str, quantity: str) -> _R
                 unit = u
                 rows.scale = _unit_scale(u, source, j + 1)
             elif u != unit:
-                raise InputError(f"the unit changes from {_ex(unit, 10)} to {_ex(u, 10)}",
-                                 source=source, line=j + 1, field="Unité")
+                raise InputError(_("the unit changes from {old} to {new}").format(
+                    old=_ex(unit, 10), new=_ex(u, 10)), source=source, line=j + 1, field="Unité")
         fl = 0
         if i_nat is not None:
             nat = parts[i_nat].strip().upper()
@@ -479,15 +495,13 @@ def _rows_layout(lines: list[str], first: int, source: str, quantity: str) -> _R
         rows.steps.append(step)
         rows.flags.append(fl)
         if len(rows.line_no) > MAX_ROWS:
-            raise InputError(f"more than {MAX_ROWS} values: export a shorter period",
-                             source=source, line=j + 1)
+            raise InputError(_("more than {n} values: export a shorter period").format(
+                n=MAX_ROWS), source=source, line=j + 1)
     if not rows.line_no and rows.skipped_other:
         other = "production" if rows.other_code.startswith("PROD") else "consumption"
-        raise InputError(f"ce fichier ne contient que de la {_QUANTITY_FR[other]} (Grandeur "
-                         f"métier {rows.other_code}), pas de la {_QUANTITY_FR[quantity]} : "
-                         f"choisissez l'autre grandeur (--quantity {other}) ou téléchargez "
-                         f"la courbe de {_QUANTITY_FR[quantity]}", source=source,
-                         field="Grandeur métier")
+        raise InputError(_only_the_other().format(
+            other=_QUANTITY_FR[other], label="Grandeur métier", value=rows.other_code,
+            wanted=_QUANTITY_FR[quantity], option=other), source=source, field="Grandeur métier")
     return rows
 
 
@@ -511,18 +525,19 @@ def _xlsx_layout(path: Path, source: str, quantity: str) -> _Rows:
         with zipfile.ZipFile(path) as zf:
             size = sum(i.file_size for i in zf.infolist())
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise InputError(f"not a readable Excel (.xlsx) file: {str(exc)[:80]}",
-                         source=source) from None
+        raise InputError(_("not a readable Excel (.xlsx) file: {why}").format(
+            why=str(exc)[:80]), source=source) from None
     if size > MAX_XLSX_BYTES:
-        raise InputError(f"the Excel file holds more than {MAX_XLSX_BYTES // 2**20} MB once "
-                         "unzipped: not a load-curve export", source=source)
+        raise InputError(_("the Excel file holds more than {n} MB once unzipped: not a "
+                           "load-curve export").format(n=MAX_XLSX_BYTES // 2**20),
+                         source=source)
     try:
         return _xlsx_rows(path, source, quantity)
     except InputError:
         raise
     except Exception as exc:   # openpyxl raises many kinds of errors on a damaged file
-        raise InputError(f"not a readable Excel (.xlsx) file ({type(exc).__name__}: "
-                         f"{str(exc)[:80]})", source=source) from None
+        raise InputError(_("not a readable Excel (.xlsx) file ({kind}: {why})").format(
+            kind=type(exc).__name__, why=str(exc)[:80]), source=source) from None
 
 
 def _xlsx_rows(path: Path, source: str, quantity: str) -> _Rows:
@@ -554,8 +569,8 @@ def _xlsx_sheet(ws, source: str, quantity: str) -> _Rows | None:
     cols: tuple[int, int, int] = (0, 0, 0)
     for r, raw in enumerate(ws.iter_rows(values_only=True), start=1):
         if r > MAX_ROWS + 100:
-            raise InputError(f"more than {MAX_ROWS} rows: export a shorter period",
-                             source=source, line=r)
+            raise InputError(_("more than {n} rows: export a shorter period").format(
+                n=MAX_ROWS), source=source, line=r)
         cells = [_cell(v)[:MAX_LINE_BYTES] for v in raw]
         if rows is None:
             for i, c in enumerate(cells):
@@ -568,7 +583,7 @@ def _xlsx_sheet(ws, source: str, quantity: str) -> _Rows | None:
                 i_a, i_b = low.index("debut"), low.index("fin")
                 i_v = next((i for i, c in enumerate(low) if c.startswith("valeur")), None)
                 if i_v is None:
-                    raise InputError("no 'Valeur' column beside 'Début' and 'Fin'",
+                    raise InputError(_("no 'Valeur' column beside 'Début' and 'Fin'"),
                                      source=source, line=r)
                 rows = _xlsx_header(meta, low[i_v], source, quantity, r)
                 cols = (i_a, i_b, i_v)
@@ -598,11 +613,10 @@ def _xlsx_header(meta: dict, value_label: str, source: str, quantity: str, r: in
     is_prod = kind.startswith("production")
     if kind and is_prod != (quantity == "production"):
         other = "production" if is_prod else "consumption"
-        raise InputError(f"ce fichier ne contient que de la {_QUANTITY_FR[other]} (Type de "
-                         f"comptage {_ex(meta['type de comptage'], 30)}), pas de la "
-                         f"{_QUANTITY_FR[quantity]} : choisissez l'autre grandeur (--quantity "
-                         f"{other}) ou téléchargez la courbe de {_QUANTITY_FR[quantity]}",
-                         source=source, line=r)
+        raise InputError(_only_the_other().format(
+            other=_QUANTITY_FR[other], label="Type de comptage",
+            value=_ex(meta["type de comptage"], 30), wanted=_QUANTITY_FR[quantity],
+            option=other), source=source, line=r)
     prm = meta.get("point reference mesure (prm)") or None
     rows = _Rows("enedis-xlsx", prm)
     rows.scale = 1000.0 if "kw" in value_label else 1.0
@@ -617,21 +631,23 @@ def _xlsx_time(text: str, source: str, r: int) -> dt.datetime:
         d, mo, y, h, mi, se = m.groups()
         return dt.datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(se or 0))
     except ValueError:
-        raise InputError(f"cannot read the time {_ex(text, 40)}: expected "
-                         "'dd/mm/yyyy hh:mm:ss'", source=source, line=r) from None
+        raise InputError(_("cannot read the time {value}: expected 'dd/mm/yyyy hh:mm:ss'")
+                         .format(value=_ex(text, 40)), source=source, line=r) from None
 
 
 def _csv_layout(lines: list[str], first: int, source: str) -> _Rows:
     sep = ";" if lines[first].count(";") > lines[first].count(",") else ","
     cols = [_norm(c) for c in lines[first].split(sep)]
     if len(cols) < 2:
-        raise InputError("expected two columns 'time,power_w'", source=source, line=first + 1)
+        raise InputError(_("expected two columns 'time,power_w'"), source=source,
+                         line=first + 1)
     if cols[1] not in ("power_w", "puissance_w", "valeur", "value", "power"):
         if any(w in cols[1] for w in ("kwh", "wh", "energie", "consommation")):
             raise _not_a_load_curve(f"sa colonne {_ex(cols[1], 30)} est une énergie, pas une "
                                     "puissance moyenne en W", source, first + 1)
-        raise InputError(f"the second column must be 'power_w' (average power in W over the "
-                         f"step), got {_ex(cols[1], 30)}", source=source, line=first + 1)
+        raise InputError(_("the second column must be 'power_w' (average power in W over the "
+                           "step), got {value}").format(value=_ex(cols[1], 30)),
+                         source=source, line=first + 1)
     rows = _Rows("csv", None)
     for j in range(first + 1, len(lines)):
         ln = lines[j]
@@ -639,19 +655,19 @@ def _csv_layout(lines: list[str], first: int, source: str) -> _Rows:
             continue
         parts = ln.split(sep)
         if len(parts) < 2:
-            raise InputError(f"expected 'time{sep}power_w', got {_ex(ln)}{_cut_hint(j, lines)}",
-                             source=source, line=j + 1)
+            raise InputError(_("expected 'time{sep}power_w', got {line}{hint}").format(
+                sep=sep, line=_ex(ln), hint=_cut_hint(j, lines)), source=source, line=j + 1)
         if len(parts) > len(cols):
-            raise InputError(f"{len(parts)} cells where the header has {len(cols)}: "
-                             f"{_ex(ln)}", source=source, line=j + 1)
+            raise InputError(_("{n} cells where the header has {m}: {line}").format(
+                n=len(parts), m=len(cols), line=_ex(ln)), source=source, line=j + 1)
         rows.line_no.append(j + 1)
         rows.stamps.append(parts[0].strip().strip('"'))
         rows.values.append(parts[1].strip().strip('"'))
         rows.steps.append(0)
         rows.flags.append(0)
         if len(rows.line_no) > MAX_ROWS:
-            raise InputError(f"more than {MAX_ROWS} values: export a shorter period",
-                             source=source, line=j + 1)
+            raise InputError(_("more than {n} values: export a shorter period").format(
+                n=MAX_ROWS), source=source, line=j + 1)
     return rows
 
 
@@ -662,7 +678,7 @@ def _to_grid(rows: _Rows, *, source: str, tz: str, allow_gaps: bool, quantity: s
              last_line_cut: bool) -> LoadCurve:
     n = len(rows.stamps)
     if n == 0:
-        raise InputError("no values in the file", source=source)
+        raise InputError(_("no values in the file"), source=source)
     max_w = float(max_kva) * 1000.0
     power_w = np.empty(n)
     for k, v in enumerate(rows.values):
@@ -671,27 +687,29 @@ def _to_grid(rows: _Rows, *, source: str, tz: str, allow_gaps: bool, quantity: s
             continue
         hint = _cut_hint(rows.line_no[k] - 1, None, last_line_cut and k == n - 1)
         if len(v) > MAX_FIELD_CHARS:
-            raise InputError(f"the value {_ex(v, 30)} is too long ({len(v)} characters)",
-                             source=source, line=rows.line_no[k], field="Valeur")
+            raise InputError(_("the value {value} is too long ({n} characters)").format(
+                value=_ex(v, 30), n=len(v)), source=source, line=rows.line_no[k], field="Valeur")
         try:
             text = v.replace(",", ".").replace("\u202f", "").replace(" ", "")
             if "_" in text or not text.isascii():       # float() takes 1_000 and ١٢٣
                 raise ValueError(text)
             power_w[k] = float(text)
         except ValueError:
-            raise InputError(f"the value {_ex(v, 30)} is not a number{hint}", source=source,
-                             line=rows.line_no[k], field="Valeur") from None
+            raise InputError(_("the value {value} is not a number{hint}").format(
+                value=_ex(v, 30), hint=hint), source=source, line=rows.line_no[k],
+                field="Valeur") from None
         if not np.isfinite(power_w[k]) or power_w[k] < 0:
-            raise InputError(f"the value {_ex(v, 30)} must be a power ≥ 0 in W", source=source,
-                             line=rows.line_no[k], field="Valeur")
+            raise InputError(_("the value {value} must be a power ≥ 0 in W").format(
+                value=_ex(v, 30)), source=source, line=rows.line_no[k], field="Valeur")
     power_w *= rows.scale
     too_big = np.flatnonzero(~(power_w <= max_w) & ~np.isnan(power_w))
     if too_big.size:
         k = int(too_big[0])
-        raise InputError(f"the value {_ex(rows.values[k], 30)} is not plausible: an average "
-                         f"power above {max_w:,.0f} W ({max_kva:g} kVA, the largest "
-                         "connection of a household); for a larger meter, raise the limit "
-                         "(--max-kva)", source=source, line=rows.line_no[k], field="Valeur")
+        raise InputError(_("the value {value} is not plausible: an average power above "
+                           "{max_w:,.0f} W ({max_kva:g} kVA, the largest connection of a "
+                           "household); for a larger meter, raise the limit (--max-kva)")
+                         .format(value=_ex(rows.values[k], 30), max_w=max_w, max_kva=max_kva),
+                         source=source, line=rows.line_no[k], field="Valeur")
     end_s = _parse_times(rows, source=source, tz=tz)
     declared = np.asarray(rows.steps, dtype=np.int64) * 60      # per row (Pas, Fin − Début)
     header_s = rows.step_min * 60 if rows.step_min is not None else None
@@ -705,7 +723,7 @@ def _to_grid(rows: _Rows, *, source: str, tz: str, allow_gaps: bool, quantity: s
         end_s, power_w, declared, flags, line_no = (a[order] for a in
                                                     (end_s, power_w, declared, flags, line_no))
         stamps = [stamps[i] for i in order]
-        warnings.append("the rows were not in time order: sorted")
+        warnings.append(_("the rows were not in time order: sorted"))
 
     # Repeated instants: identical rows merged, different values refused.
     same = np.flatnonzero(np.diff(end_s) == 0)
@@ -717,50 +735,58 @@ def _to_grid(rows: _Rows, *, source: str, tz: str, allow_gaps: bool, quantity: s
             k = int(b[np.flatnonzero(~equal)[0]])
             hint = ""
             if _is_dst_change(end_s[k], tz):
-                hint = (" (on the October clock change the local hour 02:00-03:00 happens "
-                        "twice: its two occurrences must follow each other in order)")
-            raise InputError(f"the time {_ex(stamps[k], 40)} is repeated with another value: "
-                             f"line {line_no[k - 1]} has {_ex(_num(power_w[k - 1]), 20)}, this "
-                             f"line {_ex(_num(power_w[k]), 20)}{hint}", source=source,
-                             line=int(line_no[k]))
+                hint = " " + _("(on the October clock change the local hour 02:00-03:00 "
+                               "happens twice: its two occurrences must follow each other in "
+                               "order)")
+            raise InputError(_("the time {time} is repeated with another value: line {line} "
+                               "has {before}, this line {value}{hint}").format(
+                                   time=_ex(stamps[k], 40), line=line_no[k - 1],
+                                   before=_ex(_num(power_w[k - 1]), 20),
+                                   value=_ex(_num(power_w[k]), 20), hint=hint),
+                             source=source, line=int(line_no[k]))
         keep = np.ones(n, dtype=bool)
         keep[b] = False
         flags[a] |= flags[b]
         end_s, power_w, declared, flags, line_no = (x[keep] for x in
                                                     (end_s, power_w, declared, flags, line_no))
         stamps = [s for s, kk in zip(stamps, keep) if kk]
-        warnings.append(f"{int(same.size)} repeated row(s) with the same time and value "
-                        "merged")
+        warnings.append(_("{n} repeated row(s) with the same time and value merged").format(
+            n=int(same.size)))
         n = end_s.size
 
     own = _own_steps(end_s, declared, stamps, line_no, source, header_s)
     if header_s is not None and np.any((declared == 0) & (own != header_s)):
         k = int(np.flatnonzero((declared == 0) & (own != header_s))[0])
-        warnings.append(f"the header says {header_s // 60}-minute steps but the rows from line "
-                        f"{line_no[k]} are {int(own[k]) // 60} minutes apart: read as "
-                        f"{int(own[k]) // 60}-minute values (the step changed in the period)")
+        warnings.append(_("the header says {header}-minute steps but the rows from line {line} "
+                          "are {own} minutes apart: read as {own}-minute values (the step "
+                          "changed in the period)").format(
+                              header=header_s // 60, line=line_no[k], own=int(own[k]) // 60))
     if own.size >= 2 and np.median(own) >= 86400 - 3600:
         raise _not_a_load_curve("ses valeurs sont espacées d'un jour : consommation ou puissance "
                                 "maximale quotidienne", source, int(line_no[0]))
     for s in np.unique(own):
         if int(s) // 60 not in ALLOWED_STEP_MIN or s % 60:
             k = int(np.flatnonzero(own == s)[0])
-            raise InputError(f"cannot tell the step: the interval before {_ex(stamps[k], 40)} "
-                             f"is {int(s)} s; expected one of {ALLOWED_STEP_MIN} minutes",
+            raise InputError(_("cannot tell the step: the interval before {time} is {s} s; "
+                               "expected one of {steps} minutes").format(
+                                   time=_ex(stamps[k], 40), s=int(s), steps=ALLOWED_STEP_MIN),
                              source=source, line=int(line_no[k]))
     off = np.flatnonzero(end_s % own)
     if off.size:
         k = int(off[0])
-        raise InputError(f"the time {_ex(stamps[k], 40)} is not on the {int(own[k]) // 60}-"
-                         "minute grid", source=source, line=int(line_no[k]))
+        raise InputError(_("the time {time} is not on the {step}-minute grid").format(
+            time=_ex(stamps[k], 40), step=int(own[k]) // 60), source=source,
+            line=int(line_no[k]))
     start_s = end_s - own
     overlap = np.flatnonzero(start_s[1:] < end_s[:-1]) + 1
     if overlap.size:
         k = int(overlap[0])
-        raise InputError(f"the {int(own[k]) // 60}-minute interval ending {_ex(stamps[k], 40)} "
-                         f"overlaps the row before (line {line_no[k - 1]}, "
-                         f"{_ex(stamps[k - 1], 40)}): the step declared does not match the "
-                         "spacing of the rows", source=source, line=int(line_no[k]))
+        raise InputError(_("the {step}-minute interval ending {time} overlaps the row before "
+                           "(line {line}, {before}): the step declared does not match the "
+                           "spacing of the rows").format(
+                               step=int(own[k]) // 60, time=_ex(stamps[k], 40),
+                               line=line_no[k - 1], before=_ex(stamps[k - 1], 40)),
+                         source=source, line=int(line_no[k]))
 
     # The grid step: asked, or the step covering most of the file.
     steps_found = np.unique(own)
@@ -771,14 +797,17 @@ def _to_grid(rows: _Rows, *, source: str, tz: str, allow_gaps: bool, quantity: s
         g = int(grid_step_s)
     for s in steps_found.tolist():
         if g % s and s % g:
-            raise InputError(f"{s // 60}-minute values cannot be laid on a {g // 60}-minute "
-                             "grid (neither divides the other)", source=source)
+            raise InputError(_("{fine}-minute values cannot be laid on a {grid}-minute grid "
+                               "(neither divides the other)").format(fine=s // 60,
+                                                                     grid=g // 60),
+                             source=source)
 
     # Lay each row on the grid: finer rows summed, coarser rows spread.
     valued = ~np.isnan(power_w)
     first_v = int(np.argmax(valued)) if valued.any() else None
     if first_v is None:
-        raise InputError("no measured value: every value of the file is empty", source=source)
+        raise InputError(_("no measured value: every value of the file is empty"),
+                         source=source)
     last_v = n - 1 - int(np.argmax(valued[::-1]))
     lo, hi = start_s[first_v] // g * g, -(-end_s[last_v] // g) * g
     nbins = int((hi - lo) // g)
@@ -802,15 +831,16 @@ def _to_grid(rows: _Rows, *, source: str, tz: str, allow_gaps: bool, quantity: s
         np.bitwise_or.at(qflags, b, flags[idx] | SPREAD)
     partial = (covered > 0) & (covered < g)
     if partial.any():
-        warnings.append(f"{int(partial.sum())} step(s) of {g // 60} min only partly covered by "
-                        "finer values: counted as missing")
+        warnings.append(_("{n} step(s) of {step} min only partly covered by finer values: "
+                          "counted as missing").format(n=int(partial.sum()), step=g // 60))
     energy[covered < g] = np.nan
     qflags[covered < g] = 0
     # Steps only partly covered at either end are not gaps: the curve starts and ends with a
     # complete step.
     full = np.flatnonzero(covered == g)
     if full.size == 0:
-        raise InputError(f"no complete {g // 60}-minute step in the file", source=source)
+        raise InputError(_("no complete {step}-minute step in the file").format(step=g // 60),
+                         source=source)
     energy, qflags = energy[full[0]:full[-1] + 1], qflags[full[0]:full[-1] + 1]
     lo, nbins = lo + int(full[0]) * g, int(full[-1] - full[0] + 1)
 
@@ -843,7 +873,7 @@ def _own_steps(end_s: np.ndarray, declared: np.ndarray, stamps: list, line_no: n
         own[todo] = header_s
         return own
     if n < 2:
-        raise InputError("a single value and no step length: cannot tell the step",
+        raise InputError(_("a single value and no step length: cannot tell the step"),
                          source=source, line=int(line_no[0]))
     d = np.diff(end_s)                            # d[k-1] = end[k] - end[k-1]
     prev = np.concatenate([[d[0]], d])            # spacing before each row (row 0: the next)
@@ -880,15 +910,17 @@ def _raise_gap(missing: np.ndarray, lo: int, g: int, start_s, end_s, line_no, st
     k_after = int(np.searchsorted(end_s, t_b + 1, side="left"))   # first row ending after t_b
     k_after = min(k_after, len(line_no) - 1)
     k_before = max(int(np.searchsorted(end_s, t_a, side="right")) - 1, 0)
-    hint = ""
+    sentences = [_("{n} missing step(s) of {step} min between {a} (line {line}) and {b}; "
+                   "{runs} gap(s) in the file in all.").format(
+                       n=b - a, step=g // 60, a=_ex(stamps[k_before], 40),
+                       line=line_no[k_before], b=_ex(stamps[k_after], 40), runs=runs)]
     if _dst_between(t_a - g, t_b + g, tz):
-        hint = (" This is around a clock change: on the October change the hour 02:00-03:00 "
-                "happens twice and the file must hold it twice (50 half-hours that day).")
-    raise InputError(
-        f"{b - a} missing step(s) of {g // 60} min between {_ex(stamps[k_before], 40)} "
-        f"(line {line_no[k_before]}) and {_ex(stamps[k_after], 40)}; {runs} gap(s) in the "
-        f"file in all.{hint} Export the period again, or accept the gaps (--allow-gaps) to "
-        "see the data completeness in the report.", source=source, line=int(line_no[k_after]))
+        sentences.append(_("This is around a clock change: on the October change the hour "
+                           "02:00-03:00 happens twice and the file must hold it twice (50 "
+                           "half-hours that day)."))
+    sentences.append(_("Export the period again, or accept the gaps (--allow-gaps) to see the "
+                       "data completeness in the report."))
+    raise InputError(" ".join(sentences), source=source, line=int(line_no[k_after]))
 
 
 def _parse_times(rows: _Rows, *, source: str, tz: str) -> np.ndarray:
@@ -902,22 +934,23 @@ def _parse_times(rows: _Rows, *, source: str, tz: str) -> np.ndarray:
             raise _not_a_load_curve(f"ses dates n'ont pas d'heure ({_ex(s, 12)}) : ce sont des "
                                     "valeurs quotidiennes", source, rows.line_no[k])
         if m is None:
-            raise InputError(f"cannot read the time {_ex(s, 40)}: expected "
-                             "'YYYY-MM-DDThh:mm:ss+02:00' or 'YYYY-MM-DD hh:mm:ss'",
+            raise InputError(_("cannot read the time {value}: expected "
+                               "'YYYY-MM-DDThh:mm:ss+02:00' or 'YYYY-MM-DD hh:mm:ss'").format(
+                                   value=_ex(s, 40)),
                              source=source, line=rows.line_no[k], field="Horodate")
         y, mo, d, h, mi, se, zone = m.groups()
         try:
             base = dt.datetime(int(y), int(mo), int(d), 0, 0, tzinfo=UTC)
         except ValueError:
-            raise InputError(f"the date in {_ex(s, 40)} does not exist", source=source,
-                             line=rows.line_no[k], field="Horodate") from None
+            raise InputError(_("the date in {value} does not exist").format(value=_ex(s, 40)),
+                             source=source, line=rows.line_no[k], field="Horodate") from None
         if not 1970 < int(y) < 2200:
-            raise InputError(f"the year in {_ex(s, 40)} is not plausible for a load curve",
-                             source=source, line=rows.line_no[k], field="Horodate")
+            raise InputError(_("the year in {value} is not plausible for a load curve").format(
+                value=_ex(s, 40)), source=source, line=rows.line_no[k], field="Horodate")
         hh, mm, ss = int(h), int(mi), int(se or 0)
         if hh > 24 or mm > 59 or ss > 59 or (hh == 24 and (mm or ss)):
-            raise InputError(f"the time of day in {_ex(s, 40)} does not exist", source=source,
-                             line=rows.line_no[k], field="Horodate")
+            raise InputError(_("the time of day in {value} does not exist").format(
+                value=_ex(s, 40)), source=source, line=rows.line_no[k], field="Horodate")
         t = int(base.timestamp()) + hh * 3600 + mm * 60 + ss
         if zone is None:
             naive[k] = True
@@ -925,8 +958,8 @@ def _parse_times(rows: _Rows, *, source: str, tz: str) -> np.ndarray:
             sign = 1 if zone[0] == "+" else -1
             z = zone[1:].replace(":", "")
             if int(z[:2]) > 14 or int(z[2:]) > 59:
-                raise InputError(f"the UTC offset in {_ex(s, 40)} does not exist",
-                                 source=source, line=rows.line_no[k], field="Horodate")
+                raise InputError(_("the UTC offset in {value} does not exist").format(
+                    value=_ex(s, 40)), source=source, line=rows.line_no[k], field="Horodate")
             t -= sign * (int(z[:2]) * 3600 + int(z[2:]) * 60)
         secs[k] = t
     if naive.any():
@@ -957,8 +990,9 @@ def _local_to_utc(local_s: np.ndarray, line_no: list[int], stamps: list[str], *,
     if none.size:
         k = int(none[0])
         raise InputError(
-            f"the local time {_ex(stamps[k], 40)} does not exist: that night the clocks jump "
-            "forward one hour (02:00 becomes 03:00, the day has 23 hours, 46 half-hours)",
+            _("the local time {time} does not exist: that night the clocks jump forward one "
+              "hour (02:00 becomes 03:00, the day has 23 hours, 46 half-hours)").format(
+                  time=_ex(stamps[k], 40)),
             source=source, line=line_no[k], field="Horodate")
     first_instant = np.where(valid, cand, np.iinfo(np.int64).max).min(axis=1)
     last_instant = np.where(valid, cand, np.iinfo(np.int64).min).max(axis=1)
@@ -971,10 +1005,10 @@ def _local_to_utc(local_s: np.ndarray, line_no: list[int], stamps: list[str], *,
             if c == 1:
                 out[k] = last_instant[k]
             elif c > 1:
-                raise InputError(f"the local time {_ex(stamps[k], 40)} appears more than "
-                                 "twice (the hour of the October clock change happens twice, "
-                                 "never three times)", source=source, line=line_no[k],
-                                 field="Horodate")
+                raise InputError(_("the local time {time} appears more than twice (the hour "
+                                   "of the October clock change happens twice, never three "
+                                   "times)").format(time=_ex(stamps[k], 40)),
+                                 source=source, line=line_no[k], field="Horodate")
             seen[int(local_s[k])] = c + 1
     return out
 
@@ -997,12 +1031,12 @@ def _ex(s: str, n: int = 60) -> str:
 
 
 def _num(x: float) -> str:
-    return "empty" if np.isnan(x) else f"{x:g} W"
+    return _("empty") if np.isnan(x) else f"{x:g} W"
 
 
 def _cut_hint(j: int, lines: list[str] | None, is_last: bool | None = None) -> str:
     last = is_last if is_last is not None else (lines is not None and j == len(lines) - 1)
-    return " (this is the last line: the file may have been cut)" if last else ""
+    return " " + _("(this is the last line: the file may have been cut)") if last else ""
 
 
 def _decode(raw: bytes) -> str:
@@ -1030,12 +1064,13 @@ def _etape_corrected(text: str) -> bool:
 def _parse_pas(text: str, source: str, line: int) -> int:
     m = _PAS_RE.match(text.strip()) if len(text) <= MAX_FIELD_CHARS else None
     if m is None:
-        raise InputError(f"cannot read the step {_ex(text, 20)} (expected PT30M or 30)",
-                         source=source, line=line, field="Pas")
+        raise InputError(_("cannot read the step {value} (expected PT30M or 30)").format(
+            value=_ex(text, 20)), source=source, line=line, field="Pas")
     step = int(m.group(1)[:6])
     if step not in ALLOWED_STEP_MIN:
-        raise InputError(f"unsupported step of {step} minutes (expected one of "
-                         f"{ALLOWED_STEP_MIN})", source=source, line=line, field="Pas")
+        raise InputError(_("unsupported step of {step} minutes (expected one of {steps})")
+                         .format(step=step, steps=ALLOWED_STEP_MIN), source=source, line=line,
+                         field="Pas")
     return step
 
 
@@ -1051,5 +1086,5 @@ def _unit_scale(unit: str, source: str, line: int) -> float:
     if u in ("va", "kva"):
         raise _not_a_load_curve(f"son unité est {_ex(unit, 10)} : c'est une puissance "
                                 "maximale", source, line)
-    raise InputError(f"unknown unit {_ex(unit, 10)} (expected W or kW)", source=source,
-                     line=line, field="Unité")
+    raise InputError(_("unknown unit {value} (expected W or kW)").format(value=_ex(unit, 10)),
+                     source=source, line=line, field="Unité")

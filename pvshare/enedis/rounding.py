@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pvshare.i18n import _
+
 #: Grid units in 100 % for 1 and 2 decimals of a percent.
 GRID = {1: 1000, 2: 10000}
 #: Guard against floating-point noise around a grid point (12.299999999 → 12,3).
@@ -51,7 +53,8 @@ def grid_units(decimals: int) -> int:
     try:
         return GRID[decimals]
     except KeyError:
-        raise ValueError(f"decimals must be 1 or 2, got {decimals!r}") from None
+        raise ValueError(_("decimals must be 1 or 2, got {value!r}").format(
+            value=decimals)) from None
 
 
 def exact_units(allocated_wh: np.ndarray, production_wh: np.ndarray, grid: int) -> np.ndarray:

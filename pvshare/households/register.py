@@ -557,7 +557,7 @@ def read_curve_file(path: Path) -> Curve:
     try:
         arr = np.array(rows, dtype=str)
         if arr.ndim != 2 or arr.shape[1] != 3:
-            raise ValueError("3 columns expected")
+            raise ValueError(_("3 columns expected"))
         times = arr[:, 0].astype("datetime64[s]")
         wh = arr[:, 1].astype(float)
         flags = arr[:, 2].astype(np.uint8)

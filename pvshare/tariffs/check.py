@@ -36,6 +36,7 @@ import numpy as np
 
 from pvshare.billing.prices import parse_hour_ranges
 from pvshare.errors import InputError
+from pvshare.i18n import _
 from pvshare.tariffs.prices import OPTIONS, PERIODS, STANDARD_KVA, PriceTable
 from pvshare.tariffs.tempo import DAY_START_HOUR, TempoCalendar
 from pvshare.timegrid import DEFAULT_TZ, utc_offsets
@@ -186,13 +187,20 @@ def allowed_kvas(peak_w: float, kva: int, margin: float = PEAK_MARGIN) -> tuple[
     return tuple(lower) + (kva,)
 
 
-def _ranges(offpeak_hours) -> tuple[tuple[int, int], ...]:
+def offpeak_ranges(offpeak_hours) -> tuple[tuple[int, int], ...]:
+    """The off-peak hours as (start, end) seconds of the local day, from ``"22:00-06:00,…"``
+    or a sequence of such ranges or of pairs; :class:`ValueError` saying what is wrong.
+    """
     if isinstance(offpeak_hours, str):
         parts = [p for p in offpeak_hours.replace(";", ",").split(",") if p.strip()]
-        return tuple(parse_hour_ranges(parts))
+        offpeak_hours = parts
     if offpeak_hours and isinstance(offpeak_hours[0], str):
-        return tuple(parse_hour_ranges(list(offpeak_hours)))
-    return tuple((int(a), int(b)) for a, b in offpeak_hours)
+        ranges = tuple(parse_hour_ranges(list(offpeak_hours)))
+    else:
+        ranges = tuple((int(a), int(b)) for a, b in offpeak_hours)
+    if not ranges:
+        raise ValueError(_("no off-peak hours"))
+    return ranges
 
 
 def _in_ranges(sod: np.ndarray, ranges) -> np.ndarray:
@@ -241,26 +249,25 @@ def check_tariffs(start_utc, wh_per_step, step_minutes: int, kva: int, option: s
         or a Tempo colour is missing), naming the table and the first day missing.
     """
     if prices is None:
-        raise ValueError("prices are required (pvshare.tariffs.load_prices())")
+        raise ValueError(_("prices are required (pvshare.tariffs.load_prices())"))
     if option not in OPTIONS:
-        raise ValueError(f"unknown option {option!r} (expected {', '.join(OPTIONS)})")
+        raise ValueError(_("unknown option {value!r} (expected {expected})").format(
+            value=option, expected=", ".join(OPTIONS)))
     if kva not in STANDARD_KVA:
-        raise ValueError(f"{kva} kVA is not a standard power "
-                         f"({', '.join(map(str, STANDARD_KVA))})")
+        raise ValueError(_("{kva} kVA is not a standard power ({powers})").format(
+            kva=kva, powers=", ".join(map(str, STANDARD_KVA))))
     if not isinstance(step_minutes, int | np.integer) or step_minutes <= 0 or \
             (60 % step_minutes and step_minutes % 60):
-        raise ValueError(f"unsupported step of {step_minutes} minutes")
+        raise ValueError(_("unsupported step of {n} minutes").format(n=step_minutes))
     wh = np.asarray(wh_per_step, dtype=float)
     if wh.ndim != 1 or wh.size == 0:
-        raise ValueError("wh_per_step must be a non-empty 1-D array")
+        raise ValueError(_("wh_per_step must be a non-empty 1-D array"))
     if not np.all(np.isfinite(wh)):
-        raise ValueError(f"{int(np.sum(~np.isfinite(wh)))} steps have no value: the check "
-                         "needs a complete curve")
+        raise ValueError(_("{n} steps have no value: the check needs a complete curve")
+                         .format(n=int(np.sum(~np.isfinite(wh)))))
     if np.any(wh < 0):
-        raise ValueError("negative energy in the curve")
-    ranges = _ranges(offpeak_hours)
-    if not ranges:
-        raise ValueError("no off-peak hours")
+        raise ValueError(_("negative energy in the curve"))
+    ranges = offpeak_ranges(offpeak_hours)
 
     step_s = int(step_minutes) * 60
     start = np.datetime64(start_utc, "s") if not isinstance(start_utc, dt.datetime) else \
@@ -324,11 +331,13 @@ def check_tariffs(start_utc, wh_per_step, step_minutes: int, kva: int, option: s
     if current is None:
         u = next(m for m in missing if m.option == option and m.kva == kva)
         if u.reason == "no_color":
-            raise InputError(f"no Tempo colour for {u.days} day(s) of the curve, the first "
-                             f"{u.first_day}: give the colours with --tempo FILE",
+            raise InputError(_("no Tempo colour for {days} day(s) of the curve, the first "
+                               "{first}: give the colours with --tempo FILE").format(
+                                   days=u.days, first=u.first_day),
                              source=tempo.source if tempo is not None else None)
-        raise InputError(f"no {option} price at {kva} kVA for {u.days} day(s) of the curve, "
-                         f"the first {u.first_day}: give the prices with --prices FILE",
+        raise InputError(_("no {option} price at {kva} kVA for {days} day(s) of the curve, "
+                           "the first {first}: give the prices with --prices FILE").format(
+                               option=option, kva=kva, days=u.days, first=u.first_day),
                          source=prices.source)
     best = min(priced, key=lambda c: (c.exact_total, c is not current))
     saving = (current.exact_total - best.exact_total) * DAYS_PER_YEAR / days

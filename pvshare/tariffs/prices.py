@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from pvshare.errors import InputError
+from pvshare.i18n import _
 
 #: The options and the periods each one prices.
 OPTIONS = ("base", "hphc", "tempo")
@@ -168,13 +169,14 @@ def _fraction(text: str, source: str, line: int, column: str, maximum: Fraction)
     if t.count(",") == 1 and "." not in t:      # a decimal comma (quoted in the CSV)
         t = t.replace(",", ".")
     if not _DECIMAL_RE.match(t):
-        raise InputError(f"{text.strip()[:40]!r} is not an amount in euros (a decimal number "
-                         "such as 0.2016, point or comma)", source=source, line=line,
-                         field=column)
+        raise InputError(_("{value!r} is not an amount in euros (a decimal number such as "
+                           "0.2016, point or comma)").format(value=text.strip()[:40]),
+                         source=source, line=line, field=column)
     value = Fraction(t)
     if value > maximum:
-        raise InputError(f"{t} is implausibly high (more than {maximum}): check the unit "
-                         "(euros, all taxes included)", source=source, line=line, field=column)
+        raise InputError(_("{value} is implausibly high (more than {maximum}): check the unit "
+                           "(euros, all taxes included)").format(value=t, maximum=maximum),
+                         source=source, line=line, field=column)
     return value
 
 
@@ -192,23 +194,28 @@ def parse_prices(text: str, *, source: str = "<text>",
     """
     lines = text.splitlines()
     if len(lines) > MAX_ROWS + 1:
-        raise InputError(f"more than {MAX_ROWS:,} rows: not a prices file", source=source)
+        raise InputError(_("more than {n:,} rows: not a prices file").format(n=MAX_ROWS),
+                         source=source)
     reader = csv.reader(lines, skipinitialspace=True)
     try:
         header = [c.strip() for c in next(reader)]
     except StopIteration:
-        raise InputError("the file is empty", source=source) from None
+        raise InputError(_("the file is empty"), source=source) from None
     for c in COLUMNS:
         if c not in header:
-            raise InputError(f"no column {c!r}: the header must be "
-                             f"{','.join(COLUMNS)} (optionally {', '.join(OPTIONAL_COLUMNS)})",
+            raise InputError(_("no column {column!r}: the header must be {columns} "
+                               "(optionally {optional})").format(
+                                   column=c, columns=",".join(COLUMNS),
+                                   optional=", ".join(OPTIONAL_COLUMNS)),
                              source=source, line=1)
     for c in header:
         if c not in COLUMNS + OPTIONAL_COLUMNS:
-            raise InputError(f"unknown column {c[:40]!r} (expected {','.join(COLUMNS)}, "
-                             f"optionally {', '.join(OPTIONAL_COLUMNS)})", source=source, line=1)
+            raise InputError(_("unknown column {column!r} (expected {columns}, optionally "
+                               "{optional})").format(column=c[:40], columns=",".join(COLUMNS),
+                                                     optional=", ".join(OPTIONAL_COLUMNS)),
+                             source=source, line=1)
     if len(set(header)) != len(header):
-        raise InputError("a column appears twice in the header", source=source, line=1)
+        raise InputError(_("a column appears twice in the header"), source=source, line=1)
     col = {c: header.index(c) for c in header}
     rows: list[PriceRow] = []
     seen: dict[tuple, int] = {}
@@ -218,8 +225,9 @@ def parse_prices(text: str, *, source: str = "<text>",
             if not cells or all(not c.strip() for c in cells):
                 continue
             if len(cells) != len(header):
-                raise InputError(f"{len(cells)} cells where the header has {len(header)} "
-                                 "columns", source=source, line=n)
+                raise InputError(_("{cells} cells where the header has {columns} columns")
+                                 .format(cells=len(cells), columns=len(header)),
+                                 source=source, line=n)
 
             def cell(name: str, cells=cells) -> str:
                 return cells[col[name]].strip() if name in col else ""
@@ -230,34 +238,40 @@ def parse_prices(text: str, *, source: str = "<text>",
                     raise ValueError
                 start = dt.date.fromisoformat(d)
             except ValueError:
-                raise InputError(f"{d[:40]!r} is not a date YYYY-MM-DD", source=source, line=n,
-                                 field="from") from None
+                raise InputError(_("{value!r} is not a date YYYY-MM-DD").format(value=d[:40]),
+                                 source=source, line=n, field="from") from None
             option = cell("option").lower()
             if option not in OPTIONS:
-                raise InputError(f"unknown option {option[:40]!r} (expected "
-                                 f"{', '.join(OPTIONS)})", source=source, line=n, field="option")
+                raise InputError(_("unknown option {value!r} (expected {expected})").format(
+                    value=option[:40], expected=", ".join(OPTIONS)), source=source, line=n,
+                    field="option")
             k = cell("kva")
             try:
                 kva = int(k)
             except ValueError:
                 kva = -1
             if kva not in STANDARD_KVA:
-                raise InputError(f"{k[:40]!r} is not a standard power in kVA (expected one of "
-                                 f"{', '.join(map(str, STANDARD_KVA))})", source=source, line=n,
-                                 field="kva")
+                raise InputError(_("{value!r} is not a standard power in kVA (expected one of "
+                                   "{powers})").format(value=k[:40],
+                                                       powers=", ".join(map(str, STANDARD_KVA))),
+                                 source=source, line=n, field="kva")
             period = cell("period").lower()
             if period not in PERIODS[option]:
-                raise InputError(f"period {period[:40]!r} is not one of option {option!r} "
-                                 f"(expected {', '.join(PERIODS[option])})", source=source,
-                                 line=n, field="period")
+                raise InputError(_("period {period!r} is not one of option {option!r} "
+                                   "(expected {expected})").format(
+                                       period=period[:40], option=option,
+                                       expected=", ".join(PERIODS[option])),
+                                 source=source, line=n, field="period")
             amounts = [cell(c) for c in ("subscription_eur_per_month", "eur_per_kwh",
                                          "subscription_eur_per_year")]
             if not any(amounts):                   # a gap row: unknown from this date
                 rows.append(PriceRow(start, option, kva, period, None, None, cell("source"), n))
                 key = (option, kva, period, start)
                 if key in seen:
-                    raise InputError(f"{option} {kva} kVA {period} from {start} is already "
-                                     f"priced on line {seen[key]}", source=source, line=n)
+                    raise InputError(_("{option} {kva} kVA {period} from {start} is already "
+                                       "priced on line {line}").format(
+                                           option=option, kva=kva, period=period, start=start,
+                                           line=seen[key]), source=source, line=n)
                 seen[key] = n
                 continue
             monthly = _fraction(cell("subscription_eur_per_month"), source, n,
@@ -268,28 +282,36 @@ def parse_prices(text: str, *, source: str = "<text>",
                 yearly = _fraction(y, source, n, "subscription_eur_per_year",
                                    MAX_EUR_PER_MONTH * 12)
                 if abs(yearly / 12 - monthly) > Fraction(1, 200):
-                    raise InputError(f"the monthly subscription {float(monthly):.2f} is not the "
-                                     f"yearly one {float(yearly):.2f} / 12 "
-                                     f"({float(yearly / 12):.4f})", source=source, line=n,
+                    raise InputError(_("the monthly subscription {monthly} is not the yearly "
+                                       "one {yearly} / 12 ({exact})").format(
+                                           monthly=f"{float(monthly):.2f}",
+                                           yearly=f"{float(yearly):.2f}",
+                                           exact=f"{float(yearly / 12):.4f}"),
+                                     source=source, line=n,
                                      field="subscription_eur_per_month")
             price = _fraction(cell("eur_per_kwh"), source, n, "eur_per_kwh", MAX_EUR_PER_KWH)
             key = (option, kva, period, start)
             if key in seen:
-                raise InputError(f"{option} {kva} kVA {period} from {start} is already priced "
-                                 f"on line {seen[key]}", source=source, line=n)
+                raise InputError(_("{option} {kva} kVA {period} from {start} is already "
+                                   "priced on line {line}").format(
+                                       option=option, kva=kva, period=period, start=start,
+                                       line=seen[key]), source=source, line=n)
             seen[key] = n
             skey = (option, kva, start)
             if skey in subs and subs[skey][0] != yearly:
-                raise InputError(f"{option} {kva} kVA from {start}: subscription differs from "
-                                 f"line {subs[skey][1]}'s", source=source, line=n,
+                raise InputError(_("{option} {kva} kVA from {start}: subscription differs "
+                                   "from line {line}'s").format(
+                                       option=option, kva=kva, start=start,
+                                       line=subs[skey][1]), source=source, line=n,
                                  field="subscription_eur_per_month")
             subs.setdefault(skey, (yearly, n))
             rows.append(PriceRow(start, option, kva, period, yearly, price,
                                  cell("source"), n))
     except csv.Error as exc:
-        raise InputError(f"not a valid CSV table ({exc})", source=source) from None
+        raise InputError(_("not a valid CSV table ({error})").format(error=exc),
+                         source=source) from None
     if not rows:
-        raise InputError("no price rows", source=source)
+        raise InputError(_("no price rows"), source=source)
     rows.sort(key=lambda r: (OPTIONS.index(r.option), r.kva, PERIODS[r.option].index(r.period),
                              r.start))
     return PriceTable(tuple(rows), source, valid_until)
@@ -302,11 +324,20 @@ def load_prices(path: str | Path | None = None) -> PriceTable:
     """
     if path is None:
         return bundled_prices()
+    return parse_prices(table_text(path), source=str(Path(path)))
+
+
+def table_text(path: str | Path) -> str:
+    """The text of a user's table file (``--prices``, ``--tempo``): plain or gzip, UTF-8,
+    read in bounded memory (:mod:`pvshare.files.csvio`'s line reader).
+
+    Raises :class:`InputError` when there is no such file.
+    """
     from pvshare.files.csvio import _read_lines
     p = Path(path)
     if not p.exists():
-        raise InputError("no such file", source=str(p))
-    return parse_prices("".join(_read_lines(p, str(p))), source=str(p))
+        raise InputError(_("no such file"), source=str(p))
+    return "".join(_read_lines(p, str(p)))
 
 
 def bundled_prices() -> PriceTable:

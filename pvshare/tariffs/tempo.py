@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from pvshare.errors import InputError
+from pvshare.i18n import _
 
 #: Colours, in the order of their codes (0 bleu, 1 blanc, 2 rouge).
 COLORS = ("bleu", "blanc", "rouge")
@@ -75,21 +76,21 @@ def parse_tempo(text: str, *, source: str = "<text>") -> TempoCalendar:
     """
     lines = text.splitlines()
     if len(lines) > MAX_ROWS + 1:
-        raise InputError(f"more than {MAX_ROWS:,} rows: not a Tempo colours file",
-                         source=source)
+        raise InputError(_("more than {n:,} rows: not a Tempo colours file").format(
+            n=MAX_ROWS), source=source)
     reader = csv.reader(lines, skipinitialspace=True)
     try:
         header = [c.strip().lower() for c in next(reader)]
     except StopIteration:
-        raise InputError("the file is empty", source=source) from None
+        raise InputError(_("the file is empty"), source=source) from None
     for c in ("date", "color"):
         if c not in header:
-            raise InputError(f"no column {c!r}: the header must be date,color", source=source,
-                             line=1)
+            raise InputError(_("no column {column!r}: the header must be date,color")
+                             .format(column=c), source=source, line=1)
     for c in header:
         if c not in ("date", "color", "source"):
-            raise InputError(f"unknown column {c[:40]!r} (expected date,color, optionally "
-                             "source)", source=source, line=1)
+            raise InputError(_("unknown column {column!r} (expected date,color, optionally "
+                               "source)").format(column=c[:40]), source=source, line=1)
     di, ci = header.index("date"), header.index("color")
     found: dict[dt.date, tuple[int, int]] = {}
     try:
@@ -97,29 +98,32 @@ def parse_tempo(text: str, *, source: str = "<text>") -> TempoCalendar:
             if not cells or all(not c.strip() for c in cells):
                 continue
             if len(cells) != len(header):
-                raise InputError(f"{len(cells)} cells where the header has {len(header)} "
-                                 "columns", source=source, line=n)
+                raise InputError(_("{cells} cells where the header has {columns} columns")
+                                 .format(cells=len(cells), columns=len(header)),
+                                 source=source, line=n)
             d = cells[di].strip()
             try:
                 if not _DATE_RE.match(d):
                     raise ValueError
                 day = dt.date.fromisoformat(d)
             except ValueError:
-                raise InputError(f"{d[:40]!r} is not a date YYYY-MM-DD", source=source, line=n,
-                                 field="date") from None
+                raise InputError(_("{value!r} is not a date YYYY-MM-DD").format(value=d[:40]),
+                                 source=source, line=n, field="date") from None
             c = cells[ci].strip()
             code = _ALIASES.get(c.lower())
             if code is None:
-                raise InputError(f"unknown colour {c[:40]!r} (expected bleu, blanc or rouge)",
-                                 source=source, line=n, field="color")
+                raise InputError(_("unknown colour {value!r} (expected bleu, blanc or rouge)")
+                                 .format(value=c[:40]), source=source, line=n, field="color")
             if day in found and found[day][0] != code:
-                raise InputError(f"{day} is {COLORS[found[day][0]]} on line {found[day][1]} and "
-                                 f"{COLORS[code]} here", source=source, line=n, field="color")
+                raise InputError(_("{day} is {color} on line {line} and {other} here").format(
+                    day=day, color=COLORS[found[day][0]], line=found[day][1],
+                    other=COLORS[code]), source=source, line=n, field="color")
             found.setdefault(day, (code, n))
     except csv.Error as exc:
-        raise InputError(f"not a valid CSV table ({exc})", source=source) from None
+        raise InputError(_("not a valid CSV table ({error})").format(error=exc),
+                         source=source) from None
     if not found:
-        raise InputError("no colour rows", source=source)
+        raise InputError(_("no colour rows"), source=source)
     keys = sorted(found)
     return TempoCalendar(np.array(keys, dtype="datetime64[D]"),
                          np.array([found[k][0] for k in keys], dtype=np.int8), source)
@@ -129,11 +133,8 @@ def load_tempo(path: str | Path | None = None) -> TempoCalendar:
     """The colours of ``path`` (``--tempo FILE``), or the bundled calendar when None."""
     if path is None:
         return bundled_tempo()
-    from pvshare.files.csvio import _read_lines
-    p = Path(path)
-    if not p.exists():
-        raise InputError("no such file", source=str(p))
-    return parse_tempo("".join(_read_lines(p, str(p))), source=str(p))
+    from pvshare.tariffs.prices import table_text
+    return parse_tempo(table_text(path), source=str(Path(path)))
 
 
 def bundled_tempo() -> TempoCalendar:
