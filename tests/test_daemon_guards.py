@@ -63,9 +63,12 @@ def test_clock_behind_at_start_waits_then_ntp_no_closed_step_changed(mosquitto, 
     final = ~before.incomplete
     assert final.sum() >= 4
 
-    # The Pi reboots without its real-time clock: 3 h behind until NTP answers.
+    # The Pi reboots without its real-time clock: a week behind (fake-hwclock's time of the
+    # last shutdown) until NTP answers. A week, not hours: at 1200x a clock a few hours
+    # behind would catch up with the store by itself within seconds of wall time, before
+    # `status` below has even started on a loaded machine.
     adjust = tmp_path / "clock-adjust"
-    adjust.write_text("-10800")
+    adjust.write_text(str(-7 * 86400))
     d = rig.daemon(cfg_path, "behind", extra=("--clock-adjust-file", adjust))
     ds.wait_for(lambda: "waiting for it to be set" in d.log() or not d.alive(), 60,
                 what="the daemon to wait for the clock")

@@ -56,6 +56,31 @@ CEILING = {
     "pvshare/enedis/loadcurve.py": 0,
     "pvshare/enedis/curves.py": 0,
     "pvshare/enedis/rounding.py": 0,
+    "pvshare/store/db.py": 0,                   # NoStore and StoreGone too
+    "pvshare/store/admin.py": 0,
+    "pvshare/store/export.py": 0,
+    "pvshare/store/imports.py": 0,
+    "pvshare/store/salvage.py": 0,
+    "pvshare/forecast/files.py": 0,
+    "pvshare/forecast/model.py": 0,
+    "pvshare/forecast/evaluate.py": 0,
+    "pvshare/reports/batch.py": 0,
+    "pvshare/reports/building.py": 0,
+    "pvshare/reports/charts.py": 0,
+    "pvshare/reports/fmt.py": 0,
+    "pvshare/reports/followup.py": 0,
+    "pvshare/reports/household.py": 0,
+    "pvshare/reports/localtime.py": 0,
+    "pvshare/reports/pages.py": 0,              # chart titles: the French document's
+    "pvshare/reports/reference.py": 0,
+    "pvshare/reports/render.py": 0,
+    "pvshare/reports/run.py": 0,
+    "pvshare/reports/sources.py": 0,
+    "pvshare/reports/tenant.py": 0,
+    "pvshare/files/csvio.py": 0,                # the CSV readers of pvshare allocate
+    "pvshare/allocation/__init__.py": 0,        # its ValueError, shown by allocate
+    "pvshare/allocation/files.py": 0,
+    "pvshare/allocation/spec.py": 0,
 }
 
 MESSAGE_CALLS = {"echo", "secho", "print", "InputError", "ConfigError", "StoreError",
@@ -298,4 +323,63 @@ def test_a_broken_load_curve_is_told_in_the_users_language(tmp_path):
         message = re.sub(r"'[^']*'", "", fr.stderr.split(str(curve), 1)[1])
         assert not re.search(r"\b(line|column|date in|not|must|got|value)\b", message), message
         assert not ENGLISH.search(message), message
+    assert not out.exists()
+
+
+def test_export_and_report_errors_in_the_users_language(tmp_path):
+    """The errors raised inside ``pvshare/store/export.py`` and ``pvshare/reports/run.py``
+    (not only the commands' own) are French under a French locale, English otherwise.
+    """
+    config = tmp_path / "site.toml"
+    config.write_text(Path(EXAMPLE).read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "a.csv"
+    export = ("export", "-c", str(config), "--what", "allocation", "--out", str(out))
+    cases = [
+        (export + ("--from", "2025-06-22", "--to", "2025-06-21"),
+         "erreur : --to : --to (2025-06-21) doit être après --from (2025-06-22)",
+         "error: --to: --to (2025-06-21) must be after --from (2025-06-22)"),
+        (export + ("--from", "2025-06-21T25", "--to", "2025-06-22"),
+         "erreur : --from : pas une date ni une heure ISO 8601 : '2025-06-21T25' (par exemple "
+         "2026-03-01 ou 2026-03-01T00:00:00+01:00)",
+         "error: --from: not an ISO 8601 date or time: '2025-06-21T25' (e.g. 2026-03-01 or "
+         "2026-03-01T00:00:00+01:00)"),
+        (("report", "building", "-c", str(config), "--month", "2025-6", "--out", str(tmp_path)),
+         "erreur : --month : AAAA-MM attendu (par exemple 2025-06), et non '2025-6'",
+         "error: --month: expected YYYY-MM (e.g. 2025-06), got '2025-6'"),
+    ]
+    for args, french, english in cases:
+        fr = _run("fr_FR.UTF-8", *args)
+        en = _run("C.UTF-8", *args)
+        assert fr.returncode == en.returncode == 2, (fr.stderr, en.stderr)
+        assert fr.stderr.strip() == french
+        assert en.stderr.strip() == english
+        message = re.sub(r"'[^']*'", "", fr.stderr)
+        assert not re.search(r"\b(must|not|line|got|expected|after)\b", message), message
+        assert not ENGLISH.search(message), message
+    assert not out.exists()
+
+
+def test_a_bad_consumption_file_is_told_in_the_users_language(tmp_path):
+    """``pvshare allocate`` on a consumption file with a bad number on line 3: the CSV
+    reader's error is French from ``erreur :`` to its end under a French locale, English
+    otherwise; no output is written.
+    """
+    production = tmp_path / "production.csv"
+    production.write_text("time,production_wh\n2025-06-01T10:00:00+00:00,1000\n"
+                          "2025-06-01T10:30:00+00:00,900\n", encoding="utf-8")
+    consumption = tmp_path / "consumption.csv"
+    consumption.write_text("time,A01,A02\n2025-06-01T10:00:00+00:00,300,400\n"
+                           "2025-06-01T10:30:00+00:00,12x,500\n", encoding="utf-8")
+    out = tmp_path / "allocation.csv"
+    args = ("allocate", "--production", str(production), "--consumption", str(consumption),
+            "--key", "prorata", "--out", str(out))
+    fr = _run("fr_FR.UTF-8", *args)
+    en = _run("C.UTF-8", *args)
+    assert fr.returncode == en.returncode == 2, (fr.stderr, en.stderr)
+    assert fr.stderr.strip() == (f"erreur : {consumption}, ligne 3, colonne « A01 » : "
+                                 "pas un nombre : '12x'")
+    assert en.stderr.strip() == f"error: {consumption}, line 3, column 'A01': not a number: '12x'"
+    message = re.sub(r"'[^']*'", "", fr.stderr.split(str(consumption), 1)[1])
+    assert not re.search(r"\b(must|not|line|got|column|number)\b", message), message
+    assert not ENGLISH.search(message), message
     assert not out.exists()

@@ -20,6 +20,7 @@ import numpy as np
 from pvshare.allocation import keys
 from pvshare.allocation.result import AllocationResult
 from pvshare.allocation.spec import KeyName, KeySpec
+from pvshare.i18n import _
 
 #: The key names (see :class:`pvshare.allocation.spec.KeyName`).
 KEYS = tuple(k.value for k in KeyName)
@@ -60,20 +61,23 @@ def allocate(production, consumption, key: str, coefficients=None, ranks=None) -
         consumption, or coefficients out of range.
     """
     if key not in KEYS:
-        raise ValueError(f"unknown key {key!r}: use one of {', '.join(KEYS)}")
+        raise ValueError(_("unknown key {key!r}: use one of {keys}").format(
+            key=key, keys=', '.join(KEYS)))
     production = np.asarray(production, dtype=float)
     consumption = np.asarray(consumption, dtype=float)
     if production.ndim != 1:
-        raise ValueError(f"production must have shape (T,), got {production.shape}")
+        raise ValueError(_("production must have shape (T,), got {shape}").format(
+            shape=production.shape))
     if consumption.ndim != 2 or consumption.shape[0] != production.shape[0]:
-        raise ValueError(f"consumption must have shape (T, N) = ({production.shape[0]}, N), "
-                         f"got {consumption.shape}")
+        raise ValueError(_("consumption must have shape (T, N) = ({t}, N), got {shape}")
+                         .format(t=production.shape[0], shape=consumption.shape))
     T, N = consumption.shape
     bad = ~np.isfinite(production) | (production < 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"production must be finite and >= 0: step {i} is {float(production[i])!r} "
-                         f"({int(bad.sum())} bad step(s))")
+        raise ValueError(_("production must be finite and >= 0: step {step} is {value!r} "
+                           "({n} bad step(s))").format(step=i, value=float(production[i]),
+                                                      n=int(bad.sum())))
     # A missing value (NaN) becomes a demand of 0, so its participant gets nothing.
     demand = _demand(consumption, 0)
 
@@ -86,31 +90,34 @@ def allocate(production, consumption, key: str, coefficients=None, ranks=None) -
         allocated = _by_blocks(getattr(keys, key), production, demand, k)
     elif key == "priority":
         if ranks is None:
-            raise ValueError("key 'priority' needs ranks (1 = served first) for each participant")
+            raise ValueError(_("key 'priority' needs ranks (1 = served first) for each "
+                               "participant"))
         r = np.asarray(ranks)
         if r.shape != (N,) or not np.issubdtype(r.dtype, np.integer) or (r < 1).any():
-            raise ValueError(f"ranks must be N={N} integers >= 1, got {r!r}")
+            raise ValueError(_("ranks must be N={n} integers >= 1, got {ranks!r}").format(
+                n=N, ranks=r))
         w = None if coefficients is None else np.asarray(coefficients, dtype=float)
         if w is not None:
             if w.shape != (N,) or not np.isfinite(w).all() or (w < 0).any():
-                raise ValueError(f"priority weights must be N={N} numbers >= 0")
+                raise ValueError(_("priority weights must be N={n} numbers >= 0").format(n=N))
             for rank in np.unique(r):
                 if w[r == rank].sum() <= 0:
-                    raise ValueError(f"priority weights of rank {rank} are all zero")
+                    raise ValueError(_("priority weights of rank {rank} are all zero").format(
+                        rank=rank))
         allocated = _by_blocks(keys.priority, production, demand, r, w)
     else:  # custom
         if coefficients is None:
-            raise ValueError("key 'custom' needs per-step coefficients, shape (T, N)")
+            raise ValueError(_("key 'custom' needs per-step coefficients, shape (T, N)"))
         k = np.asarray(coefficients, dtype=float)
         if k.shape != (T, N):
-            raise ValueError(f"custom coefficients must have shape (T, N) = ({T}, {N}), "
-                             f"got {k.shape}")
-        _check_range(k, "custom coefficients")
+            raise ValueError(_("custom coefficients must have shape (T, N) = ({t}, {n}), got "
+                               "{shape}").format(t=T, n=N, shape=k.shape))
+        _check_range(k, "custom")
         over = k.sum(axis=1) > 1 + SUM_TOLERANCE
         if over.any():
             t = int(np.flatnonzero(over)[0])
-            raise ValueError(f"custom coefficients of step {t} sum to {float(k[t].sum()):.10g}, "
-                             f"must be at most 1")
+            raise ValueError(_("custom coefficients of step {step} sum to {total:.10g}, must "
+                               "be at most 1").format(step=t, total=float(k[t].sum())))
         allocated = _by_blocks(keys.custom, production, demand, k, per_step=True)
 
     return AllocationResult(allocated=allocated, production=production,
@@ -154,17 +161,19 @@ def _demand(consumption: np.ndarray, first_step: int) -> np.ndarray:
         high = np.max(consumption, initial=0.0, where=~missing)
     if low < 0 or np.isinf(high):
         t, i = np.argwhere(np.isinf(consumption) | (consumption < 0))[0]
-        raise ValueError(f"consumption must be >= 0 and finite (or NaN if missing): "
-                         f"step {t + first_step}, participant {i} is "
-                         f"{float(consumption[t, i])!r}")
+        raise ValueError(_("consumption must be >= 0 and finite (or NaN if missing): step "
+                           "{step}, participant {participant} is {value!r}").format(
+                             step=t + first_step, participant=i,
+                             value=float(consumption[t, i])))
     return consumption if missing is None else np.where(missing, 0.0, consumption)
 
 
-def _check_range(k: np.ndarray, what: str) -> None:
+def _check_range(k: np.ndarray, key: str) -> None:
     bad = ~np.isfinite(k) | (k < 0) | (k > 1)
     if bad.any():
         idx = tuple(int(x) for x in np.argwhere(bad)[0])
-        raise ValueError(f"{what} must be between 0 and 1: {float(k[idx])!r} at index {idx}")
+        raise ValueError(_("{key} coefficients must be between 0 and 1: {value!r} at index "
+                           "{index}").format(key=key, value=float(k[idx]), index=idx))
 
 
 def _coefficients(coefficients, n: int, key: str) -> np.ndarray:
@@ -172,8 +181,10 @@ def _coefficients(coefficients, n: int, key: str) -> np.ndarray:
         return np.full(n, 1.0 / n)
     k = np.asarray(coefficients, dtype=float)
     if k.shape != (n,):
-        raise ValueError(f"{key} coefficients must have shape (N,) = ({n},), got {k.shape}")
-    _check_range(k, f"{key} coefficients")
+        raise ValueError(_("{key} coefficients must have shape (N,) = ({n},), got {shape}")
+                         .format(key=key, n=n, shape=k.shape))
+    _check_range(k, key)
     if k.sum() > 1 + SUM_TOLERANCE:
-        raise ValueError(f"{key} coefficients sum to {float(k.sum()):.10g}, must be at most 1")
+        raise ValueError(_("{key} coefficients sum to {total:.10g}, must be at most 1").format(
+            key=key, total=float(k.sum())))
     return k

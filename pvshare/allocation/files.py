@@ -17,6 +17,7 @@ from pvshare.enedis.keyfile import TIME_STYLES, KeyFiles, build_key_files, norma
 from pvshare.errors import InputError
 from pvshare.files import csvio
 from pvshare.files.atomic import atomic_writes
+from pvshare.i18n import _
 from pvshare.timegrid import step_seconds
 
 
@@ -26,10 +27,12 @@ def _check_key_options(operation: str, time_style: str, decimals: int) -> None:
     except ValueError as exc:
         raise InputError(str(exc), field="--operation") from None
     if time_style not in TIME_STYLES:
-        raise InputError(f"must be one of {', '.join(TIME_STYLES)}, got {time_style!r}",
+        raise InputError(_("must be one of {choices}, got {value!r}").format(
+                             choices=', '.join(TIME_STYLES), value=time_style),
                          field="--enedis-time")
     if decimals not in (1, 2):
-        raise InputError(f"must be 1 or 2, got {decimals!r}", field="--enedis-decimals")
+        raise InputError(_("must be 1 or 2, got {value!r}").format(value=decimals),
+                         field="--enedis-decimals")
 
 
 @dataclass(frozen=True)
@@ -71,9 +74,10 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
     """
     from pvshare.timegrid import STEPS
     if step not in STEPS:
-        raise InputError(f"must be one of {', '.join(STEPS)}, got {step!r}", field="--step")
+        raise InputError(_("must be one of {choices}, got {value!r}").format(
+                             choices=', '.join(STEPS), value=step), field="--step")
     if Path(out).is_dir():
-        raise InputError("is a folder: give a file name", source=str(out), field="--out")
+        raise InputError(_("is a folder: give a file name"), source=str(out), field="--out")
     # Physical plausibility, as the daemon's (pvshare.meters.energy.max_step_wh): the array
     # cannot make more than its peak power, a flat cannot draw more than its meter lets
     # through (subscribed kVA), with a margin.
@@ -82,22 +86,23 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
     max_cons = max_step_wh(kva, STEPS[step]) if kva else None
     spec = KeySpec.from_options(key, coefficients)
     if participants is not None and prm_map is not None:
-        raise InputError("give --participants (participant,prm,from,to) or --prm-map, not both",
-                         field="--participants")
+        raise InputError(_("give --participants (participant,prm,from,to) or --prm-map, not "
+                           "both"), field="--participants")
     if prm_map is not None or participants is not None:
         config_prms = None                     # the files given win over the config's
     if enedis_keys is not None and prm_map is None and participants is None \
             and not config_prms:
-        raise InputError("--enedis-keys needs the PRMs: --participants, --prm-map or --config",
-                         field="--enedis-keys")
+        raise InputError(_("--enedis-keys needs the PRMs: --participants, --prm-map or "
+                           "--config"), field="--enedis-keys")
     if enedis_keys is not None:
         if not operation:
-            raise InputError("--enedis-keys needs the operation id (--operation, e.g. "
-                             "00000001): it names the files ACC<operation>_…", field="--operation")
+            raise InputError(_("--enedis-keys needs the operation id (--operation, e.g. "
+                               "00000001): it names the files ACC<operation>_…"),
+                             field="--operation")
         _check_key_options(operation, enedis_time, enedis_decimals)
         if enedis_keys.exists() and not enedis_keys.is_dir():
-            raise InputError("--enedis-keys is a folder (one file per month is written in it), "
-                             "and this is a file", source=str(enedis_keys))
+            raise InputError(_("--enedis-keys is a folder (one file per month is written in "
+                               "it), and this is a file"), source=str(enedis_keys))
 
     prod = csvio.read_production(production, step, max_wh=max_prod)
     cons = csvio.read_consumption(consumption, step, max_wh=max_cons)
@@ -107,8 +112,9 @@ def allocate_files(production: Path, consumption: Path, key: str, out: Path, *,
     if config_prms:
         absent = [p for p in cons.columns if p not in config_prms]
         if absent:
-            raise InputError(f"participant {absent[0]!r} of {consumption} is not in the "
-                             f"configuration's [[participants]]: give --prm-map",
+            raise InputError(_("participant {name!r} of {file} is not in the "
+                               "configuration's [[participants]]: give --prm-map").format(
+                                 name=absent[0], file=consumption),
                              source=config_source)
         prms = [config_prms[p] for p in cons.columns]
     active = None

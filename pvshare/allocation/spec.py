@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pvshare.errors import InputError
+from pvshare.i18n import _
 
 if TYPE_CHECKING:
     from pvshare.allocation.result import AllocationResult
@@ -101,14 +102,14 @@ class KeySpec:
         try:
             name = KeyName(key)
         except ValueError:
-            raise InputError(f"unknown key {key!r}: use one of {', '.join(KeyName)}",
-                             field="--key") from None
+            raise InputError(_("unknown key {key!r}: use one of {keys}").format(
+                                 key=key, keys=', '.join(KeyName)), field="--key") from None
         if name is KeyName.CUSTOM and coefficients is None:
-            raise InputError("the 'custom' key needs --coefficients (time,<participant>,…)",
+            raise InputError(_("the 'custom' key needs --coefficients (time,<participant>,…)"),
                              field="--coefficients")
         if name is KeyName.PRIORITY and coefficients is None:
-            raise InputError("the 'priority' key needs --coefficients with a rank column "
-                             "(participant,coefficient,rank)", field="--coefficients")
+            raise InputError(_("the 'priority' key needs --coefficients with a rank column "
+                               "(participant,coefficient,rank)"), field="--coefficients")
         return cls(name, file=None if coefficients is None else Path(coefficients))
 
     def read_file(self, participants: list[str], times: np.ndarray | None = None,

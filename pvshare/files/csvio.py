@@ -69,7 +69,7 @@ def excerpt(text: str, n: int = 40) -> str:
     text = str(text)
     if len(text) <= n:
         return repr(text)
-    return repr(text[:n]) + f"… ({len(text):,} characters)"
+    return repr(text[:n]) + _("… ({n:,} characters)").format(n=len(text))
 
 
 def _open_text_bytes(path: Path, source: str):
@@ -78,13 +78,13 @@ def _open_text_bytes(path: Path, source: str):
     """
     import gzip
     if path.is_dir():
-        raise InputError("is a folder, not a CSV file", source=source)
+        raise InputError(_("is a folder, not a CSV file"), source=source)
     try:
         fh = open(path, "rb")
     except FileNotFoundError:
-        raise InputError("file not found", source=source) from None
+        raise InputError(_("file not found"), source=source) from None
     except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", source=source) from None
+        raise InputError(_("cannot read: {why}").format(why=exc.strerror), source=source) from None
     if fh.read(2) == b"\x1f\x8b":
         fh.seek(0)
         return gzip.GzipFile(fileobj=fh, mode="rb")
@@ -106,8 +106,8 @@ def _read_lines(path: Path, source: str) -> list[str]:
             try:
                 raw = fh.readline(MAX_LINE_BYTES + 1)
             except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-                raise InputError(f"damaged gzip file ({excerpt(str(exc))})", source=source,
-                                 line=len(lines) + 1) from None
+                raise InputError(_("damaged gzip file ({why})").format(why=excerpt(str(exc))),
+                                 source=source, line=len(lines) + 1) from None
             if not raw:
                 break
             n = len(lines) + 1
@@ -115,23 +115,25 @@ def _read_lines(path: Path, source: str) -> list[str]:
                 if raw.count(b"\r") > 1:
                     raise _lone_cr(source)
                 if b"\0" in raw:                     # /dev/zero, a binary file
-                    raise InputError("contains NUL bytes: a binary file, not CSV text",
+                    raise InputError(_("contains NUL bytes: a binary file, not CSV text"),
                                      source=source, line=n)
-                raise InputError(f"line longer than {MAX_LINE_BYTES >> 20} MB (starts with "
-                                 f"{excerpt(raw[:40].decode('utf-8', 'replace'))}): not a "
-                                 "pvshare CSV file", source=source, line=n)
+                raise InputError(_("line longer than {mb} MB (starts with {start}): not a "
+                                   "pvshare CSV file").format(
+                                     mb=MAX_LINE_BYTES >> 20,
+                                     start=excerpt(raw[:40].decode('utf-8', 'replace'))),
+                                 source=source, line=n)
             total += len(raw)
             if total > MAX_FILE_BYTES:
-                raise InputError(f"larger than {MAX_FILE_BYTES >> 20} MB", source=source,
-                                 line=n)
+                raise InputError(_("larger than {mb} MB").format(mb=MAX_FILE_BYTES >> 20),
+                                 source=source, line=n)
             if b"\0" in raw:
-                raise InputError("contains NUL bytes: a binary file, not CSV text",
+                raise InputError(_("contains NUL bytes: a binary file, not CSV text"),
                                  source=source, line=n)
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
-                raise InputError("not UTF-8 text (save the file as CSV UTF-8)", source=source,
-                                 line=n) from None
+                raise InputError(_("not UTF-8 text (save the file as CSV UTF-8)"),
+                                 source=source, line=n) from None
             if n == 1:
                 text = text.removeprefix("\ufeff")
             lines.append(text)
@@ -139,8 +141,9 @@ def _read_lines(path: Path, source: str) -> list[str]:
 
 
 def _lone_cr(source: str) -> InputError:
-    return InputError("its lines end with a lone CR (carriage return, as old Mac files do): "
-                      "save it with ordinary line ends (LF or CRLF)", source=source, line=1)
+    return InputError(_("its lines end with a lone CR (carriage return, as old Mac files "
+                        "do): save it with ordinary line ends (LF or CRLF)"),
+                      source=source, line=1)
 
 
 class _Table:
@@ -179,28 +182,31 @@ def _read_raw(path: Path) -> _Table:
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:
-        raise InputError("the file is empty", source=source)
+        raise InputError(_("the file is empty"), source=source)
     reader = csv.reader(lines, skipinitialspace=True)
     try:
         rows = list(reader)
     except csv.Error as exc:
         if any("\r" in ln.rstrip("\r\n") for ln in lines):
             raise _lone_cr(source) from None
-        raise InputError(f"not a valid CSV table ({str(exc).split(' - ')[0]})", source=source,
-                         line=reader.line_num or None) from None
+        raise InputError(_("not a valid CSV table ({why})").format(
+                             why=str(exc).split(' - ')[0]),
+                         source=source, line=reader.line_num or None) from None
     header = [c.strip() for c in rows[0]]
     if len(header) > MAX_COLUMNS:
-        raise InputError(f"{len(header):,} columns: at most {MAX_COLUMNS:,}", source=source,
-                         line=1)
+        raise InputError(_("{n:,} columns: at most {max:,}").format(n=len(header),
+                                                                      max=MAX_COLUMNS),
+                         source=source, line=1)
     for k, name in enumerate(header):
         if not name:
-            raise InputError("a column has no name in the header", source=source, line=1)
+            raise InputError(_("a column has no name in the header"), source=source, line=1)
         if "\n" in name or "\r" in name:
-            raise InputError(f"the header runs over several lines from column {excerpt(name, 20)}"
-                             ": a quote (\") is not closed", source=source, line=1)
+            raise InputError(_("the header runs over several lines from column {name}: a "
+                               "quote (\") is not closed").format(name=excerpt(name, 20)),
+                             source=source, line=1)
         if len(name) > MAX_NAME:
-            raise InputError(f"column name {excerpt(name)} is longer than {MAX_NAME} "
-                             "characters", source=source, line=1)
+            raise InputError(_("column name {name} is longer than {n} characters").format(
+                                 name=excerpt(name), n=MAX_NAME), source=source, line=1)
         try:                                  # participants' names: one canonical form
             header[k] = participant_id(name, _("column name"))
         except ValueError as exc:
@@ -209,9 +215,9 @@ def _read_raw(path: Path) -> _Table:
     for raw, name in zip(rows[0], header):
         if name in seen:
             same = "" if seen[name] == raw.strip() else \
-                " (written with other Unicode characters that look the same)"
-            raise InputError(f"column {name!r} appears twice in the header{same}",
-                             source=source, line=1)
+                _(" (written with other Unicode characters that look the same)")
+            raise InputError(_("column {name!r} appears twice in the header{same}").format(
+                                 name=name, same=same), source=source, line=1)
         seen[name] = raw.strip()
     width = len(header)
     body = []
@@ -219,19 +225,22 @@ def _read_raw(path: Path) -> _Table:
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
         if len(row) > width:
-            raise InputError(f"{len(row)} cells where the header has {width} columns "
-                             f"(extra cell {excerpt(row[width])})", source=source, line=i)
+            raise InputError(_("{n} cells where the header has {width} columns (extra cell "
+                               "{cell})").format(n=len(row), width=width,
+                                                 cell=excerpt(row[width])),
+                             source=source, line=i)
         if len(row) < width:
             if i == len(rows) and not lines[-1].endswith(("\n", "\r")):
-                raise InputError(f"the last line has {len(row)} of {width} cells and no line "
-                                 "end: the file was cut short", source=source, line=i)
+                raise InputError(_("the last line has {n} of {width} cells and no line end: "
+                                   "the file was cut short").format(n=len(row), width=width),
+                                 source=source, line=i)
             row = row + [""] * (width - len(row))
         body.append(row)
     notes = []
     if not lines[-1].endswith(("\n", "\r")):
         notes.append(
-            f"{source}, line {len(rows)}: the last line has no line end: the file may have "
-            "been cut short (check its last value)")
+            _("{file}, line {n}: the last line has no line end: the file may have been cut "
+              "short (check its last value)").format(file=source, n=len(rows)))
     return _Table(header, body, notes)
 
 
@@ -273,42 +282,47 @@ def _parse_times(text: np.ndarray, source: str, step: str, column: str = "time")
     no_offset = np.array([search(t) is None for t in cells], dtype=bool)
     if no_offset.any():
         i = int(np.flatnonzero(no_offset)[0])
-        raise InputError(f"time {excerpt(text[i])} has no UTC offset (write e.g. "
-                         f"2025-06-01T12:00:00+00:00)", source=source, line=i + 2, field=column)
+        raise InputError(_("time {time} has no UTC offset (write e.g. "
+                           "2025-06-01T12:00:00+00:00)").format(time=excerpt(text[i])),
+                         source=source, line=i + 2, field=column)
     parsed = np.array([_iso_seconds(t) for t in cells], dtype=np.float64).reshape(len(cells))
     bad = np.isnan(parsed)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"not an ISO 8601 time: {excerpt(text[i])}", source=source,
-                         line=i + 2, field=column)
+        raise InputError(_("not an ISO 8601 time: {value}").format(value=excerpt(text[i])),
+                         source=source, line=i + 2, field=column)
     secs = np.floor(parsed).astype(np.int64)
     limit = int(np.datetime64(f"{MAX_YEAR}-01-01", "s").astype(np.int64))
     out = (secs < 0) | (secs >= limit)
     if out.any():
         i = int(np.flatnonzero(out)[0])
-        raise InputError(f"time {excerpt(text[i])} is outside 1970–{MAX_YEAR}",
+        raise InputError(_("time {time} is outside 1970–{year}").format(
+                             time=excerpt(text[i]), year=MAX_YEAR),
                          source=source, line=i + 2, field=column)
     misaligned = (secs % step_s != 0) | (parsed != secs)     # a fraction of a second too
     if misaligned.any():
         i = int(np.flatnonzero(misaligned)[0])
-        raise InputError(f"time {text[i]!r} is not the start of a {step} step "
-                         f"(steps start at multiples of {step_s // 60} minutes, UTC)",
+        raise InputError(_("time {time!r} is not the start of a {step} step (steps start "
+                           "at multiples of {minutes} minutes, UTC)").format(
+                             time=text[i], step=step, minutes=step_s // 60),
                          source=source, line=i + 2, field=column)
     if secs.size > 1:
         d = np.diff(secs)
         if (d == 0).any():
             i = int(np.flatnonzero(d == 0)[0]) + 1
-            raise InputError(f"duplicate time {text[i]!r} (also on line {i + 1})",
+            raise InputError(_("duplicate time {time!r} (also on line {line})").format(
+                                 time=text[i], line=i + 1),
                              source=source, line=i + 2, field=column)
         if (d < 0).any():
             i = int(np.flatnonzero(d < 0)[0]) + 1
-            raise InputError(f"time {text[i]!r} is earlier than the line before: "
-                             "rows must be in increasing time order", source=source,
-                             line=i + 2, field=column)
+            raise InputError(_("time {time!r} is earlier than the line before: rows must "
+                               "be in increasing time order").format(time=text[i]),
+                             source=source, line=i + 2, field=column)
         if d.min() > step_s:
-            raise InputError(f"the rows are at least {int(d.min()) // 60} minutes apart but "
-                             f"the step is {step} ({step_s // 60} min): give --step to match "
-                             "the file", source=source, line=3, field=column)
+            raise InputError(_("the rows are at least {apart} minutes apart but the step is "
+                               "{step} ({minutes} min): give --step to match the file").format(
+                                 apart=int(d.min()) // 60, step=step, minutes=step_s // 60),
+                             source=source, line=3, field=column)
     return secs.astype("datetime64[s]")
 
 
@@ -357,19 +371,24 @@ def _parse_numbers(frame: _Table, columns: list[str], source: str, *,
     problems = []
     bad_text = np.isnan(values) & ~empty
     if bad_text.any():
-        problems.append((bad_text, lambda r, c: f"not a number: {excerpt(str(text[r, c]))}"))
+        problems.append((bad_text, lambda r, c: _("not a number: {value}").format(
+            value=excerpt(str(text[r, c])))))
     if not allow_empty and empty.any():
-        problems.append((empty, lambda r, c: "empty cell: a value is required here"))
+        problems.append((empty, lambda r, c: _("empty cell: a value is required here")))
     inf = np.isinf(values)
     if inf.any():
-        problems.append((inf, lambda r, c: f"not a finite number: {excerpt(text[r, c])}"))
+        problems.append((inf, lambda r, c: _("not a finite number: {value}").format(
+            value=excerpt(text[r, c]))))
     with np.errstate(invalid="ignore"):
         if low is not None and (values < low).any():
-            problems.append((values < low, lambda r, c: f"must be >= {low:g}, got {text[r, c]}"))
+            problems.append((values < low, lambda r, c: _("must be >= {low:g}, got {value}")
+                             .format(low=low, value=text[r, c])))
         if high is not None and (values > high).any():
-            shown = f"{high:,.0f}" if high >= 1000 else f"{high:g}"
-            problems.append((values > high, lambda r, c: f"must be <= {shown}{why}, got "
-                                                         f"{excerpt(text[r, c])}"))
+            # (two sentences: 10,000,000 in English, 10000000 in French)
+            most = _("must be <= {high:,.0f}{why}, got {value}") if high >= 1000 else \
+                _("must be <= {high:g}{why}, got {value}")
+            problems.append((values > high, lambda r, c: most.format(
+                high=high, why=why, value=excerpt(text[r, c]))))
     if problems:
         # Report the problem that comes first in the file.
         firsts = [(tuple(np.argwhere(mask)[0]), msg) for mask, msg in problems]
@@ -403,18 +422,20 @@ def _prm_column(frame: _Table, source: str) -> list[str]:
         prm = cell.strip(" \t")
         problem = prm_problem(prm)
         if problem:
-            raise InputError(f"PRM {problem}", source=source, line=i + 2, field="prm")
+            raise InputError(_("PRM {problem}").format(problem=problem), source=source,
+                             line=i + 2, field="prm")
         prms.append(prm)
     return prms
 
 
 def _require_columns(frame: _Table, source: str, first: str, expected: str) -> None:
     if len(frame.columns) == 0 or frame.columns[0] != first:
-        got = ",".join(frame.columns[:3]) if len(frame.columns) else "nothing"
-        raise InputError(f"the header must start with '{first}' ({expected}), got '{got}'",
+        got = ",".join(frame.columns[:3]) if len(frame.columns) else _("nothing")
+        raise InputError(_("the header must start with '{first}' ({expected}), got '{got}'")
+                         .format(first=first, expected=expected, got=got),
                          source=source, line=1)
     if len(frame) == 0:
-        raise InputError("no data rows after the header", source=source, line=2)
+        raise InputError(_("no data rows after the header"), source=source, line=2)
 
 
 def read_production(path: str | os.PathLike, step: str = "PT30M",
@@ -426,13 +447,13 @@ def read_production(path: str | os.PathLike, step: str = "PT30M",
     frame = _read_raw(Path(path))
     _require_columns(frame, source, "time", "time,production_wh")
     if list(frame.columns) != ["time", "production_wh"]:
-        raise InputError(f"the header must be 'time,production_wh', got "
-                         f"'{','.join(frame.columns)}'", source=source, line=1)
+        raise InputError(_("the header must be 'time,production_wh', got '{header}'").format(
+                             header=','.join(frame.columns)), source=source, line=1)
     times = _parse_times(frame.col("time"), source, step)
     values = _parse_numbers(frame, ["production_wh"], source, allow_empty=False,
                             high=max_wh or MAX_WH_PER_STEP,
-                            why=" (more than the array can make in a step)" if max_wh
-                            else " (not a building's production)")
+                            why=_(" (more than the array can make in a step)") if max_wh
+                            else _(" (not a building's production)"))
     return StepSeries(times, ["production_wh"], values, source, tuple(frame.notes))
 
 
@@ -446,21 +467,22 @@ def read_consumption(path: str | os.PathLike, step: str = "PT30M",
     _require_columns(frame, source, "time", "time,<participant>,<participant>,…")
     participants = list(frame.columns[1:])
     if not participants:
-        raise InputError("no participant column after 'time'", source=source, line=1)
+        raise InputError(_("no participant column after 'time'"), source=source, line=1)
     times = _parse_times(frame.col("time"), source, step)
     values = _parse_numbers(frame, participants, source, allow_empty=True,
                             high=max_wh or MAX_WH_PER_STEP,
-                            why=" (more than the subscribed power allows in a step)" if max_wh
-                            else " (not a flat's consumption)")
+                            why=_(" (more than the subscribed power allows in a step)")
+                            if max_wh else _(" (not a flat's consumption)"))
     # Each cell is plausible; their sum must be too (2,000 columns of 9,999,999 Wh would be
     # a 20 GWh step).
     total = np.nansum(values, axis=1)
     over = np.flatnonzero(total > MAX_WH_PER_STEP)
     if over.size:
         r = int(over[0])
-        raise InputError(f"the participants' consumption adds up to {total[r]:,.0f} Wh in this "
-                         f"step: more than an operation draws (at most {MAX_WH_PER_STEP:,.0f} "
-                         "Wh a step)", source=source, line=r + 2)
+        raise InputError(_("the participants' consumption adds up to {total:,.0f} Wh in this "
+                           "step: more than an operation draws (at most {max:,.0f} Wh a step)")
+                         .format(total=total[r], max=MAX_WH_PER_STEP),
+                         source=source, line=r + 2)
     return StepSeries(times, participants, values, source, tuple(frame.notes))
 
 
@@ -473,11 +495,13 @@ def check_same_steps(a: StepSeries, b: StepSeries) -> None:
     if only_a.size:
         t = format_utc(only_a[:1])[0]
         line = int(np.searchsorted(a.times, only_a[0])) + 2
-        raise InputError(f"step {t} is not in {b.source} (both files must cover the same steps)",
+        raise InputError(_("step {time} is not in {file} (both files must cover the same "
+                           "steps)").format(time=t, file=b.source),
                          source=a.source, line=line, field="time")
     t = format_utc(only_b[:1])[0]
     line = int(np.searchsorted(b.times, only_b[0])) + 2
-    raise InputError(f"step {t} is not in {a.source} (both files must cover the same steps)",
+    raise InputError(_("step {time} is not in {file} (both files must cover the same "
+                       "steps)").format(time=t, file=a.source),
                      source=b.source, line=line, field="time")
 
 
@@ -507,36 +531,38 @@ def read_coefficients(path: str | os.PathLike, participants: list[str], key: str
     source = str(path)
     frame = _read_raw(Path(path))
     if key == "custom":
-        _require_columns(frame, source, "time", "time,<participant>,… coefficients 0..1")
+        _require_columns(frame, source, "time", _("time,<participant>,… coefficients 0..1"))
         cols = list(frame.columns[1:])
         known, given = set(participants), set(cols)
         unknown = [c for c in cols if c not in known]
         if unknown:
-            raise InputError(f"participant {unknown[0]!r} is not in the consumption file",
-                             source=source, line=1, field=unknown[0])
+            raise InputError(_("participant {name!r} is not in the consumption file").format(
+                                 name=unknown[0]), source=source, line=1, field=unknown[0])
         absent = [p for p in participants if p not in given]
         if absent:
-            raise InputError(f"no column for participant {absent[0]!r} of the consumption file",
-                             source=source, line=1)
+            raise InputError(_("no column for participant {name!r} of the consumption file")
+                             .format(name=absent[0]), source=source, line=1)
         series = StepSeries(_parse_times(frame.col("time"), source, step), cols,
                             _parse_numbers(frame, cols, source, allow_empty=False, high=1.0), source)
         if times is not None:
-            check_same_steps(series, StepSeries(times, [], np.zeros((len(times), 0)), "the consumption file"))
+            check_same_steps(series, StepSeries(times, [], np.zeros((len(times), 0)),
+                                                _("the consumption file")))
         where = {c: k for k, c in enumerate(cols)}
         k = series.values[:, [where[p] for p in participants]]
         over = k.sum(axis=1) > 1 + 1e-9
         if over.any():
             i = int(np.flatnonzero(over)[0])
-            raise InputError(f"coefficients of this step sum to {k[i].sum():.6g}, must be at most 1",
-                             source=source, line=i + 2)
+            raise InputError(_("coefficients of this step sum to {total:.6g}, must be at most 1")
+                             .format(total=k[i].sum()), source=source, line=i + 2)
         return Coefficients(k, None)
 
     _require_columns(frame, source, "participant", "participant,coefficient[,rank]")
     allowed = ["participant", "coefficient", "rank", "from", "to"]
     extra = [c for c in frame.columns if c not in allowed]
     if extra or "coefficient" not in frame.columns:
-        raise InputError(f"the header must be 'participant,coefficient[,rank][,from,to]', got "
-                         f"'{','.join(frame.columns)}'", source=source, line=1)
+        raise InputError(_("the header must be 'participant,coefficient[,rank][,from,to]', "
+                           "got '{header}'").format(header=','.join(frame.columns)),
+                         source=source, line=1)
     if "from" in frame.columns or "to" in frame.columns:
         return _read_dated_coefficients(frame, source, participants, key, times, tz)
     names = _participant_column(frame, source)
@@ -544,16 +570,17 @@ def read_coefficients(path: str | os.PathLike, participants: list[str], key: str
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
         if name not in known:
-            raise InputError(f"participant {name!r} is not in the consumption file",
-                             source=source, line=i + 2, field="participant")
+            raise InputError(_("participant {name!r} is not in the consumption file").format(
+                                 name=name), source=source, line=i + 2, field="participant")
         if name in seen:
-            raise InputError(f"participant {name!r} is listed twice (also on line {seen[name]})",
+            raise InputError(_("participant {name!r} is listed twice (also on line {line})")
+                             .format(name=name, line=seen[name]),
                              source=source, line=i + 2, field="participant")
         seen[name] = i + 2
     absent = [p for p in participants if p not in seen]
     if absent:
-        raise InputError(f"participant {absent[0]!r} of the consumption file has no coefficient",
-                         source=source)
+        raise InputError(_("participant {name!r} of the consumption file has no coefficient")
+                         .format(name=absent[0]), source=source)
     values = _parse_numbers(frame, ["coefficient"], source, allow_empty=False, high=1.0)[:, 0]
     order = [seen[p] - 2 for p in participants]
     k = values[order]
@@ -564,15 +591,17 @@ def read_coefficients(path: str | os.PathLike, participants: list[str], key: str
         frac = r != np.round(r)
         if frac.any():
             i = int(np.flatnonzero(frac)[0])
-            raise InputError(f"rank must be a whole number, got {frame.cells[i, frame.columns.index('rank')]!r}",
+            raise InputError(_("rank must be a whole number, got {value!r}").format(
+                                 value=frame.cells[i, frame.columns.index('rank')]),
                              source=source, line=i + 2, field="rank")
         ranks = r[order].astype(int)
     if key == "priority":
         if ranks is None:
-            raise InputError("the 'priority' key needs a 'rank' column "
-                             "(participant,coefficient,rank)", source=source, line=1)
+            raise InputError(_("the 'priority' key needs a 'rank' column "
+                               "(participant,coefficient,rank)"), source=source, line=1)
     elif k.sum() > 1 + 1e-9:
-        raise InputError(f"coefficients sum to {k.sum():.6g}, must be at most 1", source=source)
+        raise InputError(_("coefficients sum to {total:.6g}, must be at most 1").format(
+                             total=k.sum()), source=source)
     return Coefficients(k, ranks)
 
 
@@ -581,27 +610,29 @@ def read_prm_map(path: str | os.PathLike, participants: list[str]) -> list[str]:
     source = str(path)
     frame = _read_raw(Path(path))
     if list(frame.columns) != ["participant", "prm"]:
-        raise InputError(f"the header must be 'participant,prm', got '{','.join(frame.columns)}'",
-                         source=source, line=1)
+        raise InputError(_("the header must be 'participant,prm', got '{header}'").format(
+                             header=','.join(frame.columns)), source=source, line=1)
     prms: dict[str, str] = {}
     line_of: dict[str, int] = {}
     for i, (name, prm) in enumerate(zip(_participant_column(frame, source),
                                         _prm_column(frame, source))):
         if name in prms:
-            raise InputError(f"participant {name!r} is listed twice (also on line "
-                             f"{line_of[name]})", source=source, line=i + 2,
-                             field="participant")
+            raise InputError(_("participant {name!r} is listed twice (also on line {line})")
+                             .format(name=name, line=line_of[name]), source=source,
+                             line=i + 2, field="participant")
         prms[name] = prm
         line_of[name] = i + 2
     absent = [p for p in participants if p not in prms]
     if absent:
-        raise InputError(f"participant {absent[0]!r} has no PRM", source=source)
+        raise InputError(_("participant {name!r} has no PRM").format(name=absent[0]),
+                         source=source)
     owner: dict[str, str] = {}
     for p in sorted(participants, key=line_of.__getitem__):
         other = owner.setdefault(prms[p], p)
         if other != p:
-            raise InputError(f"PRM {prms[p]} is also participant {other!r}'s (line "
-                             f"{line_of[other]}): two participants have the same PRM",
+            raise InputError(_("PRM {prm} is also participant {other!r}'s (line {line}): two "
+                               "participants have the same PRM").format(
+                                 prm=prms[p], other=other, line=line_of[other]),
                              source=source, line=line_of[p], field="prm")
     return [prms[p] for p in participants]
 
@@ -627,7 +658,8 @@ def _periods(frame, source: str, tz: str) -> tuple[np.ndarray, np.ndarray]:
     starts, ends = bounds_array(_bounds_column(frame, "from", source, tz),
                                 _bounds_column(frame, "to", source, tz))
     for i in np.flatnonzero(starts >= ends)[:1]:
-        raise InputError(f"'to' must be after 'from' ({describe(starts[i], ends[i], tz)})",
+        raise InputError(_("'to' must be after 'from' ({period})").format(
+                             period=describe(starts[i], ends[i], tz)),
                          source=source, line=int(i) + 2, field="to")
     return starts, ends
 
@@ -637,19 +669,19 @@ def _read_dated_coefficients(frame: _Table, source: str, participants: list[str]
     """``participant,coefficient[,rank],from,to``: per-step coefficients (T, N)."""
     from pvshare.allocation.periods import active_mask, overlapping_pairs
     if times is None:
-        raise InputError("coefficients with from,to need the steps of the consumption file",
+        raise InputError(_("coefficients with from,to need the steps of the consumption file"),
                          source=source)
     names = _participant_column(frame, source)
     column_of = {p: k for k, p in enumerate(participants)}
     for i, name in enumerate(names):
         if name not in column_of:
-            raise InputError(f"participant {name!r} is not in the consumption file",
-                             source=source, line=i + 2, field="participant")
+            raise InputError(_("participant {name!r} is not in the consumption file").format(
+                                 name=name), source=source, line=i + 2, field="participant")
     starts, ends = _periods(frame, source, tz)
     for j, i in overlapping_pairs(names, starts, ends)[:1]:
-        raise InputError(f"participant {names[i]!r} has two coefficients over "
-                         f"overlapping periods (also line {j + 2})", source=source,
-                         line=i + 2, field="from")
+        raise InputError(_("participant {name!r} has two coefficients over overlapping "
+                           "periods (also line {line})").format(name=names[i], line=j + 2),
+                         source=source, line=i + 2, field="from")
     values = _parse_numbers(frame, ["coefficient"], source, allow_empty=False, high=1.0)[:, 0]
     on = active_mask(times, starts, ends)                       # (T, rows)
     col = np.array([column_of[n] for n in names], dtype=np.int64)
@@ -663,12 +695,13 @@ def _read_dated_coefficients(frame: _Table, source: str, participants: list[str]
         for r, c in zip(r_values.astype(int), col):
             ranks[c] = r
     if key == "priority" and ranks is None:
-        raise InputError("the 'priority' key needs a 'rank' column", source=source, line=1)
+        raise InputError(_("the 'priority' key needs a 'rank' column"), source=source, line=1)
     over = k.sum(axis=1) > 1 + 1e-9
     if key != "priority" and over.any():
         t = int(np.flatnonzero(over)[0])
-        raise InputError(f"coefficients sum to {k[t].sum():.6g} at {format_utc(times[t:t + 1])[0]}"
-                         f", must be at most 1", source=source)
+        raise InputError(_("coefficients sum to {total:.6g} at {time}, must be at most 1")
+                         .format(total=k[t].sum(), time=format_utc(times[t:t + 1])[0]),
+                         source=source)
     return Coefficients(k, ranks)
 
 
@@ -694,32 +727,35 @@ def read_participants(path: str | os.PathLike, participants: list[str],
     source = str(path)
     frame = _read_raw(Path(path))
     if list(frame.columns) not in (["participant", "prm", "from", "to"], ["participant", "prm"]):
-        raise InputError(f"the header must be 'participant,prm,from,to', got "
-                         f"'{','.join(frame.columns)}'", source=source, line=1)
+        raise InputError(_("the header must be 'participant,prm,from,to', got '{header}'")
+                         .format(header=','.join(frame.columns)), source=source, line=1)
     names = _participant_column(frame, source)
     prms = _prm_column(frame, source)
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
         if name in seen:
-            raise InputError(f"participant {name!r} is listed twice (also on line {seen[name]})",
+            raise InputError(_("participant {name!r} is listed twice (also on line {line})")
+                             .format(name=name, line=seen[name]),
                              source=source, line=i + 2, field="participant")
         seen[name] = i + 2
     starts, ends = _periods(frame, source, tz)
     for i, j in overlapping_pairs(prms, starts, ends):
-        raise InputError(f"PRM {prms[j]} is also participant {names[i]!r}'s (line {i + 2}) over "
-                         f"an overlapping period: a flat's new tenant starts ('from') when the "
-                         f"former one leaves ('to')", source=source, line=j + 2, field="from")
+        raise InputError(_("PRM {prm} is also participant {other!r}'s (line {line}) over an "
+                           "overlapping period: a flat's new tenant starts ('from') when the "
+                           "former one leaves ('to')").format(prm=prms[j], other=names[i],
+                                                              line=i + 2),
+                         source=source, line=j + 2, field="from")
     absent = [p for p in participants if p not in seen]
     if absent:
-        raise InputError(f"participant {absent[0]!r} of the consumption file is not listed",
-                         source=source)
+        raise InputError(_("participant {name!r} of the consumption file is not listed")
+                         .format(name=absent[0]), source=source)
     on = np.any(active_mask(times, starts, ends), axis=0).reshape(-1)
     known = set(participants)
     for i, name in enumerate(names):
         if on[i] and name not in known:
-            raise InputError(f"participant {name!r} takes part during these steps but has no "
-                             f"column in the consumption file", source=source, line=i + 2,
-                             field="participant")
+            raise InputError(_("participant {name!r} takes part during these steps but has "
+                               "no column in the consumption file").format(name=name),
+                             source=source, line=i + 2, field="participant")
     order = [seen[p] - 2 for p in participants]
     return Participants([prms[i] for i in order], starts[order], ends[order])
 

@@ -43,6 +43,7 @@ from pvshare.forecast.clearsky_index import (
     step_index,
     sun_elevation_deg,
 )
+from pvshare.i18n import _
 
 #: Scored horizon bands: name -> (lead above, lead up to), hours. Lead = end of the target
 #: step minus the issue time, so the first step ahead has a lead of one step.
@@ -311,9 +312,10 @@ def backtest(cfg, power_w: pd.Series, step_s: int = 1800, weather: pd.DataFrame 
         cut = cut.tz_localize("UTC") if cut.tz is None else cut.tz_convert("UTC")
     train = np.asarray(t < cut)
     if train.sum() < 14 * 86400 // step_s or (~train).sum() < 3 * 86400 // step_s:
-        raise ValueError("need at least 14 days to fit and 3 days to test "
-                         f"(got {train.sum() * step_s / 86400:.1f} and "
-                         f"{(~train).sum() * step_s / 86400:.1f})")
+        raise ValueError(_("need at least 14 days to fit and 3 days to test (got "
+                           "{fit:.1f} and {test:.1f})").format(
+                               fit=train.sum() * step_s / 86400,
+                               test=(~train).sum() * step_s / 86400))
     fc = fit(inp, train)
     st = state(inp, fc)
     test_issues = np.flatnonzero(~train)

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from pvshare.errors import InputError
+from pvshare.i18n import _
 
 POWER_COLUMNS = ("ac_power_w", "production_wh")
 WEATHER_COLUMNS = ("ghi", "temp_air", "wind_speed")
@@ -43,7 +44,8 @@ def _parse_time(text: str, src: str, line: int) -> int:
     try:
         t = dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise InputError(f"not an ISO 8601 time: {text!r}", src, line, "time") from None
+        raise InputError(_("not an ISO 8601 time: {text!r}").format(text=text), src, line,
+                         "time") from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=dt.UTC)
     return int(t.timestamp())
@@ -54,13 +56,14 @@ def _parse_value(text: str, src: str, line: int, col: str, allow_empty: bool = T
     if s == "" or s.lower() in ("nan", "na"):
         if allow_empty:
             return math.nan
-        raise InputError("empty value", src, line, col)
+        raise InputError(_("empty value"), src, line, col)
     try:
         v = float(s)
     except ValueError:
-        raise InputError(f"not a number: {text!r}", src, line, col) from None
+        raise InputError(_("not a number: {text!r}").format(text=text), src, line,
+                         col) from None
     if not math.isfinite(v):
-        raise InputError(f"not a finite number: {text!r}", src, line, col)
+        raise InputError(_("not a finite number: {text!r}").format(text=text), src, line, col)
     return v
 
 
@@ -83,49 +86,52 @@ def read_table(path, wanted: tuple[str, ...], required: tuple[str, ...] = ()) ->
     path = Path(path)
     src = str(path)
     if not path.is_file():
-        raise InputError("file not found", src)
+        raise InputError(_("file not found"), src)
     try:
         with _open(path) as fh:
             rows = csv.reader(fh)
             try:
                 header = [h.strip() for h in next(rows)]
             except StopIteration:
-                raise InputError("empty file", src, 1) from None
+                raise InputError(_("empty file"), src, 1) from None
             if "time" not in header:
-                raise InputError(f"no 'time' column in the header (got {', '.join(header)})",
-                                 src, 1)
+                raise InputError(_("no 'time' column in the header (got {header})").format(
+                    header=", ".join(header)), src, 1)
             for c in required:
                 if c not in header:
-                    raise InputError(f"missing column '{c}' (header: {', '.join(header)})",
-                                     src, 1)
+                    raise InputError(_("missing column '{column}' (header: {header})").format(
+                        column=c, header=", ".join(header)), src, 1)
             cols = [c for c in wanted if c in header]
             if not cols:
-                raise InputError(f"need one of the columns {', '.join(wanted)} "
-                                 f"(header: {', '.join(header)})", src, 1)
+                raise InputError(_("need one of the columns {columns} (header: {header})")
+                                 .format(columns=", ".join(wanted), header=", ".join(header)),
+                                 src, 1)
             ti = header.index("time")
             ci = [header.index(c) for c in cols]
             times: list[int] = []
-            vals: list[list[float]] = [[] for _ in cols]
+            vals: list[list[float]] = [[] for _col in cols]
             for n, row in enumerate(rows, start=2):
                 if not row or all(not x.strip() for x in row):
                     continue
                 if len(row) < len(header):
-                    raise InputError(f"{len(row)} fields, the header has {len(header)}", src, n)
+                    raise InputError(_("{n} fields, the header has {header}").format(
+                        n=len(row), header=len(header)), src, n)
                 t = _parse_time(row[ti], src, n)
                 if times and t <= times[-1]:
-                    raise InputError(f"time {row[ti].strip()!r} is not after the previous row",
-                                     src, n, "time")
+                    raise InputError(_("time {time!r} is not after the previous row").format(
+                        time=row[ti].strip()), src, n, "time")
                 times.append(t)
                 for k, i in enumerate(ci):
                     vals[k].append(_parse_value(row[i], src, n, cols[k]))
     except UnicodeDecodeError as exc:
-        raise InputError(f"not a UTF-8 text file ({exc.reason})", src) from None
+        raise InputError(_("not a UTF-8 text file ({why})").format(why=exc.reason),
+                         src) from None
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise InputError(f"cannot read: {exc}", src) from None
+        raise InputError(_("cannot read: {why}").format(why=exc), src) from None
     except csv.Error as exc:
-        raise InputError(f"bad CSV: {exc}", src) from None
+        raise InputError(_("bad CSV: {why}").format(why=exc), src) from None
     if len(times) < 2:
-        raise InputError("need at least 2 data rows", src)
+        raise InputError(_("need at least 2 data rows"), src)
     return np.asarray(times, dtype=np.int64), {c: np.asarray(v) for c, v in zip(cols, vals)}
 
 
@@ -134,10 +140,12 @@ def _step_of(times_s: np.ndarray, src: str) -> int:
     step = int(d.min())
     if step <= 0 or 86400 % step or np.any(d % step):
         bad = int(np.flatnonzero(d % step)[0]) + 3 if np.any(d % step) else 2
-        raise InputError(f"rows are not on a regular grid of {step} s (a step must divide a "
-                         "day, e.g. 15 or 30 min)", src, bad, "time")
+        raise InputError(_("rows are not on a regular grid of {step} s (a step must "
+                           "divide a day, e.g. 15 or 30 min)").format(step=step), src, bad,
+                         "time")
     if np.any(times_s % step):
-        raise InputError(f"times are not aligned on the {step // 60}-min grid", src,
+        raise InputError(_("times are not aligned on the {minutes}-min grid").format(
+            minutes=step // 60), src,
                          int(np.flatnonzero(times_s % step)[0]) + 2, "time")
     return step
 
@@ -162,7 +170,8 @@ def read_production(path) -> tuple[pd.Series, int]:
     v = cols[name]
     neg = np.flatnonzero(v < 0)
     if neg.size:
-        raise InputError(f"negative production {v[neg[0]]:g}", str(path), int(neg[0]) + 2, name)
+        raise InputError(_("negative production {value:g}").format(value=v[neg[0]]),
+                         str(path), int(neg[0]) + 2, name)
     if name == "production_wh":
         v = v * 3600.0 / step
     return pd.Series(v, index=_index(times), name="ac_power_w"), step
@@ -174,13 +183,15 @@ def read_production_wh(path, step_s: int) -> pd.Series:
     energy = power * step / 3600.0
     if step < step_s:
         if step_s % step:
-            raise InputError(f"step of {step} s does not divide the site's step", str(path))
+            raise InputError(_("step of {step} s does not divide the site's step").format(
+                step=step), str(path))
         g = energy.groupby(energy.index.floor(pd.Timedelta(seconds=step_s)))
         full = g.count() == step_s // step
         return g.sum().where(full)
     if step > step_s:
-        raise InputError(f"step of {step // 60} min is coarser than the site's "
-                         f"{step_s // 60}-min step", str(path))
+        raise InputError(_("step of {minutes} min is coarser than the site's "
+                           "{site}-min step").format(minutes=step // 60, site=step_s // 60),
+                         str(path))
     return energy
 
 
@@ -191,7 +202,7 @@ def read_weather(path) -> pd.DataFrame:
     g = cols["ghi"]
     bad = np.flatnonzero((g < 0) | (g > 1500))
     if bad.size:
-        raise InputError(f"ghi {g[bad[0]]:g} W/m2 is outside 0..1500", src, int(bad[0]) + 2,
-                         "ghi")
+        raise InputError(_("ghi {value:g} W/m2 is outside 0..1500").format(value=g[bad[0]]),
+                         src, int(bad[0]) + 2, "ghi")
     _step_of(times, src)
     return pd.DataFrame(cols, index=_index(times))

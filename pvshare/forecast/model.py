@@ -40,6 +40,7 @@ from pvlib.modelchain import ModelChain
 from pvlib.pvsystem import Array, FixedMount, PVSystem
 from pvlib.temperature import TEMPERATURE_MODEL_PARAMETERS
 
+from pvshare.i18n import _
 from pvshare.timegrid import step_seconds
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -240,12 +241,14 @@ def _check_weather(weather: pd.DataFrame) -> pd.DataFrame:
         raise TypeError(f"weather must be a pandas DataFrame, got {type(weather).__name__}")
     missing = [c for c in IRRADIANCE if c not in weather.columns]
     if missing:
-        raise ValueError(f"weather: missing column(s) {', '.join(missing)} "
-                         f"(need ghi, dni, dhi in W/m2; got {', '.join(map(str, weather.columns))})")
+        raise ValueError(_("weather: missing column(s) {missing} (need ghi, dni, dhi in "
+                           "W/m2; got {columns})").format(
+                               missing=", ".join(missing),
+                               columns=", ".join(map(str, weather.columns))))
     if not isinstance(weather.index, pd.DatetimeIndex):
-        raise ValueError("weather: the index must be a DatetimeIndex")
+        raise ValueError(_("weather: the index must be a DatetimeIndex"))
     if weather.index.tz is None:
-        raise ValueError("weather: the index must be time-zone aware (e.g. UTC)")
+        raise ValueError(_("weather: the index must be time-zone aware (e.g. UTC)"))
     return weather
 
 
@@ -383,21 +386,22 @@ def step_energy_wh(power_w: pd.Series, step: str = "PT30M") -> pd.Series:
     step_s = step_seconds(step)
     idx = _as_index(power_w.index).tz_convert("UTC")
     if len(idx) < 2:
-        raise ValueError("power_w: need at least 2 values to know the sampling interval")
+        raise ValueError(_("power_w: need at least 2 values to know the sampling interval"))
     t = np.floor(_epoch_s(idx)).astype(np.int64)
     dt = np.diff(t)
     if np.any(dt != dt[0]) or dt[0] <= 0:
-        raise ValueError("power_w: the index must be regular and increasing")
+        raise ValueError(_("power_w: the index must be regular and increasing"))
     dt_s = int(dt[0])
     p = power_w.to_numpy(dtype=float)
     if dt_s <= step_s:
         if step_s % dt_s:
-            raise ValueError(f"power_w: sampling interval {dt_s} s does not divide the step")
+            raise ValueError(_("power_w: sampling interval {seconds} s does not divide the "
+                               "step").format(seconds=dt_s))
         per = step_s // dt_s
         start = t - t % step_s
         first = np.flatnonzero(t == start)
         if first.size == 0:
-            raise ValueError("power_w: no value starts a step")
+            raise ValueError(_("power_w: no value starts a step"))
         i0 = int(first[0])
         n = (len(p) - i0) // per
         block = p[i0:i0 + n * per].reshape(n, per)
@@ -405,7 +409,8 @@ def step_energy_wh(power_w: pd.Series, step: str = "PT30M") -> pd.Series:
         steps = start[i0] + np.arange(n, dtype=np.int64) * step_s
     else:
         if dt_s % step_s or t[0] % step_s:
-            raise ValueError(f"power_w: sampling interval {dt_s} s is not aligned on the step")
+            raise ValueError(_("power_w: sampling interval {seconds} s is not aligned on the "
+                               "step").format(seconds=dt_s))
         per = dt_s // step_s
         energy = np.repeat(p, per) * step_s / 3600.0
         steps = t[0] + np.arange(len(energy), dtype=np.int64) * step_s

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pvshare.errors import PvshareError
+from pvshare.i18n import _
 
 #: ``progress(done, total)``: called with ``(0, total)`` once the work has started (after
 #: any worker process was forked, so a progress bar's thread may start then), and after
@@ -118,7 +119,8 @@ def write_tenant_reports(cfg, data, month: str, participants: Sequence[str],
             st = tenant_statement(summary, data.participant_ids.index(pid), month,
                                   figures.of(pid))
         except KeyError:
-            raise PvshareError(f"no data for {month} ({data.origin})") from None
+            raise PvshareError(_("no data for {period} ({origin})").format(
+                period=month, origin=data.origin)) from None
         if fmt == "json":
             tasks.append((st, by_id[pid].prm, data.origin, str(out), f"releve-{pid}-{month}"))
         else:

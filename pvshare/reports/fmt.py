@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import re
 
+from pvshare.i18n import _
+
 NBSP = "\u00a0"
 
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
@@ -65,6 +67,6 @@ def parse_number(text: str) -> float:
     """Read back a figure written by :func:`number` (``'1 234,5'`` → ``1234.5``)."""
     m = _NUM_RE.search(text)
     if m is None:
-        raise ValueError(f"no number in {text!r}")
+        raise ValueError(_("no number in {text!r}").format(text=text))
     s = m.group(0).replace("−", "-").replace(NBSP, "").replace("\u202f", "").replace(" ", "")
     return float(s.replace(",", "."))

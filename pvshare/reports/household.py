@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pvshare.enedis.loadcurve import CORRECTED, DOUBTFUL, ESTIMATED, SPREAD
+from pvshare.i18n import _
 from pvshare.reports.localtime import group_sum, local_steps
 from pvshare.reports.reference import SOURCE as REFERENCE_SOURCE
 from pvshare.reports.reference import reference_annual_kwh, reference_monthly_kwh
@@ -212,7 +213,7 @@ def analyse_household(times, energy_wh, step_s: int, *, tariffs, price=None,
     times = np.asarray(times, dtype="datetime64[s]")
     energy_wh = np.asarray(energy_wh, dtype=float)
     if times.size == 0:
-        raise ValueError("no data")
+        raise ValueError(_("no data"))
     from pvshare.config import DEFAULT_SUPPLIER_EUR_PER_KWH
     operation_price = price
     price = float(DEFAULT_SUPPLIER_EUR_PER_KWH if operation_price is None
@@ -230,7 +231,7 @@ def analyse_household(times, energy_wh, step_s: int, *, tariffs, price=None,
     power_w = energy_wh / step_h
     valid = ~np.isnan(energy_wh)
     if not valid.any():
-        raise ValueError("no measured value in the last year of data")
+        raise ValueError(_("no measured value in the last year of data"))
     days_covered = valid.sum() * step_s / 86400.0
     span_steps = int((times[-1] - times[0]).astype(np.int64)) // step_s + 1
     total_kwh = float(np.nansum(energy_wh)) / 1000.0
@@ -249,7 +250,7 @@ def analyse_household(times, energy_wh, step_s: int, *, tariffs, price=None,
     weekend = weekday >= 5
     prof = {}
     for name, mask in (("weekday", ~weekend), ("weekend", weekend)):
-        _, s, n = group_sum(np.concatenate([slot[mask], np.arange(slots)]),
+        _slots, s, n = group_sum(np.concatenate([slot[mask], np.arange(slots)]),
                             np.concatenate([power_w[mask], np.full(slots, np.nan)]))
         with np.errstate(invalid="ignore", divide="ignore"):
             prof[name] = np.where(n > 0, s / np.maximum(n, 1), np.nan)

@@ -34,6 +34,13 @@ def household_page(a, label: str = "", *, tariff=None, tariff_note: str = "",
 OPTION_NAMES_FR = {"base": "Base", "hphc": "Heures creuses", "tempo": "Tempo"}
 
 
+#: The tenant statement's chart titles. The statement is a French document (its templates,
+#: ``templates/*.html.j2``, are French whatever the locale), not a message of the command:
+#: its text stays out of the message catalogue.
+DAILY_TITLE = "Votre consommation jour par jour"
+TREND_TITLE = "Votre consommation mois par mois"
+
+
 def tenant_page(s, *, site_name: str, flat_label: str = "") -> str:
     """HTML of a tenant's monthly statement (:class:`~.tenant.TenantStatement`).
 
@@ -42,10 +49,10 @@ def tenant_page(s, *, site_name: str, flat_label: str = "") -> str:
     c = {
         "daily": charts.roof_and_supplier_bars(
             s.days, s.day_cons_kwh, s.day_auto_kwh, monthly=False,
-            title="Votre consommation jour par jour"),
+            title=DAILY_TITLE),
         "trend": charts.roof_and_supplier_bars(
             s.trend_months, s.trend_cons_kwh, s.trend_auto_kwh, monthly=True,
-            median_kwh=None, title="Votre consommation mois par mois"),
+            median_kwh=None, title=TREND_TITLE),
     }
     return render_html("tenant.html.j2", s=s, charts=c, site_name=site_name,
                        flat_label=flat_label)

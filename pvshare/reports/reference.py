@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pvshare.i18n import _
+
 SOURCE = ("Modèle de référence : ADEME, Chiffres clés du bâtiment 2013 (données CEREN 2012) "
           "pour la consommation par usage ; INSEE (2,19 personnes et 91 m² par résidence "
           "principale) ; degrés-jours de chauffage base 18 °C de l'année météo type PVGIS "
@@ -56,7 +58,8 @@ def reference_annual_kwh(occupants: float | None = None, surface_m2: float | Non
         not electric).
     """
     if heating not in HEATING:
-        raise ValueError(f"heating must be one of {HEATING}, got {heating!r}")
+        raise ValueError(_("heating must be one of {choices}, got {value!r}").format(
+            choices=HEATING, value=heating))
     occ = AVERAGE_OCCUPANTS if occupants is None else float(occupants)
     surf = AVERAGE_SURFACE_M2 if surface_m2 is None else float(surface_m2)
     people = occ / AVERAGE_OCCUPANTS

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from pvshare.files.atomic import write_atomic
+from pvshare.i18n import _
 from pvshare.reports import fmt
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -88,7 +89,8 @@ def write_report(html: str, out_dir: str | os.PathLike, basename: str,
     Returns the paths written.
     """
     if fmt_ not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}, got {fmt_!r}")
+        raise ValueError(_("format must be one of {choices}, got {value!r}").format(
+            choices=FORMATS, value=fmt_))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []

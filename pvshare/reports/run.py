@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from pvshare.errors import InputError, PvshareError
+from pvshare.i18n import _
 from pvshare.reports.batch import Progress, write_tenant_reports
 
 
@@ -26,7 +27,8 @@ def month_bounds(month: str, tz: str) -> tuple[int, int]:
     from pvshare.timegrid import local_month_bounds, to_epoch_seconds
     m = re.fullmatch(r"([0-9]{4})-([0-9]{2})", month or "")
     if not m or not 1 <= int(m.group(2)) <= 12:
-        raise PvshareError(f"--month: expected YYYY-MM (e.g. 2025-06), got {month!r}")
+        raise PvshareError(_("--month: expected YYYY-MM (e.g. 2025-06), got {month!r}")
+                           .format(month=month))
     a, b = local_month_bounds(int(m.group(1)), int(m.group(2)), tz)
     return int(to_epoch_seconds(a)), int(to_epoch_seconds(b))
 
@@ -57,7 +59,8 @@ def building_data(cfg, from_s: int, to_s: int, sample_year: bool, need_from_s: i
     sel = to_epoch_seconds(data.times) >= need_from_s
     if not (np.isfinite(data.production_wh[sel]).any()
             or np.isfinite(data.consumption_wh[sel]).any()):
-        raise PvshareError(f"no data for {period} ({data.origin})")
+        raise PvshareError(_("no data for {period} ({origin})").format(
+            period=period, origin=data.origin))
     return data
 
 
@@ -125,8 +128,8 @@ def household_report(load_curve: str | os.PathLike, out: str | os.PathLike, fmt:
                                           config=config, in_operation=in_operation,
                                           temperatures=temperatures)
     if load_curve is None:
-        raise PvshareError("give the load curve with --input FILE, or a household of the "
-                           "register with --code CODE")
+        raise PvshareError(_("give the load curve with --input FILE, or a household of the "
+                             "register with --code CODE"))
     from pvshare.config import Tariffs, load_config
     from pvshare.enedis.loadcurve import read_load_curve
     from pvshare.reports.household import SOLAR_HOURS, analyse_household, green_hours
@@ -199,8 +202,9 @@ def _register_household_report(code: str, register, out, fmt: str, *, income, co
     f = follow_register(reg, temps_of(temperatures, reg.path), codes=[code])[0]
     curve = reg.curve(code)
     if curve.size == 0:
-        raise PvshareError(f"household {code!r} has no curve yet: add an Enedis export with "
-                           f"`pvshare households add-curve {code} FILE`")
+        raise PvshareError(_("household {code!r} has no curve yet: add an Enedis export "
+                             "with `pvshare households add-curve {code} FILE`").format(
+                                 code=code))
     tariffs = load_config(config).tariffs if config is not None else Tariffs()
     t = curve.times.astype(np.int64)
     k = (t - t[0]) // STEP_S
@@ -264,15 +268,16 @@ def tenant_reports(config: str | os.PathLike, month: str, out: str | os.PathLike
         The files written.
     """
     if bool(participant) == bool(all_participants):
-        raise PvshareError("give either --participant ID or --all")
+        raise PvshareError(_("give either --participant ID or --all"))
     from pvshare.config import load_config
     cfg = load_config(config)
     ids = cfg.participant_ids
     if participant and participant not in ids:
-        raise PvshareError(f"--participant: no participant {participant!r} in {config}")
+        raise PvshareError(_("--participant: no participant {id!r} in {config}").format(
+            id=participant, config=config))
     tz = cfg.site.timezone
     month_s, to_s = month_bounds(month, tz)
-    from_s, _ = month_bounds(shift_month(month, -11), tz)
+    from_s, _to_s = month_bounds(shift_month(month, -11), tz)
     data = building_data(cfg, from_s, to_s, sample_year, month_s, month)
     which = ids if all_participants else [participant]
     figures = month_figures_for_reports(cfg, month, data, sample_year, enedis_files)
@@ -289,8 +294,8 @@ def month_figures_for_reports(cfg, month: str, data, sample_year: bool, enedis_f
     """
     from pvshare.billing.month import figures_for_month, has_prices, month_from_data
     if enedis_files and not has_prices(cfg):
-        raise PvshareError("--enedis: the config has no [[prices]], so there is no bill "
-                           "to show")
+        raise PvshareError(_("--enedis: the config has no [[prices]], so there is no bill "
+                             "to show"))
     m = None
     if sample_year:
         m = month_from_data(cfg, month, data.times, data.production_wh, data.consumption_wh,
@@ -335,9 +340,10 @@ def building_report(config: str | os.PathLike, out: str | os.PathLike, fmt: str 
         The files written.
     """
     if (month is None) == (year is None):
-        raise PvshareError("give either --month YYYY-MM or --year YYYY")
+        raise PvshareError(_("give either --month YYYY-MM or --year YYYY"))
     if year is not None and not 1970 <= year <= 2200:
-        raise PvshareError(f"--year: expected a year from 1970 to 2200, got {year}")
+        raise PvshareError(_("--year: expected a year from 1970 to 2200, got {year}")
+                           .format(year=year))
     from pvshare.config import load_config
     from pvshare.reports.building import analyse_building
     from pvshare.reports.fmt import month_name
@@ -350,8 +356,8 @@ def building_report(config: str | os.PathLike, out: str | os.PathLike, fmt: str 
         from_s, to_s = month_bounds(month, tz)
         period, label = month, month_name(int(month[:4]), int(month[5:]))
     else:
-        from_s, _ = month_bounds(f"{year:04d}-01", tz)
-        _, to_s = month_bounds(f"{year:04d}-12", tz)
+        from_s, _jan_end = month_bounds(f"{year:04d}-01", tz)
+        _dec_start, to_s = month_bounds(f"{year:04d}-12", tz)
         period, label = f"{year:04d}", f"année {year}"
     data = building_data(cfg, from_s, to_s, sample_year, from_s, period)
     months = [month] if month is not None else [f"{year:04d}-{k:02d}" for k in range(1, 13)]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pvshare.errors import PvshareError
+from pvshare.i18n import _
 from pvshare.timegrid import from_epoch_seconds, step_seconds, to_epoch_seconds
 
 
@@ -54,8 +55,9 @@ def from_store(cfg, from_s: int, to_s: int) -> BuildingData:
     step_s = step_seconds(cfg.site.step)
     path = cfg.relative(cfg.store.path)
     if not path.exists():
-        raise PvshareError(f"{path}: no pvshare store yet (it is filled by the daemon; to try "
-                           "the reports without one, add --sample-year)")
+        raise PvshareError(_("{path}: no pvshare store yet (it is filled by the daemon; to "
+                             "try the reports without one, add --sample-year)").format(
+                                 path=path))
     with Store.from_config(cfg, create=False, readonly=True) as store:
         al = store.allocation(int(from_s), int(to_s))
         fc = None
@@ -96,7 +98,6 @@ def from_sample_year(cfg, from_s: int | None = None, to_s: int | None = None) ->
     ids = cfg.participant_ids
     missing = [p for p in ids if p not in s.participants]
     if missing:
-        from pvshare.i18n import _
         raise PvshareError(_("the sample year is the example building's (flats {first} to "
                              "{last}): it has no participant {missing} of this config; use "
                              "it with config/example.toml, or leave out --sample-year to "
@@ -106,7 +107,7 @@ def from_sample_year(cfg, from_s: int | None = None, to_s: int | None = None) ->
                                                                    else "")))
     key = KeySpec.from_config(cfg)
     if not key.fixed:
-        raise PvshareError("the sample year cannot be used with key.type = 'custom'")
+        raise PvshareError(_("the sample year cannot be used with key.type = 'custom'"))
     cols = [s.participants.index(p) for p in ids]
     cons = s.consumption_wh[:, cols]
     res = key.allocate(s.production_wh, cons)

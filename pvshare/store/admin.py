@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pvshare.errors import InputError, PvshareError
+from pvshare.i18n import _
 from pvshare.store.export import parse_time
 
 
@@ -25,7 +26,8 @@ def parse_window(cfg, from_: str, to: str) -> tuple[int, int]:
     from_s = parse_time(from_, cfg.site.timezone, "--from")
     to_s = parse_time(to, cfg.site.timezone, "--to")
     if to_s <= from_s:
-        raise InputError(f"--to ({to}) must be after --from ({from_})", field="--to")
+        raise InputError(_("--to ({to}) must be after --from ({from_})").format(
+            to=to, from_=from_), field="--to")
     return from_s, to_s
 
 
@@ -59,8 +61,9 @@ def requeue(config: str | os.PathLike, from_: str, to: str) -> tuple[int, int]:
         n = store.requeue(from_s, to_s)
         depth = store.outbox_depth()
     if n == 0 and store.refused_points:
-        raise PvshareError(f"{store.path}: the outbox is full ({depth:,} points): push it "
-                           "first (`pvshare store push`), then requeue")
+        raise PvshareError(_("{path}: the outbox is full ({depth:,} points): push it "
+                             "first (`pvshare store push`), then requeue").format(
+                                 path=store.path, depth=depth))
     return n, depth
 
 
@@ -110,13 +113,15 @@ def push(config: str | os.PathLike, attempts: int = 4, *,
 
     cfg = load_config(config)
     if cfg.influxdb is None:
-        raise PvshareError(f"{config}: no [influxdb] section, so there is nowhere to push to "
-                           "(add url, org and bucket; the token goes in PVSHARE_INFLUX_TOKEN)")
+        raise PvshareError(_("{config}: no [influxdb] section, so there is nowhere to push "
+                             "to (add url, org and bucket; the token goes in "
+                             "PVSHARE_INFLUX_TOKEN)").format(config=config))
     try:
         cfg.influxdb.resolved_token()
     except OSError as exc:
-        raise PvshareError(f"{config}: [influxdb] token_file: cannot read "
-                           f"{cfg.influxdb.token_file}: {exc.strerror}") from None
+        raise PvshareError(_("{config}: [influxdb] token_file: cannot read {file}: {why}")
+                           .format(config=config, file=cfg.influxdb.token_file,
+                                   why=exc.strerror)) from None
     report = progress or (lambda done, total: None)
     with Store.from_config(cfg, create=False) as store, \
             Forwarder(store, cfg.influxdb, cfg.site.name, backoff_initial_s=0.5,
@@ -138,9 +143,11 @@ def push(config: str | os.PathLike, attempts: int = 4, *,
                 continue
             if fw.failures >= attempts:
                 left = store.outbox_depth()
-                raise PvshareError(f"{fw.last_error}; gave up after {fw.failures} attempts. "
-                                   f"{left:,} points are still queued in {store.path} "
-                                   "(nothing is lost; they go out once InfluxDB answers)")
+                raise PvshareError(_("{error}; gave up after {attempts} attempts. {left:,} "
+                                     "points are still queued in {path} (nothing is lost; "
+                                     "they go out once InfluxDB answers)").format(
+                                         error=fw.last_error, attempts=fw.failures,
+                                         left=left, path=store.path))
             if on_retry is not None:
                 on_retry(fw.failures, attempts, fw.last_error or "", fw.backoff_s)
             sleep(fw.backoff_s)

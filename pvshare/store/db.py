@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from pvshare.errors import PvshareError
+from pvshare.i18n import _
 from pvshare.meters.energy import StepEnergy
 from pvshare.store import lineproto as P
 from pvshare.store.schema import SCHEMA_VERSION, current_version, migrate
@@ -200,24 +201,26 @@ class Store:
         exists = p.exists()
         if exists:
             if p.is_dir():
-                raise StoreError(f"{p}: is a folder, not a pvshare store")
+                raise StoreError(_("{path}: is a folder, not a pvshare store").format(path=p))
             if p.stat().st_size:
                 problem = integrity.header_problem(p)
                 if problem == "not an SQLite database":
-                    raise StoreError(f"{p}: not an SQLite database (the file was left "
-                                     "untouched; move it away or set [store] path)")
+                    raise StoreError(_("{path}: not an SQLite database (the file was left "
+                                       "untouched; move it away or set [store] path)")
+                                     .format(path=p))
                 if problem:
                     raise _damaged(p, problem)
             if not os.access(p, os.R_OK):
-                raise StoreError(f"{p}: cannot read the store (permission denied): run "
-                                 "pvshare as the user that owns it")
+                raise StoreError(_("{path}: cannot read the store (permission denied): run "
+                                   "pvshare as the user that owns it").format(path=p))
         elif not create or readonly:
-            raise NoStore(f"{p}: no pvshare store here. A first run: create it with `pvshare "
-                          "store init`; a store that was there: restore it from a backup "
-                          "(pvshare never starts an empty one in its place); or set [store] "
-                          "path in the config")
+            raise NoStore(_("{path}: no pvshare store here. A first run: create it with "
+                            "`pvshare store init`; a store that was there: restore it from a "
+                            "backup (pvshare never starts an empty one in its place); or set "
+                            "[store] path in the config").format(path=p))
         elif not p.parent.exists():
-            raise StoreError(f"{p}: the folder {p.parent} does not exist")
+            raise StoreError(_("{path}: the folder {folder} does not exist").format(
+                path=p, folder=p.parent))
         if exists and p.stat().st_size:
             try:
                 ro = integrity.connect_readonly(p, busy_timeout_s)
@@ -226,9 +229,10 @@ class Store:
             try:
                 version = current_version(ro)
                 if version > SCHEMA_VERSION:
-                    raise StoreError(f"{p}: written by a newer pvshare (schema version "
-                                     f"{version}, this one knows up to {SCHEMA_VERSION}); "
-                                     "upgrade pvshare")
+                    raise StoreError(_("{path}: written by a newer pvshare (schema version "
+                                       "{version}, this one knows up to {known}); upgrade "
+                                       "pvshare").format(path=p, version=version,
+                                                         known=SCHEMA_VERSION))
                 if check:
                     _complete, problems = integrity.quick_check(
                         ro, integrity.OPEN_CHECK_BUDGET_S)
@@ -245,9 +249,10 @@ class Store:
                            outbox_max_points=outbox_max_points)
             ro.close()
             if not os.access(p, os.W_OK) or not os.access(p.parent, os.W_OK):
-                raise StoreError(f"{p}: the store is read-only for this user (pvshare needs "
-                                 "to write the file and its -wal/-shm beside it): check the "
-                                 "permissions of the file and of its folder")
+                raise StoreError(_("{path}: the store is read-only for this user (pvshare "
+                                   "needs to write the file and its -wal/-shm beside it): "
+                                   "check the permissions of the file and of its folder")
+                                 .format(path=p))
         old_mask = os.umask(0o027 if group else 0o077)   # the store and its side files: private
         try:
             conn = sqlite3.connect(str(p), isolation_level=None, check_same_thread=False,
@@ -260,11 +265,14 @@ class Store:
             # Read before anything writes: a corrupt first page fails here.
             version = current_version(conn)
             if version > SCHEMA_VERSION:
-                raise StoreError(f"{p}: written by a newer pvshare (schema version {version}, "
-                                 f"this one knows up to {SCHEMA_VERSION}); upgrade pvshare")
+                raise StoreError(_("{path}: written by a newer pvshare (schema version "
+                                   "{version}, this one knows up to {known}); upgrade "
+                                   "pvshare").format(path=p, version=version,
+                                                     known=SCHEMA_VERSION))
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
-                raise StoreError(f"{p}: cannot switch to WAL mode (got {mode!r})")
+                raise StoreError(_("{path}: cannot switch to WAL mode (got {mode!r})").format(
+                    path=p, mode=mode))
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = OFF")
             applied = migrate(conn)
@@ -290,18 +298,23 @@ class Store:
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
-            what = "its folder" if not self.path.parent.exists() else "the file"
-            raise StoreGone(f"{self.path}: the store was removed ({what} is gone) while "
-                            "pvshare had it open; nothing more is written. Restore it from a "
-                            "backup (docs/troubleshooting.md, \"The store vanished\")") from None
+            if not self.path.parent.exists():
+                raise StoreGone(_("{path}: the store was removed (its folder is gone) while "
+                                  "pvshare had it open; nothing more is written. Restore it "
+                                  "from a backup (docs/troubleshooting.md, \"The store "
+                                  "vanished\")").format(path=self.path)) from None
+            raise StoreGone(_("{path}: the store was removed (the file is gone) while "
+                              "pvshare had it open; nothing more is written. Restore it from "
+                              "a backup (docs/troubleshooting.md, \"The store vanished\")")
+                            .format(path=self.path)) from None
         except OSError as exc:
-            raise StoreGone(f"{self.path}: the store cannot be reached any more "
-                            f"({exc.strerror})") from None
+            raise StoreGone(_("{path}: the store cannot be reached any more ({why})")
+                            .format(path=self.path, why=exc.strerror)) from None
         if self.identity is not None and (st.st_dev, st.st_ino) != self.identity:
-            raise StoreGone(f"{self.path}: the store was replaced by another file while "
-                            "pvshare had it open; nothing more is written to either. Restart "
-                            "pvshare to use the new file (docs/troubleshooting.md, "
-                            "\"The store vanished\")")
+            raise StoreGone(_("{path}: the store was replaced by another file while "
+                              "pvshare had it open; nothing more is written to either. "
+                              "Restart pvshare to use the new file (docs/troubleshooting.md, "
+                              "\"The store vanished\")").format(path=self.path))
 
     # -- the daemon's memory of key files ---------------------------------------------------
     def key_file_outcome(self, month: str, path: str) -> str | None:
@@ -552,7 +565,7 @@ class Store:
         e = np.asarray(energy_wh, dtype=np.float64)
         fl = np.zeros(len(t), dtype=np.int64) if flags is None else np.asarray(flags, np.int64)
         if not (len(t) == len(e) == len(fl)):
-            raise ValueError("step_starts_s, energy_wh and flags must have the same length")
+            raise ValueError(_("step_starts_s, energy_wh and flags must have the same length"))
         with self._tx() as c:
             k = self._meter_key(c, meter_id, create=True)
             c.executemany("INSERT OR REPLACE INTO step_energy VALUES (?, ?, ?, ?)",
@@ -609,11 +622,13 @@ class Store:
         alloc = np.asarray(allocated_wh, dtype=np.float64)
         inc = np.asarray(incomplete, dtype=bool)
         if p.shape != (T,) or inc.shape != (T,) or cons.shape != (T, N) or alloc.shape != (T, N):
-            raise ValueError(f"write_allocation: expected shapes (T,)=({T},) and (T, N)=({T}, {N}), "
-                             f"got production {p.shape}, incomplete {inc.shape}, "
-                             f"consumption {cons.shape}, allocated {alloc.shape}")
+            raise ValueError(_("write_allocation: expected shapes (T,)=({T},) and (T, N)=({T}, "
+                               "{N}), got production {production}, incomplete {incomplete}, "
+                               "consumption {consumption}, allocated {allocated}").format(
+                                   T=T, N=N, production=p.shape, incomplete=inc.shape,
+                                   consumption=cons.shape, allocated=alloc.shape))
         if len(set(t.tolist())) != T or len(set(ids)) != N:
-            raise ValueError("write_allocation: duplicate step or participant")
+            raise ValueError(_("write_allocation: duplicate step or participant"))
         if T == 0:
             return 0
         with self._tx() as c:
@@ -734,7 +749,8 @@ class Store:
         q = [np.full(T, np.nan) if v is None else np.asarray(v, dtype=np.float64)
              for v in (p10_w, p50_w, p90_w)]
         if any(v.shape != (T,) for v in q):
-            raise ValueError("write_forecast: every series must have the shape of step_starts_s")
+            raise ValueError(_("write_forecast: every series must have the shape of "
+                               "step_starts_s"))
         issued = time.time() if issued_s is None else float(issued_s)
         with self._tx() as c:
             c.executemany("INSERT OR REPLACE INTO forecast VALUES (?, ?, ?, ?, ?, ?)",
@@ -989,7 +1005,8 @@ def private_files(path: Path, group: str | None = None) -> None:
         try:
             gid = grp.getgrnam(group).gr_gid
         except KeyError:
-            raise StoreError(f"[store] group: no group {group!r} on this machine") from None
+            raise StoreError(_("[store] group: no group {group!r} on this machine").format(
+                group=group)) from None
     for suffix in ("", "-wal", "-shm", ".lock"):
         f = Path(str(path) + suffix)
         try:
@@ -1007,24 +1024,28 @@ def _damaged(path: Path, what: str) -> StoreError:
     lines = [x for x in str(what).splitlines() if x.strip() and not x.startswith("***")]
     what = lines[0] if lines else str(what)
     what = what if len(what) < 120 else what[:120] + "…"
-    return StoreError(f"{path}: the store is damaged, corrupt ({what}). It was left untouched: "
-                      f"`pvshare store check` says what is damaged, `pvshare store salvage "
-                      f"--out NEW.db` copies out what is readable (see docs/troubleshooting.md)")
+    return StoreError(_("{path}: the store is damaged, corrupt ({what}). It was left "
+                        "untouched: `pvshare store check` says what is damaged, `pvshare store "
+                        "salvage --out NEW.db` copies out what is readable (see "
+                        "docs/troubleshooting.md)").format(path=path, what=what))
 
 
 def _store_error(path: Path, exc: sqlite3.Error, busy_timeout_s: float) -> StoreError:
     msg = str(exc)
     low = msg.lower()
     if "locked" in low or "busy" in low:
-        return StoreError(f"{path}: the database is locked by another process (waited "
-                          f"{busy_timeout_s:g} s); is another pvshare running on it?")
+        return StoreError(_("{path}: the database is locked by another process (waited "
+                            "{seconds:g} s); is another pvshare running on it?").format(
+                                path=path, seconds=busy_timeout_s))
     if "not a database" in low or "malformed" in low or "corrupt" in low:
         return _damaged(path, msg)
     if "unable to open" in low:
-        return StoreError(f"{path}: cannot open the store ({msg}): check that this user may "
-                          "read the file and write in its folder")
+        return StoreError(_("{path}: cannot open the store ({why}): check that this user "
+                            "may read the file and write in its folder").format(
+                                path=path, why=msg))
     if "readonly" in low or "read-only" in low:
-        return StoreError(f"{path}: cannot write ({msg}): check the file's permissions")
+        return StoreError(_("{path}: cannot write ({why}): check the file's permissions")
+                          .format(path=path, why=msg))
     return StoreError(f"{path}: {msg}")
 
 

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from pvshare.errors import InputError
+from pvshare.i18n import _
 
 
 class Table(enum.StrEnum):
@@ -55,8 +56,9 @@ def parse_time(text: str, tz: str, option: str) -> int:
     try:
         t = dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise InputError(f"not an ISO 8601 date or time: {text!r} (e.g. 2026-03-01 or "
-                         "2026-03-01T00:00:00+01:00)", field=option) from None
+        raise InputError(_("not an ISO 8601 date or time: {text!r} (e.g. 2026-03-01 or "
+                           "2026-03-01T00:00:00+01:00)").format(text=text),
+                         field=option) from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=ZoneInfo(tz))
     return int(t.timestamp())
@@ -153,9 +155,11 @@ def _check_count(store, what: str, read: int, expected: int) -> None:
     """Fail rather than export fewer rows than the store holds (a damaged store)."""
     from pvshare.store import StoreError
     if read != expected:
-        raise StoreError(f"{store.path}: read {read:,} {what} rows where the store counts "
-                         f"{expected:,}: the store is damaged, nothing was exported "
-                         "(`pvshare store check`, then `pvshare store salvage --out NEW.db`)")
+        raise StoreError(_("{path}: read {read:,} {what} rows where the store counts "
+                           "{expected:,}: the store is damaged, nothing was exported "
+                           "(`pvshare store check`, then `pvshare store salvage --out "
+                           "NEW.db`)").format(path=store.path, read=read, what=what,
+                                              expected=expected))
 
 
 def write_frame(frame, what: str, fmt: str, out: Path) -> None:
@@ -167,7 +171,7 @@ def write_frame(frame, what: str, fmt: str, out: Path) -> None:
             try:
                 import pyarrow  # noqa: F401
             except ImportError:
-                raise InputError("Parquet needs the pyarrow package: pip install pyarrow",
+                raise InputError(_("Parquet needs the pyarrow package: pip install pyarrow"),
                                  field="--format") from None
             frame.to_parquet(tmp, index=False)
         elif what == "allocation":
@@ -211,24 +215,28 @@ def export_store(config: str | os.PathLike, what: str, from_: str, to: str,
 
     for value, choices, option in ((what, Table, "--what"), (fmt, ExportFormat, "--format")):
         if value not in set(choices):
-            raise InputError(f"must be one of {', '.join(choices)}, got {value!r}", field=option)
+            raise InputError(_("must be one of {choices}, got {value!r}").format(
+                choices=", ".join(choices), value=value), field=option)
     cfg = load_config(config)
     from_s = parse_time(from_, cfg.site.timezone, "--from")
     to_s = parse_time(to, cfg.site.timezone, "--to")
     if to_s <= from_s:
-        raise InputError(f"--to ({to}) must be after --from ({from_})", field="--to")
+        raise InputError(_("--to ({to}) must be after --from ({from_})").format(
+            to=to, from_=from_), field="--to")
     if Path(out).is_dir():
-        raise InputError("is a folder: give a file name", source=str(out), field="--out")
+        raise InputError(_("is a folder: give a file name"), source=str(out), field="--out")
     if meters and what == "allocation":
-        raise InputError("only for --what readings or steps (the allocation is per "
-                         "participant)", field="--meter")
+        raise InputError(_("only for --what readings or steps (the allocation is per "
+                           "participant)"), field="--meter")
     with Store.from_config(cfg, create=False, readonly=True) as store:
         if meters:                 # an unknown id would export nothing, without a word
             known = set(store.meter_ids()) | {m.id for m in cfg.meters}
             unknown = [m for m in meters if m not in known]
             if unknown:
-                raise InputError(f"no meter {unknown[0][:40]!r} in the store or the "
-                                 f"configuration (meters: {', '.join(sorted(known))[:200]})",
+                raise InputError(_("no meter {meter!r} in the store or the configuration "
+                                   "(meters: {meters})").format(
+                                       meter=unknown[0][:40],
+                                       meters=", ".join(sorted(known))[:200]),
                                  field="--meter")
         frame = export_frame(store, what, from_s, to_s, meters or None, cfg=cfg)
     write_frame(frame, what, fmt, Path(out))

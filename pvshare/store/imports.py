@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from pvshare.errors import InputError
+from pvshare.i18n import _
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,9 @@ def _columns(cfg, columns: list[str], source: str) -> list[int]:
         by_prm.setdefault(p.prm, []).append(p.id)
     for c in columns:
         if c not in ids and c not in by_prm:
-            raise InputError(f"column {c!r} is neither a participant nor a PRM of the "
-                             f"config {cfg.source}", source=source, line=1)
+            raise InputError(_("column {column!r} is neither a participant nor a PRM of "
+                               "the config {config}").format(column=c, config=cfg.source),
+                             source=source, line=1)
     index = []
     for p in cfg.participants:
         if p.id in columns:
@@ -61,8 +63,8 @@ def _columns(cfg, columns: list[str], source: str) -> list[int]:
         elif p.prm in columns:
             index.append(columns.index(p.prm))
         else:
-            raise InputError(f"no column for participant {p.id!r} (its id or its PRM "
-                             f"{p.prm})", source=source, line=1)
+            raise InputError(_("no column for participant {id!r} (its id or its PRM "
+                               "{prm})").format(id=p.id, prm=p.prm), source=source, line=1)
     return index
 
 
@@ -110,14 +112,15 @@ def import_curves(config_path, production: Path, consumption: Path, *,
     lock = StoreLock(path).acquire()                 # no daemon writes meanwhile
     try:
         with Store.from_config(cfg) as store:
-            done, _ = store.allocated_steps(int(secs[0]), int(secs[-1]) + step_s)
+            done, _steps = store.allocated_steps(int(secs[0]), int(secs[-1]) + step_s)
             held = np.isin(secs, done)
             if held.any() and not replace:
                 from pvshare.timegrid import format_utc
                 first = format_utc(secs[held][:1].astype("datetime64[s]"))[0]
-                raise InputError(f"the store {path} already holds {int(held.sum())} of these "
-                                 f"steps (from {first}): nothing was written; give --replace "
-                                 f"to replace them", field="--replace")
+                raise InputError(_("the store {path} already holds {n} of these steps (from "
+                                   "{first}): nothing was written; give --replace to replace "
+                                   "them").format(path=path, n=int(held.sum()), first=first),
+                                 field="--replace")
             store.write_allocation(secs, cfg.participant_ids, result.production,
                                    consumption_wh, result.allocated, result.incomplete,
                                    result.key, force=True)

@@ -9,6 +9,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pvshare.i18n import _
 from pvshare.store.db import Store, StoreError
 from pvshare.store.integrity import TABLES, connect_readonly
 
@@ -65,13 +66,13 @@ def salvage(src: str | os.PathLike, out: str | os.PathLike) -> SalvageReport:
     """
     src, out = Path(src), Path(out)
     if out.exists():
-        raise StoreError(f"{out}: already exists (salvage writes a new file)")
+        raise StoreError(_("{path}: already exists (salvage writes a new file)").format(
+            path=out))
     rep = SalvageReport()
     try:
         conn = connect_readonly(src)
         conn.execute("SELECT name FROM sqlite_master").fetchall()
     except sqlite3.DatabaseError as exc:
-        from pvshare.i18n import _
         raise StoreError(_("{path}: nothing can be copied: the store's list of tables is "
                            "damaged ({why}); restore the last backup "
                            "(docs/troubleshooting.md)").format(path=src, why=exc)) from None
