@@ -152,7 +152,7 @@ class Daemon:
         #: a jump back.
         self.must_reach_s = self._store_horizon()
         #: Per meter, its latest stored reading's time (a reading stamped before it is late:
-        #: see :meth:`_impossible`).
+        #: see :meth:`_possible`).
         self._latest_s: dict[str, float] = dict(self.store.latest_reading_times())
         self.clock_behind: dict | None = None   # when waiting: {"since_s", "behind_s", ...}
         self._clock_ref: tuple[float, float] | None = None   # (monotonic, clock)
@@ -267,8 +267,12 @@ class Daemon:
         latest stored one: rare) cost a look-up.
         """
         out, dropped = [], 0
-        for r in batch:
-            if r.time_s < self._latest_s.get(r.meter_id, -np.inf) and self._goes_back(r, batch):
+        late = [i for i, r in enumerate(batch)
+                if r.time_s < self._latest_s.get(r.meter_id, -np.inf)]
+        smallest = self._smallest_after(batch) if late else {}
+        drop = {i for i in late if self._goes_back(batch[i], smallest)}
+        for i, r in enumerate(batch):
+            if i in drop:
                 dropped += 1
             else:
                 out.append(r)
@@ -279,17 +283,38 @@ class Daemon:
                                   "a smaller index (a clock that jumped back)", dropped)
         return out
 
-    def _goes_back(self, r, batch: list) -> bool:
-        """Whether a reading after ``r`` (the first stored one, or any in ``batch``) has a
-        smaller index than ``r`` (by more than 1 Wh).
+    @staticmethod
+    def _smallest_after(batch: list) -> dict:
+        """Per meter: its batch's readings sorted by time, and the smallest import and
+        export index at or after each (one pass per meter, so many late readings stay
+        linear).
+        """
+        by_meter: dict[str, list] = {}
+        for o in batch:
+            by_meter.setdefault(o.meter_id, []).append(o)
+        out = {}
+        for meter, rows in by_meter.items():
+            t = np.array([o.time_s for o in rows], dtype=float)
+            order = np.argsort(t, kind="stable")
+            vals = np.array([[np.nan if o.import_wh is None else o.import_wh,
+                              np.nan if o.export_wh is None else o.export_wh]
+                             for o in rows], dtype=float)[order]
+            mins = np.fmin.accumulate(vals[::-1], axis=0)[::-1]     # NaN: no index
+            out[meter] = (t[order], mins)
+        return out
+
+    def _goes_back(self, r, smallest: dict) -> bool:
+        """Whether a reading after ``r`` (the first stored one, or any in its batch, from
+        :meth:`_smallest_after`) has a smaller index than ``r`` (by more than 1 Wh).
         """
         after = self.store.readings_around(r.meter_id, r.time_s, r.time_s)
         first = np.flatnonzero(after.time_s > r.time_s)[:1]
         later = [tuple(float(getattr(after, f)[i]) for f in ("import_wh", "export_wh"))
                  for i in first]
-        later += [(np.nan if o.import_wh is None else o.import_wh,
-                   np.nan if o.export_wh is None else o.export_wh)
-                  for o in batch if o.meter_id == r.meter_id and o.time_s > r.time_s]
+        t, mins = smallest.get(r.meter_id, (np.empty(0), np.empty((0, 2))))
+        k = int(np.searchsorted(t, r.time_s, side="right"))
+        if k < len(t):
+            later.append(tuple(mins[k]))
         mine = (r.import_wh, r.export_wh)
         return any(v is not None and np.isfinite(w) and v > w + 1.0
                    for pair in later for v, w in zip(mine, pair, strict=True))
@@ -634,14 +659,19 @@ class Daemon:
             self._faults.warning("status file", "cannot write %s: %s", self.status_file, exc)
 
     def run_forever(self) -> None:
-        """Production: APScheduler on the real clock until SIGTERM/SIGINT."""
-        from apscheduler.executors.pool import ThreadPoolExecutor
-        from apscheduler.schedulers.blocking import BlockingScheduler
+        """Production: APScheduler on the real clock until SIGTERM/SIGINT.
 
-        sched = BlockingScheduler(
+        The signal handler only sets an event; the main thread waits on it, then shuts the
+        scheduler down (waiting for a running job) and stops. A signal at any moment of the
+        start-up (even while the scheduler starts) is therefore never lost.
+        """
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        sched = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(1), "slow": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
-            timezone="UTC")
+            timezone="UTC", daemon=False)
         def guarded(fn):
             def run():
                 if self._gone:
@@ -671,10 +701,7 @@ class Daemon:
 
         def _stop(signum, frame):
             log.info("signal %d: shutting down", signum)
-            sdnotify.notify("STOPPING=1")
             stopping.set()
-            if sched.running:
-                sched.shutdown(wait=True)
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
@@ -689,9 +716,13 @@ class Daemon:
         sdnotify.notify(f"STATUS=closing {self.plan.step_s // 60}-min steps for "
                         f"{len(self.plan.participant_ids)} participants")
         try:
-            if not stopping.is_set():
-                sched.start()
+            sched.start()
+            while not stopping.wait(1.0):
+                pass
         finally:
+            sdnotify.notify("STOPPING=1")
+            if sched.running:
+                sched.shutdown(wait=True)
             self.stop()
 
     def _stop_waiting(self) -> None:

@@ -114,7 +114,8 @@ def _duration(s: float) -> str:
 def render(cfg, s: dict):
     """Rich renderables for a person."""
     now = s["now_s"]
-    top = Table(show_header=False, title=_("pvshare — {site}").format(site=cfg.site.name), title_justify="left")
+    top = Table(show_header=False, title=_("pvshare — {site}").format(site=cfg.site.name),
+                title_justify="left")
     top.add_column(style="bold")
     top.add_column()
     store = s.get("store") or {"state": "ok"}
