@@ -25,7 +25,7 @@ PIP := -m pip install -qq --disable-pip-version-check
 UV_VERSION := 0.13.9
 UV_VENV    := .uv
 UV         := $(UV_VENV)/bin/uv
-UV_INSTALL := $(UV) pip install -q
+UV_INSTALL := $(UV) pip install -q --compile-bytecode
 
 # pytest workers (pytest-xdist): one per core by default; each test file runs whole in one
 # worker (--dist loadfile), and every server a test starts takes a free port and its own

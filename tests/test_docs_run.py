@@ -13,9 +13,14 @@ a page, is in docs/development.md ("Documentation that runs"):
 - a block marked ``sh`` (or unmarked without prompts) is a script: each line is a command,
   only its exit code is checked;
 - ``$ cd DIR`` moves the next commands of the page into DIR; a command ending in ``&`` runs
-  in the background until the page ends (its output shown below it is awaited, not timed);
+  in the background until the page ends (what it has printed when the next command starts
+  is what the page shows below it, awaited, not timed: more may follow),
+  or until ``$ kill %N`` stops the page's Nth background command, as a shell's job would;
 - a block that cannot run here (a real systemd boot, hardware, sudo to /etc) is preceded by
   ``<!-- doc-test: skip REASON -->``: its commands are counted as skipped, with the reason;
+- every page runs in a network of its own (a Linux network namespace, when the machine allows
+  one): a page may start a server on its documented fixed port (the inverter simulator on
+  5020, a broker on 1883) without meeting another test's, or the computer's;
 - a block a French reader reads in French is preceded by ``<!-- doc-test: lang fr_FR.UTF-8 -->``:
   its commands run with that LANG;
 - a block of another language (``text``, ``toml``, ``json``…) is never run.
@@ -259,20 +264,56 @@ def environment(home: Path) -> dict[str, str]:
 
 
 def _wait_for(proc: subprocess.Popen, log: Path, expected: list[str], cmd: Command) -> None:
-    """Wait until a background command has printed what the page shows below it (or ended)."""
+    """Wait until a background command has printed what the page shows below it (what it
+    printed so far: more may follow), or ended.
+    """
     deadline = time.monotonic() + COMMAND_TIMEOUT_S
     while time.monotonic() < deadline:
         text = log.read_text(encoding="utf-8", errors="replace")
-        n = len([ln for ln in text.splitlines() if ln.strip()])
-        if n >= len([ln for ln in expected if ln.strip()]) or proc.poll() is not None:
+        if output_matches([*expected, "…"], text) or proc.poll() is not None:
             return
         time.sleep(0.1)
-    raise AssertionError(f"line {cmd.line}: `{cmd.text}` printed nothing in "
-                         f"{COMMAND_TIMEOUT_S} s")
+    raise AssertionError(f"line {cmd.line}: `{cmd.text}` did not print what the page shows "
+                         f"in {COMMAND_TIMEOUT_S} s")
+
+
+class PrivateNetwork:
+    """A network namespace with only its loopback, held by a sleeping process; ``prefix``
+    runs a command in it (nothing when the machine gives no namespace: then the host's).
+    """
+
+    def __init__(self):
+        self.holder: subprocess.Popen | None = None
+        self.prefix: list[str] = []
+        if not (shutil.which("unshare") and shutil.which("nsenter") and shutil.which("ip")):
+            return
+        holder = subprocess.Popen(
+            ["unshare", "--net", "--", "sh", "-c",
+             "ip link set lo up && echo up && exec sleep 86400"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+            text=True)
+        if holder.stdout.readline().strip() != "up":
+            holder.wait(10)
+            return
+        self.holder = holder
+        self.prefix = ["nsenter", "-t", str(holder.pid), "-n", "--"]
+
+    def close(self) -> None:
+        if self.holder is not None:
+            self.holder.kill()
+            self.holder.wait(10)
 
 
 def run_page(page: Page, tmp: Path) -> list[str]:
     """Run every command of a page in a fresh copy; the problems found (empty if none)."""
+    net = PrivateNetwork()
+    try:
+        return _run_page(page, tmp, net.prefix)
+    finally:
+        net.close()
+
+
+def _run_page(page: Page, tmp: Path, prefix: list[str]) -> list[str]:
     repo = fresh_copy(tmp)
     home = tmp / "home"
     home.mkdir()
@@ -293,22 +334,30 @@ def run_page(page: Page, tmp: Path) -> list[str]:
                     if not cwd.is_dir():
                         return [f"{where}: no folder {m.group(1)}"]
                     continue
+                m = re.fullmatch(r"kill\s+%(\d+)", cmd.text.strip())
+                if m:
+                    n = int(m.group(1))
+                    if not 1 <= n <= len(background) or background[n - 1].poll() is not None:
+                        return [*problems, f"{where}: no background job %{n} running"]
+                    _stop(background[n - 1])
+                    continue
                 script = cmd.text.strip()
                 if script.endswith("&") and not script.endswith("&&"):
                     log = tmp / f"background-{cmd.line}.log"
                     with log.open("w") as out:
-                        proc = subprocess.Popen(["bash", "-c", script[:-1]], cwd=cwd, env=env,
+                        proc = subprocess.Popen([*prefix, "bash", "-c", script[:-1]],
+                                                cwd=cwd, env=env,
                                                 stdout=out, stderr=subprocess.STDOUT,
                                                 stdin=subprocess.DEVNULL,
                                                 start_new_session=True)
                     background.append(proc)
                     _wait_for(proc, log, cmd.output or [], cmd)
                     actual = log.read_text(encoding="utf-8", errors="replace")
-                    if cmd.output is not None and not output_matches(cmd.output, actual):
+                    if cmd.output is not None and not output_matches([*cmd.output, "…"], actual):
                         problems.append(_mismatch(where, cmd.output, actual))
                     continue
                 try:
-                    res = subprocess.run(["bash", "-c", script], cwd=cwd, env=env,
+                    res = subprocess.run([*prefix, "bash", "-c", script], cwd=cwd, env=env,
                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, text=True,
                                          timeout=COMMAND_TIMEOUT_S)
@@ -325,14 +374,19 @@ def run_page(page: Page, tmp: Path) -> list[str]:
                     problems.append(_mismatch(where, cmd.output, res.stdout))
     finally:
         for proc in background:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+            _stop(proc)
     return problems
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM a background command (its whole process group), SIGKILL after 10 s."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def _mismatch(where: str, expected: list[str], actual: str) -> str:
