@@ -1,9 +1,10 @@
 """Energy counters that break the spec: what a reader refuses before it stores an index.
 
-Pure: no I/O, no clock. A :class:`CounterGuard` is fed, in reading order, each energy
+A :class:`CounterGuard` (pure: no I/O, no clock) is fed, in reading order, each energy
 counter of one device and says whether to keep it or why not. A refused value is not stored
-as energy (the reading keeps its other values); its reason is counted by the meter and shown
-by ``pvshare meters probe`` and ``pvshare status``.
+as energy (the reading keeps its other values); :func:`judge`, what both Modbus readers
+(SunSpec and profiles) call, counts its reason on the meter, for ``pvshare meters probe``
+and ``pvshare status``, and logs it.
 
 Two rules (docs/meters.md, "Counters that break the spec"):
 
@@ -116,3 +117,32 @@ class CounterGuard:
     def reset(self) -> None:
         """Forget every counter (a new device map: the counters may be other registers)."""
         self._states.clear()
+
+
+def judge(meter, guard: CounterGuard, name: str, value: float | None, *, sign_bit: bool,
+          who: str) -> float | None:
+    """``value`` of the energy counter ``name`` after ``guard``, for a meter reading it.
+
+    A refused value is counted under its reason in ``meter.counters``, told in
+    ``meter.refused[name]`` (shown by probe and status) and logged, rate-limited by
+    ``meter._faults``; a confirmed replacement is logged once. ``who`` names the device in
+    the log (``inverter`` or ``inverter: unit 2``).
+    """
+    kept, reason = guard.check(name, value, sign_bit=sign_bit)
+    if reason is not None:
+        meter.counters[reason] += 1
+        if kept is None:
+            detail = (f"{reason}: {name} = {value:.0f} Wh "
+                      + ("(an unsigned register with its sign bit set: the device "
+                         "wrote a negative number)" if reason == SIGN_BIT else
+                         "(lower than the last value kept)"))
+            meter.refused[name] = detail
+            meter._faults.warning(f"{reason}:{name}", "%s: %s; not stored as energy",
+                                  who, detail)
+        else:
+            meter.refused.pop(name, None)
+            meter.log.warning("%s: %s went down and stayed down: a meter replacement, "
+                              "continued from the old index", who, name)
+    elif kept is not None:
+        meter.refused.pop(name, None)
+    return kept

@@ -50,7 +50,7 @@ from pvshare.errors import InputError
 from pvshare.logs import RateLimitedLog
 from pvshare.meters import profiles, registers
 from pvshare.meters.base import Quality, Reading
-from pvshare.meters.counters import CounterGuard, sign_bit_set
+from pvshare.meters.counters import CounterGuard, judge, sign_bit_set
 from pvshare.meters.modbus_client import (
     MAX_READ_COUNT,
     DeviceExceptionResponse,
@@ -268,24 +268,7 @@ class ModbusMeter:
         self.refused.pop("device", None)
 
     def _guarded(self, field: str, value: float | None, sign: bool) -> float | None:
-        kept, reason = self.guard.check(field, value, sign_bit=sign)
-        if reason is not None:
-            self.counters[reason] += 1
-            if kept is None:
-                detail = (f"{reason}: {field} = {value:.0f} Wh "
-                          + ("(an unsigned register with its sign bit set: the device "
-                             "wrote a negative number)" if reason == "sign_bit" else
-                             "(lower than the last value kept)"))
-                self.refused[field] = detail
-                self._faults.warning(f"{reason}:{field}", "%s: %s; not stored as energy",
-                                     self.id, detail)
-            else:
-                self.refused.pop(field, None)
-                self.log.warning("%s: %s went down and stayed down: a meter replacement, "
-                                 "continued from the old index", self.id, field)
-        elif kept is not None:
-            self.refused.pop(field, None)
-        return kept
+        return judge(self, self.guard, field, value, sign_bit=sign, who=self.id)
 
     def close(self) -> None:
         """Close the Modbus connection."""

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pvshare.logs import RateLimitedLog
 from pvshare.meters import sunspec_models as sm
 from pvshare.meters.base import Quality, Reading
-from pvshare.meters.counters import CounterGuard, sign_bit_set
+from pvshare.meters.counters import CounterGuard, judge, sign_bit_set
 from pvshare.meters.modbus_client import (
     DeviceExceptionResponse,
     DeviceTimeout,
@@ -369,28 +369,11 @@ class SunSpecMeter:
                        power_w=power_w, quality=quality)
 
     def _guarded(self, dev: _Device, field: str, value: float | None) -> float | None:
-        """``value`` of the energy counter ``field`` after :class:`CounterGuard`; a refused
-        value is counted under its reason, logged (rate-limited) and not stored.
+        """``value`` of the energy counter ``field`` after the device's guard (see
+        :func:`pvshare.meters.counters.judge`).
         """
-        kept, reason = dev.guard.check(field, value, sign_bit=dev.sign.get(field, False))
-        if reason is not None:
-            self.counters[reason] += 1
-            if kept is None:
-                detail = (f"{reason}: {field} = {value:.0f} Wh "
-                          + ("(an unsigned register with its sign bit set: the device "
-                             "wrote a negative number)" if reason == "sign_bit" else
-                             "(lower than the last value kept)"))
-                self.refused[field] = detail
-                self._faults.warning(f"{reason}:{field}", "%s: unit %d: %s; not stored as "
-                                     "energy", self.id, dev.unit, detail)
-            else:
-                self.refused.pop(field, None)
-                self.log.warning("%s: unit %d: %s went down and stayed down: a meter "
-                                 "replacement, continued from the old index", self.id,
-                                 dev.unit, field)
-        elif kept is not None:
-            self.refused.pop(field, None)
-        return kept
+        return judge(self, dev.guard, field, value, sign_bit=dev.sign.get(field, False),
+                     who=f"{self.id}: unit {dev.unit}")
 
     def _energy(self, dev: _Device, name: str, model: sm.Model, values: dict,
                 raw: dict) -> float | None:

@@ -192,15 +192,8 @@ def parse_prices(text: str, *, source: str = "<text>",
         option's, the same option, power, period and date twice, or two subscriptions for
         the same option, power and date.
     """
-    lines = text.splitlines()
-    if len(lines) > MAX_ROWS + 1:
-        raise InputError(_("more than {n:,} rows: not a prices file").format(n=MAX_ROWS),
-                         source=source)
-    reader = csv.reader(lines, skipinitialspace=True)
-    try:
-        header = [c.strip() for c in next(reader)]
-    except StopIteration:
-        raise InputError(_("the file is empty"), source=source) from None
+    header, body = table_rows(text, source, _("more than {n:,} rows: not a prices file")
+                              .format(n=MAX_ROWS))
     for c in COLUMNS:
         if c not in header:
             raise InputError(_("no column {column!r}: the header must be {columns} "
@@ -220,96 +213,79 @@ def parse_prices(text: str, *, source: str = "<text>",
     rows: list[PriceRow] = []
     seen: dict[tuple, int] = {}
     subs: dict[tuple, tuple[Fraction, int]] = {}
-    try:
-        for n, cells in enumerate(reader, start=2):
-            if not cells or all(not c.strip() for c in cells):
-                continue
-            if len(cells) != len(header):
-                raise InputError(_("{cells} cells where the header has {columns} columns")
-                                 .format(cells=len(cells), columns=len(header)),
-                                 source=source, line=n)
+    for n, cells in body:
 
-            def cell(name: str, cells=cells) -> str:
-                return cells[col[name]].strip() if name in col else ""
+        def cell(name: str, cells=cells) -> str:
+            return cells[col[name]].strip() if name in col else ""
 
-            d = cell("from")
-            try:
-                if not _DATE_RE.match(d):
-                    raise ValueError
-                start = dt.date.fromisoformat(d)
-            except ValueError:
-                raise InputError(_("{value!r} is not a date YYYY-MM-DD").format(value=d[:40]),
-                                 source=source, line=n, field="from") from None
-            option = cell("option").lower()
-            if option not in OPTIONS:
-                raise InputError(_("unknown option {value!r} (expected {expected})").format(
-                    value=option[:40], expected=", ".join(OPTIONS)), source=source, line=n,
-                    field="option")
-            k = cell("kva")
-            try:
-                kva = int(k)
-            except ValueError:
-                kva = -1
-            if kva not in STANDARD_KVA:
-                raise InputError(_("{value!r} is not a standard power in kVA (expected one of "
-                                   "{powers})").format(value=k[:40],
-                                                       powers=", ".join(map(str, STANDARD_KVA))),
-                                 source=source, line=n, field="kva")
-            period = cell("period").lower()
-            if period not in PERIODS[option]:
-                raise InputError(_("period {period!r} is not one of option {option!r} "
-                                   "(expected {expected})").format(
-                                       period=period[:40], option=option,
-                                       expected=", ".join(PERIODS[option])),
-                                 source=source, line=n, field="period")
-            amounts = [cell(c) for c in ("subscription_eur_per_month", "eur_per_kwh",
-                                         "subscription_eur_per_year")]
-            if not any(amounts):                   # a gap row: unknown from this date
-                rows.append(PriceRow(start, option, kva, period, None, None, cell("source"), n))
-                key = (option, kva, period, start)
-                if key in seen:
-                    raise InputError(_("{option} {kva} kVA {period} from {start} is already "
-                                       "priced on line {line}").format(
-                                           option=option, kva=kva, period=period, start=start,
-                                           line=seen[key]), source=source, line=n)
-                seen[key] = n
-                continue
-            monthly = _fraction(cell("subscription_eur_per_month"), source, n,
-                                "subscription_eur_per_month", MAX_EUR_PER_MONTH)
-            yearly = monthly * 12
-            y = cell("subscription_eur_per_year")
-            if y:
-                yearly = _fraction(y, source, n, "subscription_eur_per_year",
-                                   MAX_EUR_PER_MONTH * 12)
-                if abs(yearly / 12 - monthly) > Fraction(1, 200):
-                    raise InputError(_("the monthly subscription {monthly} is not the yearly "
-                                       "one {yearly} / 12 ({exact})").format(
-                                           monthly=f"{float(monthly):.2f}",
-                                           yearly=f"{float(yearly):.2f}",
-                                           exact=f"{float(yearly / 12):.4f}"),
-                                     source=source, line=n,
-                                     field="subscription_eur_per_month")
-            price = _fraction(cell("eur_per_kwh"), source, n, "eur_per_kwh", MAX_EUR_PER_KWH)
-            key = (option, kva, period, start)
-            if key in seen:
-                raise InputError(_("{option} {kva} kVA {period} from {start} is already "
-                                   "priced on line {line}").format(
-                                       option=option, kva=kva, period=period, start=start,
-                                       line=seen[key]), source=source, line=n)
-            seen[key] = n
-            skey = (option, kva, start)
-            if skey in subs and subs[skey][0] != yearly:
-                raise InputError(_("{option} {kva} kVA from {start}: subscription differs "
-                                   "from line {line}'s").format(
-                                       option=option, kva=kva, start=start,
-                                       line=subs[skey][1]), source=source, line=n,
+        d = cell("from")
+        try:
+            if not _DATE_RE.match(d):
+                raise ValueError
+            start = dt.date.fromisoformat(d)
+        except ValueError:
+            raise InputError(_("{value!r} is not a date YYYY-MM-DD").format(value=d[:40]),
+                             source=source, line=n, field="from") from None
+        option = cell("option").lower()
+        if option not in OPTIONS:
+            raise InputError(_("unknown option {value!r} (expected {expected})").format(
+                value=option[:40], expected=", ".join(OPTIONS)), source=source, line=n,
+                field="option")
+        k = cell("kva")
+        try:
+            kva = int(k)
+        except ValueError:
+            kva = -1
+        if kva not in STANDARD_KVA:
+            raise InputError(_("{value!r} is not a standard power in kVA (expected one of "
+                               "{powers})").format(value=k[:40],
+                                                   powers=", ".join(map(str, STANDARD_KVA))),
+                             source=source, line=n, field="kva")
+        period = cell("period").lower()
+        if period not in PERIODS[option]:
+            raise InputError(_("period {period!r} is not one of option {option!r} "
+                               "(expected {expected})").format(
+                                   period=period[:40], option=option,
+                                   expected=", ".join(PERIODS[option])),
+                             source=source, line=n, field="period")
+        amounts = [cell(c) for c in ("subscription_eur_per_month", "eur_per_kwh",
+                                     "subscription_eur_per_year")]
+        key = (option, kva, period, start)
+        if key in seen:
+            raise InputError(_("{option} {kva} kVA {period} from {start} is already "
+                               "priced on line {line}").format(
+                                   option=option, kva=kva, period=period, start=start,
+                                   line=seen[key]), source=source, line=n)
+        seen[key] = n
+        if not any(amounts):                   # a gap row: unknown from this date
+            rows.append(PriceRow(start, option, kva, period, None, None, cell("source"), n))
+            continue
+        monthly = _fraction(cell("subscription_eur_per_month"), source, n,
+                            "subscription_eur_per_month", MAX_EUR_PER_MONTH)
+        yearly = monthly * 12
+        y = cell("subscription_eur_per_year")
+        if y:
+            yearly = _fraction(y, source, n, "subscription_eur_per_year",
+                               MAX_EUR_PER_MONTH * 12)
+            if abs(yearly / 12 - monthly) > Fraction(1, 200):
+                raise InputError(_("the monthly subscription {monthly} is not the yearly "
+                                   "one {yearly} / 12 ({exact})").format(
+                                       monthly=f"{float(monthly):.2f}",
+                                       yearly=f"{float(yearly):.2f}",
+                                       exact=f"{float(yearly / 12):.4f}"),
+                                 source=source, line=n,
                                  field="subscription_eur_per_month")
-            subs.setdefault(skey, (yearly, n))
-            rows.append(PriceRow(start, option, kva, period, yearly, price,
-                                 cell("source"), n))
-    except csv.Error as exc:
-        raise InputError(_("not a valid CSV table ({error})").format(error=exc),
-                         source=source) from None
+        price = _fraction(cell("eur_per_kwh"), source, n, "eur_per_kwh", MAX_EUR_PER_KWH)
+        skey = (option, kva, start)
+        if skey in subs and subs[skey][0] != yearly:
+            raise InputError(_("{option} {kva} kVA from {start}: subscription differs "
+                               "from line {line}'s").format(
+                                   option=option, kva=kva, start=start,
+                                   line=subs[skey][1]), source=source, line=n,
+                             field="subscription_eur_per_month")
+        subs.setdefault(skey, (yearly, n))
+        rows.append(PriceRow(start, option, kva, period, yearly, price,
+                             cell("source"), n))
     if not rows:
         raise InputError(_("no price rows"), source=source)
     rows.sort(key=lambda r: (OPTIONS.index(r.option), r.kva, PERIODS[r.option].index(r.period),
@@ -325,6 +301,43 @@ def load_prices(path: str | Path | None = None) -> PriceTable:
     if path is None:
         return bundled_prices()
     return parse_prices(table_text(path), source=str(Path(path)))
+
+
+def table_rows(text: str, source: str, too_long: str, max_rows: int = MAX_ROWS):
+    """The header (stripped cells) and the data rows ``(line, cells)`` of a small CSV table
+    (prices, Tempo colours): blank lines skipped, every row as wide as the header.
+
+    Raises :class:`InputError` naming ``source`` (and the line): more than
+    ``max_rows`` rows (``too_long``, the message), an empty file, a row of another
+    width, a broken CSV.
+    """
+    lines = text.splitlines()
+    if len(lines) > max_rows + 1:
+        raise InputError(too_long, source=source)
+    reader = csv.reader(lines, skipinitialspace=True)
+    try:
+        header = [c.strip() for c in next(reader)]
+    except StopIteration:
+        raise InputError(_("the file is empty"), source=source) from None
+    except csv.Error as exc:
+        raise InputError(_("not a valid CSV table ({error})").format(error=exc),
+                         source=source, line=1) from None
+
+    def body():
+        try:
+            for n, cells in enumerate(reader, start=2):
+                if not cells or all(not c.strip() for c in cells):
+                    continue
+                if len(cells) != len(header):
+                    raise InputError(_("{cells} cells where the header has {columns} columns")
+                                     .format(cells=len(cells), columns=len(header)),
+                                     source=source, line=n)
+                yield n, cells
+        except csv.Error as exc:
+            raise InputError(_("not a valid CSV table ({error})").format(error=exc),
+                             source=source) from None
+
+    return header, body()
 
 
 def table_text(path: str | Path) -> str:

@@ -9,7 +9,6 @@ accepted too). An optional ``source`` column is kept with the row. The Tempo day
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import numpy as np
 
 from pvshare.errors import InputError
 from pvshare.i18n import _
+from pvshare.tariffs.prices import table_rows, table_text
 
 #: Colours, in the order of their codes (0 bleu, 1 blanc, 2 rouge).
 COLORS = ("bleu", "blanc", "rouge")
@@ -74,15 +74,9 @@ def parse_tempo(text: str, *, source: str = "<text>") -> TempoCalendar:
         colour, or the same date twice with different colours (the same colour twice is
         merged).
     """
-    lines = text.splitlines()
-    if len(lines) > MAX_ROWS + 1:
-        raise InputError(_("more than {n:,} rows: not a Tempo colours file").format(
-            n=MAX_ROWS), source=source)
-    reader = csv.reader(lines, skipinitialspace=True)
-    try:
-        header = [c.strip().lower() for c in next(reader)]
-    except StopIteration:
-        raise InputError(_("the file is empty"), source=source) from None
+    header, body = table_rows(text, source, _("more than {n:,} rows: not a Tempo colours "
+                                              "file").format(n=MAX_ROWS), MAX_ROWS)
+    header = [c.lower() for c in header]
     for c in ("date", "color"):
         if c not in header:
             raise InputError(_("no column {column!r}: the header must be date,color")
@@ -93,35 +87,25 @@ def parse_tempo(text: str, *, source: str = "<text>") -> TempoCalendar:
                                "source)").format(column=c[:40]), source=source, line=1)
     di, ci = header.index("date"), header.index("color")
     found: dict[dt.date, tuple[int, int]] = {}
-    try:
-        for n, cells in enumerate(reader, start=2):
-            if not cells or all(not c.strip() for c in cells):
-                continue
-            if len(cells) != len(header):
-                raise InputError(_("{cells} cells where the header has {columns} columns")
-                                 .format(cells=len(cells), columns=len(header)),
-                                 source=source, line=n)
-            d = cells[di].strip()
-            try:
-                if not _DATE_RE.match(d):
-                    raise ValueError
-                day = dt.date.fromisoformat(d)
-            except ValueError:
-                raise InputError(_("{value!r} is not a date YYYY-MM-DD").format(value=d[:40]),
-                                 source=source, line=n, field="date") from None
-            c = cells[ci].strip()
-            code = _ALIASES.get(c.lower())
-            if code is None:
-                raise InputError(_("unknown colour {value!r} (expected bleu, blanc or rouge)")
-                                 .format(value=c[:40]), source=source, line=n, field="color")
-            if day in found and found[day][0] != code:
-                raise InputError(_("{day} is {color} on line {line} and {other} here").format(
-                    day=day, color=COLORS[found[day][0]], line=found[day][1],
-                    other=COLORS[code]), source=source, line=n, field="color")
-            found.setdefault(day, (code, n))
-    except csv.Error as exc:
-        raise InputError(_("not a valid CSV table ({error})").format(error=exc),
-                         source=source) from None
+    for n, cells in body:
+        d = cells[di].strip()
+        try:
+            if not _DATE_RE.match(d):
+                raise ValueError
+            day = dt.date.fromisoformat(d)
+        except ValueError:
+            raise InputError(_("{value!r} is not a date YYYY-MM-DD").format(value=d[:40]),
+                             source=source, line=n, field="date") from None
+        c = cells[ci].strip()
+        code = _ALIASES.get(c.lower())
+        if code is None:
+            raise InputError(_("unknown colour {value!r} (expected bleu, blanc or rouge)")
+                             .format(value=c[:40]), source=source, line=n, field="color")
+        if day in found and found[day][0] != code:
+            raise InputError(_("{day} is {color} on line {line} and {other} here").format(
+                day=day, color=COLORS[found[day][0]], line=found[day][1],
+                other=COLORS[code]), source=source, line=n, field="color")
+        found.setdefault(day, (code, n))
     if not found:
         raise InputError(_("no colour rows"), source=source)
     keys = sorted(found)
@@ -133,7 +117,6 @@ def load_tempo(path: str | Path | None = None) -> TempoCalendar:
     """The colours of ``path`` (``--tempo FILE``), or the bundled calendar when None."""
     if path is None:
         return bundled_tempo()
-    from pvshare.tariffs.prices import table_text
     return parse_tempo(table_text(path), source=str(Path(path)))
 
 
