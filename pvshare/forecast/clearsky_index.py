@@ -100,7 +100,8 @@ def clear_sky_index(power_w, clear_sky_w, min_clear_sky_w: float, k_max: float =
     cs = np.asarray(clear_sky_w, dtype=float)
     ok = np.isfinite(p) & np.isfinite(cs) & (cs >= min_clear_sky_w) & (cs > 0)
     k = np.full(np.broadcast(p, cs).shape, np.nan)
-    k[ok] = np.clip(p[ok] / cs[ok], 0.0, k_max)
+    with np.errstate(over="ignore"):          # a huge ratio is clipped to k_max anyway
+        k[ok] = np.clip(p[ok] / cs[ok], 0.0, k_max)
     return k
 
 
