@@ -22,6 +22,8 @@ PIP := -m pip install -qq --disable-pip-version-check
 # The venvs are filled by uv (PyPI: the same packages and versions pip resolves, about six
 # times faster: `make test` on a fresh clone spends seconds, not minutes, installing).
 # uv lives in a small venv of its own; the project's venvs keep pip for their users.
+# --compile-bytecode: the tests start hundreds of processes; without .pyc files (never
+# written where PYTHONDONTWRITEBYTECODE is set) each would compile its libraries again.
 UV_VERSION := 0.13.9
 UV_VENV    := .uv
 UV         := $(UV_VENV)/bin/uv
