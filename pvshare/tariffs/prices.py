@@ -218,14 +218,7 @@ def parse_prices(text: str, *, source: str = "<text>",
         def cell(name: str, cells=cells) -> str:
             return cells[col[name]].strip() if name in col else ""
 
-        d = cell("from")
-        try:
-            if not _DATE_RE.match(d):
-                raise ValueError
-            start = dt.date.fromisoformat(d)
-        except ValueError:
-            raise InputError(_("{value!r} is not a date YYYY-MM-DD").format(value=d[:40]),
-                             source=source, line=n, field="from") from None
+        start = table_date(cell("from"), source, n, "from")
         option = cell("option").lower()
         if option not in OPTIONS:
             raise InputError(_("unknown option {value!r} (expected {expected})").format(
@@ -338,6 +331,17 @@ def table_rows(text: str, source: str, too_long: str, max_rows: int = MAX_ROWS):
                              source=source) from None
 
     return header, body()
+
+
+def table_date(text: str, source: str, line: int, column: str) -> dt.date:
+    """A ``YYYY-MM-DD`` cell of a table; :class:`InputError` naming the line and column."""
+    try:
+        if not _DATE_RE.match(text):
+            raise ValueError
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(_("{value!r} is not a date YYYY-MM-DD").format(value=text[:40]),
+                         source=source, line=line, field=column) from None
 
 
 def table_text(path: str | Path) -> str:

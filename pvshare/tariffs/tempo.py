@@ -10,7 +10,6 @@ accepted too). An optional ``source`` column is kept with the row. The Tempo day
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 
 from pvshare.errors import InputError
 from pvshare.i18n import _
-from pvshare.tariffs.prices import table_rows, table_text
+from pvshare.tariffs.prices import table_date, table_rows, table_text
 
 #: Colours, in the order of their codes (0 bleu, 1 blanc, 2 rouge).
 COLORS = ("bleu", "blanc", "rouge")
@@ -28,7 +27,6 @@ _ALIASES = {"bleu": 0, "blue": 0, "blanc": 1, "white": 1, "rouge": 2, "red": 2}
 MAX_ROWS = 40_000
 #: The Tempo day starts at this local hour.
 DAY_START_HOUR = 6
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 BUNDLED_NAME = "tempo_colors.csv"
 
 
@@ -88,14 +86,7 @@ def parse_tempo(text: str, *, source: str = "<text>") -> TempoCalendar:
     di, ci = header.index("date"), header.index("color")
     found: dict[dt.date, tuple[int, int]] = {}
     for n, cells in body:
-        d = cells[di].strip()
-        try:
-            if not _DATE_RE.match(d):
-                raise ValueError
-            day = dt.date.fromisoformat(d)
-        except ValueError:
-            raise InputError(_("{value!r} is not a date YYYY-MM-DD").format(value=d[:40]),
-                             source=source, line=n, field="date") from None
+        day = table_date(cells[di].strip(), source, n, "date")
         c = cells[ci].strip()
         code = _ALIASES.get(c.lower())
         if code is None:
